@@ -1,0 +1,23 @@
+"""Time and identity sources, injectable so services and tests control them."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from ulid import ULID
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """A ULID: unique and sortable by creation time."""
+    return str(ULID())
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO 8601 with offset, the one format we store and answer."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,69 @@
+"""Background entry points: the job queue consumer and the schedules.
+
+One consumer pattern: Powertools ``BatchProcessor`` with
+``process_partial_response``; each message names its ``kind``, is parsed by
+that kind's pydantic model and handled by an idempotent function. A bad or
+failing message fails alone (reported in ``batchItemFailures``), is retried by
+SQS and lands in the dead-letter queue after the queue's maxReceiveCount.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from chalice import Blueprint, Rate
+from pydantic import BaseModel
+
+from chalicelib import services
+from chalicelib.config import deploy_queue_name, get_settings
+from chalicelib.domain.housekeeping import PurgeExpired
+from chalicelib.observability import logger
+
+bp = Blueprint(__name__)
+
+JOB_QUEUE = "jobs"
+
+
+def _purge_expired(job: PurgeExpired) -> None:
+    deleted = services.housekeeping().purge(job)
+    logger.info("purged expired items", extra={"hour": job.hour.isoformat(), "deleted": deleted})
+
+
+# kind -> (message model, idempotent handler)
+JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
+    "housekeeping.purge_expired": (PurgeExpired, _purge_expired),
+}
+
+
+class UnknownJob(ValueError):
+    pass
+
+
+def handle_job_record(record: SQSRecord) -> None:
+    body = json.loads(record.body)
+    kind = body.get("kind") if isinstance(body, dict) else None
+    if kind not in JOB_HANDLERS:
+        raise UnknownJob(f"unknown job kind {kind!r}")
+    model, handler = JOB_HANDLERS[kind]
+    handler(model.model_validate(body))
+
+
+def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=handle_job_record,
+                                    processor=processor, context=context)
+
+
+@bp.on_sqs_message(queue=deploy_queue_name(JOB_QUEUE), batch_size=10, name="jobs")
+def run_jobs(event: Any) -> dict[str, Any]:
+    logger.remove_keys(["tenant_id", "user_id"])
+    return process_job_batch(event.to_dict(), getattr(event, "context", None))
+
+
+@bp.schedule(Rate(1, unit=Rate.HOURS), name="housekeeping")
+def housekeeping_schedule(event: Any) -> dict[str, Any]:
+    jobs = services.housekeeping().sweep()
+    logger.info("housekeeping sweep queued", extra={"jobs": len(jobs), "stage": get_settings().stage})
+    return {"queued": len(jobs)}

@@ -1,0 +1,66 @@
+"""Public service endpoints: health, the OpenAPI document and its viewer."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel
+
+from chalicelib.handlers.routing import route
+from chalicelib.storage.health import check_dependencies
+
+bp = Blueprint(__name__)
+
+TAG = "Service"
+
+
+class Health(BaseModel):
+    status: str
+
+
+@route(bp, "/health", "GET", summary="Readiness of the API and its storage", tag=TAG,
+       response=Health, public=True, errors=(503,))
+def health() -> Health:
+    check_dependencies()
+    return Health(status="ok")
+
+
+@route(bp, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tag=TAG, public=True)
+def openapi_document() -> Response:
+    from chalicelib.handlers.openapi import document
+
+    return Response(body=json.dumps(document()), headers={"Content-Type": "application/json"})
+
+
+_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+# The Swagger UI assets we serve; anything else under /docs/ is 404.
+_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8",
+           "swagger-ui-bundle.js": "application/javascript; charset=utf-8"}
+
+
+def _swagger_static_dir() -> Path:
+    # Located without importing the package (its __init__ pulls in jinja2 and yaml).
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "static"
+
+
+@route(bp, "/docs", "GET", summary="Human-readable API reference (renders offline)", tag=TAG,
+       public=True, produces="text/html")
+def docs() -> Response:
+    html = (_TEMPLATES / "docs.html").read_text(encoding="utf-8")
+    return Response(body=html, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+@route(bp, "/docs/{asset}", "GET", summary="Assets of the API reference page", tag=TAG,
+       public=True, produces="text/plain")
+def docs_asset(asset: str) -> Response:
+    from chalicelib.domain.errors import NotFound
+
+    if asset not in _ASSETS:
+        raise NotFound("No such asset.")
+    body = (_swagger_static_dir() / asset).read_text(encoding="utf-8")
+    return Response(body=body, headers={"Content-Type": _ASSETS[asset], "Cache-Control": "public, max-age=86400"})

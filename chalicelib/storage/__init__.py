@@ -1,0 +1,1 @@
+"""DynamoDB, S3, SQS and SES adapters: the only package that imports boto3."""

@@ -1,0 +1,47 @@
+"""boto3 clients: created once per container, lazily, with timeouts and retries."""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.config import get_settings
+
+_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 4},
+)
+_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
+def client(service: str) -> Any:
+    settings = get_settings()
+    extra: dict[str, Any] = {}
+    if service == "s3":
+        # Path-style URLs work against the local emulator and in every region.
+        extra["config"] = _CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    else:
+        extra["config"] = _CLIENT_CONFIG
+    with _lock:  # boto3 sessions are not thread-safe while creating clients
+        return _session().client(
+            service,
+            region_name=settings.region,
+            endpoint_url=settings.aws_endpoint_url,
+            **extra,
+        )
+
+
+def reset_clients() -> None:
+    """Drop cached clients (tests start a fresh moto per test)."""
+    client.cache_clear()
+    _session.cache_clear()

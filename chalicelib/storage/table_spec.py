@@ -1,0 +1,61 @@
+"""The resources, defined once: used by tests, the local stack and infra/aws.
+
+One DynamoDB table (single-table design, on-demand), one S3 bucket, and the
+SQS queues each with a dead-letter queue.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+PK, SK = "pk", "sk"
+TTL_ATTRIBUTE = "ttl"
+
+# Generic, overloaded indexes; keys.py says which access pattern uses which.
+GSI1, GSI2, GSI3 = "gsi1", "gsi2", "gsi3"
+# Time-bucketed index across tenants for scheduled work (expiry, reminders):
+# a schedule run reads only the items that fall due, never the whole table.
+SCHEDULE_INDEX = "schedule"
+
+_INDEX_KEYS: dict[str, tuple[str, str]] = {
+    GSI1: ("gsi1pk", "gsi1sk"),
+    GSI2: ("gsi2pk", "gsi2sk"),
+    GSI3: ("gsi3pk", "gsi3sk"),
+    SCHEDULE_INDEX: ("sched_pk", "sched_sk"),
+}
+
+
+def index_keys(index: str | None) -> tuple[str, str]:
+    return (PK, SK) if index is None else _INDEX_KEYS[index]
+
+
+def table_definition(table_name: str) -> dict[str, Any]:
+    """Arguments for DynamoDB CreateTable (boto3 and CloudFormation share them)."""
+    attributes = {PK, SK} | {name for pair in _INDEX_KEYS.values() for name in pair}
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in sorted(attributes)],
+        "KeySchema": [{"AttributeName": PK, "KeyType": "HASH"}, {"AttributeName": SK, "KeyType": "RANGE"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index,
+                "KeySchema": [{"AttributeName": hk, "KeyType": "HASH"}, {"AttributeName": rk, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (hk, rk) in _INDEX_KEYS.items()
+        ],
+    }
+
+
+# Logical queue name -> settings. Real names are Settings.queue_name(logical).
+QUEUES: dict[str, dict[str, Any]] = {
+    "jobs": {"visibility_timeout": 120, "max_receive_count": 5},
+}
+
+
+def dead_letter_name(queue_name: str) -> str:
+    return f"{queue_name}-dlq"
+
+
+def ttl_specification() -> dict[str, Any]:
+    return {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
