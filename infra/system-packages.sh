@@ -1,0 +1,17 @@
+#!/bin/sh
+# Debian packages the CRM needs beside its Python wheels (none yet beyond the
+# base system; invoice PDFs will add pango and libharfbuzz-subset0 here).
+# Installs only what is missing, and only where apt-get and root are at hand.
+set -e
+PACKAGES=""
+missing=""
+for package in $PACKAGES; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+else
+  echo "Please install these Debian packages:$missing" >&2
+  exit 1
+fi
