@@ -22,6 +22,9 @@ class Settings:
     cursor_secret: bytes
     max_body_bytes: int
     log_level: str
+    mail_from: str
+    # Where people reach the API (links in e-mails); empty: relative links.
+    public_url: str
 
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
@@ -53,6 +56,8 @@ def get_settings() -> Settings:
         cursor_secret=_cursor_secret(stage),
         max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", str(1024 * 1024))),
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
+        mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),
+        public_url=env.get("CRM_PUBLIC_URL", ""),
     )
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 import functools
 
 from chalicelib.config import get_settings
+from chalicelib.domain.auth import Auth
+from chalicelib.domain.crm_access import CrmAccessSettings
+from chalicelib.domain.groups import Groups
 from chalicelib.domain.housekeeping import Housekeeping
+from chalicelib.domain.notifications import Notifier
 from chalicelib.domain.pagination import CursorCodec
+from chalicelib.domain.tenants import Tenants
+from chalicelib.domain.users import Users
+
+JOB_QUEUE = "jobs"
 
 
 @functools.cache
@@ -15,14 +23,66 @@ def cursor_codec() -> CursorCodec:
 
 
 @functools.cache
-def housekeeping() -> Housekeeping:
-    from chalicelib.storage.expiry import ExpiringItemsStore
+def identity_store():  # type: ignore[no-untyped-def]
+    from chalicelib.storage.identity import IdentityStore
+
+    return IdentityStore()
+
+
+@functools.cache
+def job_queue():  # type: ignore[no-untyped-def]
     from chalicelib.storage.queues import Queue
 
-    return Housekeeping(ExpiringItemsStore(), Queue("jobs"))
+    return Queue(JOB_QUEUE)
+
+
+@functools.cache
+def housekeeping() -> Housekeeping:
+    from chalicelib.storage.expiry import ExpiringItemsStore
+
+    return Housekeeping(ExpiringItemsStore(), job_queue())
+
+
+@functools.cache
+def auth() -> Auth:
+    return Auth(identity_store())
+
+
+@functools.cache
+def notifier() -> Notifier:
+    from chalicelib.storage.mailer import SesMailer
+    from chalicelib.storage.notifications import NotificationStore
+
+    settings = get_settings()
+    return Notifier(NotificationStore(), identity_store(), SesMailer(settings.mail_from), job_queue(),
+                    public_url=settings.public_url)
+
+
+@functools.cache
+def users() -> Users:
+    return Users(identity_store(), auth(), notifier())
+
+
+@functools.cache
+def groups() -> Groups:
+    return Groups(identity_store())
+
+
+@functools.cache
+def tenants() -> Tenants:
+    return Tenants(identity_store(), auth())
+
+
+@functools.cache
+def crm_access() -> CrmAccessSettings:
+    return CrmAccessSettings(identity_store())
+
+
+_FACTORIES = (cursor_codec, identity_store, job_queue, housekeeping, auth, notifier, users, groups, tenants,
+              crm_access)
 
 
 def reset() -> None:
     """Forget every built service (tests change settings between cases)."""
-    for factory in (cursor_codec, housekeeping):
+    for factory in _FACTORIES:
         factory.cache_clear()

@@ -88,3 +88,83 @@ class Api:
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
+
+
+# ---- identity helpers ----
+
+OWNER_PASSWORD = "owner-password-1"
+
+
+class Tenant:
+    """A tenant made through the admin CLI, with its owner logged in."""
+
+    def __init__(self, api: Api, name: str, owner_email: str):
+        from chalicelib.cli import create_tenant
+
+        created = create_tenant(name, owner_email, owner_password=OWNER_PASSWORD)
+        self.api = api
+        self.id = created["tenant_id"]
+        self.owner_id = created["owner_id"]
+        self.owner_email = owner_email
+        self.owner_token = self.login(owner_email, OWNER_PASSWORD)
+
+    def login(self, email: str, password: str) -> str:
+        status, body, _ = self.api.call("POST", "/v1/auth/login", {"email": email, "password": password})
+        assert status == 200, body
+        return body["token"]
+
+    def add_user(self, email: str, role: str = "user", password: str = "user-password-1",
+                 token: str | None = None) -> tuple[str, str]:
+        """(user id, their login token)"""
+        status, body, _ = self.api.call("POST", "/v1/users", {"email": email, "name": email.split("@")[0],
+                                                              "role": role, "password": password},
+                                        headers=bearer(token or self.owner_token))
+        assert status == 201, body
+        return body["id"], self.login(email, password)
+
+
+def bearer(token: str, **extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", **extra}
+
+
+@pytest.fixture
+def tenant(api: Api) -> Tenant:
+    return Tenant(api, "Acme", "owner@acme.example")
+
+
+@pytest.fixture
+def other_tenant(api: Api) -> Tenant:
+    return Tenant(api, "Globex", "owner@globex.example")
+
+
+@pytest.fixture
+def run_jobs(aws: None) -> Any:
+    """Deliver what is on the job queue to the consumer, as the pump/Lambda would."""
+    def run() -> dict[str, Any]:
+        from chalicelib.handlers.jobs import process_job_batch
+        from chalicelib.storage.aws import client as aws_client
+        from chalicelib.storage.queues import queue_url
+
+        sqs, url, failures, handled = aws_client("sqs"), queue_url("jobs"), [], 0
+        while True:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                return {"handled": handled, "failures": failures}
+            event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                                  "body": m["Body"], "attributes": {"ApproximateReceiveCount": "1"},
+                                  "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+                                  "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
+                                  "awsRegion": "eu-central-1"} for m in messages]}
+            result = process_job_batch(event)
+            failures += result["batchItemFailures"]
+            handled += len(messages)
+            for m in messages:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return run
+
+
+def sent_emails() -> list[Any]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].sent_messages)

@@ -76,7 +76,7 @@ class Widget(BaseModel):
 def widget_api(aws):
     bp = Blueprint("widgets")
 
-    @route(bp, "/widgets", "POST", summary="make", tag="t", body=Widget, response=Widget, status=201)
+    @route(bp, "/widgets", "POST", summary="make", tag="t", body=Widget, response=Widget, status=201, public=True)
     def make(call):
         if call.body.name == "taken":
             raise Conflict("A widget with that name exists.")

@@ -46,6 +46,11 @@ class PreconditionFailed(CrmError):
     title = "Precondition failed"
 
 
+class PreconditionRequired(CrmError):
+    """A write that must name the version it changes (If-Match) did not."""
+    title = "Precondition required"
+
+
 class PayloadTooLarge(CrmError):
     title = "Payload too large"
 

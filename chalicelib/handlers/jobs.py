@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from chalicelib import services
 from chalicelib.config import deploy_queue_name, get_settings
 from chalicelib.domain.housekeeping import PurgeExpired
+from chalicelib.domain.notifications import SendNotificationEmails
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 bp = Blueprint(__name__)
 
-JOB_QUEUE = "jobs"
+JOB_QUEUE = services.JOB_QUEUE
 
 
 def _purge_expired(job: PurgeExpired) -> None:
@@ -32,9 +33,15 @@ def _purge_expired(job: PurgeExpired) -> None:
     logger.info("purged expired items", extra={"hour": job.hour.isoformat(), "deleted": deleted})
 
 
+def _send_notification_emails(job: SendNotificationEmails) -> None:
+    sent = services.notifier().send_emails(job)
+    logger.info("notification e-mails sent", extra={"sent": sent})
+
+
 # kind -> (message model, idempotent handler)
 JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
     "housekeeping.purge_expired": (PurgeExpired, _purge_expired),
+    "notifications.email": (SendNotificationEmails, _send_notification_emails),
 }
 
 

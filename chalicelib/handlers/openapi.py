@@ -80,6 +80,17 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         spec["description"] = op.description
     if op.query is not None:
         spec["parameters"] += _query_parameters(op.query)
+    if op.paged:
+        spec["parameters"] += [
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+             "description": "Items per page; values outside 1..200 are clamped."},
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "next_cursor of the previous page; valid only for the same list and filters."},
+        ]
+    if op.if_match:
+        spec["parameters"].append({"name": "If-Match", "in": "header", "required": True,
+                                   "schema": {"type": "string"}, "description": 'The record version, e.g. "3".'})
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
     elif op.content_types != (JSON,):
@@ -98,8 +109,10 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
             success["content"] = {op.produces: {"schema": {} if op.produces == JSON else {"type": "string"}}}
     responses: dict[str, Any] = {str(op.status): success}
     statuses = set(_ALWAYS) | set(op.errors)
-    if op.body is not None or op.query is not None:
+    if op.body is not None or op.query is not None or op.paged:
         statuses.add(422)
+    if op.if_match:
+        statuses |= {412, 428}
     if not op.public:
         statuses |= {401, 403}
     for status in sorted(statuses):

@@ -18,6 +18,7 @@ _STATUS: list[tuple[type[errors.CrmError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PreconditionFailed, 412),
+    (errors.PreconditionRequired, 428),
     (errors.PayloadTooLarge, 413),
     (errors.UnsupportedMediaType, 415),
     (errors.ValidationFailed, 422),
@@ -27,7 +28,7 @@ _STATUS: list[tuple[type[errors.CrmError], int]] = [
 
 TITLES = {
     400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 412: "Precondition failed", 413: "Payload too large",
+    405: "Method not allowed", 409: "Conflict", 412: "Precondition failed", 428: "Precondition required", 413: "Payload too large",
     415: "Unsupported media type", 422: "Validation failed", 429: "Too many requests",
     500: "Internal server error", 503: "Temporarily unavailable",
 }

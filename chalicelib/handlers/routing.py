@@ -2,8 +2,11 @@
 
 ``@route(bp, "/v1/things", "POST", body=ThingIn, response=ThingOut, status=201)``
 registers the Chalice route and wraps the view so that it
+- authenticates the bearer token (unless ``public``) and, for CRM routes
+  (``module="crm"``, the default), checks module access (TEN-3),
 - refuses oversized bodies (413), malformed JSON (400) and invalid fields (422),
-- validates query parameters against a pydantic model,
+- validates query parameters against a pydantic model, and reads
+  ``limit``/``cursor`` for paged lists,
 - maps every domain error to problem+json and never lets a traceback out,
 - serialises pydantic answers and pages into the JSON envelope,
 and records an ``Operation`` that handlers/openapi.py turns into the spec.
@@ -21,11 +24,13 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.config import get_settings
 from chalicelib.domain import errors
-from chalicelib.domain.pagination import Page
+from chalicelib.domain.pagination import Page, PageRequest, QueryScope, Slice
+from chalicelib.domain.principal import Principal
 from chalicelib.handlers import problems
-from chalicelib.observability import logger
+from chalicelib.observability import identify, logger
 
 JSON = "application/json"
+PAGING_PARAMS = ("limit", "cursor")
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,17 @@ class Operation:
     status: int = 200
     paged: bool = False
     public: bool = False
+    # "crm": gated by module access (TEN-3); "portal": identity and the
+    # settings the owner needs to switch the module back on.
+    module: str = "crm"
     # Non-JSON request bodies (e.g. image bytes) list their media types here.
     content_types: tuple[str, ...] = (JSON,)
     # Non-JSON answers (HTML, redirects) describe themselves here.
     produces: str = JSON
     description: str = ""
     errors: tuple[int, ...] = ()
+    # The write names the version it changes with If-Match (412 stale, 428 missing).
+    if_match: bool = False
 
 
 @dataclass
@@ -54,6 +64,54 @@ class Call:
     query: Any = None
     raw_body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    principal: Principal | None = None
+    tenant: Any = None
+    _scope: QueryScope | None = None
+
+    @property
+    def caller(self) -> Principal:
+        if self.principal is None:
+            raise errors.Unauthorized("This endpoint needs a bearer token.")
+        return self.principal
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+    def page_request(self, query_name: str, **filters: Any) -> PageRequest:
+        """Limit and verified cursor for a list; the cursor is bound to this
+        tenant, this list and these filters."""
+        from chalicelib.services import cursor_codec
+
+        self._scope = QueryScope(self.caller.tenant_id, query_name, filters)
+        params = self.request.query_params or {}
+        return cursor_codec().page_request(self._scope, limit=params.get("limit"), cursor=params.get("cursor"))
+
+    def page(self, result: Slice[Any], view: Callable[[Any], Any] | None = None) -> Page[Any]:
+        """The answer page: items shaped by ``view``, the next cursor signed."""
+        from chalicelib.services import cursor_codec
+
+        if self._scope is None:
+            raise RuntimeError("page() before page_request()")
+        if view is not None:
+            result = Slice([view(item) for item in result.items], result.after)
+        return cursor_codec().page(result, self._scope)
+
+    def expected_version(self) -> int:
+        """The version named by If-Match ("3", W/"3" or 3); writes must name one."""
+        raw = self.header("if-match")
+        if raw is None:
+            raise errors.PreconditionRequired(
+                'Send If-Match with the version you are changing, e.g. If-Match: "3".')
+        text = raw.strip()
+        if text.startswith("W/"):
+            text = text[2:]
+        text = text.strip('"')
+        if not text.isdigit():
+            raise errors.BadRequest('If-Match must be a record version, e.g. "3".')
+        return int(text)
+
+    def optional_version(self) -> int | None:
+        return self.expected_version() if self.header("if-match") is not None else None
 
 
 def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
@@ -70,9 +128,9 @@ def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
         raise problems.validation_failed(err) from None
 
 
-def _parse_query(request: Any, model: type[BaseModel]) -> BaseModel:
+def _parse_query(request: Any, model: type[BaseModel], paged: bool) -> BaseModel:
     params = request.query_params or {}
-    data = {name: params.get(name) for name in params}
+    data = {name: params.get(name) for name in params if not (paged and name in PAGING_PARAMS)}
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -82,13 +140,26 @@ def _parse_query(request: Any, model: type[BaseModel]) -> BaseModel:
 def _render(result: Any, op: Operation) -> Response:
     if isinstance(result, Response):
         return result
+    if op.status == 204:
+        return Response(body="", status_code=204)
+    headers = {"Content-Type": JSON}
     if isinstance(result, Page):
         body: Any = {"items": [_plain(i) for i in result.items], "next_cursor": result.next_cursor}
     else:
         body = _plain(result)
-    if op.status == 204:
-        return Response(body="", status_code=204)
-    return Response(body=json.dumps(body), status_code=op.status, headers={"Content-Type": JSON})
+        if isinstance(body, dict) and isinstance(body.get("version"), int):
+            headers["ETag"] = f'"{body["version"]}"'
+    return Response(body=json.dumps(body), status_code=op.status, headers=headers)
+
+
+def _authenticate(call: Call, op: Operation) -> None:
+    from chalicelib.domain.crm_access import ensure_module_access
+    from chalicelib.services import auth
+
+    call.principal, call.tenant = auth().authenticate(call.header("authorization"))
+    identify(tenant_id=call.principal.tenant_id, user_id=call.principal.user_id)
+    if op.module == "crm":
+        ensure_module_access(call.principal, call.tenant)
 
 
 def _plain(value: Any) -> Any:
@@ -112,10 +183,12 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                     raise errors.PayloadTooLarge(
                         f"The request body is larger than {get_settings().max_body_bytes} bytes.")
                 call = Call(request=request, raw_body=raw, headers=dict(request.headers or {}))
+                if not op.public:
+                    _authenticate(call, op)
                 if op.body is not None:
                     call.body = _parse_body(request, op.body)
                 if op.query is not None:
-                    call.query = _parse_query(request, op.query)
+                    call.query = _parse_query(request, op.query, op.paged)
                 result = view(**path_params, call=call) if wants_call else view(**path_params)
                 return _render(result, op)
             except errors.CrmError as error:

@@ -10,6 +10,19 @@ Access patterns (one per line: pattern -> table/index, key condition):
 
   system job checkpoint            -> table   pk=SYS#JOB#<name>, sk=STATE
   items expiring in an hour        -> schedule sched_pk=EXPIRY#<yyyy-mm-ddThh>, sched_sk<=<iso now>
+  tenant (settings, owner count)   -> table   pk=T#t#TENANT, sk=META
+  user by id                       -> table   pk=T#t#USER#<uid>, sk=META
+  a tenant's users                 -> gsi2    gsi2pk=T#t#USERS, gsi2sk=<uid>
+  users with a login e-mail        -> gsi1    gsi1pk=LOGIN#<email>, gsi1sk=T#t#USER#<uid>  (login only: the
+                                              tenant is not known before the credential is checked)
+  e-mail uniqueness in a tenant    -> table   pk=T#t#EMAIL#<email>, sk=USER  (marker, same transaction)
+  a user's tokens (session, API,   -> table   pk=T#t#USER#<uid>, sk begins_with TOKEN#
+    invitation) / one token                   ... sk=TOKEN#<token id>
+  a user's notifications, newest   -> table   pk=T#t#USER#<uid>, sk begins_with NOTIF#  (descending)
+  group by id                      -> table   pk=T#t#GROUP#<gid>, sk=META
+  a tenant's groups                -> gsi2    gsi2pk=T#t#GROUPS, gsi2sk=<gid>
+  group name uniqueness            -> table   pk=T#t#GROUPNAME#<name>, sk=GROUP  (marker)
+  failed logins per address/window -> table   pk=SYS#LOGIN#<sha256(email)>, sk=W#<window>  (before a tenant is known)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -55,3 +68,64 @@ def expiry_attributes(expires_at: datetime) -> dict[str, object]:
         "sched_pk": expiry_bucket(expires_at),
         "sched_sk": iso(expires_at),
     }
+
+
+# ---- tenants, users, groups, tokens, notifications ----
+
+def tenant(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_prefix(tenant_id) + "TENANT", "sk": "META"}
+
+
+def user(tenant_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}USER#{user_id}", "sk": "META"}
+
+
+def user_indexes(tenant_id: str, user_id: str, email: str) -> dict[str, str]:
+    return {
+        "gsi1pk": login_partition(email), "gsi1sk": user(tenant_id, user_id)["pk"],
+        "gsi2pk": tenant_users(tenant_id), "gsi2sk": user_id,
+    }
+
+
+def login_partition(email: str) -> str:
+    return f"LOGIN#{email}"
+
+
+def tenant_users(tenant_id: str) -> str:
+    return tenant_prefix(tenant_id) + "USERS"
+
+
+def email_marker(tenant_id: str, email: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}EMAIL#{email}", "sk": "USER"}
+
+
+def token(tenant_id: str, user_id: str, token_id: str) -> dict[str, str]:
+    return {"pk": user(tenant_id, user_id)["pk"], "sk": f"TOKEN#{token_id}"}
+
+
+TOKEN_PREFIX = "TOKEN#"
+NOTIFICATION_PREFIX = "NOTIF#"
+
+
+def notification(tenant_id: str, user_id: str, notification_id: str) -> dict[str, str]:
+    return {"pk": user(tenant_id, user_id)["pk"], "sk": f"{NOTIFICATION_PREFIX}{notification_id}"}
+
+
+def group(tenant_id: str, group_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GROUP#{group_id}", "sk": "META"}
+
+
+def group_indexes(tenant_id: str, group_id: str) -> dict[str, str]:
+    return {"gsi2pk": tenant_groups(tenant_id), "gsi2sk": group_id}
+
+
+def tenant_groups(tenant_id: str) -> str:
+    return tenant_prefix(tenant_id) + "GROUPS"
+
+
+def group_name_marker(tenant_id: str, name: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GROUPNAME#{name.strip().lower()}", "sk": "GROUP"}
+
+
+def login_failures(email_digest: str, window: int) -> dict[str, str]:
+    return {"pk": f"SYS#LOGIN#{email_digest}", "sk": f"W#{window}"}

@@ -45,3 +45,5 @@ def create_resources() -> None:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
                                          "maxReceiveCount": str(spec["max_receive_count"])}),
         })
+    # SES sends only from verified senders (on AWS the operator verifies the domain).
+    client("ses").verify_email_identity(EmailAddress=settings.mail_from)

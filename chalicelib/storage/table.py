@@ -87,8 +87,13 @@ class Update:
     key: Key
     set: Mapping[str, Any] = field(default_factory=dict)
     remove: Sequence[str] = ()
-    add: Mapping[str, int] = field(default_factory=dict)
+    # Numbers are added; sets gain their members.
+    add: Mapping[str, Any] = field(default_factory=dict)
+    # Sets lose these members.
+    discard: Mapping[str, set[str]] = field(default_factory=dict)
     expected_version: int | None = None
+    # A rule stated as a condition, e.g. ("owner_count", ">", 1).
+    require: tuple[str, str, Any] | None = None
     # False for counters and markers that are not versioned records.
     bump_version: bool = True
     must_exist: bool = True
@@ -150,6 +155,7 @@ def _update_params(op: Update) -> dict[str, Any]:
     sets = [f"{expr.name(attr)} = {expr.value(value)}" for attr, value in op.set.items() if value is not None]
     removes = [expr.name(attr) for attr, value in op.set.items() if value is None] + [expr.name(a) for a in op.remove]
     adds = [f"{expr.name(attr)} {expr.value(amount)}" for attr, amount in op.add.items()]
+    discards = [f"{expr.name(attr)} {expr.value(members)}" for attr, members in op.discard.items() if members]
     if op.bump_version:
         version = expr.name("version")
         sets.append(f"{version} = if_not_exists({version}, {expr.value(0)}) + {expr.value(1)}")
@@ -160,8 +166,16 @@ def _update_params(op: Update) -> dict[str, Any]:
         clauses.append("REMOVE " + ", ".join(removes))
     if adds:
         clauses.append("ADD " + ", ".join(adds))
+    if discards:
+        clauses.append("DELETE " + ", ".join(discards))
     params: dict[str, Any] = {"Key": serialize(op.key), "UpdateExpression": " ".join(clauses)}
     condition = _version_condition(expr, op.expected_version, op.must_exist)
+    if op.require is not None:
+        attribute, comparison, value = op.require
+        if comparison not in ("=", "<", "<=", ">", ">=", "<>"):
+            raise ValueError(f"unsupported comparison {comparison}")
+        rule = f"{expr.name(attribute)} {comparison} {expr.value(value)}"
+        condition = f"{condition} AND {rule}" if condition else rule
     if condition:
         params["ConditionExpression"] = condition
     params.update(expr.params())

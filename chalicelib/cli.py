@@ -1,0 +1,59 @@
+"""Admin commands: ``python -m chalicelib.cli create-tenant --name ... --owner-email ...``.
+
+Runs against whatever the environment points at (AWS, or the local stack via
+CRM_AWS_ENDPOINT_URL). Without --owner-password the owner gets a one-time
+invitation token, printed here, with which they set their password.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pydantic import ValidationError
+
+
+def create_tenant(name: str, owner_email: str, owner_name: str = "Owner", owner_password: str | None = None,
+                  time_zone: str = "UTC") -> dict[str, str | None]:
+    from chalicelib import services
+    from chalicelib.domain.tenants import NewTenant
+
+    tenant, owner, invitation = services.tenants().create(NewTenant(
+        name=name, owner_email=owner_email, owner_name=owner_name, owner_password=owner_password,
+        time_zone=time_zone))
+    return {"tenant_id": tenant.id, "owner_id": owner.id, "owner_email": owner.email,
+            "invitation_token": invitation}
+
+
+def ensure_demo_tenant(owner_email: str, owner_password: str, name: str = "Demo") -> dict[str, str | None] | None:
+    """The local stack's demo tenant: created once, found again after a restart."""
+    from chalicelib import services
+
+    if services.identity_store().users_with_login_email(owner_email):
+        return None
+    return create_tenant(name, owner_email, owner_name="Demo Owner", owner_password=owner_password,
+                         time_zone="Europe/Berlin")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create-tenant", help="create a tenant and its owner")
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-name", default="Owner")
+    create.add_argument("--owner-password", help="omit to get an invitation token instead")
+    create.add_argument("--time-zone", default="UTC")
+    args = parser.parse_args(argv)
+    try:
+        result = create_tenant(args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone)
+    except ValidationError as err:
+        for error in err.errors(include_url=False, include_input=False):
+            print(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Tenants: created with their owner (admin CLI, local stack), then seeded.
+
+Later features register the defaults a new tenant gets (contact types, deal
+stages, ...) with ``register_seeder``; ``create`` runs them all.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.domain.clock import Clock, new_id, utc_now
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.identity import Email, Name, Password, Tenant, User, UserStatus
+from chalicelib.domain.principal import Principal, Role
+from chalicelib.domain.secrets import hash_password
+
+# (principal of the new owner) -> None; must be idempotent (a retried seed
+# writes nothing twice).
+Seeder = Callable[[Principal], None]
+_SEEDERS: list[Seeder] = []
+
+
+def register_seeder(seeder: Seeder) -> Seeder:
+    if seeder not in _SEEDERS:
+        _SEEDERS.append(seeder)
+    return seeder
+
+
+class NewTenant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    owner_email: Email
+    owner_name: Name = "Owner"
+    owner_password: Password | None = None
+    time_zone: str = Field(default="UTC", description="IANA zone for day boundaries, e.g. Europe/Berlin")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known IANA time zone") from None
+        return value
+
+
+class Tenants:
+    def __init__(self, store: Any, auth: Any, clock: Clock = utc_now):
+        self._store = store
+        self._auth = auth
+        self._clock = clock
+
+    def create(self, request: NewTenant) -> tuple[Tenant, User, str | None]:
+        """The tenant, its owner and, without a password, the owner's invitation token."""
+        now = self._clock()
+        tenant = Tenant(id=new_id(), name=request.name, time_zone=request.time_zone, created_at=now,
+                        updated_at=now)
+        owner_id = new_id()
+        owner = User(id=owner_id, tenant_id=tenant.id, email=request.owner_email, name=request.owner_name,
+                     role=Role.OWNER,
+                     status=UserStatus.ACTIVE if request.owner_password else UserStatus.INVITED,
+                     password_hash=hash_password(request.owner_password) if request.owner_password else None,
+                     created_at=now, created_by=owner_id, updated_at=now, updated_by=owner_id)
+        invitation, invite_record = (None, None)
+        if request.owner_password is None:
+            invitation, invite_record = self._auth.invitation_for(owner)
+        self._store.create_tenant(tenant, owner, invite_record)
+        self.seed(Principal(tenant_id=tenant.id, user_id=owner.id, role=Role.OWNER))
+        return tenant, owner, invitation
+
+    @staticmethod
+    def seed(owner: Principal) -> None:
+        for seeder in _SEEDERS:
+            seeder(owner)
+
+    def get(self, tenant_id: str) -> Tenant:
+        tenant = self._store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("No such tenant.")
+        return tenant
