@@ -28,7 +28,7 @@ from chalicelib.config import get_settings
 from chalicelib.storage.aws import client
 from chalicelib.storage.table_spec import QUEUES, dead_letter_name
 
-log = logging.getLogger("crm.local.snapshot")
+log = logging.getLogger("local.snapshot")
 
 FORMAT = 1
 DYNAMODB_FILE = "dynamodb.json"
