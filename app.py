@@ -1,7 +1,7 @@
 """Wiring only: the Chalice app, its blueprints and middleware."""
 from chalice import Chalice
 
-from chalicelib.handlers import fallback, identity, inbox, jobs, service, users
+from chalicelib.handlers import contacts, fallback, identity, inbox, jobs, service, users
 from chalicelib.handlers.middleware import request_context
 
 app = Chalice(app_name="crm")
@@ -10,6 +10,7 @@ app.register_blueprint(service.bp)
 app.register_blueprint(identity.bp)
 app.register_blueprint(users.bp)
 app.register_blueprint(inbox.bp)
+app.register_blueprint(contacts.bp)
 app.register_blueprint(jobs.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.
 app.register_blueprint(fallback.bp)

@@ -14,13 +14,13 @@ from pydantic import ValidationError
 
 
 def create_tenant(name: str, owner_email: str, owner_name: str = "Owner", owner_password: str | None = None,
-                  time_zone: str = "UTC") -> dict[str, str | None]:
+                  time_zone: str = "UTC", phone_region: str = "DE") -> dict[str, str | None]:
     from chalicelib import services
     from chalicelib.domain.tenants import NewTenant
 
     tenant, owner, invitation = services.tenants().create(NewTenant(
         name=name, owner_email=owner_email, owner_name=owner_name, owner_password=owner_password,
-        time_zone=time_zone))
+        time_zone=time_zone, phone_region=phone_region))
     return {"tenant_id": tenant.id, "owner_id": owner.id, "owner_email": owner.email,
             "invitation_token": invitation}
 
@@ -44,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--owner-name", default="Owner")
     create.add_argument("--owner-password", help="omit to get an invitation token instead")
     create.add_argument("--time-zone", default="UTC")
+    create.add_argument("--phone-region", default="DE", help="ISO 3166 region for local phone numbers")
     args = parser.parse_args(argv)
     try:
-        result = create_tenant(args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone)
+        result = create_tenant(args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone,
+                               args.phone_region)
     except ValidationError as err:
         for error in err.errors(include_url=False, include_input=False):
             print(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from chalicelib.config import get_settings
+from chalicelib.domain import parents
 from chalicelib.domain.auth import Auth
 from chalicelib.domain.crm_access import CrmAccessSettings
 from chalicelib.domain.groups import Groups
@@ -78,8 +79,21 @@ def crm_access() -> CrmAccessSettings:
     return CrmAccessSettings(identity_store())
 
 
+@functools.cache
+def contacts():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.contacts_service import Contacts
+    from chalicelib.storage.contacts import ContactStore
+
+    return Contacts(ContactStore(), identity_store(), notifier(), job_queue())
+
+
+# Records other records hang off: resolved lazily, registered at wiring time.
+parents.register_parent("contact", lambda principal, record_id: contacts().parent_ref(principal, record_id))
+parents.register_cascade("contact", lambda tenant_id, record_id: contacts().unlink_company(tenant_id, record_id))
+
+
 _FACTORIES = (cursor_codec, identity_store, job_queue, housekeeping, auth, notifier, users, groups, tenants,
-              crm_access)
+              crm_access, contacts)
 
 
 def reset() -> None:

@@ -15,7 +15,7 @@ def test_login_returns_a_working_token(api, tenant):
     status, me, _ = api.call("GET", "/v1/me", headers=bearer(body["token"]))
     assert status == 200
     assert me["user"]["id"] == tenant.owner_id and me["role"] == "owner"
-    assert me["tenant"] == {"id": tenant.id, "name": "Acme", "time_zone": "UTC"}
+    assert me["tenant"] == {"id": tenant.id, "name": "Acme", "time_zone": "UTC", "phone_region": "DE"}
 
 
 def test_wrong_password_and_unknown_account_look_the_same(api, tenant):

@@ -53,6 +53,8 @@ class CrmAccess(BaseModel):
 class Tenant(Record):
     name: str
     time_zone: str = "UTC"
+    # ISO 3166 region for phone numbers written without a country code.
+    phone_region: str = "DE"
     owner_count: int = 0
     crm_access: CrmAccess = Field(default_factory=CrmAccess)
 

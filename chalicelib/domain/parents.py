@@ -63,3 +63,21 @@ def register_delete_guard(guard: DeleteGuard) -> None:
 
 def delete_blockers(principal: Principal, kind: str, record_id: str) -> list[str]:
     return [reason for guard in _DELETE_GUARDS for reason in guard(principal, kind, record_id)]
+
+
+# ---- cascades: what goes when a record goes ----
+
+# (tenant_id, record_id) -> None; runs in the background after the record is
+# deleted, must be idempotent (a redelivered job runs it again).
+Cascade = Callable[[str, str], None]
+_CASCADES: dict[str, list[Cascade]] = {}
+
+
+def register_cascade(kind: str, cascade: Cascade) -> None:
+    hooks = _CASCADES.setdefault(kind, [])
+    if cascade not in hooks:
+        hooks.append(cascade)
+
+
+def cascades(kind: str) -> list[Cascade]:
+    return list(_CASCADES.get(kind, []))

@@ -35,6 +35,17 @@ class NewTenant(BaseModel):
     owner_name: Name = "Owner"
     owner_password: Password | None = None
     time_zone: str = Field(default="UTC", description="IANA zone for day boundaries, e.g. Europe/Berlin")
+    phone_region: str = Field(default="DE", description="ISO 3166 region for phone numbers without country code")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        import phonenumbers
+
+        value = value.upper()
+        if value not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("is not a region with phone numbers (ISO 3166 alpha-2, e.g. DE)")
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -55,8 +66,8 @@ class Tenants:
     def create(self, request: NewTenant) -> tuple[Tenant, User, str | None]:
         """The tenant, its owner and, without a password, the owner's invitation token."""
         now = self._clock()
-        tenant = Tenant(id=new_id(), name=request.name, time_zone=request.time_zone, created_at=now,
-                        updated_at=now)
+        tenant = Tenant(id=new_id(), name=request.name, time_zone=request.time_zone,
+                        phone_region=request.phone_region, created_at=now, updated_at=now)
         owner_id = new_id()
         owner = User(id=owner_id, tenant_id=tenant.id, email=request.owner_email, name=request.owner_name,
                      role=Role.OWNER,

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from chalicelib import services
 from chalicelib.config import deploy_queue_name, get_settings
+from chalicelib.domain import parents
+from chalicelib.domain.contacts_service import CascadeDelete
 from chalicelib.domain.housekeeping import PurgeExpired
 from chalicelib.domain.notifications import SendNotificationEmails
 from chalicelib.observability import logger
@@ -38,10 +40,16 @@ def _send_notification_emails(job: SendNotificationEmails) -> None:
     logger.info("notification e-mails sent", extra={"sent": sent})
 
 
+def _cascade_delete(job: CascadeDelete) -> None:
+    for cascade in parents.cascades(job.record_kind):
+        cascade(job.tenant_id, job.record_id)
+
+
 # kind -> (message model, idempotent handler)
 JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
     "housekeeping.purge_expired": (PurgeExpired, _purge_expired),
     "notifications.email": (SendNotificationEmails, _send_notification_emails),
+    "records.cascade_delete": (CascadeDelete, _cascade_delete),
 }
 
 

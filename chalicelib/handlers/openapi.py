@@ -51,7 +51,8 @@ def _routes() -> list[tuple[str, str, Operation]]:
 def _models(routes: list[tuple[str, str, Operation]]) -> list[type[BaseModel]]:
     models: dict[str, type[BaseModel]] = {}
     for _, _, op in routes:
-        for model in (op.body, op.response):
+        # Query models too: their enums and nested types land in components.
+        for model in (op.body, op.response, op.query):
             if model is not None:
                 models[f"{model.__module__}.{model.__qualname__}"] = model
     return list(models.values())

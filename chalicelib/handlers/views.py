@@ -43,10 +43,11 @@ class TenantView(BaseModel):
     id: str
     name: str
     time_zone: str
+    phone_region: str
 
     @classmethod
     def of(cls, tenant: Tenant) -> "TenantView":
-        return cls(id=tenant.id, name=tenant.name, time_zone=tenant.time_zone)
+        return cls(id=tenant.id, name=tenant.name, time_zone=tenant.time_zone, phone_region=tenant.phone_region)
 
 
 class GroupRef(BaseModel):

@@ -23,6 +23,23 @@ Access patterns (one per line: pattern -> table/index, key condition):
   a tenant's groups                -> gsi2    gsi2pk=T#t#GROUPS, gsi2sk=<gid>
   group name uniqueness            -> table   pk=T#t#GROUPNAME#<name>, sk=GROUP  (marker)
   failed logins per address/window -> table   pk=SYS#LOGIN#<sha256(email)>, sk=W#<window>  (before a tenant is known)
+  contact by id                    -> table   pk=T#t#CONTACT#<cid>, sk=META
+  contacts by facet, by name       -> table   pk=T#t#CX#<facet>, sk begins_with N#  (facets: all, kind#<k>,
+                                              type#<id|none>, temp#<id|none>, tag#<folded>, mgr#<uid>,
+                                              company#<cid>); index entries written in the contact's
+                                              transaction, carrying the filterable and access attributes
+  contacts by creation (range)     -> table   pk=T#t#CX#all, sk between C#<ulid lo> and C#<ulid hi>
+  contacts by name word / e-mail   -> table   pk=T#t#CX#w#<first two letters>, sk begins_with W#<prefix>
+  contacts by phone (E.164)        -> table   pk=T#t#CX#tel#<e164>, sk=<cid>
+  a tenant's contact tags          -> table   pk=T#t#TAGS#<entity>, sk=<folded name>
+  a settings list, whole           -> table   pk=T#t#LIST#<list>: sk=META (entry count, per-status counters)
+                                              and sk begins_with ENTRY#, in one Query (lists are small)
+  settings list entry              -> table   pk=T#t#LIST#<list>, sk=ENTRY#<id>  (in_use counter; a deleted
+                                              entry stays as a tombstone until housekeeping removes it)
+  settings list name uniqueness    -> table   pk=T#t#LISTNAME#<list>#<casefolded name>, sk=ENTRY  (marker)
+  default currency, exchange rates -> table   pk=T#t#TENANT, sk=SETTINGS#MONEY
+  a tenant's custom fields         -> table   pk=T#t#CFIELDS, sk begins_with FIELD#  (one Query, all entities)
+  custom field by id               -> table   pk=T#t#CFIELDS, sk=FIELD#<id>  (in_use counter; tombstone on delete)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -129,3 +146,81 @@ def group_name_marker(tenant_id: str, name: str) -> dict[str, str]:
 
 def login_failures(email_digest: str, window: int) -> dict[str, str]:
     return {"pk": f"SYS#LOGIN#{email_digest}", "sk": f"W#{window}"}
+
+
+# ---- contacts ----
+
+def contact(tenant_id: str, contact_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}CONTACT#{contact_id}", "sk": "META"}
+
+
+def contact_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CX#{facet}"
+
+
+CONTACT_BY_NAME = "N#"
+CONTACT_BY_CREATION = "C#"
+CONTACT_BY_WORD = "W#"
+
+
+def contact_by_name(name_key: str, contact_id: str) -> str:
+    return f"{CONTACT_BY_NAME}{name_key}#{contact_id}"
+
+
+def contact_by_creation(contact_id: str) -> str:
+    return f"{CONTACT_BY_CREATION}{contact_id}"
+
+
+def contact_by_word(token: str, contact_id: str) -> str:
+    return f"{CONTACT_BY_WORD}{token}#{contact_id}"
+
+
+def ulid_time_bound(moment: datetime, *, upper: bool) -> str:
+    """The smallest (or largest) ULID of a moment: ULIDs sort by creation time."""
+    from ulid import ULID
+
+    prefix = str(ULID.from_datetime(moment))[:10]
+    return prefix + ("Z" * 16 if upper else "0" * 16)
+
+
+def tags(tenant_id: str, entity: str) -> str:
+    return f"{tenant_prefix(tenant_id)}TAGS#{entity}"
+
+
+def tag(tenant_id: str, entity: str, folded_name: str) -> dict[str, str]:
+    return {"pk": tags(tenant_id, entity), "sk": folded_name}
+
+
+# ---- settings lists, money settings, custom fields ----
+
+LIST_ENTRY_PREFIX = "ENTRY#"
+LIST_META_SK = "META"
+CUSTOM_FIELD_PREFIX = "FIELD#"
+
+
+def settings_list(tenant_id: str, list_name: str) -> str:
+    return f"{tenant_prefix(tenant_id)}LIST#{list_name}"
+
+
+def settings_list_meta(tenant_id: str, list_name: str) -> dict[str, str]:
+    return {"pk": settings_list(tenant_id, list_name), "sk": LIST_META_SK}
+
+
+def settings_list_entry(tenant_id: str, list_name: str, entry_id: str) -> dict[str, str]:
+    return {"pk": settings_list(tenant_id, list_name), "sk": f"{LIST_ENTRY_PREFIX}{entry_id}"}
+
+
+def settings_list_name_marker(tenant_id: str, list_name: str, folded_name: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}LISTNAME#{list_name}#{folded_name}", "sk": "ENTRY"}
+
+
+def money_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant(tenant_id)["pk"], "sk": "SETTINGS#MONEY"}
+
+
+def custom_fields(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CFIELDS"
+
+
+def custom_field(tenant_id: str, field_id: str) -> dict[str, str]:
+    return {"pk": custom_fields(tenant_id), "sk": f"{CUSTOM_FIELD_PREFIX}{field_id}"}

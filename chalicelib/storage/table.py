@@ -111,7 +111,8 @@ class Delete:
 @dataclass
 class Check:
     key: Key
-    condition: str  # e.g. "attribute_exists(pk)"; names as #n0.. not supported here
+    condition: str  # e.g. "attribute_exists(pk) AND kind = :kind"
+    values: Mapping[str, Any] = field(default_factory=dict)  # e.g. {":kind": "company"}
     on_conflict: CrmError | None = None
 
 
@@ -323,8 +324,11 @@ class Table:
             elif isinstance(op, Delete):
                 requests.append({"Delete": {"TableName": self.name, **_delete_params(op)}})
             else:
-                requests.append({"ConditionCheck": {
-                    "TableName": self.name, "Key": serialize(op.key), "ConditionExpression": op.condition}})
+                check: dict[str, Any] = {"TableName": self.name, "Key": serialize(op.key),
+                                          "ConditionExpression": op.condition}
+                if op.values:
+                    check["ExpressionAttributeValues"] = serialize(op.values)
+                requests.append({"ConditionCheck": check})
             failures.append(op.on_conflict or self._default_conflict(op))
         with aws_errors(on_condition=failures):
             self._client.transact_write_items(TransactItems=requests)

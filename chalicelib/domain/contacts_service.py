@@ -1,0 +1,207 @@
+"""Use cases on contacts: create, read, change, delete, list and search.
+
+Every read and write goes through the access policy; hidden contacts are 404.
+Writes name the version they change. Each write is one transaction holding
+the contact, its index entries, the change-log entry and the counters of the
+settings it references.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain import access, parents
+from chalicelib.domain.access import ContactShare, Operation
+from chalicelib.domain.clock import Clock, new_id, utc_now
+from chalicelib.domain.contact_details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
+from chalicelib.domain.contacts import (Contact, ContactChanges, ContactKind, ContactQuery, NewContact,
+                                        check_kind_fields, clean_tags, entry_access, entry_matches)
+from chalicelib.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from chalicelib.domain.identity import Tenant, UserStatus
+from chalicelib.domain.pagination import PageRequest, Slice
+from chalicelib.domain.principal import Principal, Role
+
+DEFAULT_REGION = "DE"
+
+
+class CascadeDelete(BaseModel):
+    """Job message: run the cascades of a deleted record (idempotent hooks)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["records.cascade_delete"] = "records.cascade_delete"
+    tenant_id: str
+    record_kind: str
+    record_id: str
+# Fields whose change needs CHANGE_ACCESS rather than WRITE.
+ACCESS_FIELDS = ("managers", "access")
+
+
+class Contacts:
+    def __init__(self, store: Any, users: Any, notifier: Any, queue: Any, clock: Clock = utc_now,
+                 extensions: Any = None):
+        self._store = store
+        self._users = users
+        self._notifier = notifier
+        self._queue = queue
+        self._clock = clock
+        # Settings, custom fields and the change log plug in here (see services.py).
+        self._ext = extensions
+
+    # ---- reading ----
+
+    def get(self, principal: Principal, contact_id: str, operation: Operation = Operation.READ) -> Contact:
+        contact = self._store.get(principal.tenant_id, contact_id)
+        if contact is None:
+            raise NotFound("The contact does not exist.")
+        access.require(principal, operation, contact.access_record(), what="contact")
+        return contact
+
+    def list(self, principal: Principal, query: ContactQuery, page: PageRequest, *,
+             region: str = DEFAULT_REGION) -> Slice[Contact]:
+        phone = None
+        if query.q and looks_like_phone(query.q):
+            phone = normalise_phone(query.q, region) or "invalid"
+        readable = access.readable(principal)
+
+        def visible(entry: dict[str, Any]) -> bool:
+            return readable(entry_access(entry)) and entry_matches(entry, query)
+
+        return self._store.query(principal.tenant_id, query, page, visible=visible, phone=phone)
+
+    def persons(self, principal: Principal, company_id: str, page: PageRequest) -> Slice[Contact]:
+        company = self.get(principal, company_id)
+        if company.kind != ContactKind.COMPANY:
+            raise NotFound("The company does not exist.")
+        return self.list(principal, ContactQuery(company_id=company_id), page)
+
+    def parent_ref(self, principal: Principal, contact_id: str) -> parents.ParentRef | None:
+        contact = self._store.get(principal.tenant_id, contact_id)
+        if contact is None:
+            return None
+        return parents.ParentRef("contact", contact.id, contact.display_name, contact.access_record())
+
+    # ---- writing ----
+
+    def create(self, principal: Principal, tenant: Tenant, request: NewContact) -> Contact:
+        now = self._clock()
+        fields = request.model_dump(exclude_unset=True, exclude={"kind"})
+        contact = Contact(id=new_id(), tenant_id=principal.tenant_id, kind=request.kind,
+                          created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id,
+                          managers=[principal.user_id], access=ContactShare.PRIVATE)
+        contact = self._apply(principal, tenant, contact, fields)
+        extra = self._ext.on_save(principal, None, contact) if self._ext else []
+        self._store.create(contact, extra)
+        self._notify_new_managers(principal, None, contact)
+        return contact
+
+    def update(self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *,
+               expected_version: int) -> Contact:
+        before = self.get(principal, contact_id, Operation.WRITE)
+        fields = changes.model_dump(exclude_unset=True)
+        if any(f in fields for f in ACCESS_FIELDS):
+            access.require(principal, Operation.CHANGE_ACCESS, before.access_record(), what="contact")
+        try:
+            check_kind_fields(before.kind, {**_kind_view(before), **fields}, partial=False)
+        except ValueError as err:
+            raise ValidationFailed(str(err), errors=[FieldError("body", str(err))]) from None
+        after = self._apply(principal, tenant, before, fields)
+        after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
+        extra = self._ext.on_save(principal, before, after) if self._ext else []
+        saved = self._store.update(before, after, expected_version=expected_version, extra=extra)
+        self._notify_new_managers(principal, before, saved)
+        return saved
+
+    def delete(self, principal: Principal, contact_id: str, *, expected_version: int | None) -> Contact:
+        contact = self.get(principal, contact_id, Operation.DELETE)
+        blockers = parents.delete_blockers(principal, "contact", contact.id)
+        if blockers:
+            raise Conflict("The contact cannot be deleted: " + "; ".join(blockers))
+        extra = self._ext.on_delete(principal, contact) if self._ext else []
+        self._store.delete(contact, expected_version=expected_version, extra=extra)
+        # What hangs off it (history, photo, a company's persons, tasks, deal links)
+        # goes in the background: a contact may have thousands of events.
+        self._queue.send(CascadeDelete(tenant_id=principal.tenant_id, record_kind="contact",
+                                       record_id=contact.id).model_dump(mode="json"))
+        return contact
+
+    def unlink_company(self, tenant_id: str, company_id: str) -> int:
+        """Cascade of a deleted company: its persons lose the link (CON-11)."""
+        system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
+        unlinked, page = 0, PageRequest(limit=100)
+        while True:
+            found = self._store.query(tenant_id, ContactQuery(company_id=company_id), page, visible=lambda e: True)
+            for person in found.items:
+                if person.company_id != company_id:
+                    continue
+                after = person.model_copy(update={"company_id": None, "updated_at": self._clock(),
+                                                  "updated_by": "system"})
+                extra = self._ext.on_save(system, person, after) if self._ext else []
+                self._store.update(person, after, expected_version=person.version, extra=extra)
+                unlinked += 1
+            if found.after is None:
+                return unlinked
+            page = PageRequest(limit=100, after=found.after)
+
+    # ---- rules ----
+
+    def _apply(self, principal: Principal, tenant: Tenant, contact: Contact, fields: dict[str, Any]) -> Contact:
+        """The contact with ``fields`` applied, every value checked."""
+        update: dict[str, Any] = {k: v for k, v in fields.items()
+                                  if k not in ("details", "tags", "managers", "custom_fields")}
+        if "details" in fields:
+            details = [ContactDetail.model_validate(d) for d in (fields["details"] or [])]
+            update["details"] = normalise_details(details, region(tenant))
+        if "tags" in fields:
+            update["tags"] = self._canonical_tags(principal, clean_tags(fields["tags"] or []))
+        if "managers" in fields:
+            update["managers"] = self._checked_managers(principal, fields["managers"] or [])
+        if fields.get("access") is None and "access" in fields:
+            update["access"] = ContactShare.PRIVATE
+        if fields.get("company_id") and fields["company_id"] != contact.company_id:
+            self._check_company(principal, fields["company_id"], contact.id)
+        if "custom_fields" in fields:
+            merged = {**contact.custom_fields, **(fields["custom_fields"] or {})}
+            update["custom_fields"] = self._ext.custom_values(principal, contact.kind.value, merged) \
+                if self._ext else {k: v for k, v in merged.items() if v is not None}
+        return contact.model_copy(update=update)
+
+    def _canonical_tags(self, principal: Principal, tags: list[str]) -> list[str]:
+        """Existing tags keep their spelling; new ones are created on the fly."""
+        if not tags:
+            return []
+        from chalicelib.domain.contacts import fold
+
+        known = self._store.tag_names(principal.tenant_id)
+        return [known.get(fold(t), t) for t in tags]
+
+    def _checked_managers(self, principal: Principal, managers: list[str]) -> list[str]:
+        wanted = list(dict.fromkeys(managers))
+        found = {u.id: u for u in self._users.get_users(principal.tenant_id, wanted)} if wanted else {}
+        bad = [m for m in wanted if m not in found or found[m].status == UserStatus.DEACTIVATED]
+        if bad:
+            raise ValidationFailed("Managers must be active users of this tenant.",
+                                   errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad])
+        return wanted
+
+    def _check_company(self, principal: Principal, company_id: str, contact_id: str) -> None:
+        company = self._store.get(principal.tenant_id, company_id)
+        if (company is None or company.kind != ContactKind.COMPANY or company_id == contact_id
+                or not access.allowed(principal, Operation.READ, company.access_record())):
+            raise ValidationFailed("The company does not exist.",
+                                   errors=[FieldError("company_id", "no such company")])
+
+    def _notify_new_managers(self, principal: Principal, before: Contact | None, after: Contact) -> None:
+        new = [m for m in after.managers if m != principal.user_id and (before is None or m not in before.managers)]
+        if new:
+            self._notifier.notify(principal.tenant_id, new, "contact.manager",
+                                  f"You are now a manager of {after.display_name}", f"/v1/contacts/{after.id}")
+
+
+def region(tenant: Tenant) -> str:
+    """Where phone numbers without a country code are taken to be."""
+    return tenant.phone_region or DEFAULT_REGION
+
+
+def _kind_view(contact: Contact) -> dict[str, Any]:
+    return {k: getattr(contact, k) for k in ("first_name", "last_name", "company_name", "job_title", "company_id")}
