@@ -14,11 +14,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.clock import Clock, new_id, utc_now
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.identity import UserStatus
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.records import Record
+
+
+def _notification_id(once_key: str, user_id: str, moment: datetime) -> str:
+    """A ULID whose time part is ``moment`` and whose random part is fixed by
+    the key: the same key yields the same id (the notification exists once)."""
+    import hashlib
+
+    from ulid import ULID
+
+    stamp = ULID.from_datetime(moment).bytes[:6]
+    digest = hashlib.sha256(f"{once_key}\n{user_id}".encode()).digest()[:10]
+    return str(ULID.from_bytes(stamp + digest))
 
 
 class Notification(Record):
@@ -53,14 +65,29 @@ class Notifier:
         self._public_url = public_url.rstrip("/")
 
     def notify(self, tenant_id: str, user_ids: list[str], kind: str, subject: str, link: str | None = None,
-               *, email_note: str | None = None) -> list[Notification]:
+               *, email_note: str | None = None, once_key: str | None = None,
+               once_at: datetime | None = None) -> list[Notification]:
+        """Store one notification per user and queue their e-mails.
+
+        With ``once_key`` (and ``once_at``, the moment the notification is
+        about) the notification ids derive from them, so notifying twice for
+        the same key (a retried job, two overlapping runs) stores and e-mails
+        nothing the second time; the answer is then empty."""
         now = self._clock()
-        created = [Notification(id=new_id(), tenant_id=tenant_id, user_id=user_id, kind=kind, subject=subject,
+        if once_key is not None and once_at is None:
+            raise ValueError("once_key needs once_at")
+        created = [Notification(id=_notification_id(once_key, user_id, once_at) if once_key and once_at else new_id(),
+                                tenant_id=tenant_id, user_id=user_id, kind=kind, subject=subject,
                                 link=link, created_at=now, updated_at=now)
                    for user_id in dict.fromkeys(user_ids)]
         if not created:
             return []
-        self._store.add_notifications(created)
+        try:
+            self._store.add_notifications(created)
+        except Conflict:
+            if once_key is None:
+                raise
+            return []
         for start in range(0, len(created), 100):
             batch = created[start:start + 100]
             self._queue.send(SendNotificationEmails(

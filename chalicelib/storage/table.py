@@ -92,8 +92,8 @@ class Update:
     # Sets lose these members.
     discard: Mapping[str, set[str]] = field(default_factory=dict)
     expected_version: int | None = None
-    # A rule stated as a condition, e.g. ("owner_count", ">", 1).
-    require: tuple[str, str, Any] | None = None
+    # Rules stated as conditions, e.g. ("owner_count", ">", 1) or a list of them.
+    require: Any = None
     # False for counters and markers that are not versioned records.
     bump_version: bool = True
     must_exist: bool = True
@@ -151,6 +151,27 @@ def _version_condition(expr: _Expr, expected_version: int | None, must_exist: bo
     return " AND ".join(parts) or None
 
 
+Rule = tuple[str, str, Any]
+
+
+def _rules(expr: "_Expr", require: Rule | Sequence[Rule] | None) -> list[str]:
+    """Conditions such as ("owner_count", ">", 1) or ("sent_at", "not_exists", None)."""
+    if require is None:
+        return []
+    rules = [require] if isinstance(require[0], str) else list(require)  # type: ignore[index]
+    built = []
+    for attribute, comparison, value in rules:
+        if comparison == "not_exists":
+            built.append(f"attribute_not_exists({expr.name(attribute)})")
+        elif comparison == "exists":
+            built.append(f"attribute_exists({expr.name(attribute)})")
+        elif comparison in ("=", "<", "<=", ">", ">=", "<>"):
+            built.append(f"{expr.name(attribute)} {comparison} {expr.value(value)}")
+        else:
+            raise ValueError(f"unsupported comparison {comparison}")
+    return built
+
+
 def _update_params(op: Update) -> dict[str, Any]:
     expr = _Expr()
     sets = [f"{expr.name(attr)} = {expr.value(value)}" for attr, value in op.set.items() if value is not None]
@@ -171,11 +192,7 @@ def _update_params(op: Update) -> dict[str, Any]:
         clauses.append("DELETE " + ", ".join(discards))
     params: dict[str, Any] = {"Key": serialize(op.key), "UpdateExpression": " ".join(clauses)}
     condition = _version_condition(expr, op.expected_version, op.must_exist)
-    if op.require is not None:
-        attribute, comparison, value = op.require
-        if comparison not in ("=", "<", "<=", ">", ">=", "<>"):
-            raise ValueError(f"unsupported comparison {comparison}")
-        rule = f"{expr.name(attribute)} {comparison} {expr.value(value)}"
+    for rule in _rules(expr, op.require):
         condition = f"{condition} AND {rule}" if condition else rule
     if condition:
         params["ConditionExpression"] = condition
@@ -252,17 +269,20 @@ class Table:
 
     def update(self, key: Key, *, set: Mapping[str, Any] | None = None, remove: Sequence[str] = (),
                add: Mapping[str, int] | None = None, expected_version: int | None = None,
-               bump_version: bool = True, must_exist: bool = True) -> Item:
+               bump_version: bool = True, must_exist: bool = True, require: Any = None) -> Item:
         """Update in place and return the new item. With ``expected_version``,
-        a missing item is NotFound and another version PreconditionFailed."""
+        a missing item is NotFound and another version PreconditionFailed;
+        a failed ``require`` rule is a Conflict."""
         op = Update(key, set=set or {}, remove=remove, add=add or {}, expected_version=expected_version,
-                    bump_version=bump_version, must_exist=must_exist)
+                    bump_version=bump_version, must_exist=must_exist, require=require)
         try:
             answer = self._client.update_item(
                 TableName=self.name, ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **_update_params(op))
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
+                if require is not None and err.response.get("Item"):
+                    raise Conflict("The record is not in the state this change needs.") from err
                 raise self._condition_error(err, expected_version) from err
             with aws_errors():
                 raise
@@ -277,6 +297,8 @@ class Table:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **_delete_params(op))
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
+                if require is not None and err.response.get("Item"):
+                    raise Conflict("The record is not in the state this change needs.") from err
                 raise self._condition_error(err, expected_version) from err
             with aws_errors():
                 raise
