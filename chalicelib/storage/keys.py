@@ -32,6 +32,9 @@ Access patterns (one per line: pattern -> table/index, key condition):
   contacts by name word / e-mail   -> table   pk=T#t#CX#w#<first two letters>, sk begins_with W#<prefix>
   contacts by phone (E.164)        -> table   pk=T#t#CX#tel#<e164>, sk=<cid>
   a tenant's contact tags          -> table   pk=T#t#TAGS#<entity>, sk=<folded name>
+  a task's armed reminder          -> table   pk=T#t#TASK#<id>, sk=REMINDER
+  reminders due in a minute        -> schedule sched_pk=REMIND#<yyyy-mm-ddThh:mm>, sched_sk<=<iso now>
+                                              (sparse: a sent reminder leaves the index)
   a settings list, whole           -> table   pk=T#t#LIST#<list>: sk=META (entry count, per-status counters)
                                               and sk begins_with ENTRY#, in one Query (lists are small)
   settings list entry              -> table   pk=T#t#LIST#<list>, sk=ENTRY#<id>  (in_use counter; a deleted
@@ -40,6 +43,14 @@ Access patterns (one per line: pattern -> table/index, key condition):
   default currency, exchange rates -> table   pk=T#t#TENANT, sk=SETTINGS#MONEY
   a tenant's custom fields         -> table   pk=T#t#CFIELDS, sk begins_with FIELD#  (one Query, all entities)
   custom field by id               -> table   pk=T#t#CFIELDS, sk=FIELD#<id>  (in_use counter; tombstone on delete)
+  a record's history, newest first -> table   pk=T#t#<KIND>#<id> (the parent's own collection: CONTACT, DEAL,
+    (by happened_at range)                    CASE), sk between HIST#<from iso> and HIST#<to iso>~ (descending);
+                                              sk=HIST#<happened_at iso>#<event id>
+  history event by id alone        -> gsi1    gsi1pk=T#t#HISTORY#<event id>, gsi1sk=EVENT  (PATCH/DELETE by id)
+  a record's files                 -> table   pk=T#t#<KIND>#<id>, sk begins_with FILE#  (sk=FILE#<file id>)
+  file by id alone                 -> gsi1    gsi1pk=T#t#FILE#<file id>, gsi1sk=FILE
+  a record's change log, newest    -> table   pk=T#t#CHANGES#<entity>#<id>, sk begins_with CHG#  (sk=CHG#<ulid>;
+                                              its own partition, so it outlives the record)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -224,3 +235,83 @@ def custom_fields(tenant_id: str) -> str:
 
 def custom_field(tenant_id: str, field_id: str) -> dict[str, str]:
     return {"pk": custom_fields(tenant_id), "sk": f"{CUSTOM_FIELD_PREFIX}{field_id}"}
+
+
+# ---- history, files and the change log of contacts, deals and cases ----
+
+HISTORY_PREFIX = "HIST#"
+FILE_PREFIX = "FILE#"
+CHANGE_PREFIX = "CHG#"
+# Sorts after every character of an ISO timestamp, an id and '#'.
+_SORTS_LAST = "~"
+
+
+def _key_part(value: str) -> str:
+    if not value or "#" in value:
+        raise ValueError("invalid key part")
+    return value
+
+
+def parent_partition(tenant_id: str, kind: str, record_id: str) -> str:
+    """The item collection of a contact, deal or case (``contact(...)["pk"]``
+    for a contact): its history and files live next to the record."""
+    return f"{tenant_prefix(tenant_id)}{_key_part(kind).upper()}#{_key_part(record_id)}"
+
+
+def history_event(tenant_id: str, kind: str, parent_id: str, happened_at: datetime,
+                  event_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, kind, parent_id),
+            "sk": f"{HISTORY_PREFIX}{iso(happened_at)}#{_key_part(event_id)}"}
+
+
+def history_range(happened_from: datetime | None, happened_to: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the events that happened from .. to (inclusive; None: open)."""
+    low = HISTORY_PREFIX + (iso(happened_from) if happened_from else "")
+    high = HISTORY_PREFIX + (iso(happened_to) if happened_to else "") + _SORTS_LAST
+    return low, high
+
+
+def history_by_id(tenant_id: str, event_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}HISTORY#{_key_part(event_id)}"
+
+
+def history_indexes(tenant_id: str, event_id: str) -> dict[str, str]:
+    return {"gsi1pk": history_by_id(tenant_id, event_id), "gsi1sk": "EVENT"}
+
+
+def file(tenant_id: str, kind: str, parent_id: str, file_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, kind, parent_id), "sk": f"{FILE_PREFIX}{_key_part(file_id)}"}
+
+
+def file_by_id(tenant_id: str, file_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}FILE#{_key_part(file_id)}"
+
+
+def file_indexes(tenant_id: str, file_id: str) -> dict[str, str]:
+    return {"gsi1pk": file_by_id(tenant_id, file_id), "gsi1sk": "FILE"}
+
+
+def change_log(tenant_id: str, entity: str, record_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CHANGES#{_key_part(entity)}#{_key_part(record_id)}"
+
+
+def change_entry(tenant_id: str, entity: str, record_id: str, entry_id: str) -> dict[str, str]:
+    return {"pk": change_log(tenant_id, entity, record_id), "sk": f"{CHANGE_PREFIX}{_key_part(entry_id)}"}
+
+
+# ---- task reminders ----
+
+def task(tenant_id: str, task_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}TASK#{task_id}", "sk": "META"}
+
+
+def reminder(tenant_id: str, task_id: str) -> dict[str, str]:
+    return {"pk": task(tenant_id, task_id)["pk"], "sk": "REMINDER"}
+
+
+def reminder_bucket(moment: datetime) -> str:
+    return "REMIND#" + moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+def reminder_schedule(tenant_id: str, task_id: str, remind_at: datetime) -> dict[str, str]:
+    return {"sched_pk": reminder_bucket(remind_at), "sched_sk": f"{iso(remind_at)}#{tenant_id}#{task_id}"}
