@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from chalicelib.config import get_settings
+from chalicelib.domain import contact_merge as contact_merge_hooks
 from chalicelib.domain import parents
 from chalicelib.domain.auth import Auth
 from chalicelib.domain.crm_access import CrmAccessSettings
@@ -12,7 +13,8 @@ from chalicelib.domain.groups import Groups
 from chalicelib.domain.housekeeping import Housekeeping
 from chalicelib.domain.notifications import Notifier
 from chalicelib.domain.pagination import CursorCodec
-from chalicelib.domain.tenants import Tenants
+from chalicelib.domain.principal import Principal
+from chalicelib.domain.tenants import Tenants, register_seeder
 from chalicelib.domain.users import Users
 
 JOB_QUEUE = "jobs"
@@ -87,13 +89,147 @@ def contacts():  # type: ignore[no-untyped-def]
     return Contacts(ContactStore(), identity_store(), notifier(), job_queue())
 
 
+@functools.cache
+def tags():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.tags import ContactTags, Tags
+    from chalicelib.storage.contacts import ContactStore
+
+    return Tags({"contact": ContactTags(contacts(), ContactStore())}, background_jobs(), identity_store(),
+                job_queue())
+
+
 # Records other records hang off: resolved lazily, registered at wiring time.
 parents.register_parent("contact", lambda principal, record_id: contacts().parent_ref(principal, record_id))
 parents.register_cascade("contact", lambda tenant_id, record_id: contacts().unlink_company(tenant_id, record_id))
 
 
+@functools.cache
+def file_store():  # type: ignore[no-untyped-def]
+    from chalicelib.storage.files import FileStore
+
+    return FileStore()
+
+
+@functools.cache
+def history_store():  # type: ignore[no-untyped-def]
+    from chalicelib.storage.history import HistoryStore
+
+    return HistoryStore(files=file_store())
+
+
+@functools.cache
+def files():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.files import Files
+
+    return Files(file_store())
+
+
+@functools.cache
+def history():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.history import History
+
+    return History(history_store(), files())
+
+
+@functools.cache
+def changelog():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.changelog import ChangeLog
+    from chalicelib.storage.changelog import ChangeLogStore
+
+    return ChangeLog(ChangeLogStore())
+
+
+# A deleted contact, deal or case takes its history and files with it (in the background).
+for _kind in parents.PARENT_KINDS:
+    parents.register_cascade(_kind, lambda tenant_id, record_id, kind=_kind:
+                             history_store().delete_all_for_parent(tenant_id, kind, record_id))
+
+
+@functools.cache
+def settings_lists():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.settings_lists import SettingsLists
+    from chalicelib.storage.settings import SettingsListStore
+
+    return SettingsLists(SettingsListStore())
+
+
+@functools.cache
+def currency_settings():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.currency import CurrencySettings
+    from chalicelib.storage.settings import MoneySettingsStore
+
+    return CurrencySettings(MoneySettingsStore())
+
+
+@functools.cache
+def custom_fields():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.custom_fields import CustomFields
+    from chalicelib.storage.custom_fields import CustomFieldStore
+
+    return CustomFields(CustomFieldStore())
+
+
+def _seed_settings(owner: Principal) -> None:
+    """A new tenant's settings lists and default currency (idempotent)."""
+    settings_lists().seed(owner)
+    currency_settings().seed(owner)
+
+
+register_seeder(_seed_settings)
+
+
 _FACTORIES = (cursor_codec, identity_store, job_queue, housekeeping, auth, notifier, users, groups, tenants,
-              crm_access, contacts)
+              crm_access, contacts, tags, file_store, history_store, files, history, changelog,
+              settings_lists, currency_settings, custom_fields)
+
+
+# ---- contacts: photo, group operations, merge; background job status ----
+
+@functools.cache
+def contact_photos():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.contact_photo import ContactPhotos
+    from chalicelib.storage.contact_photos import ContactPhotoStore
+
+    return ContactPhotos(contacts(), ContactPhotoStore())
+
+
+@functools.cache
+def background_jobs():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.background_jobs import BackgroundJobs
+    from chalicelib.storage.background_jobs import BackgroundJobStore
+
+    return BackgroundJobs(BackgroundJobStore())
+
+
+@functools.cache
+def contact_bulk():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.contact_bulk import ContactBulk
+
+    return ContactBulk(contacts(), background_jobs(), identity_store(), job_queue())
+
+
+@functools.cache
+def contact_merge():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.contact_merge import ContactMerge
+
+    return ContactMerge(contacts(), contact_photos(), identity_store())
+
+
+def _record_merge(principal: Principal, kind: str, record_id: str, text: str) -> None:
+    from chalicelib.domain.history import system_event
+
+    history_store().add_event(system_event(principal, kind, record_id, text))
+
+
+# A deleted contact's photo goes with it (idempotent). A merge moves the
+# history and files of the merged contact to the survivor before deleting it,
+# and records the merge in the survivor's history.
+parents.register_cascade("contact", lambda tenant_id, record_id: contact_photos().forget(tenant_id, record_id))
+contact_merge_hooks.register_move_hook(
+    lambda tenant_id, kind, from_id, into_id: history_store().move_all(tenant_id, kind, from_id, into_id))
+contact_merge_hooks.register_event_recorder(_record_merge)
+
+_FACTORIES += (contact_photos, background_jobs, contact_bulk, contact_merge)
 
 
 def reset() -> None:

@@ -125,8 +125,25 @@ class Contacts:
                                        record_id=contact.id).model_dump(mode="json"))
         return contact
 
+    def set_photo(self, principal: Principal, contact_id: str, photo: dict[str, Any] | None, *,
+                  expected_version: int | None = None) -> Contact:
+        """CON-7: record (None: clear) the photo's metadata; needs WRITE. The
+        image itself is stored by domain/contact_photo.py. Without
+        ``expected_version`` the write is checked against the version read here."""
+        before = self.get(principal, contact_id, Operation.WRITE)
+        after = before.model_copy(update={"photo": photo, "updated_at": self._clock(),
+                                          "updated_by": principal.user_id})
+        extra = self._ext.on_save(principal, before, after) if self._ext else []
+        version = before.version if expected_version is None else expected_version
+        return self._store.update(before, after, expected_version=version, extra=extra)
+
     def unlink_company(self, tenant_id: str, company_id: str) -> int:
         """Cascade of a deleted company: its persons lose the link (CON-11)."""
+        return self.move_persons(tenant_id, company_id, None)
+
+    def move_persons(self, tenant_id: str, company_id: str, to_company_id: str | None) -> int:
+        """A company's persons move to another company (a merge) or, with None,
+        lose the link. Safe to rerun: it finds only the persons still linked."""
         system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
         unlinked, page = 0, PageRequest(limit=100)
         while True:
@@ -134,7 +151,7 @@ class Contacts:
             for person in found.items:
                 if person.company_id != company_id:
                     continue
-                after = person.model_copy(update={"company_id": None, "updated_at": self._clock(),
+                after = person.model_copy(update={"company_id": to_company_id, "updated_at": self._clock(),
                                                   "updated_by": "system"})
                 extra = self._ext.on_save(system, person, after) if self._ext else []
                 self._store.update(person, after, expected_version=person.version, extra=extra)

@@ -17,9 +17,11 @@ from pydantic import BaseModel
 from chalicelib import services
 from chalicelib.config import deploy_queue_name, get_settings
 from chalicelib.domain import parents
+from chalicelib.domain.contact_bulk import ContactBulkChunk
 from chalicelib.domain.contacts_service import CascadeDelete
 from chalicelib.domain.housekeeping import PurgeExpired
 from chalicelib.domain.notifications import SendNotificationEmails
+from chalicelib.domain.tags import TagChangeChunk
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -40,6 +42,14 @@ def _send_notification_emails(job: SendNotificationEmails) -> None:
     logger.info("notification e-mails sent", extra={"sent": sent})
 
 
+def _contacts_bulk(job: ContactBulkChunk) -> None:
+    services.contact_bulk().run_chunk(job)
+
+
+def _tags_change(job: TagChangeChunk) -> None:
+    services.tags().run_chunk(job)
+
+
 def _cascade_delete(job: CascadeDelete) -> None:
     for cascade in parents.cascades(job.record_kind):
         cascade(job.tenant_id, job.record_id)
@@ -50,6 +60,8 @@ JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
     "housekeeping.purge_expired": (PurgeExpired, _purge_expired),
     "notifications.email": (SendNotificationEmails, _send_notification_emails),
     "records.cascade_delete": (CascadeDelete, _cascade_delete),
+    "contacts.bulk": (ContactBulkChunk, _contacts_bulk),
+    "tags.change": (TagChangeChunk, _tags_change),
 }
 
 

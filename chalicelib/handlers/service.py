@@ -8,7 +8,7 @@ from pathlib import Path
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
-from chalicelib.handlers.routing import route
+from chalicelib.handlers.routing import Call, route
 from chalicelib.storage.health import check_dependencies
 
 bp = Blueprint(__name__)
@@ -27,11 +27,14 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@route(bp, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tag=TAG, public=True)
-def openapi_document() -> Response:
+@route(bp, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tag=TAG, public=True,
+       description="With a bearer token, records' `custom_fields` list the caller's tenant's custom fields.")
+def openapi_document(call: Call) -> Response:
     from chalicelib.handlers.openapi import document
+    from chalicelib.handlers.openapi_custom_fields import for_caller
 
-    return Response(body=json.dumps(document()), headers={"Content-Type": "application/json"})
+    body = for_caller(document(), call.header("authorization"))
+    return Response(body=json.dumps(body), headers={"Content-Type": "application/json", "Vary": "Authorization"})
 
 
 _TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -188,6 +188,15 @@ class ContactStore:
                 return count
             after = found.after
 
+    def save_tag(self, tenant_id: str, name: str, entity: str = "contact") -> None:
+        """Put a registry entry, or respell it (SET-12 rename)."""
+        self._table.update(keys.tag(tenant_id, entity, fold(name)), set={"name": name}, bump_version=False,
+                           must_exist=False)
+
+    def delete_tag(self, tenant_id: str, folded_tag: str, entity: str = "contact") -> None:
+        """Remove a registry entry (SET-12 rename and delete, once no contact holds it)."""
+        self._table.delete(keys.tag(tenant_id, entity, folded_tag))
+
 
 def entry_key(item: Item) -> dict[str, str]:
     return key_of(item)

@@ -51,6 +51,11 @@ Access patterns (one per line: pattern -> table/index, key condition):
   file by id alone                 -> gsi1    gsi1pk=T#t#FILE#<file id>, gsi1sk=FILE
   a record's change log, newest    -> table   pk=T#t#CHANGES#<entity>#<id>, sk begins_with CHG#  (sk=CHG#<ulid>;
                                               its own partition, so it outlives the record)
+  a background job's status        -> table   pk=T#t#JOB#<job id>, sk=META  (bulk changes, imports, tag renames;
+                                              counters are atomic ADDs; a job's items expire after 30 days)
+  a job's finished chunks, ordered -> table   pk=T#t#JOB#<job id>, sk begins_with CHUNK#  (sk=CHUNK#<nnnnn>, put
+                                              once under a condition: a redelivered chunk counts once)
+  a job chunk's per-item progress  -> table   pk=T#t#JOB#<job id>, sk=PROGRESS#<nnnnn>  (resumes a redelivery)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -315,3 +320,20 @@ def reminder_bucket(moment: datetime) -> str:
 
 def reminder_schedule(tenant_id: str, task_id: str, remind_at: datetime) -> dict[str, str]:
     return {"sched_pk": reminder_bucket(remind_at), "sched_sk": f"{iso(remind_at)}#{tenant_id}#{task_id}"}
+
+
+# ---- background jobs (contacts bulk, imports, tag rename/delete) ----
+
+JOB_CHUNK_PREFIX = "CHUNK#"
+
+
+def background_job(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}JOB#{_key_part(job_id)}", "sk": "META"}
+
+
+def background_job_chunk(tenant_id: str, job_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": f"{JOB_CHUNK_PREFIX}{chunk:05d}"}
+
+
+def background_job_progress(tenant_id: str, job_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": f"PROGRESS#{chunk:05d}"}
