@@ -86,7 +86,10 @@ def contacts():  # type: ignore[no-untyped-def]
     from chalicelib.domain.contacts_service import Contacts
     from chalicelib.storage.contacts import ContactStore
 
-    return Contacts(ContactStore(), identity_store(), notifier(), job_queue())
+    from chalicelib.storage.contact_hooks import ContactWriteHooks
+
+    return Contacts(ContactStore(), identity_store(), notifier(), job_queue(),
+                    extensions=ContactWriteHooks(custom_fields()))
 
 
 @functools.cache
@@ -176,6 +179,23 @@ def _seed_settings(owner: Principal) -> None:
 
 
 register_seeder(_seed_settings)
+
+
+def _wire_history_categories() -> None:
+    """History events name a history category (SET-9) that must exist, and
+    count as its uses in their own transactions."""
+    from chalicelib.domain import history as history_domain
+    from chalicelib.storage import history as history_storage
+    from chalicelib.storage.settings import usage_delta_ops
+
+    history_domain.register_category_check(
+        lambda principal, category_id: settings_lists().resolve(principal, "history-categories", category_id)
+        is not None)
+    history_storage.register_category_usage(
+        lambda tenant_id, deltas: usage_delta_ops(tenant_id, "history-categories", deltas, field="category_id"))
+
+
+_wire_history_categories()
 
 
 _FACTORIES = (cursor_codec, identity_store, job_queue, housekeeping, auth, notifier, users, groups, tenants,

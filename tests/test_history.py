@@ -91,14 +91,22 @@ def test_events_are_added_and_listed_newest_first(api, tenant, fake_parents):
     assert status == 200 and one == first and headers["etag"] == '"1"'
 
 
-def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, fake_parents):
+@pytest.fixture
+def cats(api, tenant):
+    """Two of the tenant's seeded history categories (SET-9)."""
+    _, page, _ = api.call("GET", "/v1/settings/history-categories", headers=bearer(tenant.owner_token))
+    by_name = {entry["name"]: entry["id"] for entry in page["items"]}
+    return {"a": by_name["Note"], "b": by_name["E-mail"]}
+
+
+def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, fake_parents, cats):
     anna_id, anna = tenant.add_user("anna@acme.example")
     ben_id, ben = tenant.add_user("ben@acme.example")
     contact = fake_parents.add(tenant.id)
     made = {}
-    for hour, (token, kind, category) in enumerate([(anna, "note", "cat-a"), (ben, "call", "cat-a"),
-                                                    (anna, "call", "cat-b"), (ben, "note", None),
-                                                    (anna, "email", "cat-a")]):
+    for hour, (token, kind, category) in enumerate([(anna, "note", cats["a"]), (ben, "call", cats["a"]),
+                                                    (anna, "call", cats["b"]), (ben, "note", None),
+                                                    (anna, "email", cats["a"])]):
         made[hour] = add_event(api, token, contact, kind=kind, category_id=category, happened_at=at(hour))["id"]
 
     def ids(query: str) -> list[str]:
@@ -106,7 +114,7 @@ def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, f
         assert status == 200, page
         return [e["id"] for e in page["items"]]
 
-    assert ids("?category_id=cat-a") == [made[4], made[1], made[0]]
+    assert ids(f"?category_id={cats['a']}") == [made[4], made[1], made[0]]
     assert ids(f"?author_id={ben_id}") == [made[3], made[1]]
     assert ids("?kind=call") == [made[2], made[1]]
     assert ids(f"?from={at(1).replace('+00:00', 'Z')}&to={at(3).replace('+00:00', 'Z')}") == [made[3], made[2], made[1]]
@@ -122,14 +130,14 @@ def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, f
     assert api.call("GET", f"/v1/contacts/{contact}/history?colour=red", headers=bearer(anna))[0] == 422
 
     # Paging with a filter: pages do not overlap and the cursor belongs to that filter.
-    status, page = history(api, anna, contact, "?category_id=cat-a&limit=2")
+    status, page = history(api, anna, contact, f"?category_id={cats['a']}&limit=2")
     assert [e["id"] for e in page["items"]] == [made[4], made[1]] and page["next_cursor"]
     cursor = page["next_cursor"]
-    status, rest = history(api, anna, contact, f"?category_id=cat-a&limit=2&cursor={cursor}")
+    status, rest = history(api, anna, contact, f"?category_id={cats['a']}&limit=2&cursor={cursor}")
     assert [e["id"] for e in rest["items"]] == [made[0]] and rest["next_cursor"] is None
-    assert history(api, anna, contact, f"?category_id=cat-b&limit=2&cursor={cursor}")[0] == 400
+    assert history(api, anna, contact, f"?category_id={cats['b']}&limit=2&cursor={cursor}")[0] == 400
     other = fake_parents.add(tenant.id)
-    assert history(api, anna, other, f"?category_id=cat-a&limit=2&cursor={cursor}")[0] == 400
+    assert history(api, anna, other, f"?category_id={cats['a']}&limit=2&cursor={cursor}")[0] == 400
 
 
 def test_a_hidden_parent_hides_its_history_even_from_authors(api, tenant, fake_parents):
@@ -155,12 +163,12 @@ def test_a_hidden_parent_hides_its_history_even_from_authors(api, tenant, fake_p
     assert history(api, tenant.owner_token, private)[0] == 404
 
 
-def test_only_the_author_or_an_admin_changes_or_deletes_an_event(api, tenant, fake_parents):
+def test_only_the_author_or_an_admin_changes_or_deletes_an_event(api, tenant, fake_parents, cats):
     _, author = tenant.add_user("a@acme.example")
     _, colleague = tenant.add_user("c@acme.example")
     _, admin = tenant.add_user("admin@acme.example", role="admin")
     contact = fake_parents.add(tenant.id, share="shared_read")
-    event = add_event(api, author, contact, category_id="cat-a")
+    event = add_event(api, author, contact, category_id=cats["a"])
     path = f"/v1/history/{event['id']}"
     assert api.call("GET", path, headers=bearer(colleague))[0] == 200, "readers of the contact read its history"
     add_event(api, colleague, contact)  # adding needs read access only
@@ -222,53 +230,41 @@ def test_requests_are_validated(api, tenant, fake_parents):
     assert api.call("GET", "/v1/history/not%23an-id", headers=bearer(token))[0] == 404
 
 
-def test_categories_are_checked_through_the_hook(api, tenant, fake_parents, monkeypatch):
-    from chalicelib.domain import history as history_domain
-
-    monkeypatch.setattr(history_domain, "_category_check", None)
-    seen = []
-
-    def check(principal: Any, category_id: str) -> bool:
-        seen.append((principal.tenant_id, category_id))
-        return category_id == "phone-call"
-
-    history_domain.register_category_check(check)
+def test_categories_must_be_the_tenants_history_categories(api, tenant, other_tenant, fake_parents, cats):
     _, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
     status, body, _ = api.call("POST", f"/v1/contacts/{contact}/history", {"text": "hi", "category_id": "nope"},
                                headers=bearer(token))
     assert status == 422 and body["errors"][0]["field"] == "category_id"
-    event = add_event(api, token, contact, category_id="phone-call")
+    # Another tenant's category is unknown here too.
+    _, theirs, _ = api.call("GET", "/v1/settings/history-categories", headers=bearer(other_tenant.owner_token))
+    status, _, _ = api.call("POST", f"/v1/contacts/{contact}/history",
+                            {"text": "hi", "category_id": theirs["items"][0]["id"]}, headers=bearer(token))
+    assert status == 422
+    event = add_event(api, token, contact, category_id=cats["a"])
     add_event(api, token, contact)  # no category: nothing to check
-    assert seen == [(tenant.id, "nope"), (tenant.id, "phone-call")]
     assert api.call("PATCH", f"/v1/history/{event['id']}", {"category_id": "nope"},
                     headers=bearer(token, **{"If-Match": '"1"'}))[0] == 422
 
 
-def test_category_use_counters_move_in_the_events_transactions(api, tenant, fake_parents, monkeypatch):
+def test_category_use_counters_move_in_the_events_transactions(api, tenant, fake_parents, cats):
     from chalicelib.storage import history as history_storage
-    from chalicelib.storage.table import Table, Update
 
-    def counter_key(category_id: str) -> dict[str, str]:
-        return {"pk": f"T#{tenant.id}#TESTCOUNT#{category_id}", "sk": "C"}
+    def uses(key: str) -> int:
+        _, page, _ = api.call("GET", "/v1/settings/history-categories", headers=bearer(tenant.owner_token))
+        return next(e["in_use"] for e in page["items"] if e["id"] == cats[key])
 
-    def usage(tenant_id: str, deltas: dict[str, int]) -> list[Any]:
-        return [Update(counter_key(c), add={"in_use": d}, bump_version=False, must_exist=False)
-                for c, d in sorted(deltas.items())]
-
-    def uses(category_id: str) -> int:
-        item = Table().get(counter_key(category_id))
-        return int(item["in_use"]) if item else 0
-
-    monkeypatch.setattr(history_storage, "_category_usage", None)
-    history_storage.register_category_usage(usage)
     _, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
-    first = add_event(api, token, contact, category_id="a")
-    add_event(api, token, contact, category_id="a")
-    add_event(api, token, contact, category_id="b", happened_at=at(0))
+    first = add_event(api, token, contact, category_id=cats["a"])
+    add_event(api, token, contact, category_id=cats["a"])
+    add_event(api, token, contact, category_id=cats["b"], happened_at=at(0))
     assert (uses("a"), uses("b")) == (2, 1)
-    api.call("PATCH", f"/v1/history/{first['id']}", {"category_id": "b"}, headers=bearer(token, **{"If-Match": '"1"'}))
+    # A category in use cannot be deleted.
+    assert api.call("DELETE", f"/v1/settings/history-categories/{cats['b']}",
+                    headers=bearer(tenant.owner_token))[0] == 409
+    api.call("PATCH", f"/v1/history/{first['id']}", {"category_id": cats["b"]},
+             headers=bearer(token, **{"If-Match": '"1"'}))
     assert (uses("a"), uses("b")) == (1, 2)
     api.call("PATCH", f"/v1/history/{first['id']}", {"text": "same category"},
              headers=bearer(token, **{"If-Match": '"2"'}))

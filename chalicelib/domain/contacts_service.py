@@ -117,7 +117,7 @@ class Contacts:
         blockers = parents.delete_blockers(principal, "contact", contact.id)
         if blockers:
             raise Conflict("The contact cannot be deleted: " + "; ".join(blockers))
-        extra = self._ext.on_delete(principal, contact) if self._ext else []
+        extra = self._ext.on_delete(principal, contact, at=self._clock()) if self._ext else []
         self._store.delete(contact, expected_version=expected_version, extra=extra)
         # What hangs off it (history, photo, a company's persons, tasks, deal links)
         # goes in the background: a contact may have thousands of events.
@@ -179,8 +179,8 @@ class Contacts:
             self._check_company(principal, fields["company_id"], contact.id)
         if "custom_fields" in fields:
             merged = {**contact.custom_fields, **(fields["custom_fields"] or {})}
-            update["custom_fields"] = self._ext.custom_values(principal, contact.kind.value, merged) \
-                if self._ext else {k: v for k, v in merged.items() if v is not None}
+            checked = self._ext.custom_values(principal, contact.kind.value, merged) if self._ext else merged
+            update["custom_fields"] = {k: v for k, v in checked.items() if v is not None}
         return contact.model_copy(update=update)
 
     def _canonical_tags(self, principal: Principal, tags: list[str]) -> list[str]:

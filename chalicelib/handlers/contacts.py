@@ -5,11 +5,12 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from chalicelib import services
 from chalicelib.domain.contacts import Contact, ContactChanges, ContactQuery, NewContact
 from chalicelib.domain.contacts_service import region
+from chalicelib.domain.custom_fields import custom_field_values
 from chalicelib.domain.pagination import Page
 from chalicelib.handlers.routing import Call, route
 
@@ -35,7 +36,7 @@ class ContactView(BaseModel):
     managers: list[str]
     access: str
     details: list[dict[str, Any]]
-    custom_fields: dict[str, Any] = Field(description="Values by custom field id (see /v1/custom-fields).")
+    custom_fields: dict[str, Any] = custom_field_values("contact")
     has_photo: bool
     created_at: datetime
     created_by: str | None
