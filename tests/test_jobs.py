@@ -72,8 +72,9 @@ def test_purge_deletes_only_what_has_expired_and_is_idempotent():
 def test_consumer_reports_only_the_bad_record_as_failed(app):
     from chalicelib.handlers.jobs import process_job_batch
 
-    put_expiring(1, datetime.now(timezone.utc) - timedelta(minutes=1))
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    # Expired at the very start of this hour: in this hour's bucket whatever the minute now.
+    put_expiring(1, hour)
     good = PurgeExpired(hour=hour, until=datetime.now(timezone.utc)).model_dump(mode="json")
     result = process_job_batch(sqs_event([good, {"kind": "no.such.job"}, {"kind": "housekeeping.purge_expired"}, good]))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "m-2"}]}

@@ -194,7 +194,7 @@ def entry_matches(entry: dict[str, Any], query: ContactQuery) -> bool:
         return False
     if query.temperature_id and (entry.get("temperature_id") or "none") != query.temperature_id:
         return False
-    if query.tag and query.tag.casefold() not in (entry.get("tags") or []):
+    if query.tag and fold(query.tag) not in (entry.get("tags") or []):
         return False
     if query.manager_id and query.manager_id not in (entry.get("managers") or []):
         return False

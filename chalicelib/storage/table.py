@@ -387,16 +387,22 @@ class Table:
             params["ConsistentRead"] = True
         start = page.after
         items: list[Item] = []
-        for attempt in range(MAX_READS_PER_PAGE):
+        examined = 0
+        for _ in range(MAX_READS_PER_PAGE):
             # One more than needed tells whether another page exists without an
-            # extra call; when items are being filtered out, read more each time.
+            # extra call; when items are filtered out, read as many more as the
+            # share seen so far says it takes to fill the page.
             wanted = page.limit - len(items) + 1
-            params["Limit"] = min(1000, wanted * (2 ** attempt if visible else 1))
+            if visible is not None and examined:
+                share = max(len(items) / examined, 0.02)
+                wanted = int(wanted / share) + 1
+            params["Limit"] = min(1000, wanted)
             if start:
                 params["ExclusiveStartKey"] = serialize(start)
             with aws_errors():
                 answer = self._client.query(**params)
             batch = [deserialize(i) for i in answer.get("Items", [])]
+            examined += len(batch)
             more_in_table = "LastEvaluatedKey" in answer
             for position, item in enumerate(batch):
                 if visible is not None and not visible(item):
