@@ -47,6 +47,17 @@ class BlobStore:
                 raise
         return answer["Body"].read(), answer.get("ContentType", "application/octet-stream")
 
+    def head(self, key: str) -> tuple[int, str | None] | None:
+        """(size, content type) of an object, None if there is none."""
+        try:
+            answer = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as err:
+            if error_code(err) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            with aws_errors():
+                raise
+        return int(answer.get("ContentLength", 0)), answer.get("ContentType")
+
     def delete(self, key: str) -> None:
         with aws_errors():
             self._s3.delete_object(Bucket=self.bucket, Key=key)

@@ -11,15 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from botocore.exceptions import ClientError
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.files import ObjectInfo, ParentLink, StoredFile
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.storage import keys
-from chalicelib.storage.aws import client
 from chalicelib.storage.blobs import BlobStore, tenant_object_key
-from chalicelib.storage.errors import aws_errors, error_code
 from chalicelib.storage.table import SortKey, Table
 from chalicelib.storage.table_spec import GSI1
 
@@ -80,14 +77,8 @@ class FileStore:
     # ---- objects ----
 
     def object_info(self, tenant_id: str, file_id: str) -> ObjectInfo | None:
-        try:
-            answer = client("s3").head_object(Bucket=self._blobs.bucket, Key=object_key(tenant_id, file_id))
-        except ClientError as err:
-            if error_code(err) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            with aws_errors():
-                raise
-        return ObjectInfo(size=int(answer.get("ContentLength", 0)), content_type=answer.get("ContentType"))
+        found = self._blobs.head(object_key(tenant_id, file_id))
+        return ObjectInfo(size=found[0], content_type=found[1]) if found else None
 
     def discard_object(self, tenant_id: str, file_id: str) -> None:
         self._blobs.delete(object_key(tenant_id, file_id))

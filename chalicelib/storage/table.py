@@ -281,7 +281,10 @@ class Table:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **_update_params(op))
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
-                if require is not None and err.response.get("Item"):
+                old = err.response.get("Item")
+                stale = expected_version is not None and old and "version" in old and \
+                    _deserializer.deserialize(old["version"]) != expected_version
+                if require is not None and old and not stale:
                     raise Conflict("The record is not in the state this change needs.") from err
                 raise self._condition_error(err, expected_version) from err
             with aws_errors():
@@ -297,8 +300,6 @@ class Table:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD", **_delete_params(op))
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
-                if require is not None and err.response.get("Item"):
-                    raise Conflict("The record is not in the state this change needs.") from err
                 raise self._condition_error(err, expected_version) from err
             with aws_errors():
                 raise
