@@ -92,6 +92,14 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
     if op.if_match:
         spec["parameters"].append({"name": "If-Match", "in": "header", "required": True,
                                    "schema": {"type": "string"}, "description": 'The record version, e.g. "3".'})
+    if getattr(op, "idempotent", False):
+        spec["parameters"].append({
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Makes the write safe to retry: the first successful answer is kept for 24 h and "
+                           "returned again (header Idempotent-Replayed: true) for the same key and body, "
+                           "creating nothing; the same key with another body answers 422, and 409 while "
+                           "the first request is still running."})
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
     elif op.content_types != (JSON,):
@@ -114,6 +122,8 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         statuses.add(422)
     if op.if_match:
         statuses |= {412, 428}
+    if getattr(op, "idempotent", False):
+        statuses |= {409, 422}
     if not op.public:
         statuses |= {401, 403}
     for status in sorted(statuses):

@@ -54,6 +54,10 @@ class Operation:
     errors: tuple[int, ...] = ()
     # The write names the version it changes with If-Match (412 stale, 428 missing).
     if_match: bool = False
+    # With an Idempotency-Key header the first successful answer is kept for
+    # 24 h and replayed to retries with the same key and body (422 other body,
+    # 409 while the first still runs).
+    idempotent: bool = False
 
 
 @dataclass
@@ -162,6 +166,48 @@ def _authenticate(call: Call, op: Operation) -> None:
         ensure_module_access(call.principal, call.tenant)
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def _idempotent(call: Call, route_name: str, run: Callable[[], Response]) -> Response:
+    """Run the write once per (user, route, key); replay its answer to retries."""
+    from chalicelib.services import idempotency
+
+    key = (call.header(IDEMPOTENCY_HEADER) or "").strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise errors.BadRequest(f"{IDEMPOTENCY_HEADER} must be 1..{MAX_IDEMPOTENCY_KEY} printable characters.")
+    store = idempotency()
+    request = store.request(call.caller.tenant_id, call.caller.user_id, route_name, key, call.raw_body)
+    stored = store.begin(request)
+    if stored is not None:
+        headers = {"Content-Type": JSON, "Idempotent-Replayed": "true"}
+        version = _version_of(stored.body)
+        if version is not None:
+            headers["ETag"] = f'"{version}"'
+        return Response(body=stored.body, status_code=stored.status, headers=headers)
+    try:
+        response = run()
+    except BaseException:
+        store.abandon(request)
+        raise
+    if 200 <= response.status_code < 300:
+        body = response.body if isinstance(response.body, str) else json.dumps(response.body)
+        store.complete(request, (response.status_code, body))
+    else:
+        store.abandon(request)
+    return response
+
+
+def _version_of(body: str) -> int | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, int) else None
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -189,6 +235,10 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                     call.body = _parse_body(request, op.body)
                 if op.query is not None:
                     call.query = _parse_query(request, op.query, op.paged)
+                if op.idempotent and call.header(IDEMPOTENCY_HEADER) is not None:
+                    return _idempotent(call, f"{method} {path}",
+                                       lambda: _render(view(**path_params, call=call) if wants_call
+                                                       else view(**path_params), op))
                 result = view(**path_params, call=call) if wants_call else view(**path_params)
                 return _render(result, op)
             except errors.CrmError as error:

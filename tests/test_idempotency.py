@@ -1,0 +1,67 @@
+"""The generic Idempotency-Key machinery (routing ``idempotent=True`` over
+storage/idempotency.py): kept per tenant and user, expires in 24 h through
+the housekeeping index, replays, refuses another body and concurrent runs."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from chalicelib.domain.errors import Conflict, ValidationFailed
+from chalicelib.storage import keys
+from chalicelib.storage.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer, body_hash
+from chalicelib.storage.table import Table
+from tests.conftest import bearer
+
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+
+
+def request(key="k1", body=b'{"a": 1}', user="u1", tenant="t1"):
+    return IdempotentRequest(tenant, user, "POST /v1/tasks", key, body_hash(body))
+
+
+def test_body_hash_compares_json_values():
+    assert body_hash(b'{"a": 1, "b": [1, 2]}') == body_hash(b'{ "b": [1,2], "a": 1 }')
+    assert body_hash(b'{"a": 1}') != body_hash(b'{"a": 2}')
+
+
+def test_first_request_runs_then_replays(aws):
+    store = IdempotencyStore(clock=lambda: NOW)
+    assert store.begin(request()) is None
+    with pytest.raises(Conflict):
+        store.begin(request())                       # still running
+    store.complete(request(), StoredAnswer(201, '{"id": "x"}'))
+    assert store.begin(request()) == StoredAnswer(201, '{"id": "x"}')
+    with pytest.raises(ValidationFailed):
+        store.begin(request(body=b'{"a": 2}'))
+    # Keys are per tenant and user.
+    assert store.begin(request(user="u2")) is None
+    assert store.begin(request(tenant="t2")) is None
+
+
+def test_kept_24_hours_in_the_housekeeping_index_then_reusable(aws):
+    store = IdempotencyStore(clock=lambda: NOW)
+    store.begin(request())
+    store.complete(request(), StoredAnswer(200, "{}"))
+    item = Table().get(keys.idempotency("t1", "u1", "POST /v1/tasks", "k1"))
+    expires = NOW + timedelta(hours=24)
+    assert item["ttl"] == int(expires.timestamp()) and item["sched_pk"] == keys.expiry_bucket(expires)
+    assert item["pk"].startswith("T#t1#IDEMPOTENCY#u1#")
+    later = IdempotencyStore(clock=lambda: NOW + timedelta(hours=24, seconds=1))
+    assert later.begin(request(body=b'{"other": true}')) is None   # expired: a new request
+
+
+def test_abandoned_requests_run_again(aws):
+    store = IdempotencyStore(clock=lambda: NOW)
+    store.begin(request())
+    store.abandon(request())
+    assert store.begin(request()) is None
+    # One whose Lambda died mid-way is taken over once it is stale.
+    assert IdempotencyStore(clock=lambda: NOW + timedelta(minutes=3)).begin(request()) is None
+
+
+def test_keys_are_isolated_between_tenants_through_the_api(api, tenant, other_tenant):
+    body = {"title": "Once", "due_at": "2030-01-01T10:00:00Z"}
+    mine = api.call("POST", "/v1/tasks", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": "same"}))
+    theirs = api.call("POST", "/v1/tasks", body,
+                      headers=bearer(other_tenant.owner_token, **{"Idempotency-Key": "same"}))
+    assert mine[0] == theirs[0] == 201 and mine[1]["id"] != theirs[1]["id"]
+    assert "idempotent-replayed" not in theirs[2]
