@@ -1,0 +1,246 @@
+"""Use cases on deals (DEA-1..8): create, read, change, change the stage,
+delete, list; projects; the contact cascade.
+
+Every read and write goes through the access policy (``ListAccess``); hidden
+deals are 404. Writes name the version they change (If-Match). Each write is
+one transaction (storage/deals.py): the deal, its index entries, tag registry,
+change log, custom-field and stage use counters, pipeline aggregates and, for
+a stage change, the history event.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain import parents
+from chalicelib.domain.access import Operation
+from chalicelib.domain.clock import Clock, new_id, utc_now
+from chalicelib.domain.contacts_service import CascadeDelete
+from chalicelib.domain.deals import (BidType, Deal, DealChanges, DealQuery, NewDeal, NewProject, Project,
+                                     StageChange, check_budget, entry_matches)
+from chalicelib.domain.errors import FieldError, ValidationFailed
+from chalicelib.domain.contacts import fold
+from chalicelib.domain.pagination import PageRequest, Slice
+from chalicelib.domain.principal import Principal, Role
+from chalicelib.domain.restricted_records import RestrictedRecords, entry_access
+from chalicelib.domain.settings_lists import ListEntry, StageStatus
+from chalicelib.domain import access
+
+STAGES = "deal-stages"
+
+
+def today_in(time_zone: str, now: datetime) -> date:
+    try:
+        zone = ZoneInfo(time_zone or "UTC")
+    except Exception:  # an unknown zone name: fall back to UTC rather than fail a write
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+class Deals:
+    def __init__(self, store: Any, users: Any, notifier: Any, queue: Any, stages: Any, money: Any,
+                 custom_fields: Any = None, clock: Clock = utc_now):
+        self._store = store
+        self._stages = stages
+        self._money = money
+        self._queue = queue
+        self._clock = clock
+        self._rules = RestrictedRecords("deal", users, notifier, custom_fields)
+
+    # ---- reading ----
+
+    def get(self, principal: Principal, deal_id: str, operation: Operation = Operation.READ) -> Deal:
+        deal = self._store.get(principal.tenant_id, deal_id)
+        if deal is None:
+            raise _not_found()
+        self._rules.require(principal, operation, deal)
+        return deal
+
+    def list(self, principal: Principal, query: DealQuery, page: PageRequest) -> Slice[Deal]:
+        readable = access.readable(principal)
+
+        def visible(entry: dict[str, Any]) -> bool:
+            return readable(entry_access(entry)) and entry_matches(entry, query)
+
+        close_range = None
+        facet = "all"
+        for name, value in (("contact", query.contact_id), ("tag", fold(query.tag) if query.tag else None),
+                            ("resp", query.responsible_id), ("stage", query.stage_id)):
+            if value:
+                facet = f"{name}#{value}"
+                break
+        else:
+            if query.close_from or query.close_to:
+                from_ = query.close_from.isoformat() if query.close_from else None
+                to = query.close_to.isoformat() if query.close_to else None
+                close_range = ((from_ or "") + "#", (to or "9999-12-31") + "#~")
+            elif query.stage_status:
+                facet = f"status#{query.stage_status.value}"
+        return self._store.query_deals(principal.tenant_id, facet, page, close_range=close_range, visible=visible)
+
+    def parent_ref(self, principal: Principal, deal_id: str) -> parents.ParentRef | None:
+        deal = self._store.get(principal.tenant_id, deal_id)
+        if deal is None:
+            return None
+        return parents.ParentRef("deal", deal.id, deal.title, deal.access_record())
+
+    # ---- writing ----
+
+    def create(self, principal: Principal, tenant: Any, request: NewDeal) -> Deal:
+        now = self._clock()
+        fields = request.model_dump(exclude_unset=True)
+        stage = self._stage(principal, fields.pop("stage_id", None))
+        currency = fields.get("currency") or self._money.get(principal).currency
+        deal = Deal(id=new_id(), tenant_id=principal.tenant_id, title=request.title, currency=currency,
+                    responsible_id=principal.user_id, stage_id=stage.id, stage_status=stage.status,
+                    probability=stage.probability or 0,
+                    actual_close_date=None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now),
+                    created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        deal = self._apply(principal, deal, None, fields)
+        saved = self._store.create(deal, by=principal.user_id)
+        self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/deals/{saved.id}")
+        return saved
+
+    def update(self, principal: Principal, deal_id: str, changes: DealChanges, *, expected_version: int) -> Deal:
+        before = self.get(principal, deal_id, Operation.WRITE)
+        fields = changes.model_dump(exclude_unset=True)
+        if "access_list" in fields:
+            self._rules.require(principal, Operation.CHANGE_ACCESS, before)
+        after = self._apply(principal, before, before, fields)
+        after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
+        saved = self._store.update(before, after, expected_version=expected_version, by=principal.user_id)
+        self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title,
+                                  f"/v1/deals/{saved.id}")
+        return saved
+
+    def change_stage(self, principal: Principal, tenant: Any, deal_id: str, request: StageChange, *,
+                     expected_version: int) -> Deal:
+        """DEA-4: copies the stage's probability, sets the actual close date
+        (today in the tenant's time zone) for won/lost and clears it for open,
+        and records "Stage: A -> B" in the history, in one transaction."""
+        before = self.get(principal, deal_id, Operation.WRITE)
+        stage = self._stage(principal, request.stage_id)
+        now = self._clock()
+        closed = None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now)
+        after = before.model_copy(update={
+            "stage_id": stage.id, "stage_status": stage.status, "probability": stage.probability or 0,
+            "actual_close_date": closed, "updated_at": now, "updated_by": principal.user_id})
+        old = self._stages.resolve(principal, STAGES, before.stage_id)
+        text = f"Stage: {old.name if old else before.stage_id} -> {stage.name}"
+        return self._store.change_stage(principal, before, after, expected_version=expected_version,
+                                        event_text=text)
+
+    def delete(self, principal: Principal, deal_id: str, *, expected_version: int | None) -> Deal:
+        deal = self.get(principal, deal_id, Operation.DELETE)
+        blockers = parents.delete_blockers(principal, "deal", deal.id)
+        if blockers:
+            from chalicelib.domain.errors import Conflict
+
+            raise Conflict("The deal cannot be deleted: " + "; ".join(blockers))
+        self._store.delete(deal, expected_version=expected_version, by=principal.user_id, at=self._clock())
+        # History, files and tasks hang off it: removed in the background (parents cascades).
+        self._queue.send(CascadeDelete(tenant_id=principal.tenant_id, record_kind="deal",
+                                       record_id=deal.id).model_dump(mode="json"))
+        return deal
+
+    def unlink_contact(self, tenant_id: str, contact_id: str) -> int:
+        """Cascade of a deleted contact: deals lose it as main contact and as
+        member; nothing else changes. Safe to rerun (finds only deals still linked)."""
+        return self.move_contact(tenant_id, contact_id, None)
+
+    def move_contact(self, tenant_id: str, contact_id: str, to_id: str | None) -> int:
+        """Deals naming ``contact_id`` name ``to_id`` instead (a contact merge),
+        or, with None, lose it. Idempotent: reads the contact's facet, so a
+        rerun finds only the deals still linked."""
+        system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
+        moved = 0
+        for entry in self._store.entries(tenant_id, f"contact#{contact_id}"):
+            deal = self._store.get(tenant_id, entry["rid"])
+            if deal is None or contact_id not in deal.contact_ids:
+                continue
+            main = to_id if deal.contact_id == contact_id else deal.contact_id
+            members = [to_id if m == contact_id else m for m in deal.member_ids]
+            members = [m for m in dict.fromkeys(members) if m and m != main]
+            after = deal.model_copy(update={"contact_id": main, "member_ids": members,
+                                            "updated_at": self._clock(), "updated_by": system.user_id})
+            self._store.update(deal, after, expected_version=deal.version, by=system.user_id)
+            moved += 1
+        return moved
+
+    # ---- projects (DEA-7) ----
+
+    def start_project(self, principal: Principal, deal_id: str, request: NewProject) -> Project:
+        deal = self.get(principal, deal_id, Operation.WRITE)
+        members = [self._rules.active_user(principal, u, "member_ids") for u in dict.fromkeys(request.member_ids)]
+        now = self._clock()
+        project = Project(id=new_id(), tenant_id=principal.tenant_id, deal_id=deal.id, title=request.title,
+                          description=request.description, member_ids=members, created_at=now,
+                          created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        self._store.add_project(deal, project)
+        return project
+
+    def forget_projects(self, tenant_id: str, deal_id: str) -> int:
+        """Cascade of a deleted deal: its projects stay, no longer linked
+        (``deal_id`` null), and the deal's link items go. Idempotent."""
+        return self._store.unlink_projects(tenant_id, deal_id)
+
+    def projects(self, principal: Principal, deal_id: str, page: PageRequest) -> Slice[Project]:
+        deal = self.get(principal, deal_id)
+        return self._store.projects(principal.tenant_id, deal.id, page)
+
+    # ---- rules ----
+
+    def _stage(self, principal: Principal, stage_id: str | None) -> ListEntry:
+        if stage_id:
+            stage = self._stages.reference(principal, STAGES, stage_id, field_name="stage_id")
+            return stage
+        stages = sorted(self._stages.list(principal, STAGES), key=lambda s: s.order)
+        first_open = next((s for s in stages if s.status == StageStatus.OPEN), None)
+        if first_open is None:
+            raise ValidationFailed("There is no open deal stage; name one.",
+                                   errors=[FieldError("stage_id", "required: the tenant has no open stage")])
+        return first_open
+
+    def _apply(self, principal: Principal, deal: Deal, before: Deal | None, fields: dict[str, Any]) -> Deal:
+        """The deal with ``fields`` applied, every value checked."""
+        plain = ("title", "description", "amount", "currency", "bid_type", "periods", "expected_close_date",
+                 "probability")
+        update: dict[str, Any] = {k: fields[k] for k in plain if k in fields}
+        if "title" in update and not update["title"]:
+            raise ValidationFailed("A deal needs a title.", errors=[FieldError("title", "required")])
+        if fields.get("currency") is None and "currency" in fields:
+            update.pop("currency")
+        if fields.get("bid_type") is None and "bid_type" in fields:
+            update["bid_type"] = BidType.FIXED
+        if fields.get("probability") is None and "probability" in fields:
+            update.pop("probability")
+        if "bid_type" in update and update["bid_type"] == BidType.FIXED and "periods" not in fields:
+            update["periods"] = None
+        if "contact_id" in fields:
+            self._rules.contacts(principal, [fields["contact_id"]], "contact_id",
+                                 current=before.contact_ids if before else ())
+            update["contact_id"] = fields["contact_id"]
+        if "member_ids" in fields:
+            members = list(dict.fromkeys(fields["member_ids"] or []))
+            self._rules.contacts(principal, members, "member_ids", current=before.contact_ids if before else ())
+            update["member_ids"] = members
+        if fields.get("responsible_id") and fields["responsible_id"] != deal.responsible_id:
+            update["responsible_id"] = self._rules.active_user(principal, fields["responsible_id"], "responsible_id")
+        if "access_list" in fields:
+            update["access_list"] = self._rules.access_list(principal, fields["access_list"] or [], deal.created_by,
+                                                            current=before.access_list if before else ())
+        if "tags" in fields:
+            tags = fields["tags"] or []
+            update["tags"] = self._rules.tags(tags, self._store.tag_names(principal.tenant_id) if tags else {})
+        if "custom_fields" in fields:
+            update["custom_fields"] = self._rules.custom_values(principal, deal.custom_fields,
+                                                                fields["custom_fields"] or {})
+        result = deal.model_copy(update=update)
+        return check_budget(result, fields)
+
+
+def _not_found() -> Exception:
+    from chalicelib.domain.errors import NotFound
+
+    return NotFound("The deal does not exist.")

@@ -1,0 +1,110 @@
+"""What deals and cases share (DEA-1, DEA-6, CAS-1, CAS-2): an access list
+(public while empty; the creator is put on it when it becomes non-empty;
+newly listed users are notified), member contacts the caller must be able to
+see, tags and custom field values. Written once, used by both services.
+
+Access itself is decided by domain/access.py (``ListAccess``): only admins
+and the creator change the list (CHANGE_ACCESS); hidden records are 404.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from chalicelib.domain import access, parents
+from chalicelib.domain.access import ListAccess, Operation
+from chalicelib.domain.contacts import clean_tags, fold
+from chalicelib.domain.errors import FieldError, NotFound, ValidationFailed
+from chalicelib.domain.identity import UserStatus
+from chalicelib.domain.principal import Principal
+
+# Each member and listed user is an index entry in the record's transaction
+# (at most 100 operations): 20 + 20, with 10 tags and 30 custom fields, fits.
+MAX_MEMBERS = 20
+MAX_LISTED = 20
+
+
+def list_access(record: Any) -> ListAccess:
+    """The access description of a deal or case (anything with these fields)."""
+    return ListAccess(access_list=frozenset(record.access_list or []), created_by=record.created_by or "",
+                      responsible_id=getattr(record, "responsible_id", None))
+
+
+def entry_access(entry: dict[str, Any]) -> ListAccess:
+    """The same, from an index entry (which carries the access attributes)."""
+    return ListAccess(access_list=frozenset(entry.get("access_list") or []),
+                      created_by=entry.get("created_by") or "", responsible_id=entry.get("responsible_id"))
+
+
+class RestrictedRecords:
+    """Rules for the shared fields; ``kind`` is "deal" or "case"."""
+
+    def __init__(self, kind: str, users: Any, notifier: Any, custom_fields: Any = None):
+        self.kind = kind
+        self._users = users
+        self._notifier = notifier
+        self._custom_fields = custom_fields
+
+    def require(self, principal: Principal, operation: Operation, record: Any) -> None:
+        access.require(principal, operation, list_access(record), what=self.kind)
+
+    # ---- field rules ----
+
+    def access_list(self, principal: Principal, wanted: list[str], created_by: str,
+                    current: Iterable[str] = ()) -> list[str]:
+        """Users listed: active users of the tenant (users already listed may
+        stay even if deactivated meanwhile); the creator joins a non-empty list."""
+        listed = list(dict.fromkeys(wanted))
+        if listed and created_by not in listed:
+            listed.insert(0, created_by)
+        kept = set(current)
+        new = [u for u in listed if u not in kept]
+        found = {u.id: u for u in self._users.get_users(principal.tenant_id, new)} if new else {}
+        bad = [u for u in new if u not in found or found[u].status == UserStatus.DEACTIVATED]
+        if bad:
+            raise ValidationFailed("The access list names only active users of this tenant.",
+                                   errors=[FieldError("access_list", f"unknown or inactive user {u}") for u in bad])
+        return listed
+
+    def active_user(self, principal: Principal, user_id: str, field: str) -> str:
+        found = self._users.get_users(principal.tenant_id, [user_id])
+        if not found or found[0].status == UserStatus.DEACTIVATED:
+            raise ValidationFailed("The user must be an active user of this tenant.",
+                                   errors=[FieldError(field, f"unknown or inactive user {user_id}")])
+        return user_id
+
+    @staticmethod
+    def contacts(principal: Principal, ids: Iterable[str | None], field: str,
+                 current: Iterable[str | None] = ()) -> None:
+        """Newly linked contacts must exist and be visible to the caller
+        (contacts already linked stay, even if the caller cannot see them)."""
+        kept = {c for c in current if c}
+        bad = []
+        for contact_id in dict.fromkeys(c for c in ids if c and c not in kept):
+            try:
+                parents.resolve(principal, "contact", contact_id)
+            except NotFound:
+                bad.append(contact_id)
+        if bad:
+            raise ValidationFailed("Linked contacts must exist and be visible to you.",
+                                   errors=[FieldError(field, f"no such contact {c}") for c in bad])
+
+    @staticmethod
+    def tags(tags: list[str], known: dict[str, str]) -> list[str]:
+        """Trimmed and de-duplicated; existing tags keep their spelling."""
+        return [known.get(fold(t), t) for t in clean_tags(tags)]
+
+    def custom_values(self, principal: Principal, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        merged = {**current, **(changes or {})}
+        checked = self._custom_fields.validate(principal, self.kind, merged) if self._custom_fields else merged
+        return {k: v for k, v in checked.items() if v is not None}
+
+    # ---- notifications ----
+
+    def notify_listed(self, principal: Principal, before: Iterable[str], after: Iterable[str], title: str,
+                      link: str) -> None:
+        """Users newly put on the list (not the caller) are told (DEA-6, CAS-2)."""
+        old = set(before)
+        new = [u for u in after if u not in old and u != principal.user_id]
+        if new:
+            self._notifier.notify(principal.tenant_id, new, f"{self.kind}.access",
+                                  f"You were given access to the {self.kind} {title}", link)

@@ -1,0 +1,43 @@
+"""Cases in the single table (the shape every deal and case write shares is in
+storage/restricted_records.py).
+
+Index facets of a case (pk ``T#t#KX#<facet>``, sk the case id: newest first
+is a descending Query): all, closed#<true|false>, tag#<folded>,
+contact#<participant> (a contact's cases are one Query).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.cases import Case
+from chalicelib.domain.contacts import fold
+from chalicelib.domain.principal import Principal
+from chalicelib.storage import keys
+from chalicelib.storage.history import system_event_op
+from chalicelib.storage.restricted_records import EntryKey, IndexedStore, Item
+
+
+class CaseStore(IndexedStore):
+    kind = "case"
+    model = Case
+
+    def record_key(self, tenant_id: str, record_id: str) -> dict[str, str]:
+        return keys.case(tenant_id, record_id)
+
+    def facet(self, tenant_id: str, name: str) -> str:
+        return keys.case_facet(tenant_id, name)
+
+    def index_entries(self, case: Case) -> dict[EntryKey, Item]:
+        attributes: Item = {
+            "rid": case.id, "access_list": list(case.access_list), "created_by": case.created_by,
+            "tags": [fold(t) for t in case.tags], "contact_ids": case.contact_ids, "closed": case.closed,
+        }
+        facets = ["all", f"closed#{'true' if case.closed else 'false'}"]
+        facets += [f"tag#{fold(t)}" for t in case.tags] + [f"contact#{c}" for c in case.contact_ids]
+        return {(self.facet(case.tenant_id, f), case.id): {"pk": self.facet(case.tenant_id, f), "sk": case.id,
+                                                           **attributes} for f in facets}
+
+    def save_with_event(self, principal: Principal, before: Case, after: Case, *, expected_version: int,
+                        event_text: str) -> Any:
+        return self.update(before, after, expected_version=expected_version, by=principal.user_id,
+                           extra=[system_event_op(principal, "case", after.id, event_text)])
