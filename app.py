@@ -6,6 +6,9 @@ from chalicelib.handlers import (contacts, fallback, files, history, identity, i
                                 users)
 from chalicelib.handlers import tags
 from chalicelib.handlers import contacts_extra, jobs_status
+from chalicelib.handlers import tasks as tasks_handlers
+from chalicelib.handlers import cases as cases_handlers
+from chalicelib.handlers import deals as deals_handlers
 from chalicelib.handlers.middleware import request_context
 
 app = Chalice(app_name="crm")
@@ -24,5 +27,8 @@ app.register_blueprint(history.bp)
 app.register_blueprint(files.bp)
 app.register_blueprint(settings.bp)
 app.register_blueprint(jobs.bp)
+app.register_blueprint(tasks_handlers.bp)
+app.register_blueprint(deals_handlers.bp)
+app.register_blueprint(cases_handlers.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.
 app.register_blueprint(fallback.bp)

@@ -97,8 +97,16 @@ def tags():  # type: ignore[no-untyped-def]
     from chalicelib.domain.tags import ContactTags, Tags
     from chalicelib.storage.contacts import ContactStore
 
-    return Tags({"contact": ContactTags(contacts(), ContactStore())}, background_jobs(), identity_store(),
-                job_queue())
+    from chalicelib.domain.cases import CaseChanges, CaseQuery
+    from chalicelib.domain.deals import DealChanges, DealQuery
+    from chalicelib.domain.tags import RestrictedRecordTags
+    from chalicelib.storage.cases import CaseStore
+    from chalicelib.storage.deals import DealStore
+
+    return Tags({"contact": ContactTags(contacts(), ContactStore()),
+                 "deal": RestrictedRecordTags("deal", deals(), DealStore(), DealQuery, DealChanges),
+                 "case": RestrictedRecordTags("case", cases(), CaseStore(), CaseQuery, CaseChanges)},
+                background_jobs(), identity_store(), job_queue())
 
 
 # Records other records hang off: resolved lazily, registered at wiring time.
@@ -250,6 +258,95 @@ contact_merge_hooks.register_move_hook(
 contact_merge_hooks.register_event_recorder(_record_merge)
 
 _FACTORIES += (contact_photos, background_jobs, contact_bulk, contact_merge)
+
+
+# ---- tasks and reminders (TSK-1..7, SET-10); Idempotency-Key ----
+
+@functools.cache
+def tasks():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.tasks_service import Tasks
+    from chalicelib.storage.changelog import ChangeLogStore
+    from chalicelib.storage.tasks import TaskStore
+
+    return Tasks(TaskStore(), identity_store(), notifier(), settings_lists(), ChangeLogStore())
+
+
+@functools.cache
+def reminders():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.reminders import Reminders
+    from chalicelib.storage.reminders import ReminderStore
+
+    return Reminders(ReminderStore(), job_queue(), deliverer=tasks().deliver_reminder)
+
+
+@functools.cache
+def idempotency():  # type: ignore[no-untyped-def]
+    from chalicelib.storage.idempotency import IdempotencyStore
+
+    return IdempotencyStore()
+
+
+def _wire_tasks() -> None:
+    """Retired task categories hand their tasks to the replacement; a deleted
+    contact takes its tasks along, a deleted deal or case unlinks them."""
+    from chalicelib.domain.settings_lists import register_replacement_handler
+
+    register_replacement_handler("task-categories", lambda principal, list_name, old_id, new_id:
+                                 tasks().replace_category(principal, list_name, old_id, new_id))
+    for kind in parents.PARENT_KINDS:
+        parents.register_cascade(kind, lambda tenant_id, record_id, kind=kind:
+                                 tasks().on_parent_deleted(tenant_id, kind, record_id))
+    contact_merge_hooks.register_move_hook(
+        lambda tenant_id, kind, from_id, into_id: tasks().move_parent(tenant_id, kind, from_id, into_id))
+
+
+_wire_tasks()
+_FACTORIES += (tasks, reminders, idempotency)
+
+
+# ---- deals, the pipeline and cases (DEA-1..8, CAS-1..4) ----
+
+@functools.cache
+def deals():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.deals_service import Deals
+    from chalicelib.storage.deals import DealStore
+
+    return Deals(DealStore(), identity_store(), notifier(), job_queue(), settings_lists(), currency_settings(),
+                 custom_fields())
+
+
+@functools.cache
+def deal_pipeline():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.pipeline import DealPipeline
+    from chalicelib.storage.deals import DealStore
+
+    return DealPipeline(DealStore(), settings_lists(), currency_settings())
+
+
+@functools.cache
+def cases():  # type: ignore[no-untyped-def]
+    from chalicelib.domain.cases_service import Cases
+    from chalicelib.storage.cases import CaseStore
+
+    return Cases(CaseStore(), identity_store(), notifier(), job_queue(), custom_fields())
+
+
+def _wire_deals_and_cases() -> None:
+    """Deals and cases are parents (history, files, tasks, change log); a
+    deleted contact leaves their contacts and participants (idempotent)."""
+    parents.register_parent("deal", lambda principal, record_id: deals().parent_ref(principal, record_id))
+    parents.register_parent("case", lambda principal, record_id: cases().parent_ref(principal, record_id))
+    parents.register_cascade("contact", lambda tenant_id, record_id: deals().unlink_contact(tenant_id, record_id))
+    parents.register_cascade("contact", lambda tenant_id, record_id: cases().unlink_contact(tenant_id, record_id))
+    # A merged contact's deals and cases name the survivor (before the merged one is deleted).
+    contact_merge_hooks.register_move_hook(
+        lambda tenant_id, kind, from_id, into_id: kind == "contact" and (
+            deals().move_contact(tenant_id, from_id, into_id) + cases().move_contact(tenant_id, from_id, into_id)))
+    parents.register_cascade("deal", lambda tenant_id, record_id: deals().forget_projects(tenant_id, record_id))
+
+
+_wire_deals_and_cases()
+_FACTORIES += (deals, deal_pipeline, cases)
 
 
 def reset() -> None:

@@ -55,15 +55,17 @@ RETRIES = 3
 
 
 class TagEntity(StrEnum):
-    """Entities that carry tags (deals and cases join when they do)."""
+    """Entities that carry tags."""
     CONTACT = "contact"
+    DEAL = "deal"
+    CASE = "case"
 
 
 class TagQuery(BaseModel):
     """GET /v1/tags."""
     model_config = ConfigDict(extra="forbid")
 
-    entity: TagEntity = Field(default=TagEntity.CONTACT, description="Whose tags: contact (deal, case later)")
+    entity: TagEntity = Field(default=TagEntity.CONTACT, description="Whose tags: contact, deal or case")
 
 
 class TagRename(BaseModel):
@@ -349,3 +351,64 @@ class ContactTags:
 
     def drop_name(self, tenant_id: str, folded: str) -> None:
         self._store.delete_tag(tenant_id, folded, self.entity)
+
+
+class RestrictedRecordTags:
+    """Deals or cases as tagged records (their access lists decide the counts):
+    reads through their store's tag registry and index, writes through their
+    service's update path. ``query_model`` / ``changes_model`` are the
+    entity's list filter and PATCH models."""
+
+    def __init__(self, entity: str, service: Any, store: Any, query_model: Any, changes_model: Any):
+        from chalicelib.domain.restricted_records import entry_access as list_entry_access
+
+        self.entity = entity
+        self._service = service
+        self._store = store
+        self._query = query_model
+        self._changes = changes_model
+        self._entry_access = list_entry_access
+
+    def names(self, tenant_id: str) -> dict[str, str]:
+        return self._store.tag_names(tenant_id)
+
+    def count(self, principal: Principal, folded: str) -> int:
+        readable = access.readable(principal)
+        return self._store.count_tagged(principal.tenant_id, folded,
+                                        lambda entry: readable(self._entry_access(entry)))
+
+    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
+                ) -> Slice[Any]:
+        return self._service.list(principal, self._query.model_construct(tag=folded),
+                                  PageRequest(limit=limit, after=after))
+
+    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str,
+                 new_name: str | None) -> None:
+        try:
+            record = self._service.get(principal, record_id)
+        except NotFound:
+            return
+        self.retag(principal, tenant, record, folded, new_name)
+
+    def retag(self, principal: Principal, tenant: Tenant, record: Any, folded: str, new_name: str | None) -> None:
+        for attempt in range(RETRIES):
+            tags = renamed_tags(record.tags, folded, new_name)
+            if tags == record.tags:
+                return
+            try:
+                self._service.update(principal, record.id, self._changes(tags=tags),
+                                     expected_version=record.version)
+                return
+            except PreconditionFailed:
+                if attempt == RETRIES - 1:
+                    raise
+            try:
+                record = self._service.get(principal, record.id)
+            except NotFound:
+                return
+
+    def save_name(self, tenant_id: str, name: str) -> None:
+        self._store.save_tag(tenant_id, name)
+
+    def drop_name(self, tenant_id: str, folded: str) -> None:
+        self._store.delete_tag(tenant_id, folded)

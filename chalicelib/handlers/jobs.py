@@ -21,6 +21,7 @@ from chalicelib.domain.contact_bulk import ContactBulkChunk
 from chalicelib.domain.contacts_service import CascadeDelete
 from chalicelib.domain.housekeeping import PurgeExpired
 from chalicelib.domain.notifications import SendNotificationEmails
+from chalicelib.domain.reminders import DeliverReminder
 from chalicelib.domain.tags import TagChangeChunk
 from chalicelib.observability import logger
 
@@ -62,6 +63,7 @@ JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
     "records.cascade_delete": (CascadeDelete, _cascade_delete),
     "contacts.bulk": (ContactBulkChunk, _contacts_bulk),
     "tags.change": (TagChangeChunk, _tags_change),
+    "reminders.deliver": (DeliverReminder, lambda job: services.reminders().deliver(job)),
 }
 
 
@@ -99,3 +101,12 @@ def housekeeping_schedule(event: Any) -> dict[str, Any]:
     jobs = services.housekeeping().sweep()
     logger.info("housekeeping sweep queued", extra={"jobs": len(jobs), "stage": get_settings().stage})
     return {"queued": len(jobs)}
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="reminders")
+def reminders_schedule(event: Any) -> dict[str, Any]:
+    """TSK-4: queue a delivery for every reminder due by now."""
+    queued = services.reminders().sweep()
+    if queued:
+        logger.info("reminders queued", extra={"queued": queued})
+    return {"queued": queued}

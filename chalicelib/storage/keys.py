@@ -35,6 +35,14 @@ Access patterns (one per line: pattern -> table/index, key condition):
   a task's armed reminder          -> table   pk=T#t#TASK#<id>, sk=REMINDER
   reminders due in a minute        -> schedule sched_pk=REMIND#<yyyy-mm-ddThh:mm>, sched_sk<=<iso now>
                                               (sparse: a sent reminder leaves the index)
+  task by id                       -> table   pk=T#t#TASK#<id>, sk=META
+  tasks by facet, by due time      -> table   pk=T#t#TX#<facet>, sk between D#<iso from> and D#<iso to>~
+    (sk=D#<due iso>#<task id>)                (facets: all, resp#<uid>, resp#<uid>#<status>, status#<s>,
+                                              category#<id>, contact#<id>, deal#<id>, case#<id>); index
+                                              entries written in the task's transaction, carrying the
+                                              filterable and access attributes
+  an idempotent request's answer   -> table   pk=T#t#IDEMPOTENCY#<uid>#<sha256(route, key)>, sk=REQUEST
+                                              (expires after 24 h: keys.expiry_attributes)
   a settings list, whole           -> table   pk=T#t#LIST#<list>: sk=META (entry count, per-status counters)
                                               and sk begins_with ENTRY#, in one Query (lists are small)
   settings list entry              -> table   pk=T#t#LIST#<list>, sk=ENTRY#<id>  (in_use counter; a deleted
@@ -56,6 +64,20 @@ Access patterns (one per line: pattern -> table/index, key condition):
   a job's finished chunks, ordered -> table   pk=T#t#JOB#<job id>, sk begins_with CHUNK#  (sk=CHUNK#<nnnnn>, put
                                               once under a condition: a redelivered chunk counts once)
   a job chunk's per-item progress  -> table   pk=T#t#JOB#<job id>, sk=PROGRESS#<nnnnn>  (resumes a redelivery)
+  deal / case by id                -> table   pk=T#t#DEAL#<id> / T#t#CASE#<id>, sk=META  (the parent collection:
+                                              HIST# and FILE# items share it; always Query with an sk prefix)
+  deals by facet, newest first     -> table   pk=T#t#DX#<facet>, sk=<deal id>  (facets: all, resp#<uid>,
+                                              stage#<id>, status#<open|won|lost>, tag#<folded>, contact#<cid>
+                                              (main or member), acl#<uid> (private deals: each listed user));
+                                              index entries in the deal's transaction, carrying the
+                                              filterable, access and pipeline attributes
+  deals by expected close date     -> table   pk=T#t#DX#close, sk between <yyyy-mm-dd># and <yyyy-mm-dd>#~
+  pipeline aggregates              -> table   pk=T#t#PIPELINE, sk=<PUB|PRIV>#<stage id>#<currency>  (count, value,
+                                              weighted: ADDed in each deal's transaction; one Query per pipeline)
+  a deal's projects                -> table   pk=T#t#DEAL#<id>, sk begins_with PROJ#  (link items)
+  project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
+  cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
+                                              tag#<folded>, contact#<cid>); entries in the case's transaction
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -322,6 +344,34 @@ def reminder_schedule(tenant_id: str, task_id: str, remind_at: datetime) -> dict
     return {"sched_pk": reminder_bucket(remind_at), "sched_sk": f"{iso(remind_at)}#{tenant_id}#{task_id}"}
 
 
+# ---- tasks ----
+
+TASK_BY_DUE = "D#"
+
+
+def task_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}TX#{facet}"
+
+
+def task_by_due(due_at: datetime, task_id: str) -> str:
+    return f"{TASK_BY_DUE}{iso(due_at)}#{_key_part(task_id)}"
+
+
+def task_due_range(due_from: datetime | None, due_to: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the tasks due from .. to (inclusive; None: open)."""
+    return (TASK_BY_DUE + (iso(due_from) if due_from else ""),
+            TASK_BY_DUE + (iso(due_to) if due_to else "") + _SORTS_LAST)
+
+
+# ---- idempotent requests (Idempotency-Key) ----
+
+def idempotency(tenant_id: str, user_id: str, route: str, key: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(f"{route}\n{key}".encode()).hexdigest()[:40]
+    return {"pk": f"{tenant_prefix(tenant_id)}IDEMPOTENCY#{_key_part(user_id)}#{digest}", "sk": "REQUEST"}
+
+
 # ---- background jobs (contacts bulk, imports, tag rename/delete) ----
 
 JOB_CHUNK_PREFIX = "CHUNK#"
@@ -337,3 +387,50 @@ def background_job_chunk(tenant_id: str, job_id: str, chunk: int) -> dict[str, s
 
 def background_job_progress(tenant_id: str, job_id: str, chunk: int) -> dict[str, str]:
     return {"pk": background_job(tenant_id, job_id)["pk"], "sk": f"PROGRESS#{chunk:05d}"}
+
+
+# ---- deals, pipeline aggregates, projects, cases ----
+
+DEAL_META = "META"
+PROJECT_LINK_PREFIX = "PROJ#"
+
+
+def deal(tenant_id: str, deal_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, "deal", deal_id), "sk": DEAL_META}
+
+
+def deal_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}DX#{facet}"
+
+
+def deal_by_close(close_date: str, deal_id: str) -> str:
+    return f"{close_date}#{deal_id}"
+
+
+def close_range(low: str | None, high: str | None) -> tuple[str, str]:
+    """Sort-key bounds of the deals expected to close from .. to (dates, inclusive)."""
+    return (low or "") + "#", (high or "9999-12-31") + "#" + _SORTS_LAST
+
+
+def pipeline(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}PIPELINE"
+
+
+def pipeline_aggregate(tenant_id: str, scope: str, stage_id: str, currency: str) -> dict[str, str]:
+    return {"pk": pipeline(tenant_id), "sk": f"{scope}#{_key_part(stage_id)}#{currency}"}
+
+
+def project(tenant_id: str, project_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}PROJECT#{_key_part(project_id)}", "sk": "META"}
+
+
+def deal_project_link(tenant_id: str, deal_id: str, project_id: str) -> dict[str, str]:
+    return {"pk": deal(tenant_id, deal_id)["pk"], "sk": f"{PROJECT_LINK_PREFIX}{_key_part(project_id)}"}
+
+
+def case(tenant_id: str, case_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, "case", case_id), "sk": "META"}
+
+
+def case_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}KX#{facet}"
