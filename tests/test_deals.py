@@ -223,6 +223,13 @@ def test_every_filter(api, tenant):
     assert ids(api, token, "?close_from=2027-01-01&stage_status=open&tag=big") == [a["id"]]
     status, _, _ = api.call("GET", "/v1/deals?stage_status=maybe", headers=bearer(token))
     assert status == 422
+    # An admin makes "Proposal" a won stage: the filter follows at once.
+    proposal = by_name["Proposal"]
+    status, changed, _ = api.call("PATCH", f"/v1/settings/deal-stages/{proposal['id']}", {"status": "won"},
+                                  headers=bearer(token, **{"If-Match": f'"{proposal["version"]}"'}))
+    assert status == 200, changed
+    assert ids(api, token, "?stage_status=won") == [b["id"]]
+    assert ids(api, token, "?stage_status=open") == [a["id"]]
 
 
 def test_paging_under_access_filtering(api, tenant):

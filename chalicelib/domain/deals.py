@@ -17,8 +17,10 @@ Decisions:
   ``periods`` is required (> 0) unless ``bid_type`` is fixed, and null for
   fixed (switching to fixed clears it). ``value`` = amount (fixed) or amount x
   periods, rounded to the currency's minor unit; null without an amount.
-- ``stage_status`` is the status of the stage at the deal's last stage write;
-  changing a stage's status in the settings does not rewrite its deals.
+- ``stage_status`` in an answer is the status of the stage at the deal's last
+  stage write; the ``stage_status`` list filter and the pipeline use the
+  stages' current status, so changing a stage's status in the settings is
+  seen at once.
 """
 from __future__ import annotations
 
@@ -201,8 +203,6 @@ def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
     if query.responsible_id and entry.get("responsible_id") != query.responsible_id:
         return False
     if query.stage_id and entry.get("stage_id") != query.stage_id:
-        return False
-    if query.stage_status and entry.get("stage_status") != query.stage_status.value:
         return False
     if query.tag and fold(query.tag) not in (entry.get("tags") or []):
         return False

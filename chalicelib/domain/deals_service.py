@@ -59,14 +59,22 @@ class Deals:
 
     def list(self, principal: Principal, query: DealQuery, page: PageRequest) -> Slice[Deal]:
         readable = access.readable(principal)
+        # stage_status follows the stages' status *now* (an admin may turn an
+        # open stage into a won one): it becomes a filter on stage ids.
+        status_stages: set[str] | None = None
+        if query.stage_status:
+            status_stages = {s.id for s in self._stages.list(principal, STAGES) if s.status == query.stage_status}
 
         def visible(entry: dict[str, Any]) -> bool:
+            if status_stages is not None and entry.get("stage_id") not in status_stages:
+                return False
             return readable(entry_access(entry)) and entry_matches(entry, query)
 
         close_range = None
         facet = "all"
+        only_stage = next(iter(status_stages)) if status_stages and len(status_stages) == 1 else None
         for name, value in (("contact", query.contact_id), ("tag", fold(query.tag) if query.tag else None),
-                            ("resp", query.responsible_id), ("stage", query.stage_id)):
+                            ("resp", query.responsible_id), ("stage", query.stage_id or only_stage)):
             if value:
                 facet = f"{name}#{value}"
                 break
@@ -75,8 +83,8 @@ class Deals:
                 from_ = query.close_from.isoformat() if query.close_from else None
                 to = query.close_to.isoformat() if query.close_to else None
                 close_range = ((from_ or "") + "#", (to or "9999-12-31") + "#~")
-            elif query.stage_status:
-                facet = f"status#{query.stage_status.value}"
+        if status_stages == set():
+            return Slice([], None)
         return self._store.query_deals(principal.tenant_id, facet, page, close_range=close_range, visible=visible)
 
     def parent_ref(self, principal: Principal, deal_id: str) -> parents.ParentRef | None:
