@@ -109,6 +109,21 @@ def tags():  # type: ignore[no-untyped-def]
                 background_jobs(), identity_store(), job_queue())
 
 
+# The reference's default contact tags (SPEC "Defaults"), offered on a new tenant.
+DEFAULT_CONTACT_TAGS = ("Lead", "Customer", "Supplier", "Staff")
+
+
+def _seed_contact_tags(owner: Principal) -> None:
+    from chalicelib.storage.contacts import ContactStore
+
+    store = ContactStore()
+    for name in DEFAULT_CONTACT_TAGS:
+        store.save_tag(owner.tenant_id, name)  # an upsert: seeding twice changes nothing
+
+
+register_seeder(_seed_contact_tags)
+
+
 # Records other records hang off: resolved lazily, registered at wiring time.
 parents.register_parent("contact", lambda principal, record_id: contacts().parent_ref(principal, record_id))
 parents.register_cascade("contact", lambda tenant_id, record_id: contacts().unlink_company(tenant_id, record_id))

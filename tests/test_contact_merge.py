@@ -70,10 +70,10 @@ def test_two_persons_become_one(api, tenant, user, shoe_size, run_jobs):
     owner = tenant.owner_token
     user_id, _ = user
     company = create(api, owner, {"kind": "company", "company_name": "Acme GmbH"})
-    into = create(api, owner, person("Anna", tags=["lead"], description="Met at CeBIT", details=[
+    into = create(api, owner, person("Anna", tags=["prospect"], description="Met at CeBIT", details=[
         {"type": "email", "value": "anna@example.de", "primary": True},
         {"type": "phone", "value": "+49 30 1234567"}]))
-    source = create(api, owner, person("Anna", "Mueller", tags=["Lead", "VIP"], job_title="CFO", currency="CHF",
+    source = create(api, owner, person("Anna", "Mueller", tags=["Prospect", "VIP"], job_title="CFO", currency="CHF",
                                        company_id=company["id"], description="other text",
                                        managers=[tenant.owner_id, user_id], custom_fields={shoe_size: "38"},
                                        details=[{"type": "email", "value": "Anna@Example.DE", "primary": True},
@@ -89,7 +89,7 @@ def test_two_persons_become_one(api, tenant, user, shoe_size, run_jobs):
     assert (survivor["first_name"], survivor["last_name"]) == ("Anna", "Müller"), "the survivor keeps its names"
     assert survivor["description"] == "Met at CeBIT", "filled only when empty"
     assert (survivor["job_title"], survivor["currency"], survivor["company_id"]) == ("CFO", "CHF", company["id"])
-    assert survivor["tags"] == ["lead", "VIP"], "union, de-duplicated ignoring case, the survivor's spelling"
+    assert survivor["tags"] == ["prospect", "VIP"], "union, de-duplicated ignoring case, the survivor's spelling"
     assert survivor["managers"] == [tenant.owner_id, user_id]
     assert survivor["custom_fields"] == {shoe_size: "38"}
     details = [(d["type"], d["value"], d["primary"]) for d in survivor["details"]]

@@ -81,3 +81,11 @@ def test_deleting_a_contact_deletes_its_history(api, tenant, run_jobs):
     api.call("DELETE", f"/v1/contacts/{contact['id']}", headers=owner)
     assert run_jobs()["failures"] == []
     assert api.call("GET", f"/v1/history/{event['id']}", headers=owner)[0] == 404
+
+
+def test_a_new_tenant_offers_the_reference_default_tags(api, tenant):
+    _, page, _ = api.call("GET", "/v1/tags?entity=contact", headers=bearer(tenant.owner_token))
+    assert {t["name"]: t["count"] for t in page["items"]} == {"Customer": 0, "Lead": 0, "Staff": 0, "Supplier": 0}
+    _, contact, _ = api.call("POST", "/v1/contacts", {"kind": "company", "company_name": "X", "tags": ["lead"]},
+                             headers=bearer(tenant.owner_token))
+    assert contact["tags"] == ["Lead"], "an existing tag keeps its spelling"

@@ -9,6 +9,15 @@ import pytest
 from conftest import Api, Tenant, bearer
 
 
+@pytest.fixture(autouse=True)
+def no_default_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count exactly the tags they make; the seeded defaults
+    (Lead, Customer, ...) are tested in test_contacts_integration.py."""
+    from chalicelib import services
+
+    monkeypatch.setattr(services, "DEFAULT_CONTACT_TAGS", ())
+
+
 def make_contact(api: Api, token: str, name: str, tags: list[str], access: str = "private",
                  **fields: Any) -> dict[str, Any]:
     status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "Test",
