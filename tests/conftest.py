@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import pytest
@@ -168,3 +169,46 @@ def sent_emails() -> list[Any]:
     from moto.ses.models import ses_backends
 
     return list(ses_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"].sent_messages)
+
+
+# ---- fake parents (history, files and change log without real contacts) ----
+
+from chalicelib.domain import parents as parents_module  # noqa: E402  (after the test environment is set)
+from chalicelib.domain.access import ContactAccess, ContactShare, ListAccess  # noqa: E402
+from chalicelib.domain.clock import new_id  # noqa: E402
+from chalicelib.domain.parents import ParentRef, Resolver, register_parent  # noqa: E402
+
+@dataclass
+class FakeParents:
+    """Contacts and deals kept in a dict, per tenant."""
+    records: dict[tuple[str, str, str], ParentRef] = field(default_factory=dict)
+
+    def add(self, tenant_id: str, kind: str = "contact", *, managers: tuple[str, ...] = (),
+            share: str = "shared_read", access_list: tuple[str, ...] = (), created_by: str = "someone",
+            record_id: str | None = None) -> str:
+        record_id = record_id or new_id()
+        if kind == "contact":
+            access: Any = ContactAccess(frozenset(managers), ContactShare(share), created_by)
+        else:
+            access = ListAccess(frozenset(access_list), created_by)
+        self.records[(tenant_id, kind, record_id)] = ParentRef(kind, record_id, f"{kind} {record_id}", access)
+        return record_id
+
+    def remove(self, tenant_id: str, kind: str, record_id: str) -> None:
+        del self.records[(tenant_id, kind, record_id)]
+
+    def resolver(self, kind: str) -> Resolver:
+        return lambda principal, record_id: self.records.get((principal.tenant_id, kind, record_id))
+
+
+@pytest.fixture
+def fake_parents(monkeypatch: pytest.MonkeyPatch) -> FakeParents:
+    """Fake contact and deal resolvers; the registry is restored afterwards."""
+    monkeypatch.setattr(parents_module, "_RESOLVERS", dict(parents_module._RESOLVERS))
+    fake = FakeParents()
+    for kind in ("contact", "deal"):
+        register_parent(kind, fake.resolver(kind))
+    parents_module._RESOLVERS.pop("case", None)
+    return fake
+
+

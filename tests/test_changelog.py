@@ -11,7 +11,6 @@ import pytest
 
 from chalicelib.domain.changelog import ChangeAction, FieldChange, change_entry, diff
 from tests.conftest import bearer
-from tests.test_history import fake_parents  # noqa: F401  (fixture)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 

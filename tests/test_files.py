@@ -13,7 +13,7 @@ import pytest
 from chalicelib.domain.files import ascii_filename, normalise_content_type, sanitise_filename
 from chalicelib.domain.errors import UnsupportedMediaType, ValidationFailed
 from tests.conftest import bearer
-from tests.test_history import _objects, _upload, fake_parents  # noqa: F401  (fixture)
+from tests.test_history import _objects, _upload
 
 BUCKET = "crm-test-files"
 

@@ -2,56 +2,19 @@
 
 The parents (contacts, deals) are fakes registered through
 ``parents.register_parent``, so these tests need nothing of the real
-contacts; ``fake_parents`` is shared with test_files and test_changelog.
+contacts; the ``fake_parents`` fixture lives in conftest.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from chalicelib.domain import parents
-from chalicelib.domain.access import ContactAccess, ContactShare, ListAccess
-from chalicelib.domain.clock import new_id
 from tests.conftest import bearer
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
-
-
-@dataclass
-class FakeParents:
-    """Contacts and deals kept in a dict, per tenant."""
-    records: dict[tuple[str, str, str], parents.ParentRef] = field(default_factory=dict)
-
-    def add(self, tenant_id: str, kind: str = "contact", *, managers: tuple[str, ...] = (),
-            share: str = "shared_read", access_list: tuple[str, ...] = (), created_by: str = "someone",
-            record_id: str | None = None) -> str:
-        record_id = record_id or new_id()
-        if kind == "contact":
-            access: Any = ContactAccess(frozenset(managers), ContactShare(share), created_by)
-        else:
-            access = ListAccess(frozenset(access_list), created_by)
-        self.records[(tenant_id, kind, record_id)] = parents.ParentRef(kind, record_id, f"{kind} {record_id}", access)
-        return record_id
-
-    def remove(self, tenant_id: str, kind: str, record_id: str) -> None:
-        del self.records[(tenant_id, kind, record_id)]
-
-    def resolver(self, kind: str) -> parents.Resolver:
-        return lambda principal, record_id: self.records.get((principal.tenant_id, kind, record_id))
-
-
-@pytest.fixture
-def fake_parents(monkeypatch: pytest.MonkeyPatch) -> FakeParents:
-    """Fake contact and deal resolvers; the registry is restored afterwards."""
-    monkeypatch.setattr(parents, "_RESOLVERS", dict(parents._RESOLVERS))
-    fake = FakeParents()
-    for kind in ("contact", "deal"):
-        parents.register_parent(kind, fake.resolver(kind))
-    parents._RESOLVERS.pop("case", None)
-    return fake
 
 
 def add_event(api: Any, token: str, parent: str, *, collection: str = "contacts", expect: int = 201,
