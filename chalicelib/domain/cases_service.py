@@ -8,30 +8,23 @@ from typing import Any
 
 from chalicelib.domain import access, parents
 from chalicelib.domain.access import Operation
-from chalicelib.domain.cases import Case, CaseChanges, CaseQuery, NewCase, entry_matches
+from chalicelib.domain.cases import Case, CaseQuery, NewCase, entry_matches
 from chalicelib.domain.clock import Clock, new_id, utc_now
 from chalicelib.domain.contacts import fold
 from chalicelib.domain.contacts_service import CascadeDelete
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.domain.principal import Principal
-from chalicelib.domain.restricted_records import RestrictedRecords, entry_access
+from chalicelib.domain.restricted_records import RestrictedRecords, RestrictedRecordService, entry_access
 
 
-class Cases:
+class Cases(RestrictedRecordService):
     def __init__(self, store: Any, users: Any, notifier: Any, queue: Any, custom_fields: Any = None,
                  clock: Clock = utc_now):
         self._store = store
         self._queue = queue
         self._clock = clock
         self._rules = RestrictedRecords("case", users, notifier, custom_fields)
-
-    def get(self, principal: Principal, case_id: str, operation: Operation = Operation.READ) -> Case:
-        case = self._store.get(principal.tenant_id, case_id)
-        if case is None:
-            raise NotFound("The case does not exist.")
-        self._rules.require(principal, operation, case)
-        return case
 
     def list(self, principal: Principal, query: CaseQuery, page: PageRequest) -> Slice[Case]:
         readable = access.readable(principal)
@@ -48,12 +41,6 @@ class Cases:
             facet = f"closed#{'true' if query.closed else 'false'}"
         return self._store.query(principal.tenant_id, facet, page, visible=visible)
 
-    def parent_ref(self, principal: Principal, case_id: str) -> parents.ParentRef | None:
-        case = self._store.get(principal.tenant_id, case_id)
-        if case is None:
-            return None
-        return parents.ParentRef("case", case.id, case.title, case.access_record())
-
     def create(self, principal: Principal, request: NewCase) -> Case:
         now = self._clock()
         case = Case(id=new_id(), tenant_id=principal.tenant_id, title=request.title, created_at=now,
@@ -61,18 +48,6 @@ class Cases:
         case = self._apply(principal, case, None, request.model_dump(exclude_unset=True))
         saved = self._store.create(case, by=principal.user_id)
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/cases/{saved.id}")
-        return saved
-
-    def update(self, principal: Principal, case_id: str, changes: CaseChanges, *, expected_version: int) -> Case:
-        before = self.get(principal, case_id, Operation.WRITE)
-        fields = changes.model_dump(exclude_unset=True)
-        if "access_list" in fields:
-            self._rules.require(principal, Operation.CHANGE_ACCESS, before)
-        after = self._apply(principal, before, before, fields)
-        after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, expected_version=expected_version, by=principal.user_id)
-        self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title,
-                                  f"/v1/cases/{saved.id}")
         return saved
 
     def set_closed(self, principal: Principal, case_id: str, closed: bool, *, expected_version: int | None) -> Case:

@@ -17,13 +17,13 @@ from chalicelib.domain import parents
 from chalicelib.domain.access import Operation
 from chalicelib.domain.clock import Clock, new_id, utc_now
 from chalicelib.domain.contacts_service import CascadeDelete
-from chalicelib.domain.deals import (BidType, Deal, DealChanges, DealQuery, NewDeal, NewProject, Project,
+from chalicelib.domain.deals import (BidType, Deal, DealQuery, NewDeal, NewProject, Project,
                                      StageChange, check_budget, entry_matches)
 from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.contacts import fold
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.domain.principal import Principal, Role
-from chalicelib.domain.restricted_records import RestrictedRecords, entry_access
+from chalicelib.domain.restricted_records import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.settings_lists import ListEntry, StageStatus
 from chalicelib.domain import access
 
@@ -38,7 +38,7 @@ def today_in(time_zone: str, now: datetime) -> date:
     return now.astimezone(zone).date()
 
 
-class Deals:
+class Deals(RestrictedRecordService):
     def __init__(self, store: Any, users: Any, notifier: Any, queue: Any, stages: Any, money: Any,
                  custom_fields: Any = None, clock: Clock = utc_now):
         self._store = store
@@ -49,13 +49,6 @@ class Deals:
         self._rules = RestrictedRecords("deal", users, notifier, custom_fields)
 
     # ---- reading ----
-
-    def get(self, principal: Principal, deal_id: str, operation: Operation = Operation.READ) -> Deal:
-        deal = self._store.get(principal.tenant_id, deal_id)
-        if deal is None:
-            raise _not_found()
-        self._rules.require(principal, operation, deal)
-        return deal
 
     def list(self, principal: Principal, query: DealQuery, page: PageRequest) -> Slice[Deal]:
         readable = access.readable(principal)
@@ -87,12 +80,6 @@ class Deals:
             return Slice([], None)
         return self._store.query_deals(principal.tenant_id, facet, page, close_range=close_range, visible=visible)
 
-    def parent_ref(self, principal: Principal, deal_id: str) -> parents.ParentRef | None:
-        deal = self._store.get(principal.tenant_id, deal_id)
-        if deal is None:
-            return None
-        return parents.ParentRef("deal", deal.id, deal.title, deal.access_record())
-
     # ---- writing ----
 
     def create(self, principal: Principal, tenant: Any, request: NewDeal) -> Deal:
@@ -108,18 +95,6 @@ class Deals:
         deal = self._apply(principal, deal, None, fields)
         saved = self._store.create(deal, by=principal.user_id)
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/deals/{saved.id}")
-        return saved
-
-    def update(self, principal: Principal, deal_id: str, changes: DealChanges, *, expected_version: int) -> Deal:
-        before = self.get(principal, deal_id, Operation.WRITE)
-        fields = changes.model_dump(exclude_unset=True)
-        if "access_list" in fields:
-            self._rules.require(principal, Operation.CHANGE_ACCESS, before)
-        after = self._apply(principal, before, before, fields)
-        after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, expected_version=expected_version, by=principal.user_id)
-        self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title,
-                                  f"/v1/deals/{saved.id}")
         return saved
 
     def change_stage(self, principal: Principal, tenant: Any, deal_id: str, request: StageChange, *,
@@ -247,8 +222,3 @@ class Deals:
         result = deal.model_copy(update=update)
         return check_budget(result, fields)
 
-
-def _not_found() -> Exception:
-    from chalicelib.domain.errors import NotFound
-
-    return NotFound("The deal does not exist.")

@@ -108,3 +108,46 @@ class RestrictedRecords:
         if new:
             self._notifier.notify(principal.tenant_id, new, f"{self.kind}.access",
                                   f"You were given access to the {self.kind} {title}", link)
+
+
+class RestrictedRecordService:
+    """Reading and changing a deal or a case: the steps both take, in one place.
+
+    Subclasses set ``_store``, ``_clock`` and ``_rules`` (a RestrictedRecords)
+    and provide ``_apply(principal, record, before, fields)``."""
+
+    _store: Any
+    _clock: Any
+    _rules: RestrictedRecords
+
+    def get(self, principal: Principal, record_id: str, operation: Operation = Operation.READ) -> Any:
+        record = self._store.get(principal.tenant_id, record_id)
+        if record is None:
+            raise NotFound(f"The {self._rules.kind} does not exist.")
+        self._rules.require(principal, operation, record)
+        return record
+
+    def parent_ref(self, principal: Principal, record_id: str) -> parents.ParentRef | None:
+        record = self._store.get(principal.tenant_id, record_id)
+        if record is None:
+            return None
+        return parents.ParentRef(self._rules.kind, record.id, record.title, record.access_record())
+
+    def link(self, record: Any) -> str:
+        return f"/v1/{self._rules.kind}s/{record.id}"
+
+    def _apply(self, principal: Principal, record: Any, before: Any, fields: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def update(self, principal: Principal, record_id: str, changes: Any, *, expected_version: int) -> Any:
+        """PATCH: only the fields sent; changing the access list needs CHANGE_ACCESS;
+        newly listed users are notified."""
+        before = self.get(principal, record_id, Operation.WRITE)
+        fields = changes.model_dump(exclude_unset=True)
+        if "access_list" in fields:
+            self._rules.require(principal, Operation.CHANGE_ACCESS, before)
+        after = self._apply(principal, before, before, fields)
+        after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
+        saved = self._store.update(before, after, expected_version=expected_version, by=principal.user_id)
+        self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title, self.link(saved))
+        return saved
