@@ -12,15 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.access import ListAccess
 from chalicelib.domain.contacts import fold
 from chalicelib.domain.records import Record
-from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, list_access
+from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, Title, list_access
 
 MAX_TAGS = 10
-Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -28,26 +27,16 @@ Id = Annotated[str, Field(min_length=1, max_length=40)]
 class _CaseFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Text200 | None = None
+    title: Title | None = None
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_MEMBERS, description="Participants (contacts)")
     access_list: list[Id] | None = Field(default=None, max_length=MAX_LISTED,
                                          description="Users; empty: public. The creator joins a non-empty list.")
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
     custom_fields: dict[str, Any] | None = Field(default=None, description="Values by custom field id; null removes one")
 
-    @field_validator("title")
-    @classmethod
-    def _trim(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        text = " ".join(value.split())
-        if not text:
-            raise ValueError("must not be blank")
-        return text
-
 
 class NewCase(_CaseFields):
-    title: Text200
+    title: Title
 
 
 class CaseChanges(_CaseFields):

@@ -36,14 +36,13 @@ from chalicelib.domain.access import ListAccess
 from chalicelib.domain.currency import is_currency, minor_units, round_money
 from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.records import Record
-from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, list_access
+from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.settings_lists import StageStatus
 
 MAX_TAGS = 10
 _AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
-Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -60,7 +59,7 @@ class BidType(StrEnum):
 class _DealFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Text200 | None = None
+    title: Title | None = None
     contact_id: Id | None = Field(default=None, description="The main contact (person or company)")
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_MEMBERS, description="Further contacts")
     description: Annotated[str, Field(max_length=10_000)] | None = None
@@ -90,19 +89,9 @@ class _DealFields(BaseModel):
             raise ValueError("must be an ISO 4217 code such as EUR")
         return value
 
-    @field_validator("title")
-    @classmethod
-    def _trim(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        text = " ".join(value.split())
-        if not text:
-            raise ValueError("must not be blank")
-        return text
-
 
 class NewDeal(_DealFields):
-    title: Text200
+    title: Title
     stage_id: Id | None = Field(default=None, description="deal-stages entry; default: the first open stage")
 
 
@@ -223,7 +212,7 @@ def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
 class NewProject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Text200
+    title: Title
     description: Annotated[str, Field(max_length=10_000)] | None = None
     member_ids: list[Id] = Field(default_factory=list, max_length=MAX_MEMBERS, description="Users")
 

@@ -8,7 +8,9 @@ and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
+
+from pydantic import AfterValidator, Field
 
 from chalicelib.domain import access, parents
 from chalicelib.domain.access import ListAccess, Operation
@@ -21,6 +23,17 @@ from chalicelib.domain.principal import Principal
 # (at most 100 operations): 20 + 20, with 10 tags and 30 custom fields, fits.
 MAX_MEMBERS = 20
 MAX_LISTED = 20
+
+
+def _one_line(value: str) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError("must not be blank")
+    return text
+
+
+# A deal's or case's title: one line, trimmed, never blank.
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 
 
 def list_access(record: Any) -> ListAccess:
