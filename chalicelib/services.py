@@ -86,10 +86,7 @@ def contacts():  # type: ignore[no-untyped-def]
     from chalicelib.domain.contacts_service import Contacts
     from chalicelib.storage.contacts import ContactStore
 
-    from chalicelib.storage.contact_hooks import ContactWriteHooks
-
-    return Contacts(ContactStore(), identity_store(), notifier(), job_queue(),
-                    extensions=ContactWriteHooks(custom_fields()))
+    return Contacts(ContactStore(), identity_store(), notifier(), job_queue(), custom_fields=custom_fields())
 
 
 @functools.cache

@@ -14,6 +14,7 @@ from chalicelib.domain.contacts import fold
 from chalicelib.domain.contacts_service import CascadeDelete
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.pagination import PageRequest, Slice
+from chalicelib.domain.records import require_version
 from chalicelib.domain.principal import Principal
 from chalicelib.domain.restricted_records import RestrictedRecords, RestrictedRecordService, entry_access
 
@@ -53,21 +54,21 @@ class Cases(RestrictedRecordService):
     def set_closed(self, principal: Principal, case_id: str, closed: bool, *, expected_version: int | None) -> Case:
         """CAS-4 close / reopen, with a history system event in the same transaction."""
         before = self.get(principal, case_id, Operation.WRITE)
+        require_version(before, expected_version, "case")
         if before.closed == closed:
             raise Conflict(f"The case is already {'closed' if closed else 'open'}.")
         now = self._clock()
         after = before.model_copy(update={"closed": closed, "closed_at": now if closed else None,
                                           "updated_at": now, "updated_by": principal.user_id})
-        version = before.version if expected_version is None else expected_version
-        return self._store.save_with_event(principal, before, after, expected_version=version,
-                                           event_text="Case closed" if closed else "Case reopened")
+        return self._store.save_with_event(principal, before, after, event_text="Case closed" if closed else "Case reopened")
 
     def delete(self, principal: Principal, case_id: str, *, expected_version: int | None) -> Case:
         case = self.get(principal, case_id, Operation.DELETE)
+        require_version(case, expected_version, "case")
         blockers = parents.delete_blockers(principal, "case", case.id)
         if blockers:
             raise Conflict("The case cannot be deleted: " + "; ".join(blockers))
-        self._store.delete(case, expected_version=expected_version, by=principal.user_id, at=self._clock())
+        self._store.delete(case, by=principal.user_id, at=self._clock())
         self._queue.send(CascadeDelete(tenant_id=principal.tenant_id, record_kind="case",
                                        record_id=case.id).model_dump(mode="json"))
         return case
@@ -87,7 +88,7 @@ class Cases(RestrictedRecordService):
             members = [m for m in dict.fromkeys(to_id if m == contact_id else m for m in case.member_ids) if m]
             after = case.model_copy(update={"member_ids": members, "updated_at": self._clock(),
                                             "updated_by": "system"})
-            self._store.update(case, after, expected_version=case.version, by="system")
+            self._store.update(case, after, by="system")
             moved += 1
         return moved
 

@@ -21,6 +21,7 @@ from chalicelib.domain.errors import Conflict, FieldError, NotFound, ValidationF
 from chalicelib.domain.identity import Tenant, UserStatus
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.domain.principal import Principal, Role
+from chalicelib.domain.records import require_version
 
 DEFAULT_REGION = "DE"
 
@@ -39,14 +40,13 @@ ACCESS_FIELDS = ("managers", "access")
 
 class Contacts:
     def __init__(self, store: Any, users: Any, notifier: Any, queue: Any, clock: Clock = utc_now,
-                 extensions: Any = None):
+                 custom_fields: Any = None):
         self._store = store
         self._users = users
         self._notifier = notifier
         self._queue = queue
         self._clock = clock
-        # Settings, custom fields and the change log plug in here (see services.py).
-        self._ext = extensions
+        self._custom_fields = custom_fields
 
     # ---- reading ----
 
@@ -67,7 +67,7 @@ class Contacts:
         def visible(entry: dict[str, Any]) -> bool:
             return readable(entry_access(entry)) and entry_matches(entry, query)
 
-        return self._store.query(principal.tenant_id, query, page, visible=visible, phone=phone)
+        return self._store.query_contacts(principal.tenant_id, query, page, visible=visible, phone=phone)
 
     def persons(self, principal: Principal, company_id: str, page: PageRequest) -> Slice[Contact]:
         company = self.get(principal, company_id)
@@ -90,14 +90,14 @@ class Contacts:
                           created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id,
                           managers=[principal.user_id], access=ContactShare.PRIVATE)
         contact = self._apply(principal, tenant, contact, fields)
-        extra = self._ext.on_save(principal, None, contact) if self._ext else []
-        self._store.create(contact, extra)
+        self._store.create(contact, by=principal.user_id)
         self._notify_new_managers(principal, None, contact)
         return contact
 
     def update(self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *,
                expected_version: int) -> Contact:
         before = self.get(principal, contact_id, Operation.WRITE)
+        require_version(before, expected_version, "contact")
         fields = changes.model_dump(exclude_unset=True)
         if any(f in fields for f in ACCESS_FIELDS):
             access.require(principal, Operation.CHANGE_ACCESS, before.access_record(), what="contact")
@@ -107,18 +107,17 @@ class Contacts:
             raise ValidationFailed(str(err), errors=[FieldError("body", str(err))]) from None
         after = self._apply(principal, tenant, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        extra = self._ext.on_save(principal, before, after) if self._ext else []
-        saved = self._store.update(before, after, expected_version=expected_version, extra=extra)
+        saved = self._store.update(before, after, by=principal.user_id)
         self._notify_new_managers(principal, before, saved)
         return saved
 
     def delete(self, principal: Principal, contact_id: str, *, expected_version: int | None) -> Contact:
         contact = self.get(principal, contact_id, Operation.DELETE)
+        require_version(contact, expected_version, "contact")
         blockers = parents.delete_blockers(principal, "contact", contact.id)
         if blockers:
             raise Conflict("The contact cannot be deleted: " + "; ".join(blockers))
-        extra = self._ext.on_delete(principal, contact, at=self._clock()) if self._ext else []
-        self._store.delete(contact, expected_version=expected_version, extra=extra)
+        self._store.delete(contact, by=principal.user_id, at=self._clock())
         # What hangs off it (history, photo, a company's persons, tasks, deal links)
         # goes in the background: a contact may have thousands of events.
         self._queue.send(CascadeDelete(tenant_id=principal.tenant_id, record_kind="contact",
@@ -131,11 +130,10 @@ class Contacts:
         image itself is stored by domain/contact_photo.py. Without
         ``expected_version`` the write is checked against the version read here."""
         before = self.get(principal, contact_id, Operation.WRITE)
+        require_version(before, expected_version, "contact")
         after = before.model_copy(update={"photo": photo, "updated_at": self._clock(),
                                           "updated_by": principal.user_id})
-        extra = self._ext.on_save(principal, before, after) if self._ext else []
-        version = before.version if expected_version is None else expected_version
-        return self._store.update(before, after, expected_version=version, extra=extra)
+        return self._store.update(before, after, by=principal.user_id)
 
     def unlink_company(self, tenant_id: str, company_id: str) -> int:
         """Cascade of a deleted company: its persons lose the link (CON-11)."""
@@ -147,14 +145,14 @@ class Contacts:
         system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
         unlinked, page = 0, PageRequest(limit=100)
         while True:
-            found = self._store.query(tenant_id, ContactQuery(company_id=company_id), page, visible=lambda e: True)
+            found = self._store.query_contacts(tenant_id, ContactQuery(company_id=company_id), page,
+                                               visible=lambda e: True)
             for person in found.items:
                 if person.company_id != company_id:
                     continue
                 after = person.model_copy(update={"company_id": to_company_id, "updated_at": self._clock(),
                                                   "updated_by": "system"})
-                extra = self._ext.on_save(system, person, after) if self._ext else []
-                self._store.update(person, after, expected_version=person.version, extra=extra)
+                self._store.update(person, after, by=system.user_id)
                 unlinked += 1
             if found.after is None:
                 return unlinked
@@ -179,7 +177,8 @@ class Contacts:
             self._check_company(principal, fields["company_id"], contact.id)
         if "custom_fields" in fields:
             merged = {**contact.custom_fields, **(fields["custom_fields"] or {})}
-            checked = self._ext.custom_values(principal, contact.kind.value, merged) if self._ext else merged
+            checked = (self._custom_fields.validate(principal, contact.kind.value, merged) if self._custom_fields
+                       else merged)
             update["custom_fields"] = {k: v for k, v in checked.items() if v is not None}
         return contact.model_copy(update=update)
 

@@ -22,6 +22,7 @@ from chalicelib.domain.deals import (BidType, Deal, DealQuery, NewDeal, NewProje
 from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.contacts import fold
 from chalicelib.domain.pagination import PageRequest, Slice
+from chalicelib.domain.records import require_version
 from chalicelib.domain.principal import Principal, Role
 from chalicelib.domain.restricted_records import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.settings_lists import ListEntry, StageStatus
@@ -103,6 +104,7 @@ class Deals(RestrictedRecordService):
         (today in the tenant's time zone) for won/lost and clears it for open,
         and records "Stage: A -> B" in the history, in one transaction."""
         before = self.get(principal, deal_id, Operation.WRITE)
+        require_version(before, expected_version, "deal")
         stage = self._stage(principal, request.stage_id)
         now = self._clock()
         closed = None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now)
@@ -111,17 +113,17 @@ class Deals(RestrictedRecordService):
             "actual_close_date": closed, "updated_at": now, "updated_by": principal.user_id})
         old = self._stages.resolve(principal, STAGES, before.stage_id)
         text = f"Stage: {old.name if old else before.stage_id} -> {stage.name}"
-        return self._store.change_stage(principal, before, after, expected_version=expected_version,
-                                        event_text=text)
+        return self._store.change_stage(principal, before, after, event_text=text)
 
     def delete(self, principal: Principal, deal_id: str, *, expected_version: int | None) -> Deal:
         deal = self.get(principal, deal_id, Operation.DELETE)
+        require_version(deal, expected_version, "deal")
         blockers = parents.delete_blockers(principal, "deal", deal.id)
         if blockers:
             from chalicelib.domain.errors import Conflict
 
             raise Conflict("The deal cannot be deleted: " + "; ".join(blockers))
-        self._store.delete(deal, expected_version=expected_version, by=principal.user_id, at=self._clock())
+        self._store.delete(deal, by=principal.user_id, at=self._clock())
         # History, files and tasks hang off it: removed in the background (parents cascades).
         self._queue.send(CascadeDelete(tenant_id=principal.tenant_id, record_kind="deal",
                                        record_id=deal.id).model_dump(mode="json"))
@@ -147,7 +149,7 @@ class Deals(RestrictedRecordService):
             members = [m for m in dict.fromkeys(members) if m and m != main]
             after = deal.model_copy(update={"contact_id": main, "member_ids": members,
                                             "updated_at": self._clock(), "updated_by": system.user_id})
-            self._store.update(deal, after, expected_version=deal.version, by=system.user_id)
+            self._store.update(deal, after, by=system.user_id)
             moved += 1
         return moved
 

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.errors import PreconditionFailed
+
 
 class Record(BaseModel):
     # Storage adds its key attributes to items; records ignore them on the way back.
@@ -16,3 +18,14 @@ class Record(BaseModel):
     created_by: str | None = None
     updated_at: datetime
     updated_by: str | None = None
+
+
+def require_version(record: Record, expected_version: int | None, what: str = "record") -> None:
+    """The version a client names (If-Match) must be the one just read.
+
+    Stores read strongly consistently before a write and condition the write
+    on the version they read, so a client holding an older version can never
+    overwrite a newer change: it is told to reload instead (412)."""
+    if expected_version is not None and record.version != expected_version:
+        raise PreconditionFailed(f"The {what} is at version {record.version}, not {expected_version}; "
+                                 "reload it and apply the change again.")

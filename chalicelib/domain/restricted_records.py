@@ -18,6 +18,7 @@ from chalicelib.domain.contacts import clean_tags, fold
 from chalicelib.domain.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.identity import UserStatus
 from chalicelib.domain.principal import Principal
+from chalicelib.domain.records import require_version
 
 # Each member and listed user is an index entry in the record's transaction
 # (at most 100 operations): 20 + 20, with 10 tags and 30 custom fields, fits.
@@ -156,11 +157,12 @@ class RestrictedRecordService:
         """PATCH: only the fields sent; changing the access list needs CHANGE_ACCESS;
         newly listed users are notified."""
         before = self.get(principal, record_id, Operation.WRITE)
+        require_version(before, expected_version, self._rules.kind)
         fields = changes.model_dump(exclude_unset=True)
         if "access_list" in fields:
             self._rules.require(principal, Operation.CHANGE_ACCESS, before)
         after = self._apply(principal, before, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, expected_version=expected_version, by=principal.user_id)
+        saved = self._store.update(before, after, by=principal.user_id)
         self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title, self.link(saved))
         return saved

@@ -306,7 +306,7 @@ class ContactTags:
         self._store = store
 
     def names(self, tenant_id: str) -> dict[str, str]:
-        return self._store.tag_names(tenant_id, self.entity)
+        return self._store.tag_names(tenant_id)
 
     def count(self, principal: Principal, folded: str) -> int:
         readable = access.readable(principal)
@@ -347,10 +347,10 @@ class ContactTags:
                 return
 
     def save_name(self, tenant_id: str, name: str) -> None:
-        self._store.save_tag(tenant_id, name, self.entity)
+        self._store.save_tag(tenant_id, name)
 
     def drop_name(self, tenant_id: str, folded: str) -> None:
-        self._store.delete_tag(tenant_id, folded, self.entity)
+        self._store.delete_tag(tenant_id, folded)
 
 
 class RestrictedRecordTags:

@@ -21,6 +21,7 @@ from chalicelib.domain.clock import Clock, new_id, utc_now
 from chalicelib.domain.errors import CrmError, FieldError, NotFound, ValidationFailed
 from chalicelib.domain.identity import UserStatus
 from chalicelib.domain.pagination import PageRequest, Slice
+from chalicelib.domain.records import require_version
 from chalicelib.domain.principal import Principal, Role
 from chalicelib.domain.reminders import ArmedReminder, reminder_instant
 from chalicelib.domain.tasks import (LINK_KINDS, NewTask, NewTasksForContacts, Task, TaskChanges, TaskQuery,
@@ -96,7 +97,7 @@ class Tasks:
                 return readable(access.TaskAccess(responsible, creator, False))
             return readable(access.TaskAccess(responsible, creator, links.any_readable(entry_links(entry))))
 
-        return self._store.query(principal.tenant_id, query, low, high, page, visible=visible)
+        return self._store.query_tasks(principal.tenant_id, query, low, high, page, visible=visible)
 
     def changes(self, principal: Principal, task_id: str, page: PageRequest) -> Slice[Any]:
         """The task's field-level change log, newest first; access as the task."""
@@ -139,12 +140,13 @@ class Tasks:
         self._check_links(principal, fields, None, hidden_as_404=hidden_as_404)
         task = Task(id=new_id(), tenant_id=principal.tenant_id, created_at=now, created_by=principal.user_id,
                     updated_at=now, updated_by=principal.user_id, status=TaskStatus.OPEN, **fields)
-        self._store.create(principal, task, reminder=self._reminder(task))
+        self._store.create_task(principal, task, reminder=self._reminder(task))
         self._notify_responsible(principal, None, task)
         return task
 
     def update(self, principal: Principal, task_id: str, changes: TaskChanges, *, expected_version: int) -> Task:
         before = self.get(principal, task_id, Operation.WRITE)
+        require_version(before, expected_version, "task")
         fields = changes.model_dump(exclude_unset=True)
         for name in _REQUIRED + ("remind_minutes", "notify", "status"):
             if name in fields and fields[name] is None:
@@ -169,15 +171,16 @@ class Tasks:
         after = Task.model_validate(after.model_dump())
         old_instant, new_instant = self._instant(before), self._instant(after)
         rearm = new_instant is not None and (new_instant != old_instant or before.status != after.status)
-        saved = self._store.update(principal, before, after, expected_version=expected_version,
-                                   reminder=self._reminder(after) if rearm else None,
+        saved = self._store.update_task(principal, before, after,
+                                        reminder=self._reminder(after) if rearm else None,
                                    disarm=new_instant is None and old_instant is not None)
         self._notify_responsible(principal, before, saved)
         return saved
 
     def delete(self, principal: Principal, task_id: str, *, expected_version: int | None) -> Task:
         task = self.get(principal, task_id, Operation.DELETE)
-        self._store.delete(principal, task, expected_version=expected_version, at=self._clock())
+        require_version(task, expected_version, "task")
+        self._store.delete_task(principal, task, at=self._clock())
         return task
 
     # ---- hooks: category replacement, parent cascades ----
@@ -188,15 +191,14 @@ class Tasks:
         still pointing at the old entry."""
         moved, after_key = 0, None
         while True:
-            found = self._store.entries(principal.tenant_id, f"category#{old_id}",
-                                        PageRequest(limit=100, after=after_key))
-            for task in self._store.get_many(principal.tenant_id, [e["tid"] for e in found.items]):
+            found = self._store.entry_page(principal.tenant_id, f"category#{old_id}",
+                                           PageRequest(limit=100, after=after_key))
+            for task in self._store.get_many(principal.tenant_id, [e["tid"] for e in found.items], consistent=True):
                 if task.category_id != old_id:
                     continue
                 after = task.model_copy(update={"category_id": new_id, "updated_at": self._clock(),
                                                 "updated_by": principal.user_id})
-                self._store.update(principal, task, after, expected_version=task.version, reminder=None,
-                                   disarm=False)
+                self._store.update_task(principal, task, after, reminder=None, disarm=False)
                 moved += 1
             if found.after is None:
                 return moved
@@ -207,13 +209,13 @@ class Tasks:
         system = _system(tenant_id)
         moved, after_key = 0, None
         while True:
-            found = self._store.entries(tenant_id, f"{kind}#{from_id}", PageRequest(limit=100, after=after_key))
-            for task in self._store.get_many(tenant_id, [e["tid"] for e in found.items]):
+            found = self._store.entry_page(tenant_id, f"{kind}#{from_id}", PageRequest(limit=100, after=after_key))
+            for task in self._store.get_many(tenant_id, [e["tid"] for e in found.items], consistent=True):
                 if getattr(task, f"{kind}_id") != from_id:
                     continue
                 after = task.model_copy(update={f"{kind}_id": into_id, "updated_at": self._clock(),
                                                 "updated_by": "system"})
-                self._store.update(system, task, after, expected_version=task.version, reminder=None, disarm=False)
+                self._store.update_task(system, task, after, reminder=None, disarm=False)
                 moved += 1
             if found.after is None:
                 return moved
@@ -226,17 +228,16 @@ class Tasks:
         done = 0
         after_key = None
         while True:
-            found = self._store.entries(tenant_id, f"{kind}#{record_id}", PageRequest(limit=100, after=after_key))
-            for task in self._store.get_many(tenant_id, [e["tid"] for e in found.items]):
+            found = self._store.entry_page(tenant_id, f"{kind}#{record_id}", PageRequest(limit=100, after=after_key))
+            for task in self._store.get_many(tenant_id, [e["tid"] for e in found.items], consistent=True):
                 if getattr(task, f"{kind}_id") != record_id:
                     continue
                 if kind == "contact":
-                    self._store.delete(system, task, expected_version=None, at=self._clock())
+                    self._store.delete_task(system, task, at=self._clock())
                 else:
                     after = task.model_copy(update={f"{kind}_id": None, "updated_at": self._clock(),
                                                     "updated_by": "system"})
-                    self._store.update(system, task, after, expected_version=task.version, reminder=None,
-                                       disarm=False)
+                    self._store.update_task(system, task, after, reminder=None, disarm=False)
                 done += 1
             if found.after is None:
                 return done

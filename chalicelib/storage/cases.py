@@ -14,10 +14,11 @@ from chalicelib.domain.contacts import fold
 from chalicelib.domain.principal import Principal
 from chalicelib.storage import keys
 from chalicelib.storage.history import system_event_op
-from chalicelib.storage.restricted_records import EntryKey, IndexedStore, Item
+from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.restricted_records import restricted_record_ops
 
 
-class CaseStore(IndexedStore):
+class CaseStore(IndexedStore[Case]):
     kind = "case"
     model = Case
 
@@ -37,7 +38,9 @@ class CaseStore(IndexedStore):
         return {(self.facet(case.tenant_id, f), case.id): {"pk": self.facet(case.tenant_id, f), "sk": case.id,
                                                            **attributes} for f in facets}
 
-    def save_with_event(self, principal: Principal, before: Case, after: Case, *, expected_version: int,
-                        event_text: str) -> Any:
-        return self.update(before, after, expected_version=expected_version, by=principal.user_id,
+    def side_ops(self, before: Case | None, after: Case | None, *, by: str | None, at: Any) -> list[Any]:
+        return restricted_record_ops(self.kind, before, after, by=by, at=at)
+
+    def save_with_event(self, principal: Principal, before: Case, after: Case, *, event_text: str) -> Any:
+        return self.update(before, after, by=principal.user_id,
                            extra=[system_event_op(principal, "case", after.id, event_text)])

@@ -12,22 +12,17 @@ page) plus one BatchGetItem for the contacts themselves.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.contacts import Contact, ContactQuery, ContactSort, fold
-from chalicelib.domain.errors import FieldError, ValidationFailed
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.storage import keys
-from chalicelib.storage.table import Delete, Put, SortKey, Table, Update, key_of
-
-Item = dict[str, Any]
-EntryKey = tuple[str, str]
-MAX_TRANSACTION = 100
-
-
-def _contact_item(contact: Contact) -> Item:
-    return {**contact.model_dump(mode="json"), **keys.contact(contact.tenant_id, contact.id)}
+from chalicelib.storage.changelog import change_ops
+from chalicelib.storage.custom_fields import field_usage_ops
+from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.settings import usage_ops
+from chalicelib.storage.table import SortKey
 
 
 def index_entries(contact: Contact) -> dict[EntryKey, Item]:
@@ -60,70 +55,48 @@ def index_entries(contact: Contact) -> dict[EntryKey, Item]:
     return entries
 
 
-def _entry_ops(before: Contact | None, after: Contact | None) -> list[Put | Delete]:
-    old = index_entries(before) if before else {}
-    new = index_entries(after) if after else {}
-    ops: list[Put | Delete] = [Put(item, must_not_exist=False) for key, item in new.items() if old.get(key) != item]
-    ops += [Delete({"pk": pk, "sk": sk}) for (pk, sk) in old if (pk, sk) not in new]
-    return ops
+def _logged(contact: Contact | None) -> dict[str, Any] | None:
+    return contact.model_dump(mode="json", exclude={"tenant_id"}) if contact else None
 
 
-def _tag_ops(before: Contact | None, after: Contact | None) -> list[Update]:
-    """New tags enter the tenant's tag list (created on the fly, CON-6)."""
-    if after is None:
-        return []
-    known = {fold(t) for t in before.tags} if before else set()
-    return [Update(keys.tag(after.tenant_id, "contact", fold(t)), set={"name": t}, bump_version=False,
-                   must_exist=False) for t in after.tags if fold(t) not in known]
+class ContactStore(IndexedStore[Contact]):
+    kind = "contact"
+    model = Contact
+    entry_id = "cid"
 
+    def record_key(self, tenant_id: str, record_id: str) -> dict[str, str]:
+        return keys.contact(tenant_id, record_id)
 
-def _checked(ops: list[Any]) -> list[Any]:
-    if len(ops) > MAX_TRANSACTION:
-        raise ValidationFailed("This change touches too much at once; split it into smaller changes.",
-                               errors=[FieldError("body", f"{len(ops)} writes, at most {MAX_TRANSACTION}")])
-    return ops
+    def facet(self, tenant_id: str, name: str) -> str:
+        return keys.contact_facet(tenant_id, name)
 
+    def index_entries(self, record: Contact) -> dict[EntryKey, Item]:
+        return index_entries(record)
 
-class ContactStore:
-    def __init__(self, table: Table | None = None):
-        self._table = table or Table()
+    def side_ops(self, before: Contact | None, after: Contact | None, *, by: str | None, at: Any) -> list[Any]:
+        """The change-log entry and the use counters of the settings entries and
+        custom fields the contact references, so that "in use" and "who changed
+        what" can never disagree with the contact."""
+        record = after or before
+        assert record is not None
+        tenant = record.tenant_id
+        return [
+            *change_ops(tenant, "contact", record.id, _logged(before), _logged(after), by=by, at=at),
+            *usage_ops(tenant, "contact-types", before.type_id if before else None,
+                       after.type_id if after else None),
+            *usage_ops(tenant, "temperatures", before.temperature_id if before else None,
+                       after.temperature_id if after else None),
+            *field_usage_ops(tenant, before.custom_fields if before else None,
+                             after.custom_fields if after else None),
+        ]
 
-    def get(self, tenant_id: str, contact_id: str) -> Contact | None:
-        item = self._table.get(keys.contact(tenant_id, contact_id))
-        return Contact.model_validate(item) if item else None
-
-    def get_many(self, tenant_id: str, contact_ids: Iterable[str]) -> list[Contact]:
-        """In the order asked; missing ones left out."""
-        ordered = list(dict.fromkeys(contact_ids))
-        found = {i["pk"]: i for i in self._table.get_many(keys.contact(tenant_id, c) for c in ordered)}
-        return [Contact.model_validate(found[keys.contact(tenant_id, c)["pk"]])
-                for c in ordered if keys.contact(tenant_id, c)["pk"] in found]
-
-    def create(self, contact: Contact, extra: list[Any] = ()) -> None:  # type: ignore[assignment]
-        self._table.transact(_checked([Put(_contact_item(contact)), *_entry_ops(None, contact),
-                                       *_tag_ops(None, contact), *extra]))
-
-    def update(self, before: Contact, after: Contact, *, expected_version: int, extra: list[Any] = ()) -> Contact:  # type: ignore[assignment]
-        item = _contact_item(after)
-        changes = {k: v for k, v in item.items() if k not in ("pk", "sk", "id", "version", "tenant_id")}
-        self._table.transact(_checked([
-            Update(keys.contact(after.tenant_id, after.id), set=changes, expected_version=expected_version),
-            *_entry_ops(before, after), *_tag_ops(before, after), *extra]))
-        return after.model_copy(update={"version": expected_version + 1})
-
-    def delete(self, contact: Contact, *, expected_version: int | None, extra: list[Any] = ()) -> None:  # type: ignore[assignment]
-        self._table.transact(_checked([
-            Delete(keys.contact(contact.tenant_id, contact.id), expected_version=expected_version, must_exist=True),
-            *_entry_ops(contact, None), *extra]))
-
-    def query(self, tenant_id: str, query: ContactQuery, page: PageRequest, *,
+    def query_contacts(self, tenant_id: str, query: ContactQuery, page: PageRequest, *,
               visible: Callable[[Item], bool], phone: str | None = None) -> Slice[Contact]:
         """One page of contacts for the filters, read from the best index partition."""
         partition, sort, newest_first, extra_check = self._plan(tenant_id, query, phone)
-        entries = self._table.query(partition, sort=sort, page=page, newest_first=newest_first,
-                                    visible=lambda e: visible(e) and extra_check(e), consistent=True)
-        contacts = self.get_many(tenant_id, [e["cid"] for e in entries.items])
-        return Slice(contacts, entries.after)
+        entries = self.query_entries(partition, page, sort=sort, newest_first=newest_first,
+                                     visible=lambda e: visible(e) and extra_check(e))
+        return self.records_of(tenant_id, entries)
 
     @staticmethod
     def _plan(tenant_id: str, query: ContactQuery,
@@ -163,40 +136,3 @@ class ContactStore:
         """Contact ids with this E.164 number (caller identification)."""
         found = self._table.query(keys.contact_facet(tenant_id, f"tel#{phone}"), page=PageRequest(limit=50))
         return [e["cid"] for e in found.items]
-
-    # ---- tags ----
-
-    def tag_names(self, tenant_id: str, entity: str = "contact") -> dict[str, str]:
-        """The tenant's tags: folded name -> display name."""
-        names: dict[str, str] = {}
-        after = None
-        while True:
-            found = self._table.query(keys.tags(tenant_id, entity), page=PageRequest(limit=200, after=after))
-            names.update({i["sk"]: i["name"] for i in found.items})
-            if found.after is None:
-                return names
-            after = found.after
-
-    def count_tagged(self, tenant_id: str, folded_tag: str, visible: Callable[[Item], bool]) -> int:
-        count, after = 0, None
-        while True:
-            found = self._table.query(keys.contact_facet(tenant_id, f"tag#{folded_tag}"),
-                                      sort=SortKey.begins_with(keys.CONTACT_BY_NAME),
-                                      page=PageRequest(limit=200, after=after), visible=visible)
-            count += len(found.items)
-            if found.after is None:
-                return count
-            after = found.after
-
-    def save_tag(self, tenant_id: str, name: str, entity: str = "contact") -> None:
-        """Put a registry entry, or respell it (SET-12 rename)."""
-        self._table.update(keys.tag(tenant_id, entity, fold(name)), set={"name": name}, bump_version=False,
-                           must_exist=False)
-
-    def delete_tag(self, tenant_id: str, folded_tag: str, entity: str = "contact") -> None:
-        """Remove a registry entry (SET-12 rename and delete, once no contact holds it)."""
-        self._table.delete(keys.tag(tenant_id, entity, folded_tag))
-
-
-def entry_key(item: Item) -> dict[str, str]:
-    return key_of(item)

@@ -24,7 +24,8 @@ from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.domain.principal import Principal
 from chalicelib.storage import keys
 from chalicelib.storage.history import system_event_op
-from chalicelib.storage.restricted_records import EntryKey, IndexedStore, Item
+from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.restricted_records import restricted_record_ops
 from chalicelib.storage.settings import usage_ops
 from chalicelib.domain.errors import NotFound
 from chalicelib.storage.table import Check, Delete, Put, SortKey, Update
@@ -53,7 +54,7 @@ def aggregate_ops(tenant_id: str, before: Deal | None, after: Deal | None) -> li
             if count or value or weighted]
 
 
-class DealStore(IndexedStore):
+class DealStore(IndexedStore[Deal]):
     kind = "deal"
     model = Deal
 
@@ -86,16 +87,16 @@ class DealStore(IndexedStore):
             entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
         return entries
 
-    def entity_ops(self, before: Deal | None, after: Deal | None) -> list[Any]:
+    def side_ops(self, before: Deal | None, after: Deal | None, *, by: str | None, at: Any) -> list[Any]:
         tenant = (after or before).tenant_id  # type: ignore[union-attr]
-        return [*usage_ops(tenant, "deal-stages", before.stage_id if before else None,
+        return [*restricted_record_ops(self.kind, before, after, by=by, at=at),
+                *usage_ops(tenant, "deal-stages", before.stage_id if before else None,
                            after.stage_id if after else None, field="stage_id"),
                 *aggregate_ops(tenant, before, after)]
 
-    def change_stage(self, principal: Principal, before: Deal, after: Deal, *, expected_version: int,
-                     event_text: str) -> Deal:
+    def change_stage(self, principal: Principal, before: Deal, after: Deal, *, event_text: str) -> Deal:
         """The stage change, its history event and counters in one transaction."""
-        return self.update(before, after, expected_version=expected_version, by=principal.user_id,
+        return self.update(before, after, by=principal.user_id,
                            extra=[system_event_op(principal, "deal", after.id, event_text)])
 
     def query_deals(self, tenant_id: str, facet: str, page: PageRequest, *, close_range: tuple[str, str] | None,

@@ -246,13 +246,13 @@ class Table:
             answer = self._client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
         return deserialize(answer["Item"]) if "Item" in answer else None
 
-    def get_many(self, keys: Iterable[Key]) -> list[Item]:
+    def get_many(self, keys: Iterable[Key], *, consistent: bool = False) -> list[Item]:
         """Items for the keys that exist, in no particular order."""
         pending = [serialize(k) for k in {(k[PK], k[SK]): k for k in keys}.values()]
         found: list[Item] = []
         while pending:
             batch, pending = pending[:100], pending[100:]
-            request = {self.name: {"Keys": batch}}
+            request = {self.name: {"Keys": batch, "ConsistentRead": consistent}}
             while request:
                 with aws_errors():
                     answer = self._client.batch_get_item(RequestItems=request)

@@ -14,7 +14,7 @@ use counters and the reminder (armed, re-armed or disarmed).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from chalicelib.domain.clock import iso
 from chalicelib.domain.pagination import PageRequest, Slice
@@ -24,16 +24,11 @@ from chalicelib.domain.tasks import Task, TaskQuery
 from chalicelib.storage import keys
 from chalicelib.storage.changelog import change_ops
 from chalicelib.storage.reminders import arm_op, disarm_op
+from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
 from chalicelib.storage.settings import usage_ops
-from chalicelib.storage.table import Delete, Put, SortKey, Table, Update
+from chalicelib.storage.table import SortKey
 
-Item = dict[str, Any]
-EntryKey = tuple[str, str]
 CATEGORIES = "task-categories"
-
-
-def _task_item(task: Task) -> Item:
-    return {**task.model_dump(mode="json"), **keys.task(task.tenant_id, task.id)}
 
 
 def facets(task: Task) -> list[str]:
@@ -59,82 +54,58 @@ def index_entries(task: Task) -> dict[EntryKey, Item]:
     return entries
 
 
-def _entry_ops(before: Task | None, after: Task | None) -> list[Put | Delete]:
-    old = index_entries(before) if before else {}
-    new = index_entries(after) if after else {}
-    ops: list[Put | Delete] = [Put(item, must_not_exist=False) for key, item in new.items() if old.get(key) != item]
-    ops += [Delete({"pk": pk, "sk": sk}) for (pk, sk) in old if (pk, sk) not in new]
-    return ops
-
-
 def _logged(task: Task | None) -> dict[str, Any] | None:
     return task.model_dump(mode="json", exclude={"tenant_id"}) if task else None
 
 
-def _side_ops(principal_id: str, before: Task | None, after: Task | None, at: Any,
-              reminder: ArmedReminder | None, disarm: bool) -> list[Any]:
-    task = after or before
-    assert task is not None
-    tenant = task.tenant_id
-    ops: list[Any] = [
-        *change_ops(tenant, "task", task.id, _logged(before), _logged(after), by=principal_id, at=at),
-        *usage_ops(tenant, CATEGORIES, before.category_id if before else None,
-                   after.category_id if after else None, field="category_id"),
-    ]
+def _reminder_ops(task: Task, reminder: ArmedReminder | None, disarm: bool) -> list[Any]:
     if reminder is not None:
-        ops.append(arm_op(reminder))
-    elif disarm:
-        ops.append(disarm_op(tenant, task.id))
-    return ops
+        return [arm_op(reminder)]
+    return [disarm_op(task.tenant_id, task.id)] if disarm else []
 
 
-class TaskStore:
-    def __init__(self, table: Table | None = None):
-        self._table = table or Table()
+class TaskStore(IndexedStore[Task]):
+    kind = "task"
+    model = Task
+    entry_id = "tid"
 
-    def get(self, tenant_id: str, task_id: str) -> Task | None:
-        item = self._table.get(keys.task(tenant_id, task_id))
-        return Task.model_validate(item) if item else None
+    def record_key(self, tenant_id: str, record_id: str) -> dict[str, str]:
+        return keys.task(tenant_id, record_id)
 
-    def get_many(self, tenant_id: str, task_ids: Iterable[str]) -> list[Task]:
-        """In the order asked; missing ones left out."""
-        ordered = list(dict.fromkeys(task_ids))
-        found = {i["pk"]: i for i in self._table.get_many(keys.task(tenant_id, t) for t in ordered)}
-        return [Task.model_validate(found[keys.task(tenant_id, t)["pk"]])
-                for t in ordered if keys.task(tenant_id, t)["pk"] in found]
+    def facet(self, tenant_id: str, name: str) -> str:
+        return keys.task_facet(tenant_id, name)
 
-    def create(self, principal: Principal, task: Task, *, reminder: ArmedReminder | None) -> None:
-        self._table.transact([Put(_task_item(task)), *_entry_ops(None, task),
-                              *_side_ops(principal.user_id, None, task, task.created_at, reminder, False)])
+    def index_entries(self, record: Task) -> dict[EntryKey, Item]:
+        return index_entries(record)
 
-    def update(self, principal: Principal, before: Task, after: Task, *, expected_version: int,
-               reminder: ArmedReminder | None, disarm: bool) -> Task:
-        item = _task_item(after)
-        changes = {k: v for k, v in item.items() if k not in ("pk", "sk", "id", "version", "tenant_id")}
-        self._table.transact([
-            Update(keys.task(after.tenant_id, after.id), set=changes, expected_version=expected_version),
-            *_entry_ops(before, after),
-            *_side_ops(principal.user_id, before, after, after.updated_at, reminder, disarm)])
-        return after.model_copy(update={"version": expected_version + 1})
+    def side_ops(self, before: Task | None, after: Task | None, *, by: str | None, at: Any) -> list[Any]:
+        task = after or before
+        assert task is not None
+        return [*change_ops(task.tenant_id, "task", task.id, _logged(before), _logged(after), by=by, at=at),
+                *usage_ops(task.tenant_id, CATEGORIES, before.category_id if before else None,
+                           after.category_id if after else None, field="category_id")]
 
-    def delete(self, principal: Principal, task: Task, *, expected_version: int | None, at: Any) -> None:
-        self._table.transact([
-            Delete(keys.task(task.tenant_id, task.id), expected_version=expected_version, must_exist=True),
-            *_entry_ops(task, None), *_side_ops(principal.user_id, task, None, at, None, True)])
+    def create_task(self, principal: Principal, task: Task, *, reminder: ArmedReminder | None) -> None:
+        self.create(task, by=principal.user_id, extra=_reminder_ops(task, reminder, False))
 
-    def query(self, tenant_id: str, query: TaskQuery, low: Any, high: Any, page: PageRequest, *,
-              visible: Callable[[Item], bool]) -> Slice[Task]:
+    def update_task(self, principal: Principal, before: Task, after: Task, *, reminder: ArmedReminder | None,
+                    disarm: bool) -> Task:
+        return self.update(before, after, by=principal.user_id, extra=_reminder_ops(after, reminder, disarm))
+
+    def delete_task(self, principal: Principal, task: Task, *, at: Any) -> None:
+        self.delete(task, by=principal.user_id, at=at, extra=_reminder_ops(task, None, True))
+
+    def query_tasks(self, tenant_id: str, query: TaskQuery, low: Any, high: Any, page: PageRequest, *,
+                    visible: Callable[[Item], bool]) -> Slice[Task]:
         """One page of tasks for the filters, due between low and high (UTC,
         inclusive; None: open), read from the best index partition."""
         start, end = keys.task_due_range(low, high)
-        entries = self._table.query(keys.task_facet(tenant_id, plan_facet(query)), sort=SortKey.between(start, end),
-                                    page=page, visible=visible, consistent=True)
-        return Slice(self.get_many(tenant_id, [e["tid"] for e in entries.items]), entries.after)
+        return self.query(tenant_id, plan_facet(query), page, sort=SortKey.between(start, end), newest_first=False,
+                          visible=visible)
 
-    def entries(self, tenant_id: str, facet: str, page: PageRequest) -> Slice[Item]:
-        """Raw index entries of a facet (cascades and category replacement)."""
-        return self._table.query(keys.task_facet(tenant_id, facet), sort=SortKey.begins_with(keys.TASK_BY_DUE),
-                                 page=page, consistent=True)
+    def entry_page(self, tenant_id: str, facet: str, page: PageRequest) -> Slice[Item]:
+        """Raw index entries of a facet, a page at a time (cascades and category replacement)."""
+        return self.query_entries(self.facet(tenant_id, facet), page, sort=SortKey.begins_with(keys.TASK_BY_DUE))
 
 
 def plan_facet(query: TaskQuery) -> str:
