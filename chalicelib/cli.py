@@ -1,4 +1,5 @@
-"""Admin commands: ``python -m chalicelib.cli create-tenant --name ... --owner-email ...``.
+"""Admin commands: ``python -m chalicelib.cli create-tenant --name ... --owner-email ...``
+and ``python -m chalicelib.cli migrate`` (after an upgrade).
 
 Runs against whatever the environment points at (AWS, or the local stack via
 CRM_AWS_ENDPOINT_URL). Without --owner-password the owner gets a one-time
@@ -35,6 +36,26 @@ def ensure_demo_tenant(owner_email: str, owner_password: str, name: str = "Demo"
                          time_zone="Europe/Berlin")
 
 
+def migrate() -> dict[str, object]:
+    """Bring the table's derived data up to the code's rules (idempotent: a
+    table that is current is left alone)."""
+    from chalicelib.storage.cases import CaseStore
+    from chalicelib.storage.contacts import ContactStore
+    from chalicelib.storage.deals import DealStore
+    from chalicelib.storage.reindex import INDEX_VERSION, current_version, reindex
+    from chalicelib.storage.table import Table
+    from chalicelib.storage.tasks import TaskStore
+
+    table = Table()
+    found = current_version(table)
+    if found >= INDEX_VERSION:
+        return {"index_version": found, "reindexed": False}
+    report = reindex([ContactStore(table), TaskStore(table), DealStore(table), CaseStore(table)], table)
+    return {"index_version": INDEX_VERSION, "reindexed": True, "records": report.by_kind,
+            "entries_removed": report.entries_removed, "tags_rekeyed": report.tags_rekeyed,
+            "records_changed": report.records_changed}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--owner-password", help="omit to get an invitation token instead")
     create.add_argument("--time-zone", default="UTC")
     create.add_argument("--phone-region", default="DE", help="ISO 3166 region for local phone numbers")
+    commands.add_parser("migrate", help="rebuild derived data (search index) after an upgrade; idempotent")
     args = parser.parse_args(argv)
+    if args.command == "migrate":
+        print(json.dumps(migrate(), indent=2))
+        return 0
     try:
         result = create_tenant(args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone,
                                args.phone_region)

@@ -212,7 +212,7 @@ def directory(api, tenant):
     ("?q=b.anders%40example.com", ["Bernd Anders"]),
     ("?q=%2B49301234567", ["Anna Müller"]),            # phone in E.164 ...
     ("?q=030%20123%2045%2067", ["Anna Müller"]),       # ... or as written locally
-    ("?q=acme", ["Acme GmbH"]),
+    ("?q=acme", ["Acme GmbH", "Anna Müller"]),        # a company and its people
     ("?q=zz", []),
 ])
 def test_search(api, tenant, directory, query, expected):

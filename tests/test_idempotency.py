@@ -65,3 +65,32 @@ def test_keys_are_isolated_between_tenants_through_the_api(api, tenant, other_te
                       headers=bearer(other_tenant.owner_token, **{"Idempotency-Key": "same"}))
     assert mine[0] == theirs[0] == 201 and mine[1]["id"] != theirs[1]["id"]
     assert "idempotent-replayed" not in theirs[2]
+
+
+def test_kept_answers_are_sealed_so_no_secret_sits_in_the_table(api, tenant):
+    key = {"Idempotency-Key": "token-1"}
+    body = {"name": "my script"}
+    status, first, _ = api.call("POST", "/v1/tokens", body, headers=bearer(tenant.owner_token, **key))
+    assert status == 201 and first["token"]
+    route = "POST /v1/tokens"
+    item = Table().get(keys.idempotency(tenant.id, tenant.owner_id, route, "token-1"))
+    assert item["state"] == "done" and "body" not in item
+    assert first["token"] not in str(item)
+    status, again, headers = api.call("POST", "/v1/tokens", body, headers=bearer(tenant.owner_token, **key))
+    assert status == 201 and again == first and headers["idempotent-replayed"] == "true"
+    # Another server secret cannot open it: refused rather than run twice.
+    store = IdempotencyStore(secret=b"another secret")
+    stored = store.request(tenant.id, tenant.owner_id, route, "token-1", b'{"name": "my script"}')
+    with pytest.raises(Conflict):
+        store.begin(stored)
+
+
+def test_the_answer_is_kept_per_real_path_not_per_route_template(api, tenant):
+    people = [api.call("POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "X"},
+                       headers=bearer(tenant.owner_token))[1]["id"] for name in ("Anna", "Ben")]
+    note = {"text": "Called about the offer"}
+    answers = [api.call("POST", f"/v1/contacts/{person}/history", note,
+                        headers=bearer(tenant.owner_token, **{"Idempotency-Key": "same"})) for person in people]
+    assert [a[0] for a in answers] == [201, 201]
+    assert answers[0][1]["id"] != answers[1][1]["id"]
+    assert "idempotent-replayed" not in answers[1][2]

@@ -2,7 +2,7 @@
 import pytest
 
 from chalicelib.domain.errors import BadRequest, ValidationFailed
-from chalicelib.domain.pagination import CursorCodec, QueryScope, Slice, clamp_limit
+from chalicelib.domain.pagination import CursorCodec, QueryScope, Slice, parse_limit
 
 codec = CursorCodec(b"secret")
 SCOPE = QueryScope("tenant-a", "contacts.list", {"kind": "person"})
@@ -44,15 +44,15 @@ def test_param_order_does_not_matter():
     assert codec.decode(codec.encode(POSITION, a), b) == POSITION
 
 
-@pytest.mark.parametrize("raw, expected", [(None, 50), ("", 50), ("0", 1), ("-5", 1), ("1", 1),
-                                           ("200", 200), ("201", 200), ("10000", 200), (7, 7)])
-def test_limit_is_clamped(raw, expected):
-    assert clamp_limit(raw) == expected
+@pytest.mark.parametrize("raw, expected", [(None, 50), ("", 50), ("1", 1), ("200", 200), (7, 7)])
+def test_limit_defaults_to_50_and_takes_1_to_200(raw, expected):
+    assert parse_limit(raw) == expected
 
 
-def test_non_numeric_limit_is_a_validation_error():
+@pytest.mark.parametrize("raw", ["ten", "0", "-5", "201", "10000", "1.5"])
+def test_a_limit_outside_1_to_200_is_a_validation_error_not_clamped(raw):
     with pytest.raises(ValidationFailed) as caught:
-        clamp_limit("ten")
+        parse_limit(raw)
     assert caught.value.errors[0].field == "limit"
 
 

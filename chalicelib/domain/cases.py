@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.access import ListAccess
 from chalicelib.domain.contacts import fold
-from chalicelib.domain.records import Record
+from chalicelib.domain.records import NotNull, Record, omittable
 from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, Title, list_access
 
 MAX_TAGS = 10
@@ -41,6 +41,7 @@ class NewCase(_CaseFields):
 
 class CaseChanges(_CaseFields):
     """PATCH: only the fields sent; ``closed`` changes through close/reopen."""
+    title: Annotated[Title, NotNull] = omittable()
 
 
 class Case(Record):

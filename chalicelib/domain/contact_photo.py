@@ -37,6 +37,7 @@ from chalicelib.domain.clock import Clock, iso, utc_now
 from chalicelib.domain.contacts import Contact
 from chalicelib.domain.errors import (Conflict, NotFound, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType,
                                       ValidationFailed)
+from chalicelib.domain.records import require_version
 from chalicelib.domain.principal import Principal
 
 MAX_PHOTO_BYTES = 1024 * 1024
@@ -167,7 +168,7 @@ class ContactPhotos:
             raise PayloadTooLarge(f"A photo may be at most {MAX_PHOTO_BYTES // 1024} KB.")
         # Access first: no CPU is spent on images for contacts the caller may not change.
         contact = self._contacts.get(principal, contact_id, Operation.WRITE)
-        _check_version(contact, expected_version)
+        require_version(contact, expected_version, "contact")
         photo = process_image(data)
         self._blobs.put(principal.tenant_id, contact.id, photo.data, photo.content_type)
         record = {"content_type": photo.content_type, "width": photo.width, "height": photo.height,
@@ -193,7 +194,7 @@ class ContactPhotos:
         contact = self._contacts.get(principal, contact_id, Operation.WRITE)
         if contact.photo is None:
             raise NotFound("The contact has no photo.")
-        _check_version(contact, expected_version)
+        require_version(contact, expected_version, "contact")
         saved = self._save(principal, contact.id, None, expected_version)
         # After the record: a failure here leaves an unreferenced object that the
         # next upload overwrites and the contact's cascade deletes.
@@ -229,9 +230,3 @@ class ContactPhotos:
             return self._contacts.set_photo(principal, contact_id, photo)
         except PreconditionFailed:
             raise Conflict("The contact is being changed by someone else; send the photo again.") from None
-
-
-def _check_version(contact: Contact, expected_version: int | None) -> None:
-    if expected_version is not None and contact.version != expected_version:
-        raise PreconditionFailed(f"The contact is at version {contact.version}, not {expected_version}; "
-                                 "reload it and send the photo again.")

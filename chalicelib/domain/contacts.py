@@ -8,9 +8,8 @@ creator is the first manager unless others are named. Hidden contacts answer
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -18,12 +17,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from chalicelib.domain import access
 from chalicelib.domain.access import ContactAccess, ContactShare, Operation
-from chalicelib.domain.contact_details import ContactDetail, DetailType, detail_values
-from chalicelib.domain.records import Record
+from chalicelib.domain.contact_details import ContactDetail, DetailType, detail_values, looks_like_phone
+from chalicelib.domain.currency import CurrencyCode
+from chalicelib.domain.records import NotNull, Record, omittable
+from chalicelib.domain.text import fold, spelling_variants, words
+
+__all__ = ["fold"]  # re-exported: the one fold lives in domain/text.py
 
 MAX_TAGS = 10
 MAX_MANAGERS = 5
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_NAME_TOKENS = 5
+MAX_VARIANT_TOKENS = 2
+MAX_COMPANY_TOKENS = 3
 
 Text200 = Annotated[str, Field(max_length=200)]
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
@@ -55,20 +60,15 @@ class _ContactFields(BaseModel):
     type_id: str | None = Field(default=None, max_length=40, description="contact-types entry; null: not specified")
     temperature_id: str | None = Field(default=None, max_length=40, description="temperatures entry")
     description: Annotated[str, Field(max_length=10_000)] | None = None
-    currency: str | None = Field(default=None, description="ISO 4217 code, default for its invoices")
+    currency: CurrencyCode | None = Field(default=None, description="ISO 4217 code, default for its invoices")
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
-    managers: list[str] | None = Field(default=None, max_length=MAX_MANAGERS, description="user ids")
-    access: ContactShare | None = None
+    managers: Annotated[list[Annotated[str, Field(max_length=40)]], NotNull,
+                        Field(min_length=1, max_length=MAX_MANAGERS)] = omittable(
+        description="User ids; a contact keeps at least one manager")
+    access: Annotated[ContactShare, NotNull] = omittable(description="Default private")
     details: list[ContactDetail] | None = None
     custom_fields: dict[str, Any] | None = Field(
         default=None, description="Custom field values by field id (see /v1/custom-fields); null removes one.")
-
-    @field_validator("currency")
-    @classmethod
-    def _currency_code(cls, value: str | None) -> str | None:
-        if value is not None and not _CURRENCY.match(value):
-            raise ValueError("must be an ISO 4217 code such as EUR")
-        return value
 
     @field_validator("first_name", "last_name", "company_name", "job_title")
     @classmethod
@@ -124,6 +124,15 @@ class Contact(Record):
     custom_fields: dict[str, Any] = Field(default_factory=dict)
     photo: dict[str, Any] | None = None
 
+    @field_validator("photo")
+    @classmethod
+    def _photo_numbers(cls, photo: dict[str, Any] | None) -> dict[str, Any] | None:
+        # DynamoDB gives numbers back as Decimal, which JSON would turn into
+        # strings: the change log would record "200" before and 200 after.
+        if photo is None:
+            return None
+        return {k: int(v) if isinstance(v, Decimal) and v == v.to_integral_value() else v for k, v in photo.items()}
+
     @property
     def display_name(self) -> str:
         if self.kind == ContactKind.COMPANY:
@@ -147,15 +156,14 @@ class Contact(Record):
         return detail_values(self.details, DetailType.PHONE)
 
     def search_tokens(self) -> list[str]:
-        """Name words and e-mail addresses, folded: what a name-prefix search matches."""
-        words = fold(self.display_name).split()
-        return list(dict.fromkeys([w for w in words if len(w) >= 2][:6] + [fold(e) for e in self.emails()]))
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: "Müller" and "muller" match."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).split())[:100]
+        """What a search matches, folded: the name's words (also as written
+        without umlauts), a person's company name, and the e-mail addresses.
+        Each token is an index entry in the contact's transaction, hence the caps."""
+        name = [w for w in words(self.display_name) if len(w) >= 2][:MAX_NAME_TOKENS]
+        variants = [w for w in spelling_variants(self.display_name) if len(w) >= 2][:MAX_VARIANT_TOKENS]
+        company = ([w for w in words(self.company_name or "") if len(w) >= 2][:MAX_COMPANY_TOKENS]
+                   if self.kind == ContactKind.PERSON else [])
+        return list(dict.fromkeys(name + variants + company + [fold(e) for e in self.emails()]))
 
 
 class ContactSort(StrEnum):
@@ -170,7 +178,9 @@ class ContactQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str | None = Field(default=None, min_length=2, max_length=100,
-                          description="Name prefix, e-mail (prefix) or phone number in any common format")
+                          description="Words that each begin a word of the name, the company's name or an "
+                                      "e-mail address (any order, accents and case ignored: 'anna mu', "
+                                      "'muller anna'), or a phone number in any common format")
     kind: ContactKind | None = None
     type_id: str | None = Field(default=None, max_length=40, description="'none' for contacts without a type")
     tag: TagName | None = None
@@ -179,10 +189,34 @@ class ContactQuery(BaseModel):
     company_id: str | None = Field(default=None, max_length=40, description="persons of this company")
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
-    sort: ContactSort = ContactSort.NAME
+    sort: ContactSort | None = Field(default=None, description="Default name; not with q (matches come by "
+                                                                "the matched word)")
+
+    @model_validator(mode="after")
+    def _searchable(self) -> "ContactQuery":
+        if self.q is not None:
+            if self.sort is not None:
+                raise ValueError("sort cannot be combined with q: search results come in the order of the matched "
+                                 "word; leave sort out or filter without q")
+            if not looks_like_phone(self.q) and not any(len(w) >= 2 for w in words(self.q)):
+                raise ValueError("q needs a word of at least two letters")
+        return self
 
     def filters(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def search_words(q: str) -> tuple[str, list[str]]:
+    """The word a search reads the index by (the longest: the fewest
+    entries), and the words every match must also begin a token with."""
+    typed = words(q)
+    driving = max((w for w in typed if len(w) >= 2), key=len)
+    return driving, [w for w in typed if w != driving]
+
+
+def tokens_match(tokens: list[str], others: list[str]) -> bool:
+    """Every further query word begins some token of the contact."""
+    return all(any(t.startswith(word) for t in tokens) for word in others)
 
 
 def entry_matches(entry: dict[str, Any], query: ContactQuery) -> bool:

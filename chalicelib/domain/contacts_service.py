@@ -34,6 +34,17 @@ class CascadeDelete(BaseModel):
     tenant_id: str
     record_kind: str
     record_id: str
+
+
+class CompanyRenamed(BaseModel):
+    """Job message: a company's persons show its new name (idempotent)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["contacts.company_renamed"] = "contacts.company_renamed"
+    tenant_id: str
+    company_id: str
+
+
 # Fields whose change needs CHANGE_ACCESS rather than WRITE.
 ACCESS_FIELDS = ("managers", "access")
 
@@ -109,6 +120,9 @@ class Contacts:
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
         saved = self._store.update(before, after, by=principal.user_id)
         self._notify_new_managers(principal, before, saved)
+        if saved.kind == ContactKind.COMPANY and saved.company_name != before.company_name:
+            # A person shows (and is found by) its company's name; a company may have many.
+            self._queue.send(CompanyRenamed(tenant_id=saved.tenant_id, company_id=saved.id).model_dump(mode="json"))
         return saved
 
     def delete(self, principal: Principal, contact_id: str, *, expected_version: int | None) -> Contact:
@@ -142,16 +156,30 @@ class Contacts:
     def move_persons(self, tenant_id: str, company_id: str, to_company_id: str | None) -> int:
         """A company's persons move to another company (a merge) or, with None,
         lose the link. Safe to rerun: it finds only the persons still linked."""
+        target = self._store.get(tenant_id, to_company_id) if to_company_id else None
+        return self._update_persons(tenant_id, company_id, {
+            "company_id": target.id if target else None, "company_name": target.company_name if target else None})
+
+    def refresh_company_name(self, job: CompanyRenamed) -> int:
+        """A renamed company's persons show its new name. Idempotent: only
+        persons whose name differs change."""
+        company = self._store.get(job.tenant_id, job.company_id)
+        if company is None or company.kind != ContactKind.COMPANY:
+            return 0  # deleted meanwhile: its delete cascade unlinks the persons
+        return self._update_persons(job.tenant_id, company.id, {"company_name": company.company_name})
+
+    def _update_persons(self, tenant_id: str, company_id: str, changes: dict[str, Any]) -> int:
         system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
         unlinked, page = 0, PageRequest(limit=100)
         while True:
             found = self._store.query_contacts(tenant_id, ContactQuery(company_id=company_id), page,
                                                visible=lambda e: True)
-            for person in found.items:
-                if person.company_id != company_id:
+            for listed in found.items:
+                person = self._store.get(tenant_id, listed.id)  # read to be written: consistent
+                if (person is None or person.company_id != company_id
+                        or all(getattr(person, k) == v for k, v in changes.items())):
                     continue
-                after = person.model_copy(update={"company_id": to_company_id, "updated_at": self._clock(),
-                                                  "updated_by": "system"})
+                after = person.model_copy(update={**changes, "updated_at": self._clock(), "updated_by": "system"})
                 self._store.update(person, after, by=system.user_id)
                 unlinked += 1
             if found.after is None:
@@ -170,11 +198,11 @@ class Contacts:
         if "tags" in fields:
             update["tags"] = self._canonical_tags(principal, clean_tags(fields["tags"] or []))
         if "managers" in fields:
-            update["managers"] = self._checked_managers(principal, fields["managers"] or [])
-        if fields.get("access") is None and "access" in fields:
-            update["access"] = ContactShare.PRIVATE
+            update["managers"] = self._checked_managers(principal, fields["managers"])
         if fields.get("company_id") and fields["company_id"] != contact.company_id:
-            self._check_company(principal, fields["company_id"], contact.id)
+            update["company_name"] = self._company(principal, fields["company_id"], contact.id).company_name
+        elif "company_id" in fields and not fields["company_id"]:
+            update["company_name"] = None
         if "custom_fields" in fields:
             merged = {**contact.custom_fields, **(fields["custom_fields"] or {})}
             checked = (self._custom_fields.validate(principal, contact.kind.value, merged) if self._custom_fields
@@ -200,12 +228,14 @@ class Contacts:
                                    errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad])
         return wanted
 
-    def _check_company(self, principal: Principal, company_id: str, contact_id: str) -> None:
+    def _company(self, principal: Principal, company_id: str, contact_id: str) -> Contact:
+        """The company a person is linked to: it must exist and be visible."""
         company = self._store.get(principal.tenant_id, company_id)
         if (company is None or company.kind != ContactKind.COMPANY or company_id == contact_id
                 or not access.allowed(principal, Operation.READ, company.access_record())):
             raise ValidationFailed("The company does not exist.",
                                    errors=[FieldError("company_id", "no such company")])
+        return company
 
     def _notify_new_managers(self, principal: Principal, before: Contact | None, after: Contact) -> None:
         new = [m for m in after.managers if m != principal.user_id and (before is None or m not in before.managers)]
@@ -220,4 +250,7 @@ def region(tenant: Tenant) -> str:
 
 
 def _kind_view(contact: Contact) -> dict[str, Any]:
-    return {k: getattr(contact, k) for k in ("first_name", "last_name", "company_name", "job_title", "company_id")}
+    """The fields CON-1 checks; a person's company_name is its company's, copied, not its own."""
+    names = ("company_name",) if contact.kind == ContactKind.COMPANY else ("first_name", "last_name", "job_title",
+                                                                            "company_id")
+    return {k: getattr(contact, k) for k in names}

@@ -1,9 +1,11 @@
 """Currencies (SET-1, SET-2): the ISO 4217 list, the tenant's default
 currency, manual exchange rates, and conversion with exact decimals.
 
-- The currency list is ISO 4217 as Babel knows it, narrowed to the codes that
-  are legal tender somewhere today (no historic or fund codes). Babel is
-  imported on first use only (cold start).
+- The currency list is ISO 4217 (the ``iso4217`` data package, which follows
+  the maintenance agency's list) narrowed to the codes that CLDR (Babel) knows
+  as legal tender somewhere today: no historic, fund or metal codes. Minor
+  units are ISO's: CLDR's cash digits differ for some (AFN and ALL have 2 in
+  ISO 4217, 0 in CLDR). Both are imported on first use only (cold start).
 - Money is ``Decimal``, never float; rates travel as decimal strings.
 - ``convert`` uses the direct rate, else the inverse of the reverse rate.
   Converting a set of amounts names every missing pair at once
@@ -38,15 +40,17 @@ class Currency(BaseModel):
 @functools.cache
 def _currencies() -> dict[str, Currency]:
     from babel.core import get_global
-    from babel.numbers import get_currency_name, get_currency_precision, get_territory_currencies
+    from babel.numbers import get_currency_name, get_territory_currencies
+
+    from iso4217 import Currency as Iso4217
 
     today = date.today()
-    codes: set[str] = set()
+    tender: set[str] = set()
     for territory in get_global("territory_currencies"):
-        codes.update(get_territory_currencies(territory, start_date=today, tender=True, non_tender=False))
-    return {code: Currency(code=code, name=get_currency_name(code, locale="en"),
-                           minor_units=get_currency_precision(code))
-            for code in sorted(codes)}
+        tender.update(get_territory_currencies(territory, start_date=today, tender=True, non_tender=False))
+    iso = {c.code: c.exponent for c in Iso4217 if c.exponent is not None}
+    return {code: Currency(code=code, name=get_currency_name(code, locale="en"), minor_units=iso[code])
+            for code in sorted(tender & set(iso))}
 
 
 def currencies() -> list[Currency]:

@@ -5,12 +5,12 @@ Decisions:
 - ``stage_id`` is set on create (default: the first open stage by order) and
   changed only by ``PUT /v1/deals/{deal_id}/stage`` (DEA-4: the stage change
   is its own operation, recorded in the history). A PATCH naming
-  ``stage_id`` is refused (422: unknown field).
+  ``stage_id`` is refused (422, naming PUT .../stage).
 - ``probability`` starts as the stage's and is copied again on every stage
   change; a PATCH may set it by hand in between. Setting the stage a deal
   already has re-copies the probability and is recorded like any change.
-- Deleting a deal deletes its history, files and tasks (parents cascades);
-  its projects stay, with ``deal_id`` cleared. Deleting a contact removes it
+- Deleting a deal deletes its history and files (parents cascades); its
+  tasks stay, unlinked from it; its projects stay, with ``deal_id`` cleared. Deleting a contact removes it
   from deals (main contact and members); merging moves it to the survivor.
 - Budget: ``amount`` is a non-negative decimal string with at most the
   currency's minor-unit digits; ``currency`` defaults to the tenant's;
@@ -30,18 +30,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.access import ListAccess
-from chalicelib.domain.currency import is_currency, minor_units, round_money
+from chalicelib.domain.currency import CurrencyCode, minor_units, round_money
 from chalicelib.domain.errors import FieldError, ValidationFailed
-from chalicelib.domain.records import Record
+from chalicelib.domain.records import NotNull, Record, omittable
 from chalicelib.domain.restricted_records import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.settings_lists import StageStatus
 
 MAX_TAGS = 10
 _AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
-_CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
 Id = Annotated[str, Field(min_length=1, max_length=40)]
@@ -59,17 +58,17 @@ class BidType(StrEnum):
 class _DealFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Title | None = None
+    title: Annotated[Title, NotNull] = omittable()
     contact_id: Id | None = Field(default=None, description="The main contact (person or company)")
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_MEMBERS, description="Further contacts")
     description: Annotated[str, Field(max_length=10_000)] | None = None
     amount: str | None = Field(default=None, description="Decimal string, e.g. \"12000.00\"", examples=["12000.00"])
-    currency: str | None = Field(default=None, description="ISO 4217; default: the tenant's currency")
-    bid_type: BidType | None = None
+    currency: Annotated[CurrencyCode, NotNull] = omittable(description="ISO 4217; default: the tenant's currency")
+    bid_type: Annotated[BidType, NotNull] = omittable(description="Default fixed")
     periods: int | None = Field(default=None, gt=0, le=100_000, description="Number of periods (not for fixed)")
     expected_close_date: date | None = None
-    responsible_id: Id | None = Field(default=None, description="A user; default: the creator")
-    probability: int | None = Field(default=None, ge=0, le=100)
+    responsible_id: Annotated[Id, NotNull] = omittable(description="A user; default: the creator")
+    probability: Annotated[int, NotNull, Field(ge=0, le=100)] = omittable()
     access_list: list[Id] | None = Field(default=None, max_length=MAX_LISTED,
                                          description="Users; empty: public. The creator joins a non-empty list.")
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
@@ -82,13 +81,6 @@ class _DealFields(BaseModel):
             raise ValueError("must be a non-negative decimal string such as \"1200.50\"")
         return value
 
-    @field_validator("currency")
-    @classmethod
-    def _currency(cls, value: str | None) -> str | None:
-        if value is not None and not (_CURRENCY.match(value) and is_currency(value)):
-            raise ValueError("must be an ISO 4217 code such as EUR")
-        return value
-
 
 class NewDeal(_DealFields):
     title: Title
@@ -97,6 +89,14 @@ class NewDeal(_DealFields):
 
 class DealChanges(_DealFields):
     """PATCH: only the fields sent. The stage changes through PUT .../stage."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_has_its_own_operation(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "stage_id" in data:
+            raise ValueError("stage_id changes through PUT /v1/deals/{id}/stage (it copies the stage's probability, "
+                             "sets the close date and records the change in the history)")
+        return data
 
 
 class StageChange(BaseModel):

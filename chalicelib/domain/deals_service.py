@@ -192,14 +192,6 @@ class Deals(RestrictedRecordService):
         plain = ("title", "description", "amount", "currency", "bid_type", "periods", "expected_close_date",
                  "probability")
         update: dict[str, Any] = {k: fields[k] for k in plain if k in fields}
-        if "title" in update and not update["title"]:
-            raise ValidationFailed("A deal needs a title.", errors=[FieldError("title", "required")])
-        if fields.get("currency") is None and "currency" in fields:
-            update.pop("currency")
-        if fields.get("bid_type") is None and "bid_type" in fields:
-            update["bid_type"] = BidType.FIXED
-        if fields.get("probability") is None and "probability" in fields:
-            update.pop("probability")
         if "bid_type" in update and update["bid_type"] == BidType.FIXED and "periods" not in fields:
             update["periods"] = None
         if "contact_id" in fields:

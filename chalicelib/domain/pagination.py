@@ -57,17 +57,20 @@ class QueryScope:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def clamp_limit(raw: str | int | None) -> int:
+def parse_limit(raw: str | int | None) -> int:
+    """``?limit=``: 1..200, default 50; anything else is a 422, never silently changed."""
     if raw is None or raw == "":
         return DEFAULT_LIMIT
     try:
         value = int(raw)
     except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
         raise ValidationFailed(
-            "limit must be a whole number",
-            errors=[FieldError("limit", "must be a whole number between 1 and 200")],
-        ) from None
-    return max(1, min(MAX_LIMIT, value))
+            f"limit must be a whole number between 1 and {MAX_LIMIT}",
+            errors=[FieldError("limit", f"must be a whole number between 1 and {MAX_LIMIT}")],
+        )
+    return value
 
 
 def _b64(data: bytes) -> str:
@@ -112,7 +115,7 @@ class CursorCodec:
 
     def page_request(self, scope: QueryScope, *, limit: str | int | None, cursor: str | None) -> PageRequest:
         return PageRequest(
-            limit=clamp_limit(limit),
+            limit=parse_limit(limit),
             after=self.decode(cursor, scope) if cursor else None,
         )
 

@@ -1,4 +1,4 @@
-"""Records that other records hang off (contacts now; deals and cases later).
+"""Records that other records hang off: contacts, deals and cases.
 
 History events, files, tasks and the change log attach to a *parent* named by
 kind and id. Each parent kind registers a resolver that loads the record's

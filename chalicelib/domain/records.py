@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from chalicelib.domain.errors import PreconditionFailed
 
@@ -18,6 +19,26 @@ class Record(BaseModel):
     created_by: str | None = None
     updated_at: datetime
     updated_by: str | None = None
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null: the record needs it (leave the field out to keep its value)")
+    return value
+
+
+# A field that may be left out but not cleared: ``Annotated[T, NotNull] = omittable()``
+# (a default is not validated, an explicit null is: 422 naming the field).
+NotNull = BeforeValidator(_not_null)
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)  # null is not a value of the field: the schema must not offer it
+
+
+def omittable(**field: Any) -> Any:
+    """The default of a ``NotNull`` field: absent means "keep" (or the record's default)."""
+    return Field(default=None, json_schema_extra=_without_default, **field)
 
 
 def require_version(record: Record, expected_version: int | None, what: str = "record") -> None:

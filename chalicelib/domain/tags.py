@@ -27,8 +27,8 @@ The old registry entry goes last, and only once no record holds the tag any
 more: a failed record (or one tagged meanwhile) keeps the tag listed, and
 running the rename or delete again finishes the rest.
 
-Entities plug in through ``TaggedRecords`` (contacts now; deals and cases
-register theirs when they get tags).
+Entities plug in through ``TaggedRecords``: contacts, deals and cases
+(services.tags() wires the three).
 """
 from __future__ import annotations
 

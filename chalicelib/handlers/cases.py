@@ -39,8 +39,7 @@ def list_cases(call: Call) -> Page[CaseView]:
     return call.page(services.cases().list(call.caller, call.query, page), CaseView.of)
 
 
-@route(bp, "/v1/cases", "POST", summary="Create a case", tag=TAG, body=NewCase, response=CaseView, status=201,
-       idempotent=True)
+@route(bp, "/v1/cases", "POST", summary="Create a case", tag=TAG, body=NewCase, response=CaseView, status=201)
 def create_case(call: Call) -> CaseView:
     return CaseView.of(services.cases().create(call.caller, call.body))
 

@@ -64,8 +64,7 @@ def list_deals(call: Call) -> Page[DealView]:
     return call.page(services.deals().list(call.caller, call.query, page), DealView.of)
 
 
-@route(bp, "/v1/deals", "POST", summary="Create a deal", tag=TAG, body=NewDeal, response=DealView, status=201,
-       idempotent=True)
+@route(bp, "/v1/deals", "POST", summary="Create a deal", tag=TAG, body=NewDeal, response=DealView, status=201)
 def create_deal(call: Call) -> DealView:
     return DealView.of(services.deals().create(call.caller, call.tenant, call.body))
 
@@ -102,7 +101,7 @@ def change_stage(deal_id: str, call: Call) -> DealView:
 
 
 @route(bp, "/v1/deals/{deal_id}/projects", "POST", summary="Start a project linked to the deal", tag=TAG,
-       body=NewProject, response=ProjectView, status=201, errors=(404,), idempotent=True)
+       body=NewProject, response=ProjectView, status=201, errors=(404,))
 def start_project(deal_id: str, call: Call) -> ProjectView:
     return ProjectView.of(services.deals().start_project(call.caller, deal_id, call.body))
 

@@ -15,19 +15,23 @@ TAG = "Identity"
 
 
 @route(bp, "/v1/auth/login", "POST", summary="Log in with e-mail and password", tag=TAG, public=True,
-       body=LoginRequest, response=SessionView, errors=(401, 429))
+       body=LoginRequest, response=SessionView, errors=(401, 429),
+       not_idempotent="public: there is no caller to keep the answer for; a repeated login issues another "
+                      "session token and creates nothing else")
 def login(call: Call) -> SessionView:
     token, user = services.auth().login(call.body)
     return SessionView(token=token, user=UserView.of(user))
 
 
-@route(bp, "/v1/auth/logout", "POST", summary="Revoke the calling token", tag=TAG, module="portal", status=204)
+@route(bp, "/v1/auth/logout", "POST", summary="Revoke the calling token", tag=TAG, module="portal", status=204,
+       not_idempotent="revoking a token twice revokes it once")
 def logout(call: Call) -> None:
     services.auth().logout(call.caller)
 
 
 @route(bp, "/v1/auth/accept-invitation", "POST", summary="Set the invited user's password", tag=TAG,
-       public=True, body=AcceptInvitation, response=SessionView, errors=(401, 409))
+       public=True, body=AcceptInvitation, response=SessionView, errors=(401, 409),
+       not_idempotent="public: the invitation token is single-use, so a repeat cannot set anything twice")
 def accept_invitation(call: Call) -> SessionView:
     token, user = services.auth().accept_invitation(call.body)
     return SessionView(token=token, user=UserView.of(user))

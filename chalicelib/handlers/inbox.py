@@ -43,7 +43,8 @@ def inbox(call: Call) -> Page[NotificationView]:
 
 
 @route(bp, "/v1/notifications/{notification_id}/read", "POST", summary="Mark a notification read",
-       tag="Notifications", module="portal", response=NotificationView, errors=(404,))
+       tag="Notifications", module="portal", response=NotificationView, errors=(404,),
+       not_idempotent="marking a notification read twice changes nothing")
 def mark_read(notification_id: str, call: Call) -> NotificationView:
     return NotificationView.of(services.notifier().mark_read(call.caller, notification_id))
 

@@ -12,18 +12,19 @@ import json
 from typing import TYPE_CHECKING, Any, Callable
 
 from chalice import Blueprint, Rate
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from chalicelib import services
 from chalicelib.config import deploy_queue_name, get_settings
 from chalicelib.domain import parents
 from chalicelib.domain.contact_bulk import ContactBulkChunk
-from chalicelib.domain.contacts_service import CascadeDelete
+from chalicelib.domain.errors import CrmError
+from chalicelib.domain.contacts_service import CascadeDelete, CompanyRenamed
 from chalicelib.domain.housekeeping import PurgeExpired
 from chalicelib.domain.notifications import SendNotificationEmails
 from chalicelib.domain.reminders import DeliverReminder
 from chalicelib.domain.tags import TagChangeChunk
-from chalicelib.observability import logger
+from chalicelib.observability import end_job, logger, start_job
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -62,6 +63,7 @@ JOB_HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], None]]] = {
     "notifications.email": (SendNotificationEmails, _send_notification_emails),
     "records.cascade_delete": (CascadeDelete, _cascade_delete),
     "contacts.bulk": (ContactBulkChunk, _contacts_bulk),
+    "contacts.company_renamed": (CompanyRenamed, lambda job: services.contacts().refresh_company_name(job)),
     "tags.change": (TagChangeChunk, _tags_change),
     "reminders.deliver": (DeliverReminder, lambda job: services.reminders().deliver(job)),
 }
@@ -72,12 +74,31 @@ class UnknownJob(ValueError):
 
 
 def handle_job_record(record: "SQSRecord") -> None:
-    body = json.loads(record.body)
+    """One message: its kind, tenant and outcome are logged (never its body:
+    personal data); the tenant is in the log context while it runs."""
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
     kind = body.get("kind") if isinstance(body, dict) else None
-    if kind not in JOB_HANDLERS:
-        raise UnknownJob(f"unknown job kind {kind!r}")
-    model, handler = JOB_HANDLERS[kind]
-    handler(model.model_validate(body))
+    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
+    start_job(kind=kind if isinstance(kind, str) else None, message_id=record.message_id,
+              tenant_id=tenant_id if isinstance(tenant_id, str) else None)
+    try:
+        if kind not in JOB_HANDLERS:
+            raise UnknownJob(f"unknown job kind {kind!r}")
+        model, handler = JOB_HANDLERS[kind]
+        handler(model.model_validate(body))
+    except Exception as error:
+        # The batch processor reports it as a failure: SQS retries, then the DLQ.
+        # Expected failures name their type; a bug logs its traceback, as on the HTTP path.
+        expected = isinstance(error, (CrmError, ValidationError, UnknownJob))
+        log = logger.warning if expected else logger.exception
+        log("job failed", extra={"outcome": "failed", "error": type(error).__name__,
+                                 "receive_count": record.attributes.approximate_receive_count})
+        raise
+    logger.info("job done", extra={"outcome": "done"})
+    end_job()
 
 
 def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

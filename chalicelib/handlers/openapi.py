@@ -85,7 +85,7 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         spec["parameters"] += [
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-             "description": "Items per page; values outside 1..200 are clamped."},
+             "description": "Items per page, 1..200 (others answer 422)."},
             {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
              "description": "next_cursor of the previous page; valid only for the same list and filters."},
         ]

@@ -66,6 +66,10 @@ def from_error(error: errors.CrmError) -> Response:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    if status == 401:
+        # RFC 9110 11.6.1: a 401 names the scheme the client must use.
+        headers["WWW-Authenticate"] = 'Bearer realm="crm"'
+
     return problem(status, error.detail, title=error.title,
                    field_errors=error.errors if status == 422 else None, headers=headers)
 

@@ -56,8 +56,15 @@ class Operation:
     if_match: bool = False
     # With an Idempotency-Key header the first successful answer is kept for
     # 24 h and replayed to retries with the same key and body (422 other body,
-    # 409 while the first still runs).
-    idempotent: bool = False
+    # 409 while the first still runs). Every POST is, unless it says why not
+    # in ``not_idempotent``; other methods are idempotent by their nature.
+    not_idempotent: str = ""
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method == "POST" and not self.not_idempotent
+
+    method: str = "GET"
 
 
 @dataclass
@@ -70,6 +77,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     principal: Principal | None = None
     tenant: Any = None
+    # The path as requested (the route template with its parameters filled in).
+    request_path: str = ""
     _scope: QueryScope | None = None
 
     @property
@@ -101,14 +110,16 @@ class Call:
         return cursor_codec().page(result, self._scope)
 
     def expected_version(self) -> int:
-        """The version named by If-Match ("3", W/"3" or 3); writes must name one."""
+        """The version named by If-Match ("3" or 3); writes must name one."""
         raw = self.header("if-match")
         if raw is None:
             raise errors.PreconditionRequired(
-                'Send If-Match with the version you are changing, e.g. If-Match: "3".')
+                "Send If-Match with the version you are changing: the ETag that GET "
+                f"{self.request_path} answers, e.g. If-Match: \"<version>\".")
         text = raw.strip()
         if text.startswith("W/"):
-            text = text[2:]
+            # RFC 9110 13.1.1: If-Match compares strongly; a weak tag never matches.
+            raise errors.PreconditionFailed("If-Match needs the strong ETag (\"<version>\"), not a weak W/ tag.")
         text = text.strip('"')
         if not text.isdigit():
             raise errors.BadRequest('If-Match must be a record version, e.g. "3".')
@@ -215,7 +226,7 @@ def _plain(value: Any) -> Any:
 
 
 def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **options: Any) -> Callable:
-    op = Operation(summary=summary, tag=tag, **options)
+    op = Operation(summary=summary, tag=tag, method=method, **options)
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         wants_call = "call" in inspect.signature(view).parameters
@@ -228,7 +239,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                 if len(raw) > get_settings().max_body_bytes:
                     raise errors.PayloadTooLarge(
                         f"The request body is larger than {get_settings().max_body_bytes} bytes.")
-                call = Call(request=request, raw_body=raw, headers=dict(request.headers or {}))
+                call = Call(request=request, raw_body=raw, headers=dict(request.headers or {}),
+                            request_path=path.format(**path_params))
                 if not op.public:
                     _authenticate(call, op)
                 if op.body is not None:
@@ -236,7 +248,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                 if op.query is not None:
                     call.query = _parse_query(request, op.query, op.paged)
                 if op.idempotent and call.header(IDEMPOTENCY_HEADER) is not None:
-                    return _idempotent(call, f"{method} {path}",
+                    # Keyed on the real path: the same key on two contacts' histories is two requests.
+                    return _idempotent(call, f"{method} {call.request_path}",
                                        lambda: _render(view(**path_params, call=call) if wants_call
                                                        else view(**path_params), op))
                 result = view(**path_params, call=call) if wants_call else view(**path_params)

@@ -53,8 +53,14 @@ def _swagger_static_dir() -> Path:
 
 @route(bp, "/docs", "GET", summary="Human-readable API reference (renders offline)", tag=TAG,
        public=True, produces="text/html")
-def docs() -> Response:
+def docs(call: Call) -> Response:
+    # Relative URLs (a stage prefix may precede /docs); "/docs/" reaches this
+    # view too, and from there the assets are one level closer.
+    requested = (call.request.context or {}).get("path") or ""
+    trailing = requested.endswith("/")
     html = (_TEMPLATES / "docs.html").read_text(encoding="utf-8")
+    html = html.replace("{assets}", "" if trailing else "docs/").replace("{spec}", "../openapi.json" if trailing
+                                                                          else "openapi.json")
     return Response(body=html, headers={"Content-Type": "text/html; charset=utf-8"})
 
 

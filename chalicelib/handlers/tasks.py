@@ -71,14 +71,14 @@ def list_tasks(call: Call) -> Page[TaskView]:
 
 
 @route(bp, "/v1/tasks", "POST", summary="Create a task", tag=TAG, body=NewTask, response=TaskView, status=201,
-       idempotent=True, description="The responsible user defaults to the caller; with notify=true another "
+       description="The responsible user defaults to the caller; with notify=true another "
                                     "responsible user is notified. remind_minutes arms the reminder (TSK-4).")
 def create_task(call: Call) -> TaskView:
     return TaskView.of(services.tasks().create(call.caller, call.body))
 
 
 @route(bp, "/v1/tasks/bulk", "POST", summary="Create the same task for many contacts", tag=TAG,
-       body=NewTasksForContacts, response=BulkTasksView, status=200, idempotent=True,
+       body=NewTasksForContacts, response=BulkTasksView, status=200,
        description="One task per contact the caller can see; the answer reports each contact. Send an "
                    "Idempotency-Key to make a retry safe.")
 def create_tasks_for_contacts(call: Call) -> BulkTasksView:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from chalicelib.domain.clock import iso
-from chalicelib.domain.contacts import Contact, ContactQuery, ContactSort, fold
+from chalicelib.domain.contacts import Contact, ContactKind, ContactQuery, ContactSort, fold, search_words, tokens_match
 from chalicelib.domain.pagination import PageRequest, Slice
 from chalicelib.storage import keys
 from chalicelib.storage.changelog import change_ops
@@ -73,6 +73,14 @@ class ContactStore(IndexedStore[Contact]):
     def index_entries(self, record: Contact) -> dict[EntryKey, Item]:
         return index_entries(record)
 
+    def migrated(self, record: Contact, find: Callable[[str, str], Item | None]) -> Contact | None:
+        """A person shows its company's name (copied since index version 2)."""
+        if record.kind != ContactKind.PERSON:
+            return None
+        company = find("contact", record.company_id) if record.company_id else None
+        name = company.get("company_name") if company else None
+        return record.model_copy(update={"company_name": name}) if name != record.company_name else None
+
     def side_ops(self, before: Contact | None, after: Contact | None, *, by: str | None, at: Any) -> list[Any]:
         """The change-log entry and the use counters of the settings entries and
         custom fields the contact references, so that "in use" and "who changed
@@ -110,14 +118,16 @@ class ContactStore(IndexedStore[Contact]):
         if phone is not None:
             return facet(f"tel#{phone}"), None, False, everything
         if query.q:
-            prefix = fold(query.q)
+            driving, others = search_words(query.q)
 
             def first_match(entry: Item) -> bool:
-                # A contact with several words matching the prefix is listed once:
-                # at its alphabetically first matching word.
-                matching = sorted(t for t in entry.get("tokens", []) if t.startswith(prefix))
-                return bool(matching) and entry["sk"].startswith(keys.contact_by_word(matching[0], ""))
-            return (facet(f"w#{prefix[:2]}"), SortKey.begins_with(keys.CONTACT_BY_WORD + prefix), False,
+                # A contact with several words matching the driving word is
+                # listed once: at its alphabetically first matching word.
+                tokens = entry.get("tokens", [])
+                matching = sorted(t for t in tokens if t.startswith(driving))
+                return (bool(matching) and entry["sk"].startswith(keys.contact_by_word(matching[0], ""))
+                        and tokens_match(tokens, others))
+            return (facet(f"w#{driving[:2]}"), SortKey.begins_with(keys.CONTACT_BY_WORD + driving), False,
                     first_match)
         if query.sort in (ContactSort.CREATED, ContactSort.CREATED_DESC):
             low = keys.contact_by_creation(

@@ -15,6 +15,10 @@ housekeeping index (TTL never runs on the local emulator), and it is built
 to wrap a whole Lambda handler or function rather than one route among many
 in a Chalice app with per-tenant keys. What it does is three conditional
 writes; they are here, on our ``Table``.
+
+Stored answers are sealed (AES-GCM, a key derived from the server secret and
+the item's key): some answers carry a secret shown once (an API token, an
+invitation token), and the table never holds a credential in clear.
 """
 from __future__ import annotations
 
@@ -70,10 +74,53 @@ def body_hash(raw: bytes) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
+def _sealing_key(secret: bytes, request: IdempotentRequest) -> bytes:
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, b"idempotent-answer\n" + request.item_key["pk"].encode(), hashlib.sha256).digest()
+
+
+def seal(secret: bytes, request: IdempotentRequest, body: str) -> str:
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    sealed = AESGCM(_sealing_key(secret, request)).encrypt(nonce, body.encode(), request.item_key["pk"].encode())
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def unseal(secret: bytes, request: IdempotentRequest, sealed: str) -> str | None:
+    """The body, or None when it cannot be opened (the server secret changed)."""
+    import base64
+    import binascii
+
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+        return AESGCM(_sealing_key(secret, request)).decrypt(raw[:12], raw[12:],
+                                                             request.item_key["pk"].encode()).decode()
+    except (InvalidTag, ValueError, binascii.Error):
+        return None
+
+
 class IdempotencyStore:
-    def __init__(self, table: Table | None = None, clock: Any = utc_now):
+    def __init__(self, table: Table | None = None, clock: Any = utc_now, secret: bytes | None = None):
         self._table = table or Table()
         self._clock = clock
+        self._secret = secret
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            from chalicelib.config import get_settings
+
+            self._secret = get_settings().cursor_secret
+        return self._secret
 
     @staticmethod
     def request(tenant_id: str, user_id: str, route: str, key: str, raw_body: bytes) -> IdempotentRequest:
@@ -108,13 +155,17 @@ class IdempotencyStore:
                 continue
             if found.get("state") != DONE:
                 raise Conflict("A request with this Idempotency-Key is still in progress; retry later.")
-            return StoredAnswer(int(found["status"]), found.get("body") or "")
+            body = unseal(self.secret, request, found.get("sealed_body") or "")
+            if body is None:
+                raise Conflict("The answer kept for this Idempotency-Key can no longer be read; use a new key.")
+            return StoredAnswer(int(found["status"]), body)
         raise Conflict("A request with this Idempotency-Key is still in progress; retry later.")
 
     def complete(self, request: IdempotentRequest, answer: StoredAnswer | tuple[int, str]) -> None:
         if not isinstance(answer, StoredAnswer):
             answer = StoredAnswer(*answer)
-        self._table.update(request.item_key, set={"state": DONE, "status": answer.status, "body": answer.body},
+        self._table.update(request.item_key, set={"state": DONE, "status": answer.status,
+                                                  "sealed_body": seal(self.secret, request, answer.body)},
                            bump_version=False, must_exist=False)
 
     def abandon(self, request: IdempotentRequest) -> None:

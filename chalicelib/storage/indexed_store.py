@@ -84,6 +84,12 @@ class IndexedStore(Generic[R]):
         record and its entries (change log, use counters, aggregates)."""
         return []
 
+    def migrated(self, record: R, find: Callable[[str, str], Item | None]) -> R | None:
+        """The record as the current rules derive it, or None when it is
+        already so (storage/reindex.py; ``find(kind, id)`` gives another
+        record's stored item)."""
+        return None
+
     # ---- reading ----
 
     def get(self, tenant_id: str, record_id: str) -> R | None:

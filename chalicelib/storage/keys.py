@@ -96,6 +96,15 @@ def tenant_prefix(tenant_id: str) -> str:
     return f"T#{tenant_id}#"
 
 
+def split_tenant(pk: str) -> tuple[str, str] | None:
+    """(tenant id, the rest of the key) of a tenant's key; None for the SYS#
+    and index keys that belong to no tenant (offline jobs read the table whole)."""
+    if not pk.startswith("T#"):
+        return None
+    tenant_id, _, rest = pk[2:].partition("#")
+    return tenant_id, rest
+
+
 def job_state(name: str) -> dict[str, str]:
     return {"pk": f"SYS#JOB#{name}", "sk": "STATE"}
 
@@ -213,11 +222,18 @@ def contact_by_word(token: str, contact_id: str) -> str:
     return f"{CONTACT_BY_WORD}{token}#{contact_id}"
 
 
+# ULIDs hold milliseconds since the epoch in 48 bits (until the year 10889).
+_ULID_MAX_MS = 2**48 - 1
+
+
 def ulid_time_bound(moment: datetime, *, upper: bool) -> str:
-    """The smallest (or largest) ULID of a moment: ULIDs sort by creation time."""
+    """The smallest (or largest) ULID of a moment: ULIDs sort by creation time.
+    Moments before the epoch or past ULID's range are clamped to its ends: as
+    filters they match everything or nothing, never fail."""
     from ulid import ULID
 
-    prefix = str(ULID.from_datetime(moment))[:10]
+    millis = min(max(int(moment.timestamp() * 1000), 0), _ULID_MAX_MS)
+    prefix = str(ULID.from_timestamp(millis / 1000))[:10]
     return prefix + ("Z" * 16 if upper else "0" * 16)
 
 

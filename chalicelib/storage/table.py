@@ -7,7 +7,7 @@ every write states its condition; there is no read-then-put anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -331,6 +331,31 @@ class Table:
         return PreconditionFailed(
             f"The record is at version {current}, not {expected_version}; reload it and apply the change again."
         )
+
+    def scan(self) -> Iterator[Item]:
+        """Every item of the table. Offline jobs only (migrations, backups):
+        a request path never scans."""
+        params: dict[str, Any] = {"TableName": self.name}
+        while True:
+            with aws_errors():
+                answer = self._client.scan(**params)
+            yield from (deserialize(i) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                return
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def write_batch(self, puts: Iterable[Item] = (), deletes: Iterable[Key] = ()) -> None:
+        """Unconditional puts and deletes, 25 at a time (offline jobs: no
+        condition, no version, so never for records a user may be changing)."""
+        requests = [{"PutRequest": {"Item": serialize(i)}} for i in puts]
+        requests += [{"DeleteRequest": {"Key": serialize(k)}} for k in deletes]
+        while requests:
+            pending = {self.name: requests[:25]}
+            requests = requests[25:]
+            while pending:
+                with aws_errors():
+                    answer = self._client.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
 
     def transact(self, operations: Sequence[Put | Update | Delete | Check]) -> None:
         """All or nothing. A failed condition raises that operation's ``on_conflict``."""
