@@ -91,7 +91,7 @@ def writes_one_by_one() -> Iterator[None]:
     is quadratic (minutes, gigabytes). While seeding, a transaction's
     operations are written one by one instead: the same items land in the
     table as through the real path. The measured requests use the real one."""
-    from chalicelib.storage import table as table_module
+    from chalicelib.storage.dynamo import table as table_module
 
     original = table_module.Table.transact
 
@@ -142,17 +142,18 @@ def run(contacts: int) -> str:
     from moto import mock_aws
 
     import app
-    from chalicelib import services
+    from chalicelib import bootstrap
+    from chalicelib.bootstrap import container
     from chalicelib.cli import create_tenant
     from chalicelib.config import reset_settings
-    from chalicelib.storage.aws import reset_clients
-    from chalicelib.storage.contacts import ContactStore
-    from chalicelib.storage.provision import create_resources
+    from chalicelib.storage.dynamo.aws import reset_clients
+    from chalicelib.storage.contacts.store import ContactStore
+    from chalicelib.storage.dynamo.provision import create_resources
     from dynamo_calls import count_calls
 
     reset_settings()
     reset_clients()
-    services.reset()
+    bootstrap.reset()
     with mock_aws():
         create_resources()
         tenant_id = create_tenant("Bench GmbH", "owner@bench.example", owner_password=PASSWORD)["tenant_id"]
@@ -169,7 +170,7 @@ def run(contacts: int) -> str:
             visible_to_viewer = sum(1 for c in seeded if c["access"] != "private")
 
             with count_calls() as auth_calls:
-                services.auth().authenticate(f"Bearer {owner}")
+                container().auth.authenticate(f"Bearer {owner}")
             auth = auth_calls.by_operation()
 
             sample = next(c for c in seeded if c["kind"] == "person" and c["tags"])

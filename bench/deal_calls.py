@@ -48,16 +48,17 @@ def run(deals: int) -> str:
     from moto import mock_aws
 
     import app
-    from chalicelib import services
+    from chalicelib import bootstrap
+    from chalicelib.bootstrap import container
     from chalicelib.cli import create_tenant
     from chalicelib.config import reset_settings
-    from chalicelib.storage.aws import reset_clients
-    from chalicelib.storage.provision import create_resources
+    from chalicelib.storage.dynamo.aws import reset_clients
+    from chalicelib.storage.dynamo.provision import create_resources
     from dynamo_calls import count_calls
 
     reset_settings()
     reset_clients()
-    services.reset()
+    bootstrap.reset()
     with mock_aws():
         create_resources()
         create_tenant("Bench GmbH", "owner@bench.example", owner_password=PASSWORD)
@@ -86,7 +87,7 @@ def run(deals: int) -> str:
                     assert status == 201, created
 
             with count_calls() as auth_calls:
-                services.auth().authenticate(f"Bearer {owner}")
+                container().auth.authenticate(f"Bearer {owner}")
             auth = auth_calls.by_operation()
             rows: list[tuple[str, Counter[str], int, str, str]] = []
 

@@ -8,7 +8,7 @@
     print(recorded.by_operation())   # Counter({'GetItem': 1})
 
 The hook is a botocore ``before-call.dynamodb`` handler on the client that
-``chalicelib.storage.aws.client("dynamodb")`` returns (cached per container),
+``chalicelib.storage.dynamo.aws.client("dynamodb")`` returns (cached per container),
 registered on entry and removed on exit. It fires once per API call, not per
 retry; paginators and waiters count one call per page or poll. Do not call
 ``reset_clients()`` inside the block: a new client would not carry the hook.
@@ -46,7 +46,7 @@ def count_calls(dynamodb: Any = None) -> Iterator[DynamoCalls]:
     """Record every DynamoDB operation made through ``dynamodb`` (default: the
     app's cached client) while the block runs."""
     if dynamodb is None:
-        from chalicelib.storage.aws import client
+        from chalicelib.storage.dynamo.aws import client
 
         dynamodb = client("dynamodb")
     recorded = DynamoCalls()
@@ -93,8 +93,8 @@ def _demo() -> None:
 
     import app
     from chalicelib.config import reset_settings
-    from chalicelib.storage.aws import reset_clients
-    from chalicelib.storage.provision import create_resources
+    from chalicelib.storage.dynamo.aws import reset_clients
+    from chalicelib.storage.dynamo.provision import create_resources
 
     reset_settings()
     reset_clients()

@@ -4,7 +4,7 @@ Seeds a moto table with 100,000 armed reminders (BatchWriteItem of the very
 items ``storage.reminders.arm_op`` writes): 100 fall due in the last few
 minutes, the other 99,900 are spread over future minute buckets (the next
 30 days). Then it runs one sweep through the real wiring
-(``services.reminders()``, the job queue on moto SQS) and prints the items
+(``container().reminders``, the job queue on moto SQS) and prints the items
 the sweep's Queries read (``Count`` / ``ScannedCount`` of each response, from
 a botocore ``after-call.dynamodb`` hook) and the calls it made. The goal: the
 sweep reads about the 100 due reminders, not the 100,000.
@@ -32,17 +32,19 @@ def main(total: int = 100_000, due: int = 100) -> dict[str, Any]:
 
     from moto import mock_aws
 
-    from chalicelib import services
+    from chalicelib import bootstrap
+
+    from chalicelib.bootstrap import container
     from chalicelib.config import get_settings, reset_settings
-    from chalicelib.domain.reminders import ArmedReminder
-    from chalicelib.storage.aws import client, reset_clients
-    from chalicelib.storage.provision import create_resources
-    from chalicelib.storage.reminders import arm_op
-    from chalicelib.storage.table import serialize
+    from chalicelib.domain.tasks.reminders import ArmedReminder
+    from chalicelib.storage.dynamo.aws import client, reset_clients
+    from chalicelib.storage.dynamo.provision import create_resources
+    from chalicelib.storage.tasks.reminders import arm_op
+    from chalicelib.storage.dynamo.table import serialize
 
     reset_settings()
     reset_clients()
-    services.reset()
+    bootstrap.reset()
     now = datetime(2026, 11, 27, 10, 0, 30, tzinfo=timezone.utc)
     with mock_aws():
         create_resources()
@@ -73,7 +75,7 @@ def main(total: int = 100_000, due: int = 100) -> dict[str, Any]:
             if model.name == "GetItem" and "Item" in parsed:
                 reads["GetItem"] += 1
 
-        reminders = services.reminders()
+        reminders = container().reminders
         reminders._clock = lambda: now
         # The checkpoint of the previous run, five minutes ago.
         reminders._store.record_sweep(now - timedelta(minutes=5))

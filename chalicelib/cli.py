@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 def create_tenant(name: str, owner_email: str, owner_name: str = "Owner", owner_password: str | None = None,
                   time_zone: str = "UTC", phone_region: str = "DE") -> dict[str, str | None]:
-    from chalicelib import services
-    from chalicelib.domain.tenants import NewTenant
+    from chalicelib.bootstrap import container
+    from chalicelib.domain.identity.tenants import NewTenant
 
-    tenant, owner, invitation = services.tenants().create(NewTenant(
+    tenant, owner, invitation = container().tenants.create(NewTenant(
         name=name, owner_email=owner_email, owner_name=owner_name, owner_password=owner_password,
         time_zone=time_zone, phone_region=phone_region))
     return {"tenant_id": tenant.id, "owner_id": owner.id, "owner_email": owner.email,
@@ -28,9 +28,9 @@ def create_tenant(name: str, owner_email: str, owner_name: str = "Owner", owner_
 
 def ensure_demo_tenant(owner_email: str, owner_password: str, name: str = "Demo") -> dict[str, str | None] | None:
     """The local stack's demo tenant: created once, found again after a restart."""
-    from chalicelib import services
+    from chalicelib.bootstrap import container
 
-    if services.identity_store().users_with_login_email(owner_email):
+    if container().identity_store.users_with_login_email(owner_email):
         return None
     return create_tenant(name, owner_email, owner_name="Demo Owner", owner_password=owner_password,
                          time_zone="Europe/Berlin")
@@ -40,11 +40,11 @@ def migrate() -> dict[str, object]:
     """Bring the table's derived data up to the code's rules (idempotent: a
     table that is current is left alone)."""
     from chalicelib.storage.cases import CaseStore
-    from chalicelib.storage.contacts import ContactStore
+    from chalicelib.storage.contacts.store import ContactStore
     from chalicelib.storage.deals import DealStore
-    from chalicelib.storage.reindex import INDEX_VERSION, current_version, reindex
-    from chalicelib.storage.table import Table
-    from chalicelib.storage.tasks import TaskStore
+    from chalicelib.storage.dynamo.reindex import INDEX_VERSION, current_version, reindex
+    from chalicelib.storage.dynamo.table import Table
+    from chalicelib.storage.tasks.store import TaskStore
 
     table = Table()
     found = current_version(table)

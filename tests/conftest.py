@@ -26,15 +26,15 @@ os.environ.pop("CRM_AWS_ENDPOINT_URL", None)
 
 
 def _reset_caches() -> None:
-    from chalicelib import services
+    from chalicelib import bootstrap
     from chalicelib.config import reset_settings
-    from chalicelib.storage.aws import reset_clients
+    from chalicelib.storage.dynamo.aws import reset_clients
     from chalicelib.storage.queues import reset_queue_urls
 
     reset_settings()
     reset_clients()
     reset_queue_urls()
-    services.reset()
+    bootstrap.reset()
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     _reset_caches()
     with mock_aws():
-        from chalicelib.storage.provision import create_resources
+        from chalicelib.storage.dynamo.provision import create_resources
 
         create_resources()
         yield
@@ -142,8 +142,8 @@ def other_tenant(api: Api) -> Tenant:
 def run_jobs(aws: None) -> Any:
     """Deliver what is on the job queue to the consumer, as the pump/Lambda would."""
     def run() -> dict[str, Any]:
-        from chalicelib.handlers.jobs import process_job_batch
-        from chalicelib.storage.aws import client as aws_client
+        from chalicelib.handlers.background.consumer import process_job_batch
+        from chalicelib.storage.dynamo.aws import client as aws_client
         from chalicelib.storage.queues import queue_url
 
         sqs, url, failures, handled = aws_client("sqs"), queue_url("jobs"), [], 0
@@ -173,10 +173,10 @@ def sent_emails() -> list[Any]:
 
 # ---- fake parents (history, files and change log without real contacts) ----
 
-from chalicelib.domain import parents as parents_module  # noqa: E402  (after the test environment is set)
-from chalicelib.domain.access import ContactAccess, ContactShare, ListAccess  # noqa: E402
-from chalicelib.domain.clock import new_id  # noqa: E402
-from chalicelib.domain.parents import ParentRef, Resolver, register_parent  # noqa: E402
+from chalicelib.domain.records.parents import ParentRef, Parents, Resolver  # noqa: E402  (after the test env)
+from chalicelib.domain.shared.access import ContactAccess, ContactShare, ListAccess  # noqa: E402
+from chalicelib.domain.shared.clock import new_id  # noqa: E402
+
 
 @dataclass
 class FakeParents:
@@ -202,13 +202,12 @@ class FakeParents:
 
 
 @pytest.fixture
-def fake_parents(monkeypatch: pytest.MonkeyPatch) -> FakeParents:
-    """Fake contact and deal resolvers; the registry is restored afterwards."""
-    monkeypatch.setattr(parents_module, "_RESOLVERS", dict(parents_module._RESOLVERS))
+def fake_parents(aws: None) -> FakeParents:
+    """Fake contact and deal resolvers in this test's container (no cases)."""
+    from chalicelib.bootstrap import container
+
     fake = FakeParents()
-    for kind in ("contact", "deal"):
-        register_parent(kind, fake.resolver(kind))
-    parents_module._RESOLVERS.pop("case", None)
+    container().override(parents=Parents({kind: fake.resolver(kind) for kind in ("contact", "deal")}))
     return fake
 
 

@@ -5,7 +5,7 @@ docstring of chalicelib/domain/access.py; it is never derived from the code.
 """
 import pytest
 
-from chalicelib.domain.access import (
+from chalicelib.domain.shared.access import (
     ContactAccess,
     ContactShare,
     HistoryAccess,
@@ -19,8 +19,8 @@ from chalicelib.domain.access import (
     readable,
     require,
 )
-from chalicelib.domain.errors import Forbidden, NotFound
-from chalicelib.domain.principal import Principal, Role
+from chalicelib.domain.shared.errors import Forbidden, NotFound
+from chalicelib.domain.shared.principal import Principal, Role
 
 ME = "u-me"
 OTHER = "u-other"

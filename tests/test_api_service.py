@@ -7,9 +7,9 @@ from chalice.test import Client
 from openapi_spec_validator import validate
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.errors import Conflict
-from chalicelib.handlers.middleware import request_context
-from chalicelib.handlers.routing import route
+from chalicelib.domain.shared.errors import Conflict
+from chalicelib.handlers.http.middleware import request_context
+from chalicelib.handlers.http.routing import route
 from tests.conftest import Api
 
 

@@ -107,8 +107,8 @@ def test_delete_cascades_history_and_contact_deletion_unlinks(api, tenant, run_j
     assert run_jobs()["failures"] == []
     assert api.call("GET", f"/v1/cases/{case['id']}", headers=bearer(token))[0] == 404
     assert ids(api, token) == []
-    from chalicelib.storage import keys
-    from chalicelib.storage.table import SortKey, Table
+    from chalicelib.storage.dynamo import keys
+    from chalicelib.storage.dynamo.table import SortKey, Table
 
     left = Table().query(keys.case(tenant.id, case["id"])["pk"], sort=SortKey.begins_with("HIST#"))
     assert left.items == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.changelog import ChangeAction, FieldChange, change_entry, diff
+from chalicelib.domain.records.changelog import ChangeAction, FieldChange, change_entry, diff
 from tests.conftest import bearer
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -94,8 +94,8 @@ def test_an_entry_per_write_and_none_for_a_write_that_changed_nothing():
 def write(tenant_id: str, record_id: str, before: Any, after: Any, *, by: str, minutes: int,
           entity: str = "contact") -> None:
     """A fake record's write: the record item and its log entry in one transaction."""
-    from chalicelib.storage.changelog import change_entry_op
-    from chalicelib.storage.table import Delete, Put, Table
+    from chalicelib.storage.records.changelog import change_entry_op
+    from chalicelib.storage.dynamo.table import Delete, Put, Table
 
     entry = change_entry(entity, record_id, before, after, by=by, at=T0 + timedelta(minutes=minutes))
     key = {"pk": f"T#{tenant_id}#{entity.upper()}#{record_id}", "sk": "META"}
@@ -109,9 +109,9 @@ def log(api: Any, token: str, path: str) -> tuple[int, Any]:
 
 
 def test_the_log_is_written_with_the_record_and_read_newest_first(api, tenant, fake_parents):
-    from chalicelib.domain.errors import Conflict
-    from chalicelib.storage.changelog import change_ops
-    from chalicelib.storage.table import Put, Table
+    from chalicelib.domain.shared.errors import Conflict
+    from chalicelib.storage.records.changelog import change_ops
+    from chalicelib.storage.dynamo.table import Put, Table
 
     user_id, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id, share="shared_read")
@@ -186,9 +186,9 @@ def test_who_may_read_the_log(api, tenant, other_tenant, fake_parents):
 
 
 def test_the_log_outlives_its_record_in_a_partition_of_its_own(api, tenant, fake_parents):
-    from chalicelib.storage import history as history_storage
-    from chalicelib.storage.changelog import list_changes
-    from chalicelib.domain.pagination import PageRequest
+    from chalicelib.storage.records import history as history_storage
+    from chalicelib.storage.records.changelog import list_changes
+    from chalicelib.domain.shared.pagination import PageRequest
 
     user_id, _ = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)

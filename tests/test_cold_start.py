@@ -46,7 +46,7 @@ def test_import_app_loads_no_heavy_module() -> None:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     modules = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "app" in modules and "chalicelib.handlers.service" in modules  # the probe imported the real app
+    assert "app" in modules and "chalicelib.handlers.http.service" in modules  # the probe imported the real app
     # aws_xray_sdk absent also means no Tracer was constructed.
     assert heavy_in(modules) == [], "import heavy libraries inside the function that needs them"
 
@@ -69,5 +69,5 @@ def test_domain_and_handlers_do_not_import_boto3() -> None:
 
 def test_boto3_import_detection_sees_storage() -> None:
     # The walker must find the one place that does import boto3, or the rule above proves nothing.
-    assert boto3_imports(REPO / "chalicelib/storage/aws.py")
-    assert boto3_imports(REPO / "chalicelib/storage/table.py")  # from boto3.dynamodb.types import ...
+    assert boto3_imports(REPO / "chalicelib/storage/dynamo/aws.py")
+    assert boto3_imports(REPO / "chalicelib/storage/dynamo/table.py")  # from boto3.dynamodb.types import ...

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from chalicelib.domain.contact_bulk import SYNC_LIMIT
-from chalicelib.domain.errors import Conflict, NotFound, PreconditionFailed
+from chalicelib.domain.contacts.bulk import SYNC_LIMIT
+from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from tests.conftest import bearer
 
 
@@ -170,7 +170,7 @@ class FakeContacts:
     """Contacts service stand-in whose update loses the race ``losses`` times."""
 
     def __init__(self, losses, error=PreconditionFailed):
-        from chalicelib.domain.contacts import Contact
+        from chalicelib.domain.contacts.models import Contact
 
         self.losses, self.error, self.updates = losses, error, []
         self.contact = Contact(id="c1", tenant_id="t1", kind="person", first_name="A", last_name="B",
@@ -191,8 +191,8 @@ class FakeContacts:
 @pytest.mark.parametrize("losses, expected", [(0, None), (1, None), (2, (409, "conflict"))])
 @pytest.mark.parametrize("error", [PreconditionFailed, Conflict])
 def test_a_lost_race_is_retried_once(losses, expected, error):
-    from chalicelib.domain.contact_bulk import BulkRequest, ContactBulk
-    from chalicelib.domain.principal import Principal, Role
+    from chalicelib.domain.contacts.bulk import BulkRequest, ContactBulk
+    from chalicelib.domain.shared.principal import Principal, Role
 
     contacts = FakeContacts(losses, error)
     service = ContactBulk(contacts, jobs=None, identity=None, queue=None)
@@ -266,7 +266,7 @@ def test_the_job_acts_with_its_creators_rights(api, tenant, user, selection, run
 
 def chunk_messages():
     """The job messages on the queue (taken off it)."""
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
     from chalicelib.storage.queues import queue_url
 
     sqs, found = client("sqs"), []
@@ -280,7 +280,7 @@ def chunk_messages():
 
 
 def deliver(bodies, prefix):
-    from chalicelib.handlers.jobs import process_job_batch
+    from chalicelib.handlers.background.consumer import process_job_batch
 
     event = {"Records": [{
         "messageId": f"{prefix}-{i}", "receiptHandle": f"r-{prefix}-{i}", "body": json.dumps(body),
@@ -306,9 +306,9 @@ def test_a_redelivered_chunk_counts_once(api, tenant, run_jobs):
 def test_a_chunk_that_died_half_way_resumes_without_miscounting(aws):
     """A delivery dies after deleting some items; the redelivery skips them
     (they would be "not found" now) and counts each item once."""
-    from chalicelib.domain.background_jobs import BackgroundJobs
-    from chalicelib.domain.principal import Principal, Role
-    from chalicelib.storage.background_jobs import BackgroundJobStore
+    from chalicelib.domain.jobs.service import BackgroundJobs
+    from chalicelib.domain.shared.principal import Principal, Role
+    from chalicelib.storage.jobs.store import BackgroundJobStore
 
     jobs = BackgroundJobs(BackgroundJobStore())
     principal = Principal(tenant_id="t1", user_id="u1", role=Role.USER)
@@ -339,9 +339,9 @@ def test_two_deliveries_racing_past_the_check_still_count_once(aws):
     conditional completion marker lets only one of them add to the counters."""
     from datetime import datetime, timezone
 
-    from chalicelib.domain.background_jobs import BackgroundJobs
-    from chalicelib.domain.principal import Principal, Role
-    from chalicelib.storage.background_jobs import BackgroundJobStore
+    from chalicelib.domain.jobs.service import BackgroundJobs
+    from chalicelib.domain.shared.principal import Principal, Role
+    from chalicelib.storage.jobs.store import BackgroundJobStore
 
     store = BackgroundJobStore()
     principal = Principal(tenant_id="t1", user_id="u1", role=Role.USER)

@@ -4,8 +4,8 @@ import io
 import pytest
 from PIL import Image
 
-from chalicelib.domain import parents
-from chalicelib.storage.contact_photos import photo_key
+from chalicelib.bootstrap import container
+from chalicelib.storage.contacts.photos import photo_key
 from tests.conftest import bearer
 
 
@@ -43,7 +43,7 @@ def put_photo(api, token, contact_id):
 
 
 def photo_exists(tenant_id, contact_id):
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     s3 = client("s3")
     try:
@@ -135,7 +135,7 @@ def test_the_survivor_keeps_its_own_photo(api, tenant):
     into, source = create(api, owner, person("Anna")), create(api, owner, person("Bert"))
     put_photo(api, owner, into["id"])
     put_photo(api, owner, source["id"])
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     before = client("s3").head_object(Bucket="crm-test-files", Key=photo_key(tenant.id, into["id"]))["ETag"]
     assert merge(api, owner, source["id"], into["id"])[0] == 200
@@ -199,8 +199,8 @@ def test_if_match_names_the_survivors_version(api, tenant):
 def test_a_contact_that_may_not_be_deleted_is_not_merged(api, tenant, monkeypatch):
     owner = tenant.owner_token
     into, source = create(api, owner, person("Anna")), create(api, owner, person("Bert", job_title="CEO"))
-    monkeypatch.setattr(parents, "_DELETE_GUARDS", [
-        lambda principal, kind, record_id: ["invoice INV0000001 names it"] if record_id == source["id"] else []])
+    container().override(delete_guards=(
+        lambda principal, kind, record_id: ["invoice INV0000001 names it"] if record_id == source["id"] else [],))
     status, problem, _ = merge(api, owner, source["id"], into["id"])
     assert status == 409 and "INV0000001" in problem["detail"]
     assert get(api, owner, into["id"])[1]["job_title"] is None, "checked before anything changed"
@@ -209,17 +209,17 @@ def test_a_contact_that_may_not_be_deleted_is_not_merged(api, tenant, monkeypatc
 def test_a_merge_stopped_half_way_completes_when_sent_again(api, tenant, monkeypatch, run_jobs):
     """The survivor was updated and the history moved, then the deletion
     failed: sending the merge again finishes it without losing anything."""
-    from chalicelib import services
+    from chalicelib.bootstrap import container
 
     owner = tenant.owner_token
     into = create(api, owner, person("Anna", tags=["A"]))
     source = create(api, owner, person("Bert", tags=["B"]))
     api.call("POST", f"/v1/contacts/{source['id']}/history", {"text": "Keep me"}, headers=bearer(owner))
-    contacts = services.contacts()
+    contacts = container().contacts
     real_delete = contacts.delete
 
     def broken_delete(*args, **kwargs):
-        from chalicelib.domain.errors import TemporarilyUnavailable
+        from chalicelib.domain.shared.errors import TemporarilyUnavailable
         raise TemporarilyUnavailable("The database is busy; please retry.")
 
     monkeypatch.setattr(contacts, "delete", broken_delete)

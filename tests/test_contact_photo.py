@@ -8,9 +8,9 @@ from urllib.parse import urlparse
 import pytest
 from PIL import Image
 
-from chalicelib.domain.contact_photo import MAX_PIXELS, MEDIA_TYPES, process_image
-from chalicelib.domain.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from chalicelib.storage.contact_photos import photo_key
+from chalicelib.domain.contacts.photo import MAX_PIXELS, MEDIA_TYPES, process_image
+from chalicelib.domain.shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.storage.contacts.photos import photo_key
 from tests.conftest import bearer
 
 BUCKET = "crm-test-files"
@@ -61,7 +61,7 @@ def put_photo(api, token, contact_id, data, content_type="image/png", **headers)
 
 def stored(tenant_id, contact_id):
     """The stored image (opened with Pillow) and its S3 content type, or None."""
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     try:
         answer = client("s3").get_object(Bucket=BUCKET, Key=photo_key(tenant_id, contact_id))
@@ -246,7 +246,7 @@ def test_deleting_the_contact_deletes_its_photo(api, tenant, contact, run_jobs):
 
 
 def test_the_photo_cascade_can_run_twice():
-    from chalicelib.domain.contact_photo import ContactPhotos
+    from chalicelib.domain.contacts.photo import ContactPhotos
 
     deleted = []
 

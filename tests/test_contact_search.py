@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.text import fold, spelling_variants, words
-from chalicelib.storage import keys
-from chalicelib.storage.table import Table
+from chalicelib.domain.shared.text import fold, spelling_variants, words
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.table import Table
 from tests.conftest import bearer
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.currency import (ExchangeRate, MissingRates, convert, convert_all, rate_for, rate_table,
+from chalicelib.domain.settings.currency import (ExchangeRate, MissingRates, convert, convert_all, rate_for, rate_table,
                                         round_money)
 from tests.conftest import bearer
 
@@ -141,11 +141,11 @@ def test_exchange_rates_are_replaced_as_a_set(api, tenant):
     assert read["rates"] == [{"from": "CHF", "to": "EUR", "rate": "1.05"}] and read["version"] == body["version"]
     assert api.call("PUT", "/v1/exchange-rates", {"rates": []}, headers=bearer(user_token))[0] == 403
     # The stored strings convert exactly.
-    from chalicelib import services
-    from chalicelib.domain.principal import Principal, Role
+    from chalicelib.bootstrap import container
+    from chalicelib.domain.shared.principal import Principal, Role
 
     principal = Principal(tenant_id=tenant.id, user_id=tenant.owner_id, role=Role.OWNER)
-    settings = services.currency_settings().get(principal)
+    settings = container().currency_settings.get(principal)
     assert convert(Decimal("10"), "CHF", "EUR", settings.rates) == Decimal("10.50")
 
 

@@ -7,9 +7,9 @@ import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.custom_fields import (CustomField, custom_field_values, kinds_for, merge_values,
+from chalicelib.domain.settings.custom_fields import (CustomField, custom_field_values, kinds_for, merge_values,
                                              validate_values)
-from chalicelib.domain.errors import Conflict, ValidationFailed
+from chalicelib.domain.shared.errors import Conflict, ValidationFailed
 from tests.conftest import bearer
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -98,8 +98,8 @@ def create(api, tenant, body, token=None):
 
 def hold(tenant_id, before, after, definitions=()):
     """What a record's transaction does with its custom field values."""
-    from chalicelib.storage.custom_fields import field_usage_ops
-    from chalicelib.storage.table import Table
+    from chalicelib.storage.settings.custom_fields import field_usage_ops
+    from chalicelib.storage.dynamo.table import Table
 
     Table().transact(field_usage_ops(tenant_id, before, after, definitions=definitions))
 
@@ -181,27 +181,27 @@ def test_select_options_only_grow_while_in_use(api, tenant):
 def test_a_record_validated_against_an_older_definition_fails(api, tenant):
     """A first value is conditional on the definition version it was checked
     against: an option removed meanwhile cannot slip in."""
-    from chalicelib import services
-    from chalicelib.domain.principal import Principal, Role
+    from chalicelib.bootstrap import container
+    from chalicelib.domain.shared.principal import Principal, Role
 
     principal = Principal(tenant_id=tenant.id, user_id=tenant.owner_id, role=Role.OWNER)
     field = create(api, tenant, {"entity": "contact", "label": "Size", "type": "select", "options": ["S", "M"]})
-    definitions = services.custom_fields().for_scope(principal, "person")
-    assert services.custom_fields().validate(principal, "person", {field["id"]: "M"}) == {field["id"]: "M"}
+    definitions = container().custom_fields.for_scope(principal, "person")
+    assert container().custom_fields.validate(principal, "person", {field["id"]: "M"}) == {field["id"]: "M"}
     api.call("PATCH", f"/v1/custom-fields/{field['id']}", {"options": ["S"]},
              headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
     with pytest.raises(Conflict):
         hold(tenant.id, {}, {field["id"]: "M"}, definitions)
     assert get_field(api, tenant, field["id"])["in_use"] == 0
     # Against the current definition it works; unknown fields are 422.
-    hold(tenant.id, {}, {field["id"]: "S"}, services.custom_fields().for_scope(principal, "person"))
+    hold(tenant.id, {}, {field["id"]: "S"}, container().custom_fields.for_scope(principal, "person"))
     with pytest.raises(ValidationFailed) as failed:
         hold(tenant.id, {}, {"01NOSUCHFIELD": "x"})
     assert failed.value.errors[0].field == "custom_fields.01NOSUCHFIELD"
 
 
 def test_changed_values_change_no_counter(api, tenant):
-    from chalicelib.storage.custom_fields import field_usage_ops
+    from chalicelib.storage.settings.custom_fields import field_usage_ops
 
     a = create(api, tenant, {"entity": "contact", "label": "A", "type": "text"})["id"]
     b = create(api, tenant, {"entity": "contact", "label": "B", "type": "text"})["id"]
@@ -251,7 +251,7 @@ class LooseProbe(BaseModel):
 
 
 def probe_document():
-    from chalicelib.handlers.openapi import document
+    from chalicelib.handlers.http.openapi import document
 
     base = document()
     doc = {**base, "components": {**base["components"], "schemas": {
@@ -263,7 +263,7 @@ def probe_document():
 
 
 def test_the_helper_types_the_fields_that_apply(api):
-    from chalicelib.handlers.openapi_custom_fields import augment
+    from chalicelib.handlers.http.openapi_custom_fields import augment
 
     doc = probe_document()
     untouched = repr(doc)
@@ -286,7 +286,7 @@ def test_the_helper_types_the_fields_that_apply(api):
 
 
 def test_openapi_with_a_token_lists_the_tenants_fields(api, tenant, other_tenant, monkeypatch):
-    from chalicelib.handlers import openapi
+    from chalicelib.handlers.http import openapi
 
     doc = probe_document()
     monkeypatch.setattr(openapi, "document", lambda: doc)

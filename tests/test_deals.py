@@ -314,9 +314,9 @@ def test_deleting_a_contact_unlinks_it_and_keeps_the_rest(api, tenant, run_jobs)
     assert ids(api, tenant.owner_token, f"?contact_id={anna['id']}") == []
     assert ids(api, tenant.owner_token, f"?contact_id={bert['id']}") == [deal["id"]]
     # rerunning the cascade changes nothing
-    from chalicelib import services
+    from chalicelib.bootstrap import container
 
-    assert services.deals().unlink_contact(tenant.id, anna["id"]) == 0
+    assert container().deals.unlink_contact(tenant.id, anna["id"]) == 0
 
 
 def test_delete_and_change_log(api, tenant, run_jobs):
@@ -391,8 +391,8 @@ def test_deleting_a_deal_unlinks_its_projects(api, tenant, run_jobs):
     assert status == 201
     api.call("DELETE", f"/v1/deals/{deal['id']}", headers=bearer(token))
     assert run_jobs()["failures"] == []
-    from chalicelib.storage import keys
-    from chalicelib.storage.table import Table
+    from chalicelib.storage.dynamo import keys
+    from chalicelib.storage.dynamo.table import Table
 
     stored = Table().get(keys.project(tenant.id, project["id"]))
     assert stored["title"] == "P" and "deal_id" not in stored
@@ -402,7 +402,7 @@ def test_deleting_a_deal_unlinks_its_projects(api, tenant, run_jobs):
 def test_the_close_date_is_the_day_in_the_tenants_time_zone():
     from datetime import timezone
 
-    from chalicelib.domain.deals_service import today_in
+    from chalicelib.domain.deals.service import today_in
 
     noon_utc = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
     assert today_in("Pacific/Kiritimati", noon_utc).isoformat() == "2026-11-28"

@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from chalicelib.domain.files import ascii_filename, normalise_content_type, sanitise_filename
-from chalicelib.domain.errors import UnsupportedMediaType, ValidationFailed
+from chalicelib.domain.records.files import ascii_filename, normalise_content_type, sanitise_filename
+from chalicelib.domain.shared.errors import UnsupportedMediaType, ValidationFailed
 from tests.conftest import bearer
 from tests.test_history import _objects, _upload
 

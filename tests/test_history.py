@@ -1,8 +1,8 @@
 """History of contacts, deals and cases (HIS-1, HIS-2) over fake parents.
 
-The parents (contacts, deals) are fakes registered through
-``parents.register_parent``, so these tests need nothing of the real
-contacts; the ``fake_parents`` fixture lives in conftest.py.
+The parents (contacts, deals) are fakes handed to the container
+(``Container.override(parents=...)``), so these tests need nothing of the
+real contacts; the ``fake_parents`` fixture lives in conftest.py.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import parents
 from tests.conftest import bearer
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -211,7 +210,7 @@ def test_categories_must_be_the_tenants_history_categories(api, tenant, other_te
 
 
 def test_category_use_counters_move_in_the_events_transactions(api, tenant, fake_parents, cats):
-    from chalicelib.storage import history as history_storage
+    from chalicelib.storage.records import history as history_storage
 
     def uses(key: str) -> int:
         _, page, _ = api.call("GET", "/v1/settings/history-categories", headers=bearer(tenant.owner_token))
@@ -254,10 +253,10 @@ def test_history_is_generic_over_parent_kinds(api, tenant, fake_parents):
 
 
 def test_system_events_join_the_callers_transaction(api, tenant, fake_parents):
-    from chalicelib.domain.errors import Conflict
-    from chalicelib.domain.principal import Principal, Role
-    from chalicelib.storage.history import system_event_op
-    from chalicelib.storage.table import Put, Table
+    from chalicelib.domain.shared.errors import Conflict
+    from chalicelib.domain.shared.principal import Principal, Role
+    from chalicelib.storage.records.history import system_event_op
+    from chalicelib.storage.dynamo.table import Put, Table
 
     user_id, token = tenant.add_user("u@acme.example")
     deal = fake_parents.add(tenant.id, "deal")
@@ -279,14 +278,14 @@ def test_system_events_join_the_callers_transaction(api, tenant, fake_parents):
 # ---- cascades ----
 
 def _upload(tenant_id: str, file_id: str, data: bytes = b"%PDF-1.7 test", content_type: str = "application/pdf") -> None:
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     client("s3").put_object(Bucket="crm-test-files", Key=f"t/{tenant_id}/files/{file_id}", Body=data,
                             ContentType=content_type)
 
 
 def _objects(tenant_id: str) -> list[str]:
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     listing = client("s3").list_objects_v2(Bucket="crm-test-files", Prefix=f"t/{tenant_id}/")
     return [o["Key"] for o in listing.get("Contents", [])]
@@ -304,7 +303,7 @@ def add_file(api: Any, token: str, kind: str, parent: str, *, upload: bool = Tru
 
 
 def test_a_deleted_parent_takes_its_history_and_files_along(api, tenant, fake_parents, monkeypatch):
-    from chalicelib.storage import history as history_storage
+    from chalicelib.storage.records import history as history_storage
 
     monkeypatch.setattr(history_storage, "BATCH", 4)  # several pages
     _, token = tenant.add_user("u@acme.example")
@@ -326,21 +325,28 @@ def test_a_deleted_parent_takes_its_history_and_files_along(api, tenant, fake_pa
     assert history(api, token, kept)[1]["items"] == [survivor]
 
 
-def test_the_cascade_is_registered_for_every_parent_kind(api, tenant, fake_parents):
+def test_the_cascade_is_in_the_event_table_for_every_parent_kind(api, tenant, fake_parents):
+    from chalicelib.bootstrap.events import subscribers
+    from chalicelib.domain.shared.events import RecordDeleted
+
+    for kind in ("contact", "deal", "case"):
+        assert "history.delete_for_parent" in [s.name for s in subscribers(f"record.deleted:{kind}")]
+
     _, token = tenant.add_user("u@acme.example")
     deal = fake_parents.add(tenant.id, "deal")
     add_event(api, token, deal, collection="deals")
     add_file(api, token, "deal", deal, tenant_id=tenant.id)
     fake_parents.remove(tenant.id, "deal", deal)
-    for cascade in parents.cascades("deal"):  # what the records.cascade_delete job runs
-        cascade(tenant.id, deal)
+    cascade = {s.name: s for s in subscribers("record.deleted:deal")}["history.delete_for_parent"]
+    from chalicelib.bootstrap import container
+    cascade.run(container(), RecordDeleted(tenant_id=tenant.id, record_kind="deal", record_id=deal))
     fake_parents.add(tenant.id, "deal", record_id=deal)
     assert history(api, token, deal, collection="deals")[1]["items"] == []
     assert _objects(tenant.id) == []
 
 
 def test_a_merge_moves_history_and_files_to_the_surviving_record(api, tenant, fake_parents, monkeypatch):
-    from chalicelib.storage import history as history_storage
+    from chalicelib.storage.records import history as history_storage
 
     monkeypatch.setattr(history_storage, "BATCH", 4)  # several pages
     _, token = tenant.add_user("u@acme.example")
@@ -367,7 +373,7 @@ def test_a_merge_moves_history_and_files_to_the_surviving_record(api, tenant, fa
 
 
 def test_an_edit_during_a_merge_is_moved_not_lost(api, tenant, fake_parents, monkeypatch):
-    from chalicelib.storage import history as history_storage
+    from chalicelib.storage.records import history as history_storage
 
     _, token = tenant.add_user("u@acme.example")
     source, target = fake_parents.add(tenant.id), fake_parents.add(tenant.id)

@@ -5,10 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.domain.errors import Conflict, ValidationFailed
-from chalicelib.storage import keys
+from chalicelib.domain.shared.errors import Conflict, ValidationFailed
+from chalicelib.storage.dynamo import keys
 from chalicelib.storage.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer, body_hash
-from chalicelib.storage.table import Table
+from chalicelib.storage.dynamo.table import Table
 from tests.conftest import bearer
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib import services
+from chalicelib.bootstrap import container
 from tests.conftest import OWNER_PASSWORD, bearer, sent_emails
 
 
@@ -74,7 +74,7 @@ def test_invitation_and_notification_secrets_are_not_stored_in_clear(api, tenant
     _, created, _ = api.call("POST", "/v1/users", {"email": "inv@acme.example", "name": "Inv"},
                              headers=bearer(tenant.owner_token))
     secret = created["invitation_token"].rsplit(".", 1)[1]
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     dump = str(client("dynamodb").scan(TableName="crm-test")["Items"])
     assert secret not in dump and OWNER_PASSWORD not in dump
@@ -212,7 +212,7 @@ def test_api_token_expiry(api, tenant):
     soon = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     _, created, _ = api.call("POST", "/v1/tokens", {"name": "short", "expires_at": soon}, headers=owner)
     assert api.call("GET", "/v1/me", headers=bearer(created["token"]))[0] == 200
-    services.auth()._clock = lambda: datetime.now(timezone.utc) + timedelta(hours=2)
+    container().auth._clock = lambda: datetime.now(timezone.utc) + timedelta(hours=2)
     assert api.call("GET", "/v1/me", headers=bearer(created["token"]))[0] == 401
 
 
@@ -255,13 +255,13 @@ def test_notifications_inbox_and_email(api, tenant, run_jobs):
 
 
 def test_notification_email_job_is_idempotent(api, tenant, run_jobs):
-    from chalicelib.domain.notifications import SendNotificationEmails
+    from chalicelib.domain.notifications.service import SendNotificationEmails
 
     user_id, user_token = tenant.add_user("u@acme.example")
     run_jobs()
     before = len(sent_emails())
     notification = api.call("GET", "/v1/notifications", headers=bearer(user_token))[1]["items"][0]
-    services.notifier().send_emails(SendNotificationEmails(tenant_id=tenant.id,
+    container().notifier.send_emails(SendNotificationEmails(tenant_id=tenant.id,
                                                            notifications=[(user_id, notification["id"])]))
     assert len(sent_emails()) == before, "a redelivered job sends nothing twice"
 

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.domain.housekeeping import Housekeeping, PurgeExpired
-from chalicelib.storage import keys
-from chalicelib.storage.aws import client
-from chalicelib.storage.expiry import ExpiringItemsStore
+from chalicelib.domain.jobs.housekeeping import Housekeeping, PurgeExpired
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.aws import client
+from chalicelib.storage.jobs.expiry import ExpiringItemsStore
 from chalicelib.storage.queues import Queue, queue_url
-from chalicelib.storage.table import Table
+from chalicelib.storage.dynamo.table import Table
 
 pytestmark = pytest.mark.usefixtures("aws")
 
@@ -70,7 +70,7 @@ def test_purge_deletes_only_what_has_expired_and_is_idempotent():
 
 
 def test_consumer_reports_only_the_bad_record_as_failed(app):
-    from chalicelib.handlers.jobs import process_job_batch
+    from chalicelib.handlers.background.consumer import process_job_batch
 
     hour = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     # Expired at the very start of this hour: in this hour's bucket whatever the minute now.

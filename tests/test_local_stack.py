@@ -216,7 +216,7 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
 
 
 def _expired_item(dynamodb: Any, sk: str, expired: datetime) -> dict[str, Any]:
-    from chalicelib.storage.keys import expiry_attributes
+    from chalicelib.storage.dynamo.keys import expiry_attributes
 
     key = {"pk": {"S": "SYS#E2E"}, "sk": {"S": sk}}
     attributes = expiry_attributes(expired)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from chalicelib.storage.cases import CaseStore
-from chalicelib.storage.contacts import ContactStore
+from chalicelib.storage.contacts.store import ContactStore
 from chalicelib.storage.deals import DealStore
-from chalicelib.storage.indexed_store import IndexedStore
-from chalicelib.storage.table import Table
-from chalicelib.storage.tasks import TaskStore
+from chalicelib.storage.dynamo.indexed_store import IndexedStore
+from chalicelib.storage.dynamo.table import Table
+from chalicelib.storage.tasks.store import TaskStore
 from tests.conftest import bearer
 
 # (path, body to create, field a first change sets, field the second change sets)

@@ -3,8 +3,8 @@ import pytest
 from chalice import Blueprint, Chalice
 from chalice.test import Client
 
-from chalicelib.handlers.middleware import request_context
-from chalicelib.handlers.routing import route
+from chalicelib.handlers.http.middleware import request_context
+from chalicelib.handlers.http.routing import route
 from tests.conftest import Api, bearer
 
 

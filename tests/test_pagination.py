@@ -1,8 +1,8 @@
 """Cursors: tamper-proof, bound to tenant and query; limits clamped."""
 import pytest
 
-from chalicelib.domain.errors import BadRequest, ValidationFailed
-from chalicelib.domain.pagination import CursorCodec, QueryScope, Slice, parse_limit
+from chalicelib.domain.shared.errors import BadRequest, ValidationFailed
+from chalicelib.domain.shared.pagination import CursorCodec, QueryScope, Slice, parse_limit
 
 codec = CursorCodec(b"secret")
 SCOPE = QueryScope("tenant-a", "contacts.list", {"kind": "person"})

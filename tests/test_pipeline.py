@@ -3,8 +3,8 @@ weighted sum; a missing rate is 422 naming the currencies; hidden private
 deals are not counted; the aggregates follow every deal write."""
 from decimal import Decimal
 
-from chalicelib.domain.pipeline import build
-from chalicelib.domain.settings_lists import ListEntry
+from chalicelib.domain.deals.pipeline import build
+from chalicelib.domain.settings.lists import ListEntry
 from tests.conftest import bearer
 from tests.test_deals import create_deal, patch, set_stage, stages
 

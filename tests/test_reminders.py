@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import services
-from chalicelib.domain.reminders import ArmedReminder, DeliverReminder, Reminders, reminder_instant
-from chalicelib.storage.reminders import ReminderStore, arm_op, disarm_op
-from chalicelib.storage.table import Table
+from chalicelib.bootstrap import container
+from chalicelib.domain.tasks.reminders import ArmedReminder, DeliverReminder, Reminders, reminder_instant
+from chalicelib.storage.tasks.reminders import ReminderStore, arm_op, disarm_op
+from chalicelib.storage.dynamo.table import Table
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 27, 10, 30, 20, tzinfo=timezone.utc)
@@ -43,7 +43,7 @@ def make(delivered, clock_at=NOW):
     queue = ListQueue()
 
     def deliver(reminder: ArmedReminder):
-        created = services.notifier().notify(
+        created = container().notifier.notify(
             reminder.tenant_id, ["u1"], "task.reminder", f"Reminder {reminder.task_id}",
             once_key=f"reminder:{reminder.task_id}", once_at=reminder.remind_at)
         delivered.extend(created)
@@ -71,7 +71,7 @@ def test_overlapping_runs_and_retries_deliver_exactly_once(delivered):
     arm("task-1", NOW - timedelta(minutes=1))
     first.sweep()
     # An overlapping run read the checkpoint before the first one moved it on.
-    from chalicelib.storage import keys
+    from chalicelib.storage.dynamo import keys
     Table().delete(keys.job_state("reminders"))
     second.sweep()  # so the same reminder is queued twice
     jobs = [DeliverReminder.model_validate(m) for m in q1.messages + q2.messages]

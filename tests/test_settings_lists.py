@@ -1,8 +1,8 @@
 """Settings lists (SET-3, SET-4, SET-7, SET-9, SET-10) through the real API."""
 import pytest
 
-from chalicelib.domain.errors import Conflict, ValidationFailed
-from chalicelib.domain.principal import Principal, Role
+from chalicelib.domain.shared.errors import Conflict, ValidationFailed
+from chalicelib.domain.shared.principal import Principal, Role
 from tests.conftest import bearer
 
 LISTS = ("contact-types", "temperatures", "history-categories", "task-categories", "deal-stages")
@@ -10,8 +10,8 @@ LISTS = ("contact-types", "temperatures", "history-categories", "task-categories
 
 def use(tenant_id, list_name, old_id, new_id, **options):
     """What a referencing record's transaction does (contacts, tasks, deals)."""
-    from chalicelib.storage.settings import usage_ops
-    from chalicelib.storage.table import Table
+    from chalicelib.storage.settings.lists import usage_ops
+    from chalicelib.storage.dynamo.table import Table
 
     Table().transact(usage_ops(tenant_id, list_name, old_id, new_id, **options))
 
@@ -52,19 +52,21 @@ def test_a_new_tenant_has_the_reference_defaults(api, tenant):
 
 
 def test_seeding_again_writes_nothing_twice(api, tenant):
-    from chalicelib import services
+    from chalicelib.bootstrap import container
+
+    from chalicelib.domain.shared.events import TenantCreated
 
     before = {name: entries(api, tenant, name) for name in LISTS}
-    services.tenants().seed(owner(tenant))
+    container().events.publish(TenantCreated(tenant_id=tenant.id, owner_id=tenant.owner_id))
     assert {name: entries(api, tenant, name) for name in LISTS} == before
 
 
 def test_a_tenant_from_before_the_lists_is_seeded_on_first_use(api, tenant):
-    from chalicelib import services
+    from chalicelib.bootstrap import container
 
     legacy = Principal(tenant_id="LEGACYTENANT", user_id="someone", role=Role.USER)
-    assert [e.name for e in services.settings_lists().list(legacy, "temperatures")] == ["Cold", "Warm", "Hot"]
-    assert len(services.settings_lists().list(legacy, "temperatures")) == 3
+    assert [e.name for e in container().settings_lists.list(legacy, "temperatures")] == ["Cold", "Warm", "Hot"]
+    assert len(container().settings_lists.list(legacy, "temperatures")) == 3
 
 
 def test_every_crm_user_reads_but_only_owners_and_admins_change(api, tenant):
@@ -177,8 +179,8 @@ def test_reorder_takes_exactly_the_lists_ids(api, tenant):
 
 
 def test_a_reorder_based_on_a_stale_list_fails(api, tenant):
-    from chalicelib import services
-    from chalicelib.storage.settings import SettingsListStore
+    from chalicelib.bootstrap import container
+    from chalicelib.storage.settings.lists import SettingsListStore
 
     store = SettingsListStore()
     state = store.load_list(tenant.id, "temperatures", consistent=True)
@@ -188,7 +190,7 @@ def test_a_reorder_based_on_a_stale_list_fails(api, tenant):
     with pytest.raises(Conflict):
         store.reorder(tenant.id, "temperatures", [(first, 3)], list_version=state.version,
                       at=first.created_at, by=tenant.owner_id)
-    assert [e.name for e in services.settings_lists().list(owner(tenant), "temperatures")][0] == "Cold"
+    assert [e.name for e in container().settings_lists.list(owner(tenant), "temperatures")][0] == "Cold"
 
 
 # ---- delete ----
@@ -230,7 +232,7 @@ def test_a_deleted_or_unknown_entry_cannot_be_used(api, tenant):
     with pytest.raises(ValidationFailed):
         use(tenant.id, "temperatures", warm["id"], cold["id"])
     assert by_name(api, tenant, "temperatures", "Warm")["in_use"] == 0
-    from chalicelib.storage.settings import usage_ops
+    from chalicelib.storage.settings.lists import usage_ops
 
     assert usage_ops(tenant.id, "temperatures", warm["id"], warm["id"]) == [], "no change, no operation"
 
@@ -238,8 +240,8 @@ def test_a_deleted_or_unknown_entry_cannot_be_used(api, tenant):
 def test_a_delete_racing_a_new_use_fails(api, tenant):
     """The delete's condition is in_use = 0 inside its transaction: a use that
     lands between the check and the write makes it fail."""
-    from chalicelib.domain.settings_lists import CounterChange
-    from chalicelib.storage.settings import SettingsListStore
+    from chalicelib.domain.settings.lists import CounterChange
+    from chalicelib.storage.settings.lists import SettingsListStore
 
     store = SettingsListStore()
     state = store.load_list(tenant.id, "contact-types", consistent=True)
@@ -331,8 +333,7 @@ def test_replace_with_must_name_another_task_category(api, tenant):
 
 
 def test_a_task_category_in_use_goes_only_with_a_replacement(api, tenant):
-    from chalicelib import services
-    from chalicelib.domain import settings_lists
+    from chalicelib.bootstrap import container
 
     owner_h = bearer(tenant.owner_token)
     lunch = by_name(api, tenant, "task-categories", "Lunch")
@@ -341,18 +342,19 @@ def test_a_task_category_in_use_goes_only_with_a_replacement(api, tenant):
     path = f"/v1/settings/task-categories/{lunch['id']}"
     status, problem, _ = api.call("DELETE", path, headers=owner_h)
     assert status == 409 and "1 record" in problem["detail"] and "replace_with" in problem["detail"]
-    replaced = []
-    handler = lambda principal, list_name, old, new: replaced.append((list_name, old, new))  # noqa: E731
-    settings_lists.register_replacement_handler("task-categories", handler)
-    try:
-        assert api.call("DELETE", f"{path}?replace_with={note['id']}", headers=owner_h)[0] == 204
-    finally:
-        settings_lists._REPLACEMENT_HANDLERS["task-categories"].remove(handler)
-    assert replaced == [("task-categories", lunch["id"], note["id"])]
+    published = []
+
+    class Recorder:
+        def publish(self, event):
+            published.append(event)
+
+    container().override(events=Recorder())
+    assert api.call("DELETE", f"{path}?replace_with={note['id']}", headers=owner_h)[0] == 204
+    assert [(e.list_name, e.old_id, e.new_id) for e in published] == [("task-categories", lunch["id"], note["id"])]
     assert "Lunch" not in [e["name"] for e in entries(api, tenant, "task-categories")]
     assert api.call("GET", path, headers=owner_h)[0] == 404
     # Tasks still pointing at it resolve to the replacement; no new task may use it.
-    assert services.settings_lists().resolve(owner(tenant), "task-categories", lunch["id"]).name == "Note"
+    assert container().settings_lists.resolve(owner(tenant), "task-categories", lunch["id"]).name == "Note"
     with pytest.raises(ValidationFailed):
         use(tenant.id, "task-categories", None, lunch["id"])
     # Re-pointing a task moves its count.

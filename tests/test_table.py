@@ -2,9 +2,9 @@
 transactions that roll back, and paged queries that stay full under filtering."""
 import pytest
 
-from chalicelib.domain.errors import Conflict, NotFound, PreconditionFailed
-from chalicelib.domain.pagination import PageRequest
-from chalicelib.storage.table import Check, Delete, Put, SortKey, Table, Update
+from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
+from chalicelib.domain.shared.pagination import PageRequest
+from chalicelib.storage.dynamo.table import Check, Delete, Put, SortKey, Table, Update
 
 pytestmark = pytest.mark.usefixtures("aws")
 

@@ -13,9 +13,9 @@ from conftest import Api, Tenant, bearer
 def no_default_tags(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests count exactly the tags they make; the seeded defaults
     (Lead, Customer, ...) are tested in test_contacts_integration.py."""
-    from chalicelib import services
+    from chalicelib.bootstrap import events
 
-    monkeypatch.setattr(services, "DEFAULT_CONTACT_TAGS", ())
+    monkeypatch.setattr(events, "DEFAULT_CONTACT_TAGS", ())
 
 
 def make_contact(api: Api, token: str, name: str, tags: list[str], access: str = "private",
@@ -214,7 +214,7 @@ def test_rename_errors(api: Api, tenant: Tenant) -> None:
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tags on more than 2 contacts go to a job, in messages of 2 contacts."""
-    from chalicelib.domain import tags
+    from chalicelib.domain.records import tags
 
     monkeypatch.setattr(tags, "MAX_SYNC_RECORDS", 2)
     monkeypatch.setattr(tags, "CHUNK_SIZE", 2)
@@ -311,7 +311,7 @@ def test_the_contact_tag_filter_ignores_accents_like_the_tags_do(api: Api, tenan
 # ---- rules without AWS ----
 
 def test_renamed_tags_keeps_order_and_merges_by_folded_name() -> None:
-    from chalicelib.domain.tags import renamed_tags
+    from chalicelib.domain.records.tags import renamed_tags
 
     assert renamed_tags(["VIP", "Lead", "Board"], "lead", "Hot") == ["VIP", "Hot", "Board"]
     assert renamed_tags(["Lead", "VIP", "Customer"], "lead", "Customer") == ["Customer", "VIP"]
@@ -323,10 +323,10 @@ def test_renamed_tags_keeps_order_and_merges_by_folded_name() -> None:
 def test_retag_rereads_a_contact_changed_meanwhile() -> None:
     from datetime import datetime, timezone
 
-    from chalicelib.domain.contacts import Contact
-    from chalicelib.domain.errors import PreconditionFailed
-    from chalicelib.domain.principal import Principal, Role
-    from chalicelib.domain.tags import ContactTags
+    from chalicelib.domain.contacts.models import Contact
+    from chalicelib.domain.shared.errors import PreconditionFailed
+    from chalicelib.domain.shared.principal import Principal, Role
+    from chalicelib.domain.records.tags import ContactTags
 
     now = datetime.now(timezone.utc)
     stale = Contact(id="c1", tenant_id="t1", kind="person", first_name="A", last_name="B", tags=["Lead"],

@@ -1,14 +1,14 @@
 """Task reminders (TSK-4) end to end: tasks created through the API, the real
-wiring (services.reminders(), the job queue and its consumer), a clock set
+wiring (container().reminders, the job queue and its consumer), a clock set
 per sweep."""
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import services
-from chalicelib.storage import keys
-from chalicelib.storage.table import Table
+from chalicelib.bootstrap import container
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.table import Table
 from tests.conftest import bearer, sent_emails
 from tests.test_tasks import berlin_tenant, contact, task
 
@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
 
 def sweep_at(moment: datetime) -> int:
-    reminders = services.reminders()
+    reminders = container().reminders
     reminders._clock = lambda: moment
     return reminders.sweep()
 
@@ -69,7 +69,7 @@ def test_edit_rearms_and_an_old_delivery_does_nothing(api, tenant, setup, run_jo
     status, _, _ = api.call("PATCH", f"/v1/tasks/{setup['id']}", {"remind_minutes": 60},
                             headers=bearer(tenant.owner_token, **{"If-Match": '"2"'}))
     assert status == 200
-    armed = services.reminders()._store.get(tenant.id, setup["id"])
+    armed = container().reminders._store.get(tenant.id, setup["id"])
     assert armed is not None and armed.remind_at == NOW + timedelta(hours=1)
 
 
@@ -125,7 +125,8 @@ def test_reminders_go_to_the_responsible_user(api, tenant, run_jobs):
 
 
 def test_the_schedule_is_registered(app):
-    from chalicelib.handlers import jobs
+    from chalicelib.bootstrap.jobs import JOB_KINDS
+    from chalicelib.handlers.background import schedules
 
-    assert "reminders.deliver" in jobs.JOB_HANDLERS
-    assert callable(jobs.reminders_schedule)
+    assert "reminders.deliver" in JOB_KINDS
+    assert callable(schedules.reminders_schedule)

@@ -57,7 +57,7 @@ def test_notifications_stay_with_their_tenant(api, tenant, other_tenant):
 
 def test_every_stored_key_starts_with_its_tenant(api, tenant, other_tenant):
     tenant.add_user("u@acme.example")
-    from chalicelib.storage.aws import client
+    from chalicelib.storage.dynamo.aws import client
 
     items = client("dynamodb").scan(TableName="crm-test")["Items"]
     tenant_keys = [i["pk"]["S"] for i in items if not i["pk"]["S"].startswith("SYS#")]

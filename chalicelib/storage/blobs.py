@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import NotFound
-from chalicelib.storage.aws import client
-from chalicelib.storage.errors import aws_errors, error_code
+from chalicelib.domain.shared.errors import NotFound
+from chalicelib.storage.dynamo.aws import client
+from chalicelib.storage.dynamo.errors import aws_errors, error_code
 from botocore.exceptions import ClientError
 
 DEFAULT_URL_SECONDS = 300

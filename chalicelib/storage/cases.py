@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.cases import Case
-from chalicelib.domain.contacts import fold
-from chalicelib.domain.principal import Principal
-from chalicelib.storage import keys
-from chalicelib.storage.history import system_event_op
-from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
-from chalicelib.storage.restricted_records import restricted_record_ops
+from chalicelib.domain.cases.models import Case
+from chalicelib.domain.contacts.models import fold
+from chalicelib.domain.shared.principal import Principal
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.records.history import system_event_op
+from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.records.listed_access import restricted_record_ops
 
 
 class CaseStore(IndexedStore[Case]):

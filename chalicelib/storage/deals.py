@@ -18,17 +18,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain.contacts import fold
-from chalicelib.domain.deals import Deal, Project
-from chalicelib.domain.pagination import PageRequest, Slice
-from chalicelib.domain.principal import Principal
-from chalicelib.storage import keys
-from chalicelib.storage.history import system_event_op
-from chalicelib.storage.indexed_store import EntryKey, IndexedStore, Item
-from chalicelib.storage.restricted_records import restricted_record_ops
-from chalicelib.storage.settings import usage_ops
-from chalicelib.domain.errors import NotFound
-from chalicelib.storage.table import Check, Delete, Put, SortKey, Update
+from chalicelib.domain.contacts.models import fold
+from chalicelib.domain.deals.models import Deal, Project
+from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.principal import Principal
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.records.history import system_event_op
+from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.records.listed_access import restricted_record_ops
+from chalicelib.storage.settings.lists import usage_ops
+from chalicelib.domain.shared.errors import NotFound
+from chalicelib.storage.dynamo.table import Check, Delete, Put, SortKey, Update
 
 PUBLIC, PRIVATE = "PUB", "PRIV"
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.domain.clock import iso, utc_now
-from chalicelib.domain.errors import Conflict, FieldError, ValidationFailed
-from chalicelib.storage import keys
-from chalicelib.storage.table import Table
+from chalicelib.domain.shared.clock import iso, utc_now
+from chalicelib.domain.shared.errors import Conflict, FieldError, ValidationFailed
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.table import Table
 
 KEEP_FOR = timedelta(hours=24)
 # A request still "in progress" after this died with its Lambda (API Gateway

@@ -4,14 +4,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from chalicelib.domain.errors import Conflict, PreconditionFailed
-from chalicelib.domain.identity import (CrmAccess, Group, StoredToken, Tenant, TokenKind, User,
+from chalicelib.domain.shared.errors import Conflict, PreconditionFailed
+from chalicelib.domain.identity.models import (CrmAccess, Group, StoredToken, Tenant, TokenKind, User,
                                         normalise_email)
-from chalicelib.domain.pagination import PageRequest, Slice
-from chalicelib.domain.principal import Role
-from chalicelib.storage import keys
-from chalicelib.storage.table import Delete, Put, SortKey, Table, Update
-from chalicelib.storage.table_spec import GSI1, GSI2
+from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.principal import Role
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.table import Delete, Put, SortKey, Table, Update
+from chalicelib.storage.dynamo.table_spec import GSI1, GSI2
 
 EMAIL_TAKEN = "A user with this e-mail address exists already in this tenant."
 LAST_OWNER = "The tenant must keep at least one active owner."

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.domain.clock import iso
-from chalicelib.domain.notifications import Notification
-from chalicelib.domain.pagination import PageRequest, Slice
-from chalicelib.storage import keys
-from chalicelib.storage.table import Put, SortKey, Table
+from chalicelib.domain.shared.clock import iso
+from chalicelib.domain.notifications.service import Notification
+from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.dynamo.table import Put, SortKey, Table
 
 
 class NotificationStore:

@@ -6,9 +6,9 @@ import json
 from typing import Any, Iterable, Mapping
 
 from chalicelib.config import get_settings
-from chalicelib.storage.aws import client
-from chalicelib.domain.errors import TemporarilyUnavailable
-from chalicelib.storage.errors import aws_errors
+from chalicelib.storage.dynamo.aws import client
+from chalicelib.domain.shared.errors import TemporarilyUnavailable
+from chalicelib.storage.dynamo.errors import aws_errors
 
 
 @functools.cache

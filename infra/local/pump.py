@@ -30,7 +30,7 @@ from typing import Any, Callable
 from chalice.app import Cron, Rate, ScheduledEventConfig, SQSEventConfig
 
 from chalicelib.config import get_settings
-from chalicelib.storage.aws import client
+from chalicelib.storage.dynamo.aws import client
 
 log = logging.getLogger("local.pump")
 

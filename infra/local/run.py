@@ -162,15 +162,15 @@ def configure_environment(options: Options) -> dict[str, str]:
 
 
 def _reset_chalicelib_caches() -> None:
-    from chalicelib import services
+    from chalicelib import bootstrap
     from chalicelib.config import reset_settings
-    from chalicelib.storage.aws import reset_clients
+    from chalicelib.storage.dynamo.aws import reset_clients
     from chalicelib.storage.queues import reset_queue_urls
 
     reset_settings()
     reset_clients()
     reset_queue_urls()
-    services.reset()
+    bootstrap.reset()
 
 
 # --- processes ---------------------------------------------------------------------
@@ -295,7 +295,7 @@ class Stack:
         self._wait_for(lambda: http_status(f"{options.aws_url}/moto-api/") == 200, MOTO_READY_SECONDS,
                        "the moto server", {"moto server": self.moto})
 
-        from chalicelib.storage.provision import create_resources
+        from chalicelib.storage.dynamo.provision import create_resources
         from infra.local.snapshot import Snapshotter
 
         create_resources()

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from chalicelib.config import get_settings
-from chalicelib.storage.aws import client
-from chalicelib.storage.table_spec import QUEUES, dead_letter_name
+from chalicelib.storage.dynamo.aws import client
+from chalicelib.storage.dynamo.table_spec import QUEUES, dead_letter_name
 
 log = logging.getLogger("local.snapshot")
 

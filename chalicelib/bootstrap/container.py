@@ -1,0 +1,322 @@
+"""The composition root: every service built from its adapters, once.
+
+``Container`` builds each collaborator on first use (the HTTP function's cold
+start pays only for what a request touches) and keeps it for the life of the
+Lambda container. Tests hand in fakes: ``Container(overrides={"contact_store":
+FakeContactStore(), ...})`` replaces any attribute by name before it is built.
+
+What follows what (cascades, merges, seeding) is not wired here but listed in
+bootstrap/events.py; the ``events`` publisher reads that table.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Mapping
+
+from chalicelib.config import Settings
+from chalicelib.domain.cases.service import Cases
+from chalicelib.domain.contacts.bulk import ContactBulk
+from chalicelib.domain.contacts.merge import ContactMerge
+from chalicelib.domain.contacts.photo import ContactPhotos
+from chalicelib.domain.contacts.service import Contacts
+from chalicelib.domain.deals.pipeline import DealPipeline
+from chalicelib.domain.deals.service import Deals
+from chalicelib.domain.identity.auth import Auth
+from chalicelib.domain.identity.groups import Groups
+from chalicelib.domain.identity.module_access import CrmAccessSettings
+from chalicelib.domain.identity.tenants import Tenants
+from chalicelib.domain.identity.users import Users
+from chalicelib.domain.jobs.housekeeping import Housekeeping
+from chalicelib.domain.jobs.service import BackgroundJobs
+from chalicelib.domain.notifications.service import Notifier
+from chalicelib.domain.records.changelog import ChangeLog
+from chalicelib.domain.records.files import Files
+from chalicelib.domain.records.history import History
+from chalicelib.domain.records.parents import DeleteGuard, Parents
+from chalicelib.domain.records.tags import Tags
+from chalicelib.domain.settings.currency import CurrencySettings
+from chalicelib.domain.settings.custom_fields import CustomFields
+from chalicelib.domain.settings.lists import SettingsLists
+from chalicelib.domain.shared.pagination import CursorCodec
+from chalicelib.domain.tasks.reminders import Reminders
+from chalicelib.domain.tasks.service import Tasks
+
+JOB_QUEUE = "jobs"
+
+
+class Container:
+    def __init__(self, settings: Settings, overrides: Mapping[str, Any] | None = None):
+        self.settings = settings
+        self._overrides = dict(overrides or {})
+        # cached_property stores into __dict__: an override is simply there first.
+        self.__dict__.update(self._overrides)
+
+    def override(self, **collaborators: Any) -> None:
+        """Replace collaborators by name; everything built so far is built
+        again on next use, so every service sees the replacements."""
+        self._overrides.update(collaborators)
+        for name in [n for n, v in vars(type(self)).items() if isinstance(v, cached_property)]:
+            self.__dict__.pop(name, None)
+        self.__dict__.update(self._overrides)
+
+    # ---- adapters (storage: the only boto3) ----
+
+    @cached_property
+    def identity_store(self) -> Any:
+        from chalicelib.storage.identity import IdentityStore
+
+        return IdentityStore()
+
+    @cached_property
+    def job_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(JOB_QUEUE)
+
+    @cached_property
+    def contact_store(self) -> Any:
+        from chalicelib.storage.contacts.store import ContactStore
+
+        return ContactStore()
+
+    @cached_property
+    def contact_photo_store(self) -> Any:
+        from chalicelib.storage.contacts.photos import ContactPhotoStore
+
+        return ContactPhotoStore()
+
+    @cached_property
+    def file_store(self) -> Any:
+        from chalicelib.storage.records.files import FileStore
+
+        return FileStore()
+
+    @cached_property
+    def history_store(self) -> Any:
+        from chalicelib.storage.records.history import HistoryStore
+
+        return HistoryStore(files=self.file_store)
+
+    @cached_property
+    def changelog_store(self) -> Any:
+        from chalicelib.storage.records.changelog import ChangeLogStore
+
+        return ChangeLogStore()
+
+    @cached_property
+    def task_store(self) -> Any:
+        from chalicelib.storage.tasks.store import TaskStore
+
+        return TaskStore()
+
+    @cached_property
+    def reminder_store(self) -> Any:
+        from chalicelib.storage.tasks.reminders import ReminderStore
+
+        return ReminderStore()
+
+    @cached_property
+    def deal_store(self) -> Any:
+        from chalicelib.storage.deals import DealStore
+
+        return DealStore()
+
+    @cached_property
+    def case_store(self) -> Any:
+        from chalicelib.storage.cases import CaseStore
+
+        return CaseStore()
+
+    @cached_property
+    def settings_list_store(self) -> Any:
+        from chalicelib.storage.settings.lists import SettingsListStore
+
+        return SettingsListStore()
+
+    @cached_property
+    def money_settings_store(self) -> Any:
+        from chalicelib.storage.settings.lists import MoneySettingsStore
+
+        return MoneySettingsStore()
+
+    @cached_property
+    def custom_field_store(self) -> Any:
+        from chalicelib.storage.settings.custom_fields import CustomFieldStore
+
+        return CustomFieldStore()
+
+    @cached_property
+    def background_job_store(self) -> Any:
+        from chalicelib.storage.jobs.store import BackgroundJobStore
+
+        return BackgroundJobStore()
+
+    @cached_property
+    def expiring_items(self) -> Any:
+        from chalicelib.storage.jobs.expiry import ExpiringItemsStore
+
+        return ExpiringItemsStore()
+
+    @cached_property
+    def idempotency(self) -> Any:
+        from chalicelib.storage.idempotency import IdempotencyStore
+
+        return IdempotencyStore()
+
+    @cached_property
+    def notification_store(self) -> Any:
+        from chalicelib.storage.notifications import NotificationStore
+
+        return NotificationStore()
+
+    @cached_property
+    def mailer(self) -> Any:
+        from chalicelib.storage.mail import SesMailer
+
+        return SesMailer(self.settings.mail_from)
+
+    # ---- cross-cutting ----
+
+    @cached_property
+    def events(self) -> Any:
+        from chalicelib.bootstrap.events import EventBus
+
+        return EventBus(self, self.job_queue)
+
+    @cached_property
+    def cursor_codec(self) -> CursorCodec:
+        return CursorCodec(self.settings.cursor_secret)
+
+    @cached_property
+    def delete_guards(self) -> tuple[DeleteGuard, ...]:
+        """What forbids deleting a parent (an invoice naming a contact)."""
+        return ()
+
+    @cached_property
+    def parents(self) -> Parents:
+        # Resolved lazily: the services they name take ``parents`` themselves.
+        return Parents({
+            "contact": lambda principal, record_id: self.contacts.parent_ref(principal, record_id),
+            "deal": lambda principal, record_id: self.deals.parent_ref(principal, record_id),
+            "case": lambda principal, record_id: self.cases.parent_ref(principal, record_id),
+        }, guards=self.delete_guards)
+
+    # ---- identity, notifications, jobs ----
+
+    @cached_property
+    def auth(self) -> Auth:
+        return Auth(self.identity_store)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(self.notification_store, self.identity_store, self.mailer, self.job_queue,
+                        public_url=self.settings.public_url)
+
+    @cached_property
+    def users(self) -> Users:
+        return Users(self.identity_store, self.auth, self.notifier)
+
+    @cached_property
+    def groups(self) -> Groups:
+        return Groups(self.identity_store)
+
+    @cached_property
+    def tenants(self) -> Tenants:
+        return Tenants(self.identity_store, self.auth, self.events)
+
+    @cached_property
+    def crm_access(self) -> CrmAccessSettings:
+        return CrmAccessSettings(self.identity_store)
+
+    @cached_property
+    def housekeeping(self) -> Housekeeping:
+        return Housekeeping(self.expiring_items, self.job_queue)
+
+    @cached_property
+    def background_jobs(self) -> BackgroundJobs:
+        return BackgroundJobs(self.background_job_store)
+
+    # ---- settings ----
+
+    @cached_property
+    def settings_lists(self) -> SettingsLists:
+        return SettingsLists(self.settings_list_store, self.events)
+
+    @cached_property
+    def currency_settings(self) -> CurrencySettings:
+        return CurrencySettings(self.money_settings_store)
+
+    @cached_property
+    def custom_fields(self) -> CustomFields:
+        return CustomFields(self.custom_field_store)
+
+    # ---- contacts ----
+
+    @cached_property
+    def contacts(self) -> Contacts:
+        return Contacts(self.contact_store, self.identity_store, self.notifier, self.events, self.parents,
+                        custom_fields=self.custom_fields)
+
+    @cached_property
+    def contact_photos(self) -> ContactPhotos:
+        return ContactPhotos(self.contacts, self.contact_photo_store)
+
+    @cached_property
+    def contact_bulk(self) -> ContactBulk:
+        return ContactBulk(self.contacts, self.background_jobs, self.identity_store, self.job_queue)
+
+    @cached_property
+    def contact_merge(self) -> ContactMerge:
+        return ContactMerge(self.contacts, self.contact_photos, self.identity_store, self.parents, self.events,
+                            self.history)
+
+    # ---- records: history, files, change log, tags ----
+
+    @cached_property
+    def files(self) -> Files:
+        return Files(self.file_store, self.parents)
+
+    @cached_property
+    def history(self) -> History:
+        return History(self.history_store, self.files, self.parents, categories=lambda principal, category_id:
+                       self.settings_lists.resolve(principal, "history-categories", category_id) is not None)
+
+    @cached_property
+    def changelog(self) -> ChangeLog:
+        return ChangeLog(self.changelog_store, self.parents)
+
+    @cached_property
+    def tags(self) -> Tags:
+        from chalicelib.domain.cases.models import CaseChanges, CaseQuery
+        from chalicelib.domain.deals.models import DealChanges, DealQuery
+        from chalicelib.domain.records.tags import ContactTags, RestrictedRecordTags
+
+        return Tags({"contact": ContactTags(self.contacts, self.contact_store),
+                     "deal": RestrictedRecordTags("deal", self.deals, self.deal_store, DealQuery, DealChanges),
+                     "case": RestrictedRecordTags("case", self.cases, self.case_store, CaseQuery, CaseChanges)},
+                    self.background_jobs, self.identity_store, self.job_queue)
+
+    # ---- tasks, deals, cases ----
+
+    @cached_property
+    def tasks(self) -> Tasks:
+        return Tasks(self.task_store, self.identity_store, self.notifier, self.settings_lists, self.changelog_store,
+                     self.parents)
+
+    @cached_property
+    def reminders(self) -> Reminders:
+        return Reminders(self.reminder_store, self.job_queue, deliverer=self.tasks.deliver_reminder)
+
+    @cached_property
+    def deals(self) -> Deals:
+        return Deals(self.deal_store, self.identity_store, self.notifier, self.events, self.parents,
+                     self.settings_lists, self.currency_settings, self.custom_fields)
+
+    @cached_property
+    def deal_pipeline(self) -> DealPipeline:
+        return DealPipeline(self.deal_store, self.settings_lists, self.currency_settings)
+
+    @cached_property
+    def cases(self) -> Cases:
+        return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents,
+                     self.custom_fields)

@@ -1,0 +1,47 @@
+"""The jobs queue's message kinds and what runs each: one table, next to the
+event table (events.py), whose deliveries are one of these kinds."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from pydantic import BaseModel
+
+from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
+from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.jobs.housekeeping import PurgeExpired
+from chalicelib.domain.notifications.service import SendNotificationEmails
+from chalicelib.domain.records.tags import TagChangeChunk
+from chalicelib.domain.tasks.reminders import DeliverReminder
+from chalicelib.observability import logger
+
+if TYPE_CHECKING:
+    from chalicelib.bootstrap.container import Container
+
+
+class LegacyCascade(BaseModel):
+    kind: str
+    tenant_id: str
+    record_kind: str
+    record_id: str
+
+
+def _purge_expired(c: "Container", job: PurgeExpired) -> None:
+    deleted = c.housekeeping.purge(job)
+    logger.info("purged expired items", extra={"hour": job.hour.isoformat(), "deleted": deleted})
+
+
+def _send_notification_emails(c: "Container", job: SendNotificationEmails) -> None:
+    sent = c.notifier.send_emails(job)
+    logger.info("notification e-mails sent", extra={"sent": sent})
+
+
+# kind -> (message model, idempotent handler)
+JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
+    "event": (EventDelivery, deliver),
+    "housekeeping.purge_expired": (PurgeExpired, _purge_expired),
+    "notifications.email": (SendNotificationEmails, _send_notification_emails),
+    "contacts.bulk": (ContactBulkChunk, lambda c, job: c.contact_bulk.run_chunk(job)),
+    "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
+    "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
+    LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+}

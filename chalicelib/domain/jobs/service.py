@@ -1,0 +1,166 @@
+"""Background jobs with a status a client can poll (``GET /v1/jobs/{id}``):
+group operations on contacts now; imports and tag renames reuse it.
+
+A job is a status record plus chunks. The service that starts the work calls
+``start`` (the record: kind, total, number of chunks) and queues one message
+per chunk; each message's handler calls ``run_chunk`` with the chunk's item
+keys and a function doing one item. ``run_chunk`` makes SQS redelivery safe:
+- a chunk counts once: its completion is a conditional put, in the same
+  transaction as the counters' atomic ADDs; a redelivered finished chunk
+  changes nothing;
+- a chunk that died half-way resumes: each success is recorded as it
+  happens, and a redelivery skips those items (so a contact the first
+  attempt deleted is not reported "not found" by the second).
+
+Status: ``queued`` until a chunk starts, ``running`` until every chunk has
+finished, then ``done`` (with ``finished_at``). Failures are kept per chunk;
+the status shows the first ``MAX_FAILURES_SHOWN`` in chunk order.
+
+Who sees a job: its creator and admins; for everyone else it does not exist
+(404). This is the access policy's private-list rule (a list holding only
+the creator), so the decision stays in domain/access.py.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Callable, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.shared import access
+from chalicelib.domain.shared.access import ListAccess, Operation
+from chalicelib.domain.shared.clock import Clock, new_id, utc_now
+from chalicelib.domain.shared.errors import NotFound
+from chalicelib.domain.shared.principal import Principal
+
+CHUNK_SIZE = 100
+MAX_FAILURES_SHOWN = 100
+JOB_DAYS = 30
+
+# One item's failure, e.g. {"id": "...", "status": 404, "reason": "not_found", "detail": "..."}.
+Failure = dict[str, Any]
+# Does one item; None when it succeeded, else its failure.
+ItemWork = Callable[[str], "Failure | None"]
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class BackgroundJob(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    tenant_id: str
+    kind: str
+    created_by: str
+    created_at: datetime
+    total: int
+    chunks: int
+    chunks_done: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def status(self) -> JobStatus:
+        if self.chunks_done >= self.chunks:
+            return JobStatus.DONE
+        return JobStatus.RUNNING if self.started_at is not None else JobStatus.QUEUED
+
+    def access_record(self) -> ListAccess:
+        # Private to its creator (admins see everything): see the module docstring.
+        return ListAccess(access_list=frozenset({self.created_by}), created_by=self.created_by)
+
+
+class JobStore(Protocol):
+    def create(self, job: BackgroundJob, expires_at: datetime) -> None: ...
+
+    def get(self, tenant_id: str, job_id: str) -> BackgroundJob | None: ...
+
+    def mark_started(self, tenant_id: str, job_id: str, at: datetime) -> None: ...
+
+    def chunk_finished(self, tenant_id: str, job_id: str, chunk: int) -> bool: ...
+
+    def chunk_progress(self, tenant_id: str, job_id: str, chunk: int) -> set[str]: ...
+
+    def record_success(self, tenant_id: str, job_id: str, chunk: int, key: str, expires_at: datetime) -> None: ...
+
+    def finish_chunk(self, tenant_id: str, job_id: str, chunk: int, *, succeeded: int, failures: list[Failure],
+                     at: datetime, expires_at: datetime) -> bool: ...
+
+    def finish_job(self, tenant_id: str, job_id: str, at: datetime) -> None: ...
+
+    def failures(self, tenant_id: str, job_id: str, limit: int) -> list[Failure]: ...
+
+
+class BackgroundJobs:
+    def __init__(self, store: JobStore, clock: Clock = utc_now):
+        self._store = store
+        self._clock = clock
+
+    def start(self, principal: Principal, kind: str, total: int, *, chunk_size: int = CHUNK_SIZE) -> BackgroundJob:
+        """The status record of a new job of ``total`` items in chunks of ``chunk_size``."""
+        now = self._clock()
+        job = BackgroundJob(id=new_id(), tenant_id=principal.tenant_id, kind=kind, created_by=principal.user_id,
+                            created_at=now, total=total, chunks=max(1, math.ceil(total / chunk_size)))
+        self._store.create(job, self._expiry(now))
+        return job
+
+    def get(self, principal: Principal, job_id: str) -> tuple[BackgroundJob, list[Failure]]:
+        job = self._store.get(principal.tenant_id, job_id)
+        if job is None:
+            raise NotFound("The job does not exist.")
+        access.require(principal, Operation.READ, job.access_record(), what="job")
+        failures = self._store.failures(principal.tenant_id, job_id, MAX_FAILURES_SHOWN) if job.failed else []
+        return job, failures
+
+    def run_chunk(self, tenant_id: str, job_id: str, chunk: int, keys: list[str], work: ItemWork, *,
+                  resumable: bool = True) -> bool:
+        """Do chunk ``chunk`` (its items ``keys``) once; False when there was
+        nothing (left) to do: finished before, or the job is gone.
+
+        ``resumable``: record each success as it happens, so that a
+        redelivery skips it. Needed when doing an item twice would answer
+        differently (a deleted contact is "not found" the second time, a
+        created record would be made twice); a caller whose ``work`` answers
+        the same when repeated may pass False and save the writes. Failures
+        are never recorded: they changed nothing, and a redelivery tries them
+        again."""
+        job = self._store.get(tenant_id, job_id)
+        if job is None:
+            return False  # expired, or never made: nothing to report into
+        if self._store.chunk_finished(tenant_id, job_id, chunk):
+            self._finish_if_complete(job)  # the first delivery may have died right after counting
+            return False
+        if job.started_at is None:
+            self._store.mark_started(tenant_id, job_id, self._clock())
+        done_before = self._store.chunk_progress(tenant_id, job_id, chunk) if resumable else set()
+        outcomes: dict[str, Failure | None] = {}
+        for key in dict.fromkeys(keys):
+            if key in done_before:
+                outcomes[key] = None
+                continue
+            outcomes[key] = work(key)
+            if outcomes[key] is None and resumable:
+                self._store.record_success(tenant_id, job_id, chunk, key, self._expiry(job.created_at))
+        failures = [f for f in outcomes.values() if f is not None]
+        counted = self._store.finish_chunk(tenant_id, job_id, chunk, succeeded=len(outcomes) - len(failures),
+                                           failures=failures, at=self._clock(),
+                                           expires_at=self._expiry(job.created_at))
+        self._finish_if_complete(job)
+        return counted
+
+    def _finish_if_complete(self, job: BackgroundJob) -> None:
+        # Conditional in storage: only the chunk that completes the job (or a
+        # rerun of it) stamps finished_at, once.
+        self._store.finish_job(job.tenant_id, job.id, self._clock())
+
+    @staticmethod
+    def _expiry(created_at: datetime) -> datetime:
+        return created_at + timedelta(days=JOB_DAYS)

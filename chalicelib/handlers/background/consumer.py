@@ -1,0 +1,80 @@
+"""The jobs queue's consumer.
+
+One consumer pattern: Powertools ``BatchProcessor`` with
+``process_partial_response``; each message names its ``kind``, is parsed by
+that kind's pydantic model and handled by an idempotent function
+(bootstrap/jobs.py). A bad or failing message fails alone (reported in
+``batchItemFailures``), is retried by SQS and lands in the dead-letter queue
+after the queue's maxReceiveCount.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable
+
+from chalice import Blueprint
+from pydantic import ValidationError
+
+from chalicelib import bootstrap
+from chalicelib.bootstrap import container
+from chalicelib.bootstrap.events import UnknownSubscriber
+from chalicelib.bootstrap.jobs import JOB_KINDS
+from chalicelib.config import deploy_queue_name
+from chalicelib.domain.shared.errors import CrmError
+from chalicelib.observability import end_job, logger, start_job
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+bp = Blueprint(__name__)
+
+JOB_QUEUE = bootstrap.JOB_QUEUE
+
+
+class UnknownJob(ValueError):
+    pass
+
+
+def handle_job_record(record: "SQSRecord") -> None:
+    """One message: its kind, tenant and outcome are logged (never its body:
+    personal data); the tenant is in the log context while it runs."""
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    kind = body.get("kind") if isinstance(body, dict) else None
+    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
+    start_job(kind=kind if isinstance(kind, str) else None, message_id=record.message_id,
+              tenant_id=tenant_id if isinstance(tenant_id, str) else None)
+    try:
+        if kind not in JOB_KINDS:
+            raise UnknownJob(f"unknown job kind {kind!r}")
+        model, handler = JOB_KINDS[kind]
+        handler(container(), model.model_validate(body))
+    except Exception as error:
+        # The batch processor reports it as a failure: SQS retries, then the DLQ.
+        # Expected failures name their type; a bug logs its traceback, as on the HTTP path.
+        expected = isinstance(error, (CrmError, ValidationError, UnknownJob, UnknownSubscriber))
+        log = logger.warning if expected else logger.exception
+        log("job failed", extra={"outcome": "failed", "error": type(error).__name__,
+                                 "receive_count": record.attributes.approximate_receive_count})
+        raise
+    subscriber = {"subscriber": body.get("subscriber")} if kind == "event" else {}
+    logger.info("job done", extra={"outcome": "done", **subscriber})
+    end_job()
+
+
+def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    # Imported here: the batch utilities cost ~0.1 s and the HTTP function,
+    # which imports this module too, never needs them.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=handle_job_record,
+                                    processor=processor, context=context)
+
+
+@bp.on_sqs_message(queue=deploy_queue_name(JOB_QUEUE), batch_size=10, name="jobs")
+def run_jobs(event: Any) -> dict[str, Any]:
+    logger.remove_keys(["tenant_id", "user_id"])
+    return process_job_batch(event.to_dict(), getattr(event, "context", None))

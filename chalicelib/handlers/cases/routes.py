@@ -1,0 +1,76 @@
+"""Cases (CAS-1..4): CRUD, close and reopen. History, files and the change
+log of a case live in handlers/history.py and handlers/files.py."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.bootstrap import container
+from chalicelib.domain.cases.models import Case, CaseChanges, CaseQuery, NewCase
+from chalicelib.domain.settings.custom_fields import custom_field_values
+from chalicelib.domain.shared.pagination import Page
+from chalicelib.handlers.http.routing import Call, route
+from chalicelib.handlers.identity.views import RecordView
+
+bp = Blueprint(__name__)
+TAG = "Cases"
+
+
+class CaseView(RecordView):
+    title: str
+    member_ids: list[str]
+    access_list: list[str]
+    tags: list[str]
+    custom_fields: dict[str, Any] = custom_field_values("case")
+    closed: bool
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, case: Case) -> "CaseView":
+        return cls(**case.model_dump(exclude={"tenant_id"}))
+
+
+@route(bp, "/v1/cases", "GET", summary="List and filter cases", tag=TAG, query=CaseQuery, response=CaseView,
+       paged=True)
+def list_cases(call: Call) -> Page[CaseView]:
+    page = call.page_request("cases.list", **call.query.filters())
+    return call.page(container().cases.list(call.caller, call.query, page), CaseView.of)
+
+
+@route(bp, "/v1/cases", "POST", summary="Create a case", tag=TAG, body=NewCase, response=CaseView, status=201)
+def create_case(call: Call) -> CaseView:
+    return CaseView.of(container().cases.create(call.caller, call.body))
+
+
+@route(bp, "/v1/cases/{case_id}", "GET", summary="One case", tag=TAG, response=CaseView, errors=(404,))
+def get_case(case_id: str, call: Call) -> CaseView:
+    return CaseView.of(container().cases.get(call.caller, case_id))
+
+
+@route(bp, "/v1/cases/{case_id}", "PATCH", summary="Change a case (only the fields sent)", tag=TAG,
+       body=CaseChanges, response=CaseView, if_match=True, errors=(403, 404))
+def update_case(case_id: str, call: Call) -> CaseView:
+    return CaseView.of(container().cases.update(call.caller, case_id, call.body,
+                                               expected_version=call.expected_version()))
+
+
+@route(bp, "/v1/cases/{case_id}", "DELETE", summary="Delete a case and what hangs off it", tag=TAG, status=204,
+       errors=(404, 409, 412))
+def delete_case(case_id: str, call: Call) -> None:
+    container().cases.delete(call.caller, case_id, expected_version=call.optional_version())
+
+
+@route(bp, "/v1/cases/{case_id}/close", "POST", summary="Close a case", tag=TAG, response=CaseView,
+       errors=(404, 409, 412))
+def close_case(case_id: str, call: Call) -> CaseView:
+    return CaseView.of(container().cases.set_closed(call.caller, case_id, True,
+                                                   expected_version=call.optional_version()))
+
+
+@route(bp, "/v1/cases/{case_id}/reopen", "POST", summary="Reopen a closed case", tag=TAG, response=CaseView,
+       errors=(404, 409, 412))
+def reopen_case(case_id: str, call: Call) -> CaseView:
+    return CaseView.of(container().cases.set_closed(call.caller, case_id, False,
+                                                   expected_version=call.optional_version()))

@@ -1,0 +1,452 @@
+"""Every key of the table, built in one place.
+
+Base table: ``pk`` / ``sk``. Every ``pk`` starts with ``T#<tenant_id>#`` so a
+tenant's data is structurally apart from every other tenant's. The only keys
+that do not start with a tenant are those of the cross-tenant
+``schedule`` index (time buckets, read by scheduled jobs) and the ``SYS#``
+items of those jobs; a request path never queries them.
+
+Access patterns (one per line: pattern -> table/index, key condition):
+
+  system job checkpoint            -> table   pk=SYS#JOB#<name>, sk=STATE
+  items expiring in an hour        -> schedule sched_pk=EXPIRY#<yyyy-mm-ddThh>, sched_sk<=<iso now>
+  tenant (settings, owner count)   -> table   pk=T#t#TENANT, sk=META
+  user by id                       -> table   pk=T#t#USER#<uid>, sk=META
+  a tenant's users                 -> gsi2    gsi2pk=T#t#USERS, gsi2sk=<uid>
+  users with a login e-mail        -> gsi1    gsi1pk=LOGIN#<email>, gsi1sk=T#t#USER#<uid>  (login only: the
+                                              tenant is not known before the credential is checked)
+  e-mail uniqueness in a tenant    -> table   pk=T#t#EMAIL#<email>, sk=USER  (marker, same transaction)
+  a user's tokens (session, API,   -> table   pk=T#t#USER#<uid>, sk begins_with TOKEN#
+    invitation) / one token                   ... sk=TOKEN#<token id>
+  a user's notifications, newest   -> table   pk=T#t#USER#<uid>, sk begins_with NOTIF#  (descending)
+  group by id                      -> table   pk=T#t#GROUP#<gid>, sk=META
+  a tenant's groups                -> gsi2    gsi2pk=T#t#GROUPS, gsi2sk=<gid>
+  group name uniqueness            -> table   pk=T#t#GROUPNAME#<name>, sk=GROUP  (marker)
+  failed logins per address/window -> table   pk=SYS#LOGIN#<sha256(email)>, sk=W#<window>  (before a tenant is known)
+  contact by id                    -> table   pk=T#t#CONTACT#<cid>, sk=META
+  contacts by facet, by name       -> table   pk=T#t#CX#<facet>, sk begins_with N#  (facets: all, kind#<k>,
+                                              type#<id|none>, temp#<id|none>, tag#<folded>, mgr#<uid>,
+                                              company#<cid>); index entries written in the contact's
+                                              transaction, carrying the filterable and access attributes
+  contacts by creation (range)     -> table   pk=T#t#CX#all, sk between C#<ulid lo> and C#<ulid hi>
+  contacts by name word / e-mail   -> table   pk=T#t#CX#w#<first two letters>, sk begins_with W#<prefix>
+  contacts by phone (E.164)        -> table   pk=T#t#CX#tel#<e164>, sk=<cid>
+  a tenant's contact tags          -> table   pk=T#t#TAGS#<entity>, sk=<folded name>
+  a task's armed reminder          -> table   pk=T#t#TASK#<id>, sk=REMINDER
+  reminders due in a minute        -> schedule sched_pk=REMIND#<yyyy-mm-ddThh:mm>, sched_sk<=<iso now>
+                                              (sparse: a sent reminder leaves the index)
+  task by id                       -> table   pk=T#t#TASK#<id>, sk=META
+  tasks by facet, by due time      -> table   pk=T#t#TX#<facet>, sk between D#<iso from> and D#<iso to>~
+    (sk=D#<due iso>#<task id>)                (facets: all, resp#<uid>, resp#<uid>#<status>, status#<s>,
+                                              category#<id>, contact#<id>, deal#<id>, case#<id>); index
+                                              entries written in the task's transaction, carrying the
+                                              filterable and access attributes
+  an idempotent request's answer   -> table   pk=T#t#IDEMPOTENCY#<uid>#<sha256(route, key)>, sk=REQUEST
+                                              (expires after 24 h: keys.expiry_attributes)
+  a settings list, whole           -> table   pk=T#t#LIST#<list>: sk=META (entry count, per-status counters)
+                                              and sk begins_with ENTRY#, in one Query (lists are small)
+  settings list entry              -> table   pk=T#t#LIST#<list>, sk=ENTRY#<id>  (in_use counter; a deleted
+                                              entry stays as a tombstone until housekeeping removes it)
+  settings list name uniqueness    -> table   pk=T#t#LISTNAME#<list>#<casefolded name>, sk=ENTRY  (marker)
+  default currency, exchange rates -> table   pk=T#t#TENANT, sk=SETTINGS#MONEY
+  a tenant's custom fields         -> table   pk=T#t#CFIELDS, sk begins_with FIELD#  (one Query, all entities)
+  custom field by id               -> table   pk=T#t#CFIELDS, sk=FIELD#<id>  (in_use counter; tombstone on delete)
+  a record's history, newest first -> table   pk=T#t#<KIND>#<id> (the parent's own collection: CONTACT, DEAL,
+    (by happened_at range)                    CASE), sk between HIST#<from iso> and HIST#<to iso>~ (descending);
+                                              sk=HIST#<happened_at iso>#<event id>
+  history event by id alone        -> gsi1    gsi1pk=T#t#HISTORY#<event id>, gsi1sk=EVENT  (PATCH/DELETE by id)
+  a record's files                 -> table   pk=T#t#<KIND>#<id>, sk begins_with FILE#  (sk=FILE#<file id>)
+  file by id alone                 -> gsi1    gsi1pk=T#t#FILE#<file id>, gsi1sk=FILE
+  a record's change log, newest    -> table   pk=T#t#CHANGES#<entity>#<id>, sk begins_with CHG#  (sk=CHG#<ulid>;
+                                              its own partition, so it outlives the record)
+  a background job's status        -> table   pk=T#t#JOB#<job id>, sk=META  (bulk changes, imports, tag renames;
+                                              counters are atomic ADDs; a job's items expire after 30 days)
+  a job's finished chunks, ordered -> table   pk=T#t#JOB#<job id>, sk begins_with CHUNK#  (sk=CHUNK#<nnnnn>, put
+                                              once under a condition: a redelivered chunk counts once)
+  a job chunk's per-item progress  -> table   pk=T#t#JOB#<job id>, sk=PROGRESS#<nnnnn>  (resumes a redelivery)
+  deal / case by id                -> table   pk=T#t#DEAL#<id> / T#t#CASE#<id>, sk=META  (the parent collection:
+                                              HIST# and FILE# items share it; always Query with an sk prefix)
+  deals by facet, newest first     -> table   pk=T#t#DX#<facet>, sk=<deal id>  (facets: all, resp#<uid>,
+                                              stage#<id>, status#<open|won|lost>, tag#<folded>, contact#<cid>
+                                              (main or member), acl#<uid> (private deals: each listed user));
+                                              index entries in the deal's transaction, carrying the
+                                              filterable, access and pipeline attributes
+  deals by expected close date     -> table   pk=T#t#DX#close, sk between <yyyy-mm-dd># and <yyyy-mm-dd>#~
+  pipeline aggregates              -> table   pk=T#t#PIPELINE, sk=<PUB|PRIV>#<stage id>#<currency>  (count, value,
+                                              weighted: ADDed in each deal's transaction; one Query per pipeline)
+  a deal's projects                -> table   pk=T#t#DEAL#<id>, sk begins_with PROJ#  (link items)
+  project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
+  cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
+                                              tag#<folded>, contact#<cid>); entries in the case's transaction
+
+Later issues add their lines here; nothing outside this module builds a key.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from chalicelib.domain.shared.clock import iso
+
+EXPIRY_BUCKET_FORMAT = "%Y-%m-%dT%H"
+
+
+def tenant_prefix(tenant_id: str) -> str:
+    if not tenant_id or "#" in tenant_id:
+        raise ValueError("invalid tenant id")
+    return f"T#{tenant_id}#"
+
+
+def split_tenant(pk: str) -> tuple[str, str] | None:
+    """(tenant id, the rest of the key) of a tenant's key; None for the SYS#
+    and index keys that belong to no tenant (offline jobs read the table whole)."""
+    if not pk.startswith("T#"):
+        return None
+    tenant_id, _, rest = pk[2:].partition("#")
+    return tenant_id, rest
+
+
+def job_state(name: str) -> dict[str, str]:
+    return {"pk": f"SYS#JOB#{name}", "sk": "STATE"}
+
+
+def expiry_bucket(moment: datetime) -> str:
+    return "EXPIRY#" + moment.astimezone(timezone.utc).strftime(EXPIRY_BUCKET_FORMAT)
+
+
+def expiry_buckets(since: datetime, until: datetime) -> list[str]:
+    """Every hourly bucket from ``since`` through ``until``, oldest first."""
+    start = since.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    buckets, moment = [], start
+    while moment <= until:
+        buckets.append(expiry_bucket(moment))
+        moment += timedelta(hours=1)
+    return buckets
+
+
+def expiry_attributes(expires_at: datetime) -> dict[str, object]:
+    """Attributes that make an item expire: DynamoDB TTL plus the schedule
+    index entry housekeeping uses, since TTL may lag for days (and never runs
+    on the local emulator)."""
+    return {
+        "ttl": int(expires_at.timestamp()),
+        "sched_pk": expiry_bucket(expires_at),
+        "sched_sk": iso(expires_at),
+    }
+
+
+# ---- tenants, users, groups, tokens, notifications ----
+
+def tenant(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant_prefix(tenant_id) + "TENANT", "sk": "META"}
+
+
+def user(tenant_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}USER#{user_id}", "sk": "META"}
+
+
+def user_indexes(tenant_id: str, user_id: str, email: str) -> dict[str, str]:
+    return {
+        "gsi1pk": login_partition(email), "gsi1sk": user(tenant_id, user_id)["pk"],
+        "gsi2pk": tenant_users(tenant_id), "gsi2sk": user_id,
+    }
+
+
+def login_partition(email: str) -> str:
+    return f"LOGIN#{email}"
+
+
+def tenant_users(tenant_id: str) -> str:
+    return tenant_prefix(tenant_id) + "USERS"
+
+
+def email_marker(tenant_id: str, email: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}EMAIL#{email}", "sk": "USER"}
+
+
+def token(tenant_id: str, user_id: str, token_id: str) -> dict[str, str]:
+    return {"pk": user(tenant_id, user_id)["pk"], "sk": f"TOKEN#{token_id}"}
+
+
+TOKEN_PREFIX = "TOKEN#"
+NOTIFICATION_PREFIX = "NOTIF#"
+
+
+def notification(tenant_id: str, user_id: str, notification_id: str) -> dict[str, str]:
+    return {"pk": user(tenant_id, user_id)["pk"], "sk": f"{NOTIFICATION_PREFIX}{notification_id}"}
+
+
+def group(tenant_id: str, group_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GROUP#{group_id}", "sk": "META"}
+
+
+def group_indexes(tenant_id: str, group_id: str) -> dict[str, str]:
+    return {"gsi2pk": tenant_groups(tenant_id), "gsi2sk": group_id}
+
+
+def tenant_groups(tenant_id: str) -> str:
+    return tenant_prefix(tenant_id) + "GROUPS"
+
+
+def group_name_marker(tenant_id: str, name: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GROUPNAME#{name.strip().lower()}", "sk": "GROUP"}
+
+
+def login_failures(email_digest: str, window: int) -> dict[str, str]:
+    return {"pk": f"SYS#LOGIN#{email_digest}", "sk": f"W#{window}"}
+
+
+# ---- contacts ----
+
+def contact(tenant_id: str, contact_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}CONTACT#{contact_id}", "sk": "META"}
+
+
+def contact_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CX#{facet}"
+
+
+CONTACT_BY_NAME = "N#"
+CONTACT_BY_CREATION = "C#"
+CONTACT_BY_WORD = "W#"
+
+
+def contact_by_name(name_key: str, contact_id: str) -> str:
+    return f"{CONTACT_BY_NAME}{name_key}#{contact_id}"
+
+
+def contact_by_creation(contact_id: str) -> str:
+    return f"{CONTACT_BY_CREATION}{contact_id}"
+
+
+def contact_by_word(token: str, contact_id: str) -> str:
+    return f"{CONTACT_BY_WORD}{token}#{contact_id}"
+
+
+# ULIDs hold milliseconds since the epoch in 48 bits (until the year 10889).
+_ULID_MAX_MS = 2**48 - 1
+
+
+def ulid_time_bound(moment: datetime, *, upper: bool) -> str:
+    """The smallest (or largest) ULID of a moment: ULIDs sort by creation time.
+    Moments before the epoch or past ULID's range are clamped to its ends: as
+    filters they match everything or nothing, never fail."""
+    from ulid import ULID
+
+    millis = min(max(int(moment.timestamp() * 1000), 0), _ULID_MAX_MS)
+    prefix = str(ULID.from_timestamp(millis / 1000))[:10]
+    return prefix + ("Z" * 16 if upper else "0" * 16)
+
+
+def tags(tenant_id: str, entity: str) -> str:
+    return f"{tenant_prefix(tenant_id)}TAGS#{entity}"
+
+
+def tag(tenant_id: str, entity: str, folded_name: str) -> dict[str, str]:
+    return {"pk": tags(tenant_id, entity), "sk": folded_name}
+
+
+# ---- settings lists, money settings, custom fields ----
+
+LIST_ENTRY_PREFIX = "ENTRY#"
+LIST_META_SK = "META"
+CUSTOM_FIELD_PREFIX = "FIELD#"
+
+
+def settings_list(tenant_id: str, list_name: str) -> str:
+    return f"{tenant_prefix(tenant_id)}LIST#{list_name}"
+
+
+def settings_list_meta(tenant_id: str, list_name: str) -> dict[str, str]:
+    return {"pk": settings_list(tenant_id, list_name), "sk": LIST_META_SK}
+
+
+def settings_list_entry(tenant_id: str, list_name: str, entry_id: str) -> dict[str, str]:
+    return {"pk": settings_list(tenant_id, list_name), "sk": f"{LIST_ENTRY_PREFIX}{entry_id}"}
+
+
+def settings_list_name_marker(tenant_id: str, list_name: str, folded_name: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}LISTNAME#{list_name}#{folded_name}", "sk": "ENTRY"}
+
+
+def money_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant(tenant_id)["pk"], "sk": "SETTINGS#MONEY"}
+
+
+def custom_fields(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CFIELDS"
+
+
+def custom_field(tenant_id: str, field_id: str) -> dict[str, str]:
+    return {"pk": custom_fields(tenant_id), "sk": f"{CUSTOM_FIELD_PREFIX}{field_id}"}
+
+
+# ---- history, files and the change log of contacts, deals and cases ----
+
+HISTORY_PREFIX = "HIST#"
+FILE_PREFIX = "FILE#"
+CHANGE_PREFIX = "CHG#"
+# Sorts after every character of an ISO timestamp, an id and '#'.
+_SORTS_LAST = "~"
+
+
+def _key_part(value: str) -> str:
+    if not value or "#" in value:
+        raise ValueError("invalid key part")
+    return value
+
+
+def parent_partition(tenant_id: str, kind: str, record_id: str) -> str:
+    """The item collection of a contact, deal or case (``contact(...)["pk"]``
+    for a contact): its history and files live next to the record."""
+    return f"{tenant_prefix(tenant_id)}{_key_part(kind).upper()}#{_key_part(record_id)}"
+
+
+def history_event(tenant_id: str, kind: str, parent_id: str, happened_at: datetime,
+                  event_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, kind, parent_id),
+            "sk": f"{HISTORY_PREFIX}{iso(happened_at)}#{_key_part(event_id)}"}
+
+
+def history_range(happened_from: datetime | None, happened_to: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the events that happened from .. to (inclusive; None: open)."""
+    low = HISTORY_PREFIX + (iso(happened_from) if happened_from else "")
+    high = HISTORY_PREFIX + (iso(happened_to) if happened_to else "") + _SORTS_LAST
+    return low, high
+
+
+def history_by_id(tenant_id: str, event_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}HISTORY#{_key_part(event_id)}"
+
+
+def history_indexes(tenant_id: str, event_id: str) -> dict[str, str]:
+    return {"gsi1pk": history_by_id(tenant_id, event_id), "gsi1sk": "EVENT"}
+
+
+def file(tenant_id: str, kind: str, parent_id: str, file_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, kind, parent_id), "sk": f"{FILE_PREFIX}{_key_part(file_id)}"}
+
+
+def file_by_id(tenant_id: str, file_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}FILE#{_key_part(file_id)}"
+
+
+def file_indexes(tenant_id: str, file_id: str) -> dict[str, str]:
+    return {"gsi1pk": file_by_id(tenant_id, file_id), "gsi1sk": "FILE"}
+
+
+def change_log(tenant_id: str, entity: str, record_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CHANGES#{_key_part(entity)}#{_key_part(record_id)}"
+
+
+def change_entry(tenant_id: str, entity: str, record_id: str, entry_id: str) -> dict[str, str]:
+    return {"pk": change_log(tenant_id, entity, record_id), "sk": f"{CHANGE_PREFIX}{_key_part(entry_id)}"}
+
+
+# ---- task reminders ----
+
+def task(tenant_id: str, task_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}TASK#{task_id}", "sk": "META"}
+
+
+def reminder(tenant_id: str, task_id: str) -> dict[str, str]:
+    return {"pk": task(tenant_id, task_id)["pk"], "sk": "REMINDER"}
+
+
+def reminder_bucket(moment: datetime) -> str:
+    return "REMIND#" + moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+
+
+def reminder_schedule(tenant_id: str, task_id: str, remind_at: datetime) -> dict[str, str]:
+    return {"sched_pk": reminder_bucket(remind_at), "sched_sk": f"{iso(remind_at)}#{tenant_id}#{task_id}"}
+
+
+# ---- tasks ----
+
+TASK_BY_DUE = "D#"
+
+
+def task_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}TX#{facet}"
+
+
+def task_by_due(due_at: datetime, task_id: str) -> str:
+    return f"{TASK_BY_DUE}{iso(due_at)}#{_key_part(task_id)}"
+
+
+def task_due_range(due_from: datetime | None, due_to: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the tasks due from .. to (inclusive; None: open)."""
+    return (TASK_BY_DUE + (iso(due_from) if due_from else ""),
+            TASK_BY_DUE + (iso(due_to) if due_to else "") + _SORTS_LAST)
+
+
+# ---- idempotent requests (Idempotency-Key) ----
+
+def idempotency(tenant_id: str, user_id: str, route: str, key: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(f"{route}\n{key}".encode()).hexdigest()[:40]
+    return {"pk": f"{tenant_prefix(tenant_id)}IDEMPOTENCY#{_key_part(user_id)}#{digest}", "sk": "REQUEST"}
+
+
+# ---- background jobs (contacts bulk, imports, tag rename/delete) ----
+
+JOB_CHUNK_PREFIX = "CHUNK#"
+
+
+def background_job(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}JOB#{_key_part(job_id)}", "sk": "META"}
+
+
+def background_job_chunk(tenant_id: str, job_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": f"{JOB_CHUNK_PREFIX}{chunk:05d}"}
+
+
+def background_job_progress(tenant_id: str, job_id: str, chunk: int) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": f"PROGRESS#{chunk:05d}"}
+
+
+# ---- deals, pipeline aggregates, projects, cases ----
+
+DEAL_META = "META"
+PROJECT_LINK_PREFIX = "PROJ#"
+
+
+def deal(tenant_id: str, deal_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, "deal", deal_id), "sk": DEAL_META}
+
+
+def deal_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}DX#{facet}"
+
+
+def deal_by_close(close_date: str, deal_id: str) -> str:
+    return f"{close_date}#{deal_id}"
+
+
+def close_range(low: str | None, high: str | None) -> tuple[str, str]:
+    """Sort-key bounds of the deals expected to close from .. to (dates, inclusive)."""
+    return (low or "") + "#", (high or "9999-12-31") + "#" + _SORTS_LAST
+
+
+def pipeline(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}PIPELINE"
+
+
+def pipeline_aggregate(tenant_id: str, scope: str, stage_id: str, currency: str) -> dict[str, str]:
+    return {"pk": pipeline(tenant_id), "sk": f"{scope}#{_key_part(stage_id)}#{currency}"}
+
+
+def project(tenant_id: str, project_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}PROJECT#{_key_part(project_id)}", "sk": "META"}
+
+
+def deal_project_link(tenant_id: str, deal_id: str, project_id: str) -> dict[str, str]:
+    return {"pk": deal(tenant_id, deal_id)["pk"], "sk": f"{PROJECT_LINK_PREFIX}{_key_part(project_id)}"}
+
+
+def case(tenant_id: str, case_id: str) -> dict[str, str]:
+    return {"pk": parent_partition(tenant_id, "case", case_id), "sk": "META"}
+
+
+def case_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}KX#{facet}"

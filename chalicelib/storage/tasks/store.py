@@ -1,0 +1,129 @@
+"""Tasks in the single table.
+
+A task is one item (``T#t#TASK#<id>`` / ``META``); its armed reminder sits
+next to it (``sk=REMINDER``, storage/reminders.py). Every list is a Query on
+*index entries*: one small item per facet the task belongs to (all,
+resp#<uid>, resp#<uid>#<status>, status#<s>, category#<id>, contact#<id>,
+deal#<id>, case#<id>), sorted by due time then id, written in the task's own
+transaction and carrying the filterable and access attributes. A list page
+is one Query on the most selective facet (filtering the rest, and what the
+caller may not see, while filling the page) plus one BatchGetItem.
+
+The task's transaction also holds its change-log entry, the task-category
+use counters and the reminder (armed, re-armed or disarmed).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chalicelib.domain.shared.clock import iso
+from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.tasks.reminders import ArmedReminder
+from chalicelib.domain.tasks.models import Task, TaskQuery
+from chalicelib.storage.dynamo import keys
+from chalicelib.storage.records.changelog import change_ops
+from chalicelib.storage.tasks.reminders import arm_op, disarm_op
+from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.settings.lists import usage_ops
+from chalicelib.storage.dynamo.table import SortKey
+
+CATEGORIES = "task-categories"
+
+
+def facets(task: Task) -> list[str]:
+    status = task.status.value
+    names = ["all", f"resp#{task.responsible_id}", f"resp#{task.responsible_id}#{status}", f"status#{status}"]
+    if task.category_id:
+        names.append(f"category#{task.category_id}")
+    names += [f"{kind}#{record_id}" for kind, record_id in task.links()]
+    return names
+
+
+def index_entries(task: Task) -> dict[EntryKey, Item]:
+    attributes: Item = {
+        "tid": task.id, "responsible_id": task.responsible_id, "created_by": task.created_by,
+        "status": task.status.value, "category_id": task.category_id, "contact_id": task.contact_id,
+        "deal_id": task.deal_id, "case_id": task.case_id, "due_at": iso(task.due_at),
+    }
+    sk = keys.task_by_due(task.due_at, task.id)
+    entries: dict[EntryKey, Item] = {}
+    for facet in facets(task):
+        pk = keys.task_facet(task.tenant_id, facet)
+        entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
+    return entries
+
+
+def _logged(task: Task | None) -> dict[str, Any] | None:
+    return task.model_dump(mode="json", exclude={"tenant_id"}) if task else None
+
+
+def _reminder_ops(task: Task, reminder: ArmedReminder | None, disarm: bool) -> list[Any]:
+    if reminder is not None:
+        return [arm_op(reminder)]
+    return [disarm_op(task.tenant_id, task.id)] if disarm else []
+
+
+class TaskStore(IndexedStore[Task]):
+    kind = "task"
+    model = Task
+    entry_id = "tid"
+
+    def record_key(self, tenant_id: str, record_id: str) -> dict[str, str]:
+        return keys.task(tenant_id, record_id)
+
+    def facet(self, tenant_id: str, name: str) -> str:
+        return keys.task_facet(tenant_id, name)
+
+    def index_entries(self, record: Task) -> dict[EntryKey, Item]:
+        return index_entries(record)
+
+    def side_ops(self, before: Task | None, after: Task | None, *, by: str | None, at: Any) -> list[Any]:
+        task = after or before
+        assert task is not None
+        return [*change_ops(task.tenant_id, "task", task.id, _logged(before), _logged(after), by=by, at=at),
+                *usage_ops(task.tenant_id, CATEGORIES, before.category_id if before else None,
+                           after.category_id if after else None, field="category_id")]
+
+    def create_task(self, principal: Principal, task: Task, *, reminder: ArmedReminder | None) -> None:
+        self.create(task, by=principal.user_id, extra=_reminder_ops(task, reminder, False))
+
+    def update_task(self, principal: Principal, before: Task, after: Task, *, reminder: ArmedReminder | None,
+                    disarm: bool) -> Task:
+        return self.update(before, after, by=principal.user_id, extra=_reminder_ops(after, reminder, disarm))
+
+    def delete_task(self, principal: Principal, task: Task, *, at: Any) -> None:
+        self.delete(task, by=principal.user_id, at=at, extra=_reminder_ops(task, None, True))
+
+    def query_tasks(self, tenant_id: str, query: TaskQuery, low: Any, high: Any, page: PageRequest, *,
+                    visible: Callable[[Item], bool]) -> Slice[Task]:
+        """One page of tasks for the filters, due between low and high (UTC,
+        inclusive; None: open), read from the best index partition."""
+        start, end = keys.task_due_range(low, high)
+        return self.query(tenant_id, plan_facet(query), page, sort=SortKey.between(start, end), newest_first=False,
+                          visible=visible)
+
+    def entry_page(self, tenant_id: str, facet: str, page: PageRequest) -> Slice[Item]:
+        """Raw index entries of a facet, a page at a time (cascades and category replacement)."""
+        return self.query_entries(self.facet(tenant_id, facet), page, sort=SortKey.begins_with(keys.TASK_BY_DUE))
+
+
+def plan_facet(query: TaskQuery) -> str:
+    """The most selective partition for the filters; the rest filter entries."""
+    if query.contact_id:
+        return f"contact#{query.contact_id}"
+    if query.deal_id:
+        return f"deal#{query.deal_id}"
+    if query.case_id:
+        return f"case#{query.case_id}"
+    if query.responsible_id:
+        status = query.status.value if query.status else ("open" if query.due and query.due.value == "overdue"
+                                                           else None)
+        return f"resp#{query.responsible_id}" + (f"#{status}" if status else "")
+    if query.category_id:
+        return f"category#{query.category_id}"
+    if query.status:
+        return f"status#{query.status.value}"
+    if query.due and query.due.value == "overdue":
+        return "status#open"
+    return "all"
