@@ -75,6 +75,9 @@ def _offline_pip_environment(wheels: Path) -> dict[str, str]:
         "NO_PROXY": "", "no_proxy": "",
     })
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
+    # Chalice creates boto3 clients (for names only); without credentials
+    # botocore would ask the instance metadata service over the network.
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
     return env
 
 
