@@ -235,7 +235,9 @@ def queue_resources() -> Json:
 def secret_resources() -> Json:
     resources: Json = {}
     for name, secret in stack.SECRETS.items():
-        properties: Json = {"Name": sub(f"{STACK}/{name}"), "Description": secret.description}
+        # No fixed name: a deleted secret keeps its name through a recovery
+        # window, which would block re-creating a stack of the same name.
+        properties: Json = {"Description": sub(f"{secret.description} ({STACK})")}
         if secret.generate:
             properties["GenerateSecretString"] = {"PasswordLength": 64, "ExcludePunctuation": True}
         resources[secret_id(name)] = {"Type": "AWS::SecretsManager::Secret", "DeletionPolicy": "Delete",
