@@ -2,12 +2,13 @@
 
     python -m infra.aws.checks build/aws/prod/sam.json --tools build/infra-venv/bin
 
-cfn-lint must report no error (it also translates the SAM template with
-aws-sam-translator, so SAM mistakes are caught too). checkov must fail no
-check except those in infra/aws/checkov-exceptions.yaml, each for the resource
-types listed there; an exception that no longer fails is an error too, so the
-list stays honest. Both tools live in their own virtualenv (Makefile): their
-pins are not the app's.
+cfn-lint must report no error (it validates SAM resources against SAM's
+schema). checkov must fail no check except those in
+infra/aws/checkov-exceptions.yaml, each for the resource types listed there;
+an exception that no longer fails is an error too, so the list stays honest.
+Then infra/aws/moto_stack.py translates the template with aws-sam-translator
+(as AWS's SAM transform would) and creates it in moto's CloudFormation. The
+tools live in their own virtualenv (Makefile): their pins are not the app's.
 
 A passing run leaves a stamp of what it checked; the same template, exceptions
 and tools are not checked twice (checkov takes about a minute on 2 cores).
@@ -77,9 +78,20 @@ def run_checkov(tools: Path, template: Path) -> list[dict[str, Any]]:
     return [f for r in reports for f in r["results"]["failed_checks"]]
 
 
+def run_moto_stack(tools: Path, out: Path) -> list[str]:
+    result = subprocess.run([str(tools / "python"), "-W", "ignore", "-m", "infra.aws.moto_stack", str(out)],
+                            capture_output=True, text=True, cwd=HERE.parents[1])
+    lines = [line for line in result.stdout.splitlines() if not line.startswith("No Moto CloudFormation support")]
+    print("\n".join(lines))
+    if result.returncode:
+        return [f"moto deploy (exit {result.returncode}): {result.stderr.strip()[-3000:]}"]
+    return []
+
+
 def _fingerprint(tools: Path, template: Path) -> str:
     digest = hashlib.sha256()
-    for path in (template, EXCEPTIONS, Path(__file__)):
+    for path in (template, template.with_name("deployment.zip"), EXCEPTIONS, Path(__file__),
+                 HERE / "moto_stack.py"):
         digest.update(path.read_bytes())
     digest.update(str(sorted(p.name for p in (tools.parent / "lib").glob("*/site-packages/*.dist-info"))).encode())
     return digest.hexdigest()
@@ -100,12 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     problems = run_cfn_lint(args.tools, args.template)
     failed = run_checkov(args.tools, args.template)
     problems += compare(failed, exceptions)
+    if not problems:
+        problems += run_moto_stack(args.tools, args.template.parent)
     if problems:
         print("\n".join(["infra checks failed:", *problems]), file=sys.stderr)
         return 1
     stamp.write_text(fingerprint)
     print(f"infra checks: cfn-lint clean; checkov clean but for {len(exceptions)} listed exceptions "
-          f"({len(failed)} excepted failures)")
+          f"({len(failed)} excepted failures); created in moto")
     return 0
 
 
