@@ -275,8 +275,9 @@ def role_policy(kind: str) -> list[Json]:
                                      [arn(queue_id(q)) for q in role.sends_to]))
     consumed = sorted({stack.FUNCTIONS[name].consumes for name in functions} - {None})  # type: ignore[type-var]
     if consumed:
+        # What Lambda's poller does with the function's role, nothing more.
         statements.append(_statement("ConsumeQueues", ["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                                       "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                                                       "sqs:GetQueueAttributes"],
                                      [arn(queue_id(q)) for q in consumed]))
     if role.secrets:
         statements.append(_statement("ReadSecrets", ["secretsmanager:GetSecretValue"],
