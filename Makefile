@@ -44,8 +44,10 @@ lint-infra: setup $(INFRA_STAMP)
 
 # Needs the AWS CLI, credentials, and an S3 bucket for the code in the same region:
 #   make deploy STAGE=prod ARTIFACT_BUCKET=my-artifacts PARAMS="MailFrom=crm@example.com SesIdentity=example.com"
-deploy: package
+deploy:
 	@test -n "$(ARTIFACT_BUCKET)" || { echo "ARTIFACT_BUCKET=<S3 bucket for the code> is required"; exit 1; }
+	@command -v aws >/dev/null || { echo "the AWS CLI v2 is required"; exit 1; }
+	$(MAKE) package STAGE=$(STAGE)
 	aws cloudformation package --template-file build/aws/$(STAGE)/sam.json --s3-bucket $(ARTIFACT_BUCKET) \
 	  --output-template-file build/aws/$(STAGE)/packaged.yaml
 	aws cloudformation deploy --template-file build/aws/$(STAGE)/packaged.yaml --stack-name $(STACK) \
