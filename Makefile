@@ -42,7 +42,8 @@ lint-infra: setup $(INFRA_STAMP)
 	$(PY) -m infra.aws.package --stage prod
 	$(PY) -m infra.aws.checks build/aws/prod/sam.json --tools $(INFRA_VENV)/bin
 
-# Needs the AWS CLI, credentials, and an S3 bucket for the code in the same region:
+# Needs the AWS CLI, credentials, and an S3 bucket for the code in the same region
+# (the template, about 260 KB, is over CloudFormation's 51,200-byte inline limit: it goes there too):
 #   make deploy STAGE=prod ARTIFACT_BUCKET=my-artifacts PARAMS="MailFrom=crm@example.com SesIdentity=example.com"
 deploy:
 	@test -n "$(ARTIFACT_BUCKET)" || { echo "ARTIFACT_BUCKET=<S3 bucket for the code> is required"; exit 1; }
@@ -51,7 +52,7 @@ deploy:
 	aws cloudformation package --template-file build/aws/$(STAGE)/sam.json --s3-bucket $(ARTIFACT_BUCKET) \
 	  --output-template-file build/aws/$(STAGE)/packaged.yaml
 	aws cloudformation deploy --template-file build/aws/$(STAGE)/packaged.yaml --stack-name $(STACK) \
-	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(if $(PARAMS),--parameter-overrides $(PARAMS))
+	  --s3-bucket $(ARTIFACT_BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 bench: setup
 	$(PY) bench/cold_start.py
