@@ -94,7 +94,7 @@ ROLES: dict[str, Role] = {
                      sends_to=("jobs",)),
     # The PDF renderer (container image): reads records, writes the PDF beside them.
     "documents": Role(table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
-                      objects={"tenant": OBJECT_RW}),
+                      objects={"tenant": ("s3:GetObject", "s3:PutObject")}),
 }
 
 
