@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean-data
+.PHONY: setup run test bench clean-data package lint-infra deploy
 
 setup: $(STAMP)
 
@@ -18,8 +18,41 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) -m infra.local.run
 
-test: setup
+test: setup lint-infra
 	$(PY) -m pytest -q -n 2
+
+# ---- AWS (README "Deploy to AWS") ----
+STAGE ?= prod
+STACK ?= crm-$(STAGE)
+INFRA_VENV := build/infra-venv
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+# build/aws/$(STAGE)/: sam.json (the merged SAM template) and deployment.zip, offline.
+package: setup
+	$(PY) -m infra.aws.package --stage $(STAGE)
+
+# cfn-lint and checkov have their own virtualenv: their pins are not the app's.
+$(INFRA_STAMP): infra/aws/requirements.txt
+	test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install -q --disable-pip-version-check -r infra/aws/requirements.txt
+	touch $(INFRA_STAMP)
+
+# The template of a clean checkout must pass cfn-lint and checkov (infra/aws/checkov-exceptions.yaml).
+lint-infra: setup $(INFRA_STAMP)
+	$(PY) -m infra.aws.package --stage prod
+	$(PY) -m infra.aws.checks build/aws/prod/sam.json --tools $(INFRA_VENV)/bin
+
+# Needs the AWS CLI, credentials, and an S3 bucket for the code in the same region
+# (the template, about 260 KB, is over CloudFormation's 51,200-byte inline limit: it goes there too):
+#   make deploy STAGE=prod ARTIFACT_BUCKET=my-artifacts PARAMS="MailFrom=crm@example.com SesIdentity=example.com"
+deploy:
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "ARTIFACT_BUCKET=<S3 bucket for the code> is required"; exit 1; }
+	@command -v aws >/dev/null || { echo "the AWS CLI v2 is required"; exit 1; }
+	$(MAKE) package STAGE=$(STAGE)
+	aws cloudformation package --template-file build/aws/$(STAGE)/sam.json --s3-bucket $(ARTIFACT_BUCKET) \
+	  --output-template-file build/aws/$(STAGE)/packaged.yaml
+	aws cloudformation deploy --template-file build/aws/$(STAGE)/packaged.yaml --stack-name $(STACK) \
+	  --s3-bucket $(ARTIFACT_BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND $(if $(PARAMS),--parameter-overrides $(PARAMS))
 
 bench: setup
 	$(PY) bench/cold_start.py

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,11 @@ class Settings:
     queue_prefix: str
     # Set for the local stack (moto server) only; None means real AWS.
     aws_endpoint_url: str | None
-    cursor_secret: bytes
+    # Where the key that signs page cursors comes from: the value itself
+    # (tests, the local stack) or a Secrets Manager ARN (deployed stages).
+    # Either is there or get_settings() refused; `cursor_secret` resolves it.
+    cursor_secret_value: str = field(repr=False)
+    cursor_secret_arn: str | None
     max_body_bytes: int
     log_level: str
     mail_from: str
@@ -29,23 +33,45 @@ class Settings:
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
 
+    @functools.cached_property
+    def cursor_secret(self) -> bytes:
+        """Read once per container, on first use: only the API signs cursors,
+        so only its role may read the secret (the other functions never ask)."""
+        if self.cursor_secret_value:
+            return self.cursor_secret_value.encode()
+        if self.cursor_secret_arn:
+            # Imported here: storage imports this module, and only the API needs it.
+            from chalicelib.storage.secrets import read_secret
 
-_DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"
+            return read_secret(self.cursor_secret_arn).encode()
+        return _BUILT_IN_CURSOR_SECRET.encode()
 
 
-def _cursor_secret(stage: str) -> bytes:
-    secret = os.environ.get("CRM_CURSOR_SECRET", "")
-    if not secret:
-        if stage not in ("dev", "local", "test"):
-            raise RuntimeError("CRM_CURSOR_SECRET must be set outside dev/local/test stages")
-        secret = _DEV_CURSOR_SECRET
-    return secret.encode()
+# Stages whose cursors nobody else ever sees. Every other stage is deployed
+# (`dev` included): a known key would let anyone forge a cursor there.
+BUILT_IN_SECRET_STAGES = frozenset({"local", "test"})
+_BUILT_IN_CURSOR_SECRET = "local-and-test-only-cursor-secret"
+
+
+class MissingSecret(RuntimeError):
+    """A deployed stage started without its cursor secret: refuse to run
+    rather than sign cursors with a key everyone can read in this file."""
+
+
+def _cursor_secret_source(stage: str) -> tuple[str, str | None]:
+    value = os.environ.get("CRM_CURSOR_SECRET", "")
+    arn = os.environ.get("CRM_CURSOR_SECRET_ARN") or None
+    if not value and not arn and stage not in BUILT_IN_SECRET_STAGES:
+        raise MissingSecret(f"stage {stage!r} needs CRM_CURSOR_SECRET_ARN (a Secrets Manager secret) or "
+                            f"CRM_CURSOR_SECRET; only {sorted(BUILT_IN_SECRET_STAGES)} may use a built-in one")
+    return value, arn
 
 
 @functools.cache
 def get_settings() -> Settings:
     env = os.environ
     stage = env.get("CRM_STAGE", "dev")
+    cursor_secret_value, cursor_secret_arn = _cursor_secret_source(stage)
     return Settings(
         stage=stage,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-central-1",
@@ -53,7 +79,8 @@ def get_settings() -> Settings:
         bucket_name=env.get("CRM_BUCKET_NAME", "crm-files"),
         queue_prefix=env.get("CRM_QUEUE_PREFIX", "crm-"),
         aws_endpoint_url=env.get("CRM_AWS_ENDPOINT_URL") or None,
-        cursor_secret=_cursor_secret(stage),
+        cursor_secret_value=cursor_secret_value,
+        cursor_secret_arn=cursor_secret_arn,
         max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", str(1024 * 1024))),
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
         mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),

@@ -1,0 +1,16 @@
+"""Secrets Manager adapter: the value of a secret, read once per container.
+
+The deployed template creates the secrets and gives each function only the
+ARNs it may read (infra/aws/stack.py); values never travel in environment
+variables or the template.
+"""
+from __future__ import annotations
+
+from chalicelib.storage.dynamo.aws import client
+from chalicelib.storage.dynamo.errors import aws_errors
+
+
+def read_secret(secret_id: str) -> str:
+    """The current string value of a secret (name or ARN)."""
+    with aws_errors():
+        return str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])

@@ -1,0 +1,170 @@
+"""What the AWS deployment is made of, declared once.
+
+`infra.aws.template` turns these lists (with the table and queues of
+`chalicelib/storage/table_spec.py`) into the merge template for `chalice
+package`; `tests/test_deployment.py` reads the same lists to check the
+generated template. A later issue adds its queue, function, secret or bucket
+prefix here, in one line each (infra/aws/README.md says how).
+
+Every number below is a decision with its reason next to it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# ---- the table: which actions each role may use (on the table and its indexes only) ----
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
+# TransactWriteItems has no IAM action of its own: each item is checked as
+# the Put/Update/Delete/ConditionCheck it contains.
+TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
+# Scan is for offline jobs only (export, backup): no request path gets it.
+
+
+# ---- the bucket: top-level prefixes ----
+
+@dataclass(frozen=True)
+class BucketPrefix:
+    prefix: str
+    # Temporary objects expire by a lifecycle rule; None: kept until deleted.
+    # S3 lifecycle rules match literal prefixes, so temporary objects live
+    # under their own top-level prefix, with the tenant after it
+    # (`uploads/t/<tenant>/...`), not under `t/<tenant>/`.
+    expire_days: int | None = None
+
+
+BUCKET_PREFIXES: dict[str, BucketPrefix] = {
+    # Records' objects: photos, attachments, invoices (`t/<tenant>/...`, storage/blobs.py).
+    "tenant": BucketPrefix("t/"),
+    # Browser uploads waiting to be processed (CSV imports); a day is plenty.
+    "uploads": BucketPrefix("uploads/", expire_days=1),
+    # Generated exports and report workbooks, downloaded by presigned URL.
+    "exports": BucketPrefix("exports/", expire_days=7),
+}
+# Old versions of kept objects (the bucket is versioned so a delete or an
+# overwrite can be undone) are kept this long.
+NONCURRENT_VERSION_DAYS = 30
+
+
+# ---- secrets: created by the template, read by the roles that list them ----
+
+@dataclass(frozen=True)
+class Secret:
+    description: str
+    # The environment variable that carries the secret's ARN (never its value).
+    env: str
+    # True: CloudFormation generates a random value that nobody ever sees.
+    # False: the operator puts the value after the first deploy (README).
+    generate: bool = True
+
+
+SECRETS: dict[str, Secret] = {
+    "cursor": Secret("HMAC key that signs page cursors", env="CRM_CURSOR_SECRET_ARN"),
+}
+
+
+# ---- roles: one per kind of function, each with only what that kind uses ----
+
+@dataclass(frozen=True)
+class Role:
+    table: tuple[str, ...] = ()
+    # Indexes the role may Query; None: every index of table_spec.
+    indexes: tuple[str, ...] | None = None
+    # bucket prefix names -> object actions on `<bucket>/<prefix>*`
+    objects: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # s3:ListBucket on the bucket itself (HeadBucket for /health, delete by prefix).
+    list_bucket: bool = False
+    sends_to: tuple[str, ...] = ()      # logical queue names
+    secrets: tuple[str, ...] = ()       # names in SECRETS
+    send_email: bool = False            # ses:SendEmail from the SES identity parameter
+
+
+OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+
+ROLES: dict[str, Role] = {
+    # Requests: read and write records, presign uploads and downloads of
+    # records' objects, queue background work, sign cursors. No Scan, no mail.
+    "api": Role(table=TABLE_READ + TABLE_WRITE, objects={"tenant": OBJECT_RW}, list_bucket=True,
+                sends_to=("jobs",), secrets=("cursor",)),
+    # The jobs consumer: cascades, bulk changes, e-mails, purges.
+    "worker": Role(table=TABLE_READ + TABLE_WRITE, objects={"tenant": OBJECT_RW}, list_bucket=True,
+                   sends_to=("jobs",), send_email=True),
+    # Schedules find due work on the schedule index, record how far they swept and queue jobs.
+    "schedule": Role(table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",),
+                     sends_to=("jobs",)),
+    # The PDF renderer (container image): reads records, writes the PDF beside them.
+    "documents": Role(table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+                      objects={"tenant": ("s3:GetObject", "s3:PutObject")}),
+}
+
+
+# ---- functions ----
+
+@dataclass(frozen=True)
+class Image:
+    """A container-image function: built from infra/aws/<name>/Dockerfile,
+    pushed to ECR by the operator, named by a template parameter."""
+    handler: str
+    dockerfile: str
+
+
+@dataclass(frozen=True)
+class Function:
+    role: str
+    timeout: int                        # seconds
+    memory: int                         # MB; CPU grows with it
+    consumes: str | None = None         # logical queue of its SQS event source
+    batch_size: int = 10
+    # SQS consumers: the event source mapping's MaximumConcurrency. It caps
+    # how hard a burst of messages hits the table without the throttling (and
+    # the early dead-lettering) that reserved concurrency would cause there.
+    max_concurrency: int | None = None
+    # Reserved concurrency: also a cap; used where overlapping runs only add
+    # load. Applied only when the ReserveConcurrency parameter is true (a new
+    # account's concurrency quota of 10 leaves nothing to reserve).
+    reserved_concurrency: int | None = None
+    image: Image | None = None          # None: the Chalice zip
+
+
+# Keys are Chalice's function names (`name=` of the decorator; `api_handler`
+# is the API). `chalice package` must produce exactly these functions, plus
+# the image functions, or packaging stops.
+FUNCTIONS: dict[str, Function] = {
+    # API Gateway stops waiting at 29 s; 1 GB gives a full vCPU share for a fast cold start.
+    "api_handler": Function(role="api", timeout=29, memory=1024),
+    "jobs": Function(role="worker", timeout=120, memory=512, consumes="jobs", max_concurrency=10),
+    # Every minute: must finish well inside the minute; one run at a time.
+    "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
+    "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
+    # weasyprint needs pango, harfbuzz and fonts: a container image (infra/aws/README.md says why).
+    "documents": Function(role="documents", timeout=120, memory=2048, consumes="documents", batch_size=1,
+                          max_concurrency=2,
+                          image=Image(handler="chalicelib.handlers.background.documents.handle_batch",
+                                      dockerfile="infra/aws/documents/Dockerfile")),
+}
+
+# Queues that only the deployment knows yet (their producers come with later
+# issues); the others come from table_spec.QUEUES.
+EXTRA_QUEUES: dict[str, dict[str, int]] = {
+    "documents": {"max_receive_count": 3},
+}
+# SQS retention: main queues keep a message 4 days (the default) while a
+# consumer is broken; dead-letter queues the maximum, 14 days, to inspect and redrive.
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+# AWS's advice for an SQS event source: visibility timeout at least six
+# times the function's timeout, so retries of a throttled batch never make
+# a message visible while it is still being worked on.
+VISIBILITY_TIMEOUT_FACTOR = 6
+
+# ---- operations ----
+
+LOG_RETENTION_DAYS = 30
+# API Gateway stage throttling: protects the table and the bill from a
+# runaway client; far above 20,000 requests a day (0.23 per second).
+API_RATE_LIMIT = 50        # requests per second, steady
+API_BURST_LIMIT = 100
+# Alarm when more than this share of requests answer 5xx over 5 minutes, 3 periods in a row.
+API_5XX_RATE = 0.02
+# A message older than this on a main queue means the consumer is stuck or overrun.
+QUEUE_AGE_ALARM_SECONDS = 15 * 60
