@@ -28,6 +28,29 @@ offered upstream as it is):
    queries stay linear in the table; moto keeps no index structures.)
 5. ``GetItem`` (and every write's condition check) on a partition that does
    not exist created an empty partition that stayed for ever. Not here.
+6. Answers carrying items (GetItem, BatchGetItem, Query, Scan,
+   TransactGetItems) went through moto's shape-driven response serializer,
+   which walks all ten members of every AttributeValue: about 5 ms per item,
+   so a 1 MB Scan page took seconds. They are in the wire format already
+   (moto's ``dynamo_to_dict``), so here they are written with
+   ``dynamo_json_dump``, as moto 4 did.
+7. An UpdateExpression was parsed three times per UpdateItem (twice in a
+   transaction). Parsing depends on the text only and every caller only
+   reads the tree (the validator works on a deep copy), so parses are
+   cached by text.
+8. Two validators (one SET/REMOVE/ADD clause each; no path updated twice)
+   ran at every node of the tree, because every clause, action and path
+   node is an ``UpdateExpression`` subclass, each time collecting its whole
+   subtree: quadratic in the number of actions (a record update setting 20
+   attributes spent half its time there). Here they run where a clause can
+   repeat: at the ``UpdateExpression`` nodes. The same expressions fail,
+   with the same error; only an expression with several overlapping paths
+   may name another pair of them.
+9. Building an Item checked the 400 KB limit after each attribute by
+   summing the sizes of all attributes so far: quadratic in the number of
+   attributes, a fifth of the emulator's time on records with details.
+   Here the running total is kept: the same items are refused at the same
+   attribute.
 
 The moto functions replaced, wrapped or relied on are listed with a hash of
 their source in ``RECORDED_SOURCES``; tests/test_emulator_patch.py fails when
@@ -39,6 +62,7 @@ item, not proportional to the transaction).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import inspect
 import json
@@ -62,9 +86,14 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamShard, Table
-from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
+from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 MOTO_VERSION = "5.2.5"
 TOKEN_WINDOW_SECONDS = 600
@@ -78,6 +107,17 @@ RECORDED_SOURCES: dict[str, str] = {
     "DynamoHandler.transact_write_items": "61c163fff213f33a39317a17fda194a9c1e800992421575d2080f4500bf45372",
     "Table.query": "002b4d00be6df07cf37f6cbe0132e5eb89455ae12a8e79b23db3fb492450f21e",
     "Table.get_item": "b08e98fe37b7e5836afe03b010d637ef50df5dea6cbecd9cf8816eef326a21cd",
+    "DynamoHandler.get_item": "e84cc4b607a62aa358eff219939f1c120e0d0b86b0aff1e138427b0496083378",
+    "DynamoHandler.batch_get_item": "680c9cb275660ea48dfc9388ea3969694e85652b44c7449fffac9515c79408a5",
+    "DynamoHandler.query": "681834c64038af93f0bf17657b7d24065f907f31e2d5cafb67f8cc15bb5e9f96",
+    "DynamoHandler.scan": "530223d9fd284f2be3f3ed302ad8eab62f3fbe2cbeecd56a4ce4c7e1f006db05",
+    "DynamoHandler.transact_get_items": "6275dc506a3f7c6bb1a4820d4fd518a36edd6c2b6536a31b2e1493fa3b303052",
+    "DynamoResult.__init__": "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
+    "UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
+    "ActionCountValidator.verify_action_counts": "8cd8c9a3ae3a414abe39794eb3b5097b64b580b9dee258da242d2c03cf91c293",
+    "OverlappingPathsValidator.check_for_overlapping_paths": "2488117d3c3a1f22b817ce11bb446912002fcda1dfbb6956234f91619ede5692",
+    "Item.__init__": "d9c12b62cb921831aab9b2eb22ac24fbd600689064a0219ae3ffbe057ae4be74",
+    "LimitedSizeDict.__setitem__": "d979580fdbe14f79f3216564e1385c4b3485db82bc88193326c467a037331e81",
     "BaseModel.__new__": "08cf0ef20e88029a2eb91949492ce3281001a34b98143db186239962ad379eec",
     "Item.__deepcopy__": "7621d16ad7ce49d93f1da0ff2a799ec0ca57b34d30249ef65bc2557c2acc5168",
     "Table.all_items": "c80d2ee3c896acd0cab6ca35aaeae3ab3fb65858933f8a3403d4e027c240f31d",
@@ -85,6 +125,8 @@ RECORDED_SOURCES: dict[str, str] = {
     "Table.delete_item": "1594f7b07616c8cb8cdf0fbf58d6f54eeac83f25d7ac7b14e832a08e10efd8f9",
     "StreamShard.add": "357dc6da267e5dd7d46e18ee25d14b232a98679677906a2f02e4d454d1f11e03",
 }
+# DynamoHandler methods whose answers carry items (6.).
+ITEM_ANSWERS = ("get_item", "batch_get_item", "query", "scan", "transact_get_items")
 _ORIGINAL: dict[str, Callable[..., Any]] = {}
 _lock = threading.Lock()
 
@@ -102,6 +144,12 @@ def install() -> None:
             "DynamoHandler.transact_write_items": DynamoHandler.transact_write_items,
             "Table.query": Table.query,
             "Table.get_item": Table.get_item,
+            **{f"DynamoHandler.{name}": getattr(DynamoHandler, name) for name in ITEM_ANSWERS},
+            "UpdateExpressionParser.make": UpdateExpressionParser.make,
+            "ActionCountValidator.verify_action_counts": ActionCountValidator.verify_action_counts,
+            "OverlappingPathsValidator.check_for_overlapping_paths":
+                OverlappingPathsValidator.check_for_overlapping_paths,
+            "Item.__init__": Item.__init__,
         })
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         DynamoHandler.transact_write_items = transact_write_items_response  # type: ignore[method-assign]
@@ -109,6 +157,14 @@ def install() -> None:
         Item.instances_tracked.clear()  # type: ignore[attr-defined]
         Table.query = query  # type: ignore[method-assign]
         Table.get_item = get_item  # type: ignore[method-assign]
+        for name in ITEM_ANSWERS:
+            setattr(DynamoHandler, name, _answered_as_json(_ORIGINAL[f"DynamoHandler.{name}"]))
+        Item.__init__ = item_init  # type: ignore[method-assign]
+        UpdateExpressionParser.make = classmethod(_cached_parse)  # type: ignore[method-assign, assignment]
+        ActionCountValidator.verify_action_counts = _at_expression_nodes(  # type: ignore[method-assign]
+            _ORIGINAL["ActionCountValidator.verify_action_counts"])
+        OverlappingPathsValidator.check_for_overlapping_paths = _at_expression_nodes(  # type: ignore[method-assign]
+            _ORIGINAL["OverlappingPathsValidator.check_for_overlapping_paths"])
 
 
 def installed() -> bool:
@@ -128,6 +184,14 @@ def moto_sources() -> dict[str, str]:
         "DynamoHandler.transact_write_items": DynamoHandler.transact_write_items,
         "Table.query": Table.query,
         "Table.get_item": Table.get_item,
+        **{f"DynamoHandler.{name}": getattr(DynamoHandler, name) for name in ITEM_ANSWERS},
+        "DynamoResult.__init__": DynamoResult.__init__,
+        "UpdateExpressionParser.make": UpdateExpressionParser.make,
+        "ActionCountValidator.verify_action_counts": ActionCountValidator.verify_action_counts,
+        "OverlappingPathsValidator.check_for_overlapping_paths": OverlappingPathsValidator.check_for_overlapping_paths,
+        # Item.__init__ is replaced; the limit and its arithmetic are LimitedSizeDict's.
+        "Item.__init__": Item.__init__,
+        "LimitedSizeDict.__setitem__": LimitedSizeDict.__setitem__,
         # Replaced for Item only (untracked); Item.__deepcopy__ must keep calling __new__.
         "BaseModel.__new__": BaseModel.__new__,
         "Item.__deepcopy__": Item.__deepcopy__,
@@ -395,7 +459,7 @@ def _partition_items(table: Table, hash_key: DynamoType) -> list[Item]:
     return list(partition.values()) if table.range_key_attr else [partition]
 
 
-def _unsorted_items(table: Table) -> list[Item]:
+def unsorted_items(table: Table) -> list[Item]:
     if table.range_key_attr:
         return [item for partition in table.items.values() for item in partition.values()]
     return list(table.items.values())
@@ -410,7 +474,7 @@ def query(self: Table, hash_key: DynamoType | None, range_comparison: str | None
         candidates = _partition_items(self, hash_key)
     else:
         # An index query filters every item, then sorts the matches itself.
-        candidates = _unsorted_items(self)
+        candidates = unsorted_items(self)
     return _ORIGINAL["Table.query"](_Candidates(self, candidates), hash_key, range_comparison, range_objs, limit,
                                     exclusive_start_key, scan_index_forward, projection_expressions, index_name,
                                     *args, **kwargs)
@@ -423,6 +487,59 @@ def get_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None = N
     if range_key and self.has_range_key and hash_key not in self.items:
         return None  # moto's table.items is a defaultdict: the lookup would add the partition
     return _ORIGINAL["Table.get_item"](self, hash_key, range_key, projection_expression)  # type: ignore[no-any-return]
+
+
+# --- 6. items are answered as JSON ---------------------------------------------------
+
+def _answered_as_json(handler: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
+    @functools.wraps(handler)
+    def answer(self: DynamoHandler) -> Any:
+        result = handler(self)
+        if type(result) is DynamoResult:
+            # Already plain {type: value} data (dynamo_to_dict); bytes become base64 here.
+            return dynamo_json_dump(result.result)
+        return result
+    return answer
+
+
+# --- 9. an item's size is added up once ------------------------------------------------------
+
+MAX_ITEM_SIZE = 405000  # LimitedSizeDict's limit (AWS says 400 KB; measured between 409 and 410 KB)
+
+
+def item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    self.hash_key = hash_key
+    self.range_key = range_key
+    self.attrs = LimitedSizeDict()
+    size = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        size += bytesize(key) + typed.size()
+        if size > MAX_ITEM_SIZE:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self.attrs, key, typed)
+
+
+# --- 7. update expressions are parsed once per text ---------------------------------------
+
+@functools.lru_cache(maxsize=1024)
+def _parse_update_expression(expression: str) -> UpdateExpression:
+    return _ORIGINAL["UpdateExpressionParser.make"](expression)  # type: ignore[no-any-return]
+
+
+def _cached_parse(cls: type, expression_str: str) -> UpdateExpression:
+    return _parse_update_expression(expression_str)
+
+
+# --- 8. whole-expression checks run at the expression nodes ---------------------------------
+
+def _at_expression_nodes(check: Callable[[Any, UpdateExpression], UpdateExpression]) -> Callable[..., Any]:
+    @functools.wraps(check)
+    def at_expression_nodes(self: Any, node: UpdateExpression) -> UpdateExpression:
+        if type(node) is not UpdateExpression:
+            return node  # a clause, action or path: the expression node above it sees its subtree
+        return check(self, node)
+    return at_expression_nodes
 
 
 if __name__ == "__main__":

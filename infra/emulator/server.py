@@ -1,17 +1,23 @@
 """The local stack's AWS emulator: ``python -m infra.emulator -H 127.0.0.1 -p 4566``.
 
-moto's server (``python -m moto.server``) with three differences:
+moto's server (``python -m moto.server``) with these differences:
 - the DynamoDB adaptation (``dynamodb_patch.install()``) is loaded first;
+- moto's dispatcher listed its own package directory (a stat of ~150
+  folders) on every request to find the service; the list is read once;
 - DynamoDB requests run one at a time: moto's DynamoDB is not thread-safe
   (a Query iterating a partition while a transaction writes it, or a
   transaction's undo racing another write), and werkzeug serves each request
   on its own thread. SQS long polls and S3 transfers are not held up by it;
-- two requests for the stack's own bookkeeping, under ``/_crm/``:
+- requests for the stack's own bookkeeping, under ``/_crm/``:
   ``POST /_crm/sqs/release`` makes every message that was received but not
   deleted visible again (what SQS does after the visibility timeout), so
-  the final snapshot saves it however its consumer stopped; and
+  the final snapshot saves it however its consumer stopped;
   ``GET /_crm/dynamodb/writes`` counts the DynamoDB writes so far, so the
-  periodic snapshot skips an unchanged table.
+  periodic snapshot skips an unchanged table; and
+  ``GET /_crm/dynamodb/items?region=R&table=T`` answers every item of a
+  table in one go (low-level typed JSON, binary as base64), for the
+  snapshot: a Scan deep-copies and sizes every item, page by page, and
+  takes seconds on a table of tens of thousands of items.
 SIGTERM and SIGINT end the process at once: the stack saved its state over
 HTTP before, and freeing millions of objects one by one at exit only delays
 the stop.
@@ -19,6 +25,10 @@ the stop.
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import functools
+import hashlib
+import inspect
 import json
 import os
 import signal
@@ -26,8 +36,13 @@ import sys
 import threading
 from types import FrameType
 from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
 
-from infra.emulator.dynamodb_patch import install
+from infra.emulator.dynamodb_patch import install, unsorted_items
+
+# The moto function cached here and the SHA-256 of its source in the pinned moto
+# (tests/test_emulator_patch.py compares them, as for dynamodb_patch).
+MODULE_LIST_SOURCE_SHA256 = "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7b9c9d0e8957dc"
 
 ADMIN_PREFIX = "/_crm/"
 _DYNAMODB_TARGET = "DynamoDB_"
@@ -36,6 +51,23 @@ _DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWrite
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def module_list_source_sha256() -> str:
+    from moto import backends
+
+    function = getattr(backends.list_of_moto_modules, "__wrapped__", backends.list_of_moto_modules)
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
+
+
+def cache_module_list() -> None:
+    """moto's package folders do not change while it runs: list them once."""
+    from moto import backends
+
+    if not hasattr(backends.list_of_moto_modules, "__wrapped__"):
+        listed = backends.list_of_moto_modules
+        backends.list_of_moto_modules = functools.wraps(listed)(  # type: ignore[assignment]
+            functools.cache(lambda: tuple(listed())))
 
 
 def release_received_messages() -> int:
@@ -54,6 +86,16 @@ def release_received_messages() -> int:
     return released
 
 
+def table_items(region: str, table_name: str) -> str:
+    """Every item of the table as JSON: {"items": [{attribute: {type: value}}, ...]}."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.utilities import dynamo_json_dump, dynamo_to_dict
+
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(table_name)
+    return dynamo_json_dump({"items": [dynamo_to_dict(item.attrs) for item in unsorted_items(table)]})
+
+
 class EmulatorApp:
     """WSGI middleware over moto's dispatcher."""
 
@@ -65,7 +107,9 @@ class EmulatorApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
-            return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX):], start_response)
+            query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX):], query,
+                               start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(_DYNAMODB_TARGET):
             return self._moto(environ, start_response)
@@ -75,16 +119,26 @@ class EmulatorApp:
             # moto answers with a list body: the work is done when the call returns.
             return list(self._moto(environ, start_response))
 
-    def _admin(self, method: str, action: str, start_response: StartResponse) -> list[bytes]:
+    def _admin(self, method: str, action: str, query: dict[str, str], start_response: StartResponse) -> list[bytes]:
         if method == "POST" and action == "sqs/release":
-            answer: dict[str, Any] = {"released": release_received_messages()}
+            body = json.dumps({"released": release_received_messages()})
         elif method == "GET" and action == "dynamodb/writes":
-            answer = {"writes": self.dynamodb_writes}
+            body = json.dumps({"writes": self.dynamodb_writes})
+        elif method == "GET" and action == "dynamodb/items" and "region" in query and "table" in query:
+            with self._dynamodb:  # one consistent state, not one torn by a transaction
+                try:
+                    body = table_items(query["region"], query["table"])
+                except Exception as err:  # noqa: BLE001 - e.g. no such table: the caller reads why
+                    return _json(start_response, "404 Not Found", json.dumps({"error": repr(err)}))
         else:
-            start_response("404 Not Found", [("Content-Type", "application/json")])
-            return [b'{"error": "unknown emulator request"}']
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(answer).encode()]
+            return _json(start_response, "404 Not Found", '{"error": "unknown emulator request"}')
+        return _json(start_response, "200 OK", body)
+
+
+def _json(start_response: StartResponse, status: str, body: str) -> list[bytes]:
+    data = body.encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
 
 
 def _exit_now(signum: int, frame: FrameType | None) -> None:
@@ -101,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds its own URLs (e.g. SQS queue URLs) from it
 
     install()
+    cache_module_list()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack into the log
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, _exit_now)
     app = EmulatorApp(DomainDispatcherApplication(create_backend_app))
