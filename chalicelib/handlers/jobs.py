@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from chalicelib import services
 from chalicelib.config import deploy_queue_name, get_settings
 from chalicelib.domain import parents
+from chalicelib.domain.background_jobs import time_limit
 from chalicelib.domain.contact_bulk import ContactBulkChunk
 from chalicelib.domain.contacts_service import CascadeDelete
 from chalicelib.domain.housekeeping import PurgeExpired
@@ -71,13 +72,16 @@ class UnknownJob(ValueError):
     pass
 
 
-def handle_job_record(record: "SQSRecord") -> None:
+def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
     body = json.loads(record.body)
     kind = body.get("kind") if isinstance(body, dict) else None
     if kind not in JOB_HANDLERS:
         raise UnknownJob(f"unknown job kind {kind!r}")
     model, handler = JOB_HANDLERS[kind]
-    handler(model.model_validate(body))
+    # Long jobs stop between items before the invocation's time runs out (domain/background_jobs.py).
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    with time_limit((lambda: remaining() / 1000) if remaining else None):
+        handler(model.model_validate(body))
 
 
 def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
