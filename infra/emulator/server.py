@@ -13,14 +13,13 @@ moto's server (``python -m moto.server``) with these differences:
   deleted visible again (what SQS does after the visibility timeout), so
   the final snapshot saves it however its consumer stopped;
   ``GET /_crm/dynamodb/writes`` counts the DynamoDB writes so far, so the
-  periodic snapshot skips an unchanged table; and
-  ``GET /_crm/dynamodb/items?region=R&table=T`` answers every item of a
-  table in one go (low-level typed JSON, binary as base64), for the
-  snapshot: a Scan deep-copies and sizes every item, page by page, and
-  takes seconds on a table of tens of thousands of items.
-SIGTERM and SIGINT end the process at once: the stack saved its state over
-HTTP before, and freeing millions of objects one by one at exit only delays
-the stop.
+  periodic snapshot skips an unchanged table; and, with ``--data-dir``,
+  ``POST /_crm/dynamodb/save?region=R&table=T&file=F`` and ``.../load?...``
+  write a table to the file F in that folder and read it back (tables.py):
+  seconds where a Scan and BatchWriteItem took minutes.
+SIGTERM and SIGINT end the process at once: the stack saved its state
+before, and freeing millions of objects one by one at exit only delays the
+stop.
 """
 from __future__ import annotations
 
@@ -35,10 +34,11 @@ import signal
 import sys
 import threading
 from types import FrameType
+from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
-from infra.emulator.dynamodb_patch import install, unsorted_items
+from infra.emulator.dynamodb_patch import install
 
 # The moto function cached here and the SHA-256 of its source in the pinned moto
 # (tests/test_emulator_patch.py compares them, as for dynamodb_patch).
@@ -86,23 +86,25 @@ def release_received_messages() -> int:
     return released
 
 
-def table_items(region: str, table_name: str) -> str:
-    """Every item of the table as JSON: {"items": [{attribute: {type: value}}, ...]}."""
+def _table(region: str, table_name: str) -> Any:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
-    from moto.dynamodb.models.utilities import dynamo_json_dump, dynamo_to_dict
 
-    table = dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(table_name)
-    return dynamo_json_dump({"items": [dynamo_to_dict(item.attrs) for item in unsorted_items(table)]})
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][region].get_table(table_name)
 
 
 class EmulatorApp:
     """WSGI middleware over moto's dispatcher."""
 
-    def __init__(self, moto_app: WsgiApp):
+    def __init__(self, moto_app: WsgiApp, data_dir: Path | None = None):
         self._moto = moto_app
         self._dynamodb = threading.Lock()
         self.dynamodb_writes = 0
+        self._files = None
+        if data_dir is not None:
+            from infra.emulator.tables import TableFiles
+
+            self._files = TableFiles(data_dir)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -124,12 +126,18 @@ class EmulatorApp:
             body = json.dumps({"released": release_received_messages()})
         elif method == "GET" and action == "dynamodb/writes":
             body = json.dumps({"writes": self.dynamodb_writes})
-        elif method == "GET" and action == "dynamodb/items" and "region" in query and "table" in query:
-            with self._dynamodb:  # one consistent state, not one torn by a transaction
-                try:
-                    body = table_items(query["region"], query["table"])
-                except Exception as err:  # noqa: BLE001 - e.g. no such table: the caller reads why
-                    return _json(start_response, "404 Not Found", json.dumps({"error": repr(err)}))
+        elif method == "POST" and action in ("dynamodb/save", "dynamodb/load") and self._files is not None:
+            name = query.get("file", "")
+            if not name.endswith(".json") or Path(name).name != name:
+                return _json(start_response, "400 Bad Request", '{"error": "file: a .json name in the data dir"}')
+            try:
+                table = _table(query.get("region", ""), query.get("table", ""))
+                if action == "dynamodb/save":
+                    body = json.dumps(self._files.save(table, name, self._dynamodb))
+                else:
+                    body = json.dumps({"items": self._files.load(table, name, self._dynamodb)})
+            except Exception as err:  # noqa: BLE001 - e.g. no such table: the caller reads why
+                return _json(start_response, "500 Internal Server Error", json.dumps({"error": repr(err)}))
         else:
             return _json(start_response, "404 Not Found", '{"error": "unknown emulator request"}')
         return _json(start_response, "200 OK", body)
@@ -151,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.emulator", description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
+    parser.add_argument("--data-dir", type=Path, help="where /_crm/dynamodb/save and load keep tables")
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds its own URLs (e.g. SQS queue URLs) from it
 
@@ -162,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack into the log
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, _exit_now)
-    app = EmulatorApp(DomainDispatcherApplication(create_backend_app))
+    app = EmulatorApp(DomainDispatcherApplication(create_backend_app), args.data_dir)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)  # type: ignore[arg-type]
     return 0
 

@@ -294,7 +294,8 @@ class Stack:
         env = configure_environment(options)
 
         # moto's server with the DynamoDB adaptation the tests run on (infra/emulator).
-        self.moto = spawn("AWS emulator", ["-m", "infra.emulator", "-H", HOST, "-p", str(options.aws_port)], env,
+        self.moto = spawn("AWS emulator", ["-m", "infra.emulator", "-H", HOST, "-p", str(options.aws_port),
+                                           "--data-dir", str(options.data_dir)], env,
                           log_file=options.data_dir / MOTO_LOG)
         self._wait_for(lambda: http_status(f"{options.aws_url}/moto-api/") == 200, MOTO_READY_SECONDS,
                        "the AWS emulator", {"AWS emulator": self.moto})
