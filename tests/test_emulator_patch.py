@@ -326,3 +326,78 @@ def test_reading_a_missing_partition_does_not_create_it(ddb: Any) -> None:
     ddb.transact_write_items(TransactItems=[{"ConditionCheck": {
         "TableName": TABLE, "Key": key("NOBODY", "Y"), "ConditionExpression": "attribute_not_exists(pk)"}}])
     assert len(table().items) == partitions
+
+
+# --- answers carrying items are plain JSON; update expressions and sizes checked as before -----
+
+RICH = {**key("R", "1"), "s": {"S": "Müller"}, "n": {"N": "12.5"}, "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"\x01"]}, "t": {"BOOL": True},
+        "nul": {"NULL": True}, "m": {"M": {"inner": {"B": b"\x03"}, "l": {"L": [{"S": "a"}, {"N": "1"}]}}}}
+
+
+def same(item: dict[str, Any]) -> dict[str, Any]:
+    """Sets come back in any order."""
+    return {name: {kind: sorted(inner) if kind in ("SS", "NS", "BS") else inner for kind, inner in value.items()}
+            for name, value in item.items()}
+
+
+def test_every_answer_carrying_items_gives_them_back_as_written(ddb: Any) -> None:
+    ddb.put_item(TableName=TABLE, Item=RICH)
+    answers = [
+        ddb.get_item(TableName=TABLE, Key=key("R", "1"))["Item"],
+        ddb.query(TableName=TABLE, KeyConditionExpression="pk = :p",
+                  ExpressionAttributeValues={":p": {"S": "R"}})["Items"][0],
+        ddb.scan(TableName=TABLE)["Items"][0],
+        ddb.batch_get_item(RequestItems={TABLE: {"Keys": [key("R", "1")]}})["Responses"][TABLE][0],
+        ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key("R", "1")}}])["Responses"][0]["Item"],
+    ]
+    assert [same(answer) for answer in answers] == [same(RICH)] * 5
+    page = ddb.query(TableName=TABLE, KeyConditionExpression="pk = :p", Limit=1, Select="COUNT",
+                     ExpressionAttributeValues={":p": {"S": "R"}})
+    assert (page["Count"], page["ScannedCount"]) == (1, 1)
+
+
+def test_one_update_expression_text_runs_with_each_requests_values(ddb: Any) -> None:
+    for n in range(3):
+        ddb.update_item(TableName=TABLE, Key=key("U", "1"), UpdateExpression="SET v = :v ADD c :one",
+                        ExpressionAttributeValues={":v": {"S": f"value {n}"}, ":one": {"N": "1"}})
+        ddb.transact_write_items(TransactItems=[{"Update": {
+            "TableName": TABLE, "Key": key("U", "2"), "UpdateExpression": "SET v = :v ADD c :one",
+            "ExpressionAttributeValues": {":v": {"S": f"other {n}"}, ":one": {"N": "2"}}}}])
+    first, second = (ddb.get_item(TableName=TABLE, Key=key("U", sk))["Item"] for sk in ("1", "2"))
+    assert (first["v"], first["c"], second["v"], second["c"]) == (
+        {"S": "value 2"}, {"N": "3"}, {"S": "other 2"}, {"N": "6"})
+
+
+@pytest.mark.parametrize("expression", [
+    "SET a = :a, a = :b",           # one path twice in a clause
+    "SET a = :a REMOVE a",          # one path in two clauses
+    "SET a = :a SET b = :b",        # two SET clauses
+    "REMOVE a ADD c :a REMOVE b",   # two REMOVE clauses around another
+    "SET m.x = :a, m = :b",         # overlapping paths
+])
+def test_update_expressions_moto_refused_are_still_refused(ddb: Any, expression: str) -> None:
+    values = {name: {"N": "1"} for name in (":a", ":b") if name in expression}  # an unused one is refused too
+    with pytest.raises(ClientError) as raised:
+        ddb.update_item(TableName=TABLE, Key=key("U", "1"), UpdateExpression=expression,
+                        ExpressionAttributeValues=values)
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert "unused" not in error["Message"]
+
+
+def test_an_update_of_many_attributes_in_one_clause_is_accepted(ddb: Any) -> None:
+    expression = "SET " + ", ".join(f"a{n} = :v" for n in range(20)) + " REMOVE " + ", ".join(
+        f"r{n}" for n in range(8))
+    ddb.update_item(TableName=TABLE, Key=key("U", "1"), UpdateExpression=expression,
+                    ExpressionAttributeValues={":v": {"S": "x"}})
+    assert len(ddb.get_item(TableName=TABLE, Key=key("U", "1"))["Item"]) == 22
+
+
+def test_items_over_the_size_limit_are_refused_and_those_under_it_kept(ddb: Any) -> None:
+    ddb.put_item(TableName=TABLE, Item={**key("BIG", "1"), "a": {"S": "x" * 200_000}, "b": {"S": "y" * 200_000}})
+    with pytest.raises(ClientError) as raised:
+        ddb.put_item(TableName=TABLE, Item={**key("BIG", "2"), "a": {"S": "x" * 200_000},
+                                            "b": {"S": "y" * 200_000}, "c": {"S": "z" * 10_000}})
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key=key("BIG", "2"))

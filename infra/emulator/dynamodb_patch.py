@@ -34,10 +34,10 @@ offered upstream as it is):
    so a 1 MB Scan page took seconds. They are in the wire format already
    (moto's ``dynamo_to_dict``), so here they are written with
    ``dynamo_json_dump``, as moto 4 did.
-7. An UpdateExpression was parsed three times per UpdateItem (twice in a
-   transaction). Parsing depends on the text only and every caller only
-   reads the tree (the validator works on a deep copy), so parses are
-   cached by text.
+7. An UpdateExpression was parsed twice per update (to check the request,
+   then to run it), a record's 20-action expression every time. Parsing
+   depends on the text only and every caller only reads the tree (the
+   validator works on a deep copy), so parses are cached by text.
 8. Two validators (one SET/REMOVE/ADD clause each; no path updated twice)
    ran at every node of the tree, because every clause, action and path
    node is an ``UpdateExpression`` subclass, each time collecting its whole
