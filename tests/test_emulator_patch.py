@@ -401,3 +401,17 @@ def test_items_over_the_size_limit_are_refused_and_those_under_it_kept(ddb: Any)
                                             "b": {"S": "y" * 200_000}, "c": {"S": "z" * 10_000}})
     assert raised.value.response["Error"]["Code"] == "ValidationException"
     assert "Item" not in ddb.get_item(TableName=TABLE, Key=key("BIG", "2"))
+
+
+def test_binary_values_are_decoded_wherever_they_are_and_only_there(ddb: Any) -> None:
+    item = {**key("BIN", "1"), "B": {"S": "an attribute named B"}, "BS": {"BS": [b"\x01", b"\x02"]},
+            "m": {"M": {"B": {"B": b"\x03"}, "BS": {"SS": ["named BS"]}}}, "l": {"L": [{"B": b"\x04"}]}}
+    ddb.put_item(TableName=TABLE, Item=item)
+    assert same(ddb.get_item(TableName=TABLE, Key=key("BIN", "1"))["Item"]) == same(item)
+    ddb.update_item(TableName=TABLE, Key=key("BIN", "1"), UpdateExpression="SET extra = :b",
+                    ConditionExpression="m.#b = :three", ExpressionAttributeNames={"#b": "B"},
+                    ExpressionAttributeValues={":b": {"B": b"\x05"}, ":three": {"B": b"\x03"}})
+    assert ddb.get_item(TableName=TABLE, Key=key("BIN", "1"))["Item"]["extra"] == {"B": b"\x05"}
+    with pytest.raises(ClientError):
+        ddb.put_item(TableName=TABLE, Item=item, ConditionExpression="m.#b = :other",
+                     ExpressionAttributeNames={"#b": "B"}, ExpressionAttributeValues={":other": {"B": b"\x09"}})
