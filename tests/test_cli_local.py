@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,16 +14,20 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.test_local_stack import free_ports
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
     """The local stack's emulator on a free port, with the table, bucket and queues."""
-    port = free_ports(1)[0]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "infra.emulator", "-H", HOST, "-p", str(port)], cwd=REPO_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://{HOST}:{port}"
@@ -67,7 +72,7 @@ def test_an_invalid_field_is_named_not_a_traceback(emulator: str) -> None:
 
 
 def test_a_stack_that_is_not_running_is_one_line_not_a_traceback() -> None:
-    nobody = f"http://{HOST}:{free_ports(1)[0]}"
+    nobody = f"http://{HOST}:{free_port()}"
     done = cli(nobody, "create-tenant", "--name", "X", "--owner-email", "x@example.de")
     assert done.returncode == 1
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
