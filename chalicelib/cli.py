@@ -82,5 +82,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run(argv: list[str] | None = None) -> int:
+    """``main`` for a person at a terminal: an expected failure (the owner exists,
+    the emulator is not running, no credentials, no table) is one line on
+    stderr and exit code 1, never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from chalicelib.config import get_settings
+    from chalicelib.domain.shared.errors import CrmError, TemporarilyUnavailable
+
+    endpoint = get_settings().aws_endpoint_url
+    where = endpoint or "AWS"
+    try:
+        return main(argv)
+    except CrmError as err:
+        message = err.detail
+        if isinstance(err, TemporarilyUnavailable) and endpoint:
+            message += f" ({endpoint} did not answer: is the local stack running? make run)"
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        message = f"{where} answered {error.get('Code', 'an error')}: {error.get('Message', '')}".rstrip(": ")
+        if error.get("Code") == "ResourceNotFoundException":
+            message += f" (is the table {get_settings().table_name} there? the local stack creates it: make run)"
+    except BotoCoreError as err:
+        message = f"{err} (against the local stack: make run, then CRM_AWS_ENDPOINT_URL=http://127.0.0.1:4566)"
+    except KeyboardInterrupt:
+        return 130
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

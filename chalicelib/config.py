@@ -67,10 +67,18 @@ def _cursor_secret_source(stage: str) -> tuple[str, str | None]:
     return value, arn
 
 
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
 @functools.cache
 def get_settings() -> Settings:
     env = os.environ
-    stage = env.get("CRM_STAGE", "dev")
+    endpoint = env.get("CRM_AWS_ENDPOINT_URL") or None
+    # Pointed at the local emulator (loopback), an unnamed stage is the local one.
+    stage = env.get("CRM_STAGE") or ("local" if endpoint and _is_loopback(endpoint) else "dev")
     cursor_secret_value, cursor_secret_arn = _cursor_secret_source(stage)
     return Settings(
         stage=stage,

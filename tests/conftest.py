@@ -24,6 +24,12 @@ TEST_ENV = {
 os.environ.update(TEST_ENV)
 os.environ.pop("CRM_AWS_ENDPOINT_URL", None)
 
+# The tests run on moto as the local stack runs it: transactions, queries and
+# memory that do not grow with the table (infra/emulator/dynamodb_patch.py).
+from infra.emulator.dynamodb_patch import install as _install_emulator_patch  # noqa: E402
+
+_install_emulator_patch()
+
 
 def _reset_caches() -> None:
     from chalicelib import bootstrap

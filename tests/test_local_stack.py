@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -265,4 +266,54 @@ def test_local_stack_pumps_jobs_into_the_handler_and_dead_letters_failures(tmp_p
         counts = sqs.get_queue_attributes(QueueUrl=jobs_url, AttributeNames=[
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+        assert interrupt(stack) == 0, stack.output()
+
+
+def _pump_pids(stack: Stack) -> list[int]:
+    return [int(pid) for pid in re.findall(r"started job pump[ \d]* \(pid (\d+)\)", stack.output())]
+
+
+def _tagged(stack: Stack, token: str, tag: str) -> list[dict[str, Any]]:
+    status, page = http_json("GET", f"{stack.api}/v1/contacts?tag={tag}&limit=200", token=token)
+    assert status == 200, page
+    return page["items"]
+
+
+def test_a_bulk_job_stopped_half_way_finishes_after_a_restart_changing_each_contact_once(tmp_path: Path) -> None:
+    data_dir, log_path = tmp_path / "data", tmp_path / "stack.log"
+    with running_stack(data_dir, log_path) as stack:
+        token = http_json("POST", f"{stack.api}/v1/auth/login", DEMO)[1]["token"]
+        ids = []
+        for n in range(150):
+            status, contact = http_json("POST", f"{stack.api}/v1/contacts",
+                                        {"kind": "person", "first_name": f"P{n}", "last_name": "Kunde"}, token)
+            assert status == 201, contact
+            ids.append(contact["id"])
+        status, job = http_json("POST", f"{stack.api}/v1/contacts/bulk",
+                                {"ids": ids, "action": "add_tags", "tags": ["Fair"]}, token)
+        assert status == 202, job
+        wait_for(lambda: _tagged(stack, token, "Fair"), 60, "the job's first contact", stack)
+        pumps = _pump_pids(stack)
+        for pid in pumps:  # frozen mid-job, so "half-way" holds whatever the machine's speed
+            os.kill(pid, signal.SIGSTOP)
+        half = len(_tagged(stack, token, "Fair"))
+        assert 0 < half < len(ids)
+        os.killpg(stack.proc.pid, signal.SIGINT)  # Ctrl-C: the stack sends the pumps SIGTERM ...
+        for pid in pumps:
+            os.kill(pid, signal.SIGCONT)  # ... which they see once running again, in the middle of a chunk
+        assert stack.proc.wait(STOP_SECONDS) == 0, stack.output()
+        saved = json.loads((data_dir / "sqs.json").read_text())["queues"][QUEUE_PREFIX + "jobs"]
+        assert {json.loads(m["body"])["kind"] for m in saved} == {"contacts.bulk"}, stack.output()
+
+    with running_stack(data_dir, log_path) as stack:
+        def done() -> bool:
+            status, state = http_json("GET", f"{stack.api}{job['status_url']}", token=token)
+            return status == 200 and state["status"] == "done"
+
+        wait_for(done, 120, "the job finishing after the restart", stack)
+        state = http_json("GET", f"{stack.api}{job['status_url']}", token=token)[1]
+        assert (state["succeeded"], state["failed"]) == (len(ids), 0)
+        tagged = _tagged(stack, token, "Fair")
+        assert sorted(c["id"] for c in tagged) == sorted(ids)
+        assert {c["version"] for c in tagged} == {2}, "each contact changed exactly once"
         assert interrupt(stack) == 0, stack.output()

@@ -2,8 +2,19 @@
 into the same handler functions Lambda calls (``app.handler_map``).
 
 Run by infra.local.run as ``python -m infra.local.pump`` with the stack's
-environment. Single-threaded on purpose: one batch at a time, like a Lambda
-with reserved concurrency 1, and no thread-safety questions in chalicelib.
+environment, as ``CRM_PUMP_WORKERS`` processes (default 2: like a Lambda
+with reserved concurrency 2, so a job's work overlaps with the emulator's);
+only the first one fires the schedules (``--no-schedules`` for the others).
+With more than one, each takes one message per invocation (``--max-batch
+1``, as Lambda may): otherwise the first to poll takes all of a job's chunks.
+Each process is single-threaded on purpose: one batch at a time, and no
+thread-safety questions in chalicelib.
+
+Stopping (SIGTERM/SIGINT): the batch in hand finishes its current item and
+stops. The Lambda context it was given answers "no time left" from then on,
+so a long job chunk stops between two items (domain/background_jobs.py) and
+its message is kept; the stack then makes every message received and not
+deleted visible again, saves it, and it resumes after the restart.
 
 SQS semantics kept: messages listed in ``batchItemFailures`` (or every message
 of a batch whose handler raised) are not deleted; they come back after the
@@ -12,6 +23,7 @@ after maxReceiveCount.
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import logging
@@ -54,6 +66,8 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
     started: float = field(default_factory=time.monotonic)
+    # True once the pump is told to stop: from then on no time is left.
+    stopping: Callable[[], bool] = lambda: False
 
     @property
     def invoked_function_arn(self) -> str:
@@ -68,15 +82,18 @@ class LambdaContext:
         return "local"
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.stopping():
+            return 0
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
 class FunctionLimits:
     """Timeout and memory per function, as `chalice package` would deploy them."""
 
-    def __init__(self) -> None:
+    def __init__(self, stopping: Callable[[], bool] = lambda: False) -> None:
         from chalice.config import Config
 
+        self.stopping = stopping
         try:
             with open(REPO_ROOT / ".chalice" / "config.json", encoding="utf-8") as handle:
                 self._disk = json.load(handle)
@@ -87,7 +104,7 @@ class FunctionLimits:
     def context(self, name: str) -> LambdaContext:
         config = self._config(chalice_stage=CONFIG_STAGE, function_name=name, config_from_disk=self._disk)
         return LambdaContext(function_name=name, memory_limit_in_mb=config.lambda_memory_size or 128,
-                             timeout_seconds=config.lambda_timeout or 60)
+                             timeout_seconds=config.lambda_timeout or 60, stopping=self.stopping)
 
 
 def rate_seconds(expression: Any) -> int | None:
@@ -145,7 +162,9 @@ class QueuePoller:
         ok, result = _invoke(self.name, handler, event, limits)
         ids = [m["MessageId"] for m in messages]
         failed = failed_ids(result, ids) if ok else set(ids)
-        if failed:
+        if failed and limits.stopping():
+            log.info("%s: stopping: %d of %d message(s) kept, to be delivered again", self.name, len(failed), len(ids))
+        elif failed:
             log.warning("%s: %d of %d message(s) failed; they return after %ss",
                         self.name, len(failed), len(ids), self.visibility)
         self._delete([m for m in messages if m["MessageId"] not in failed])
@@ -250,18 +269,20 @@ class StopFlag:
 
 
 class Pump:
-    def __init__(self, chalice_app: Any, stop: StopFlag):
+    def __init__(self, chalice_app: Any, stop: StopFlag, *, schedules: bool = True, max_batch: int = 10):
         self.handlers: dict[str, Handler] = chalice_app.handler_map
-        self.limits = FunctionLimits()
+        self._stop = stop
+        self.limits = FunctionLimits(stopping=lambda: self.stopping)
         self.pollers: list[QueuePoller] = []
         self.schedules: list[Schedule] = []
-        self._stop = stop
         start = time.monotonic()
         for source in chalice_app.event_sources:
             if isinstance(source, SQSEventConfig):
                 queue = source.queue or (source.queue_arn or "").rsplit(":", 1)[-1]
-                self.pollers.append(QueuePoller(source.name, queue, source.batch_size))
+                self.pollers.append(QueuePoller(source.name, queue, min(source.batch_size, max_batch)))
             elif isinstance(source, ScheduledEventConfig):
+                if not schedules:
+                    continue
                 period = rate_seconds(source.schedule_expression)
                 if period is None:
                     expression = source.schedule_expression
@@ -312,8 +333,14 @@ class Pump:
                 log.info("schedule %s ran: %s", schedule.name, result)
 
 
-def main() -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="[pump] %(levelname)s %(message)s")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.pump", description=__doc__.splitlines()[0])
+    parser.add_argument("--no-schedules", action="store_true", help="only deliver queue messages")
+    parser.add_argument("--name", default="pump", help="the name in log lines")
+    parser.add_argument("--max-batch", type=int, default=10,
+                        help="messages per invocation at most (1 spreads a job's chunks over the workers)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=f"[{args.name}] %(levelname)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)
     stop = StopFlag()
     signal.signal(signal.SIGTERM, stop)
@@ -322,7 +349,7 @@ def main() -> int:
     sys.path.insert(0, str(REPO_ROOT))
     import app as app_module
 
-    pump = Pump(app_module.app, stop)
+    pump = Pump(app_module.app, stop, schedules=not args.no_schedules, max_batch=max(1, args.max_batch))
     log.info("started (%s)", pump.describe())
     pump.run()
     log.info("stopped")

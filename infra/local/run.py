@@ -35,6 +35,7 @@ DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 DEFAULT_DATA_DIR = ".crm-data"
 DEFAULT_SNAPSHOT_SECONDS = 3.0
+DEFAULT_PUMP_WORKERS = 2
 DEFAULT_REGION = "eu-central-1"
 DEFAULT_OWNER_EMAIL = "owner@demo.local"
 DEFAULT_OWNER_PASSWORD = "demo-password"
@@ -77,6 +78,7 @@ class Options:
     data_dir: Path
     snapshot_seconds: float
     region: str
+    pump_workers: int = DEFAULT_PUMP_WORKERS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Options:
@@ -86,6 +88,7 @@ class Options:
             data_dir=Path(env.get("CRM_DATA_DIR") or DEFAULT_DATA_DIR).resolve(),
             snapshot_seconds=max(0.5, float(env.get("CRM_SNAPSHOT_SECONDS") or DEFAULT_SNAPSHOT_SECONDS)),
             region=env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            pump_workers=max(1, int(env.get("CRM_PUMP_WORKERS") or DEFAULT_PUMP_WORKERS)),
         )
 
     @property
@@ -278,7 +281,7 @@ class Stack:
         self.options = options
         self.stop = stop
         self.moto: subprocess.Popen[bytes] | None = None
-        self.children: dict[str, subprocess.Popen[bytes]] = {}  # API and pump
+        self.children: dict[str, subprocess.Popen[bytes]] = {}  # API and pumps
         self.snapshotter: Any = None  # set once the restore succeeded; never save over data not restored
         self._lock_fd: int | None = None
 
@@ -290,10 +293,12 @@ class Stack:
         ensure_port_free(options.api_port, "API (CRM_PORT)")
         env = configure_environment(options)
 
-        self.moto = spawn("moto server", ["-m", "moto.server", "-H", HOST, "-p", str(options.aws_port)], env,
+        # moto's server with the DynamoDB adaptation the tests run on (infra/emulator).
+        self.moto = spawn("AWS emulator", ["-m", "infra.emulator", "-H", HOST, "-p", str(options.aws_port),
+                                           "--data-dir", str(options.data_dir)], env,
                           log_file=options.data_dir / MOTO_LOG)
         self._wait_for(lambda: http_status(f"{options.aws_url}/moto-api/") == 200, MOTO_READY_SECONDS,
-                       "the moto server", {"moto server": self.moto})
+                       "the AWS emulator", {"AWS emulator": self.moto})
 
         from chalicelib.storage.dynamo.provision import create_resources
         from infra.local.snapshot import Snapshotter
@@ -310,23 +315,29 @@ class Stack:
             "-c", _CHALICE_MAIN,
             "local", "--no-autoreload", "--host", HOST, "--port", str(options.api_port), "--stage", CHALICE_STAGE,
         ], env)
-        self.children["pump"] = spawn("job pump", ["-m", "infra.local.pump"], env)
+        # More than one consumer of the same queues, like Lambda concurrency (see pump.py).
+        batch = ["--max-batch", "1"] if options.pump_workers > 1 else []
+        self.children["pump"] = spawn("job pump", ["-m", "infra.local.pump", *batch], env)
+        for n in range(2, options.pump_workers + 1):
+            self.children[f"pump {n}"] = spawn(f"job pump {n}", [
+                "-m", "infra.local.pump", "--no-schedules", "--name", f"pump {n}", *batch], env)
         self._wait_for(lambda: http_status(f"{options.api_url}/health") == 200, API_READY_SECONDS,
-                       "GET /health", {"moto server": self.moto, **self.children})
+                       "GET /health", {"AWS emulator": self.moto, **self.children})
 
     def serve(self) -> bool:
         """Until a stop signal (True) or a child's death (False); snapshots meanwhile."""
         interval = self.options.snapshot_seconds
         next_save = time.monotonic() + interval
         while not self.stop.set:
-            dead = self._dead({"moto server": self.moto, **self.children})
+            dead = self._dead({"AWS emulator": self.moto, **self.children})
             if dead:
                 log.error("%s exited unexpectedly: stopping the stack", dead)
                 return False
             if time.monotonic() >= next_save:
                 took = self._save(include_queues=False)
-                # A big table makes a save slow: keep snapshots to a fifth of the time at most.
-                next_save = time.monotonic() + max(interval, 4 * took)
+                # A big table makes a save slow (seconds at 5,000 contacts, holding up the emulator):
+                # periodic saves are insurance against a hard kill, so a twentieth of the time at most.
+                next_save = time.monotonic() + max(interval, 19 * took)
             time.sleep(0.2)
         return True
 
@@ -343,7 +354,7 @@ class Stack:
             if ok:
                 log.info("state saved to %s", self.options.data_dir)
         if self.moto is not None:
-            stop_process("moto server", self.moto)
+            stop_process("AWS emulator", self.moto)
         self._unlock_data_dir()
         return ok
 

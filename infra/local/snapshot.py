@@ -7,9 +7,12 @@ Layout of the data dir:
   s3/objects/<hash>    object bodies (named by key and ETag)
   sqs.json             messages left in the queues at the last clean shutdown
 
-Offline tooling, not a request path: a full Scan is fine here. Every file is
-written atomically (temp file + os.replace), so a crash mid-save leaves the
-previous snapshot intact.
+The table is written and read back by the emulator itself, in one request
+(``/_crm/dynamodb/save`` and ``load``, infra/emulator/tables.py), and saved
+only when a DynamoDB write happened since the last save: a Scan and
+BatchWriteItem of tens of thousands of items took minutes.
+Every file is written atomically (temp file + os.replace), so a crash
+mid-save leaves the previous snapshot intact.
 """
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ import logging
 import os
 import shutil
 import tempfile
-import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -40,7 +44,7 @@ SQS_FILE = "sqs.json"
 # again (and is received twice) before moto stops.
 _DRAIN_VISIBILITY_SECONDS = 600
 _DRAIN_MAX_MESSAGES = 200_000
-_BATCH_WRITE_ATTEMPTS = 8
+_EMULATOR_SECONDS = 120
 
 
 # --- small helpers -----------------------------------------------------------
@@ -78,43 +82,6 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-# --- DynamoDB typed values <-> JSON ---------------------------------------------
-# The low-level client returns binary attributes as bytes; JSON needs text.
-
-def encode_value(value: dict[str, Any]) -> dict[str, Any]:
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": _b64(inner)}
-    if kind == "BS":
-        return {"BS": [_b64(b) for b in inner]}
-    if kind == "M":
-        return {"M": {k: encode_value(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {"L": [encode_value(v) for v in inner]}
-    return value
-
-
-def decode_value(value: dict[str, Any]) -> dict[str, Any]:
-    (kind, inner), = value.items()
-    if kind == "B":
-        return {"B": base64.b64decode(inner)}
-    if kind == "BS":
-        return {"BS": [base64.b64decode(b) for b in inner]}
-    if kind == "M":
-        return {"M": {k: decode_value(v) for k, v in inner.items()}}
-    if kind == "L":
-        return {"L": [decode_value(v) for v in inner]}
-    return value
-
-
-def _encode_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: encode_value(value) for name, value in item.items()}
-
-
-def _decode_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: decode_value(value) for name, value in item.items()}
-
-
 # --- the snapshotter -------------------------------------------------------------
 
 class Snapshotter:
@@ -123,7 +90,11 @@ class Snapshotter:
 
     def __init__(self, data_dir: Path):
         settings = get_settings()
+        if not settings.aws_endpoint_url:
+            raise RuntimeError("snapshots are taken of the local emulator only (CRM_AWS_ENDPOINT_URL)")
         self.data_dir = data_dir
+        self.region = settings.region
+        self.emulator = settings.aws_endpoint_url.rstrip("/")
         self.table = settings.table_name
         self.bucket = settings.bucket_name
         # Main queues before their DLQs: draining a queue may redrive into its DLQ.
@@ -131,7 +102,9 @@ class Snapshotter:
         self.queues = names + [dead_letter_name(name) for name in names]
         self._s3_dir = data_dir / S3_DIR
         self._s3_index: dict[str, dict[str, Any]] = self._load_s3_index()
-        self._dynamodb_digest: str | None = None
+        self._table_query = urllib.parse.urlencode({"region": self.region, "table": self.table,
+                                                    "file": DYNAMODB_FILE})
+        self._saved_writes: int | None = None  # the emulator's write count when the table was last saved
 
     # -- save --------------------------------------------------------------
 
@@ -141,19 +114,27 @@ class Snapshotter:
         if include_queues:
             self.save_queues()
 
-    def save_table(self) -> int:
-        dynamodb = client("dynamodb")
-        items: list[dict[str, Any]] = []
-        for page in dynamodb.get_paginator("scan").paginate(TableName=self.table, ConsistentRead=True):
-            items.extend(_encode_item(item) for item in page.get("Items", []))
-        # Stable order: an unchanged table gives identical bytes, so nothing is rewritten.
-        items.sort(key=lambda item: json.dumps([item.get("pk"), item.get("sk")], sort_keys=True))
-        data = _dump({"format": FORMAT, "table": self.table, "items": items})
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != self._dynamodb_digest:
-            write_atomic(self.data_dir / DYNAMODB_FILE, data)
-            self._dynamodb_digest = digest
-        return len(items)
+    def save_table(self) -> int | None:
+        """Items saved, or None when nothing was written since the last save."""
+        # Read before the items: a write in between is seen by the next save.
+        writes = int(self._emulator("GET", "dynamodb/writes")["writes"])
+        if writes == self._saved_writes and (self.data_dir / DYNAMODB_FILE).is_file():
+            return None
+        # The emulator writes the file itself (infra/emulator/tables.py), only when its bytes change.
+        saved = self._emulator("POST", f"dynamodb/save?{self._table_query}")
+        self._saved_writes = writes
+        return int(saved["items"])
+
+    def release_received_messages(self) -> int:
+        """Messages a consumer received and did not delete become visible now,
+        as SQS would make them after the visibility timeout; how many."""
+        return int(self._emulator("POST", "sqs/release")["released"])
+
+    def _emulator(self, method: str, action: str) -> Any:
+        request = urllib.request.Request(f"{self.emulator}/_crm/{action}", method=method,
+                                         data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=_EMULATOR_SECONDS) as answer:
+            return json.loads(answer.read())
 
     def save_objects(self) -> int:
         s3 = client("s3")
@@ -211,7 +192,11 @@ class Snapshotter:
         return entry
 
     def save_queues(self) -> int:
-        """Only at shutdown, with the pump stopped: receiving hides the messages."""
+        """Only at shutdown, with the pump stopped: receiving hides the messages.
+        Those the pump had received and not deleted are saved too (visible again)."""
+        released = self.release_received_messages()
+        if released:
+            log.info("%d message(s) received but not deleted are saved to be delivered again", released)
         sqs = client("sqs")
         saved: dict[str, list[dict[str, Any]]] = {}
         total = 0
@@ -245,24 +230,12 @@ class Snapshotter:
         return {"items": self.restore_table(), "objects": self.restore_objects(), "messages": self.restore_queues()}
 
     def restore_table(self) -> int:
-        path = self.data_dir / DYNAMODB_FILE
-        if not path.is_file():
+        if not (self.data_dir / DYNAMODB_FILE).is_file():
             return 0
-        raw = path.read_bytes()
-        items = [_decode_item(item) for item in json.loads(raw)["items"]]
-        dynamodb = client("dynamodb")
-        for chunk in _chunks(items, 25):
-            requests: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
-            for attempt in range(_BATCH_WRITE_ATTEMPTS):
-                requests = dynamodb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
-                if not requests:
-                    break
-                time.sleep(0.05 * 2 ** attempt)
-            else:
-                raise RuntimeError(f"DynamoDB did not accept {sum(map(len, requests.values()))} restored items")
-        # The same items scan back to the same bytes: the first save need not rewrite the file.
-        self._dynamodb_digest = hashlib.sha256(raw).hexdigest()
-        return len(items)
+        restored = int(self._emulator("POST", f"dynamodb/load?{self._table_query}")["items"])
+        # What was just loaded is what the file holds: the first save need not rewrite it.
+        self._saved_writes = int(self._emulator("GET", "dynamodb/writes")["writes"])
+        return restored
 
     def restore_objects(self) -> int:
         s3 = client("s3")

@@ -10,7 +10,13 @@ keys and a function doing one item. ``run_chunk`` makes SQS redelivery safe:
   changes nothing;
 - a chunk that died half-way resumes: each success is recorded as it
   happens, and a redelivery skips those items (so a contact the first
-  attempt deleted is not reported "not found" by the second).
+  attempt deleted is not reported "not found" by the second);
+- a chunk whose invocation runs out of time stops between two items, never
+  inside one: the consumer sets ``time_limit`` (the Lambda context's
+  remaining time; the local pump answers 0 once it is told to stop) and
+  ``run_chunk`` raises ``ChunkInterrupted`` before starting an item with
+  less than ``STOP_MARGIN_SECONDS`` left. The message fails, comes back,
+  and resumes as above.
 
 Status: ``queued`` until a chunk starts, ``running`` until every chunk has
 finished, then ``done`` (with ``finished_at``). Failures are kept per chunk;
@@ -22,27 +28,56 @@ the creator), so the decision stays in domain/access.py.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import NotFound
+from chalicelib.domain.shared.errors import NotFound, TemporarilyUnavailable
 from chalicelib.domain.shared.principal import Principal
 
 CHUNK_SIZE = 100
 MAX_FAILURES_SHOWN = 100
 JOB_DAYS = 30
+# No item starts with less time left than this (one item takes well under a second).
+STOP_MARGIN_SECONDS = 10.0
 
 # One item's failure, e.g. {"id": "...", "status": 404, "reason": "not_found", "detail": "..."}.
 Failure = dict[str, Any]
 # Does one item; None when it succeeded, else its failure.
 ItemWork = Callable[[str], "Failure | None"]
+
+
+class ChunkInterrupted(TemporarilyUnavailable):
+    """The chunk stopped between two items: its invocation is running out of
+    time (or the local stack is stopping). Delivered again, it resumes."""
+
+
+# Seconds the current invocation has left; None: no limit (tests, scripts).
+_seconds_left: ContextVar[Callable[[], float] | None] = ContextVar("seconds_left", default=None)
+
+
+@contextlib.contextmanager
+def time_limit(seconds_left: Callable[[], float] | None) -> Iterator[None]:
+    """Chunks run inside stop between items once ``seconds_left()`` falls
+    under STOP_MARGIN_SECONDS (see the module docstring)."""
+    token = _seconds_left.set(seconds_left)
+    try:
+        yield
+    finally:
+        _seconds_left.reset(token)
+
+
+def _out_of_time() -> bool:
+    seconds_left = _seconds_left.get()
+    return seconds_left is not None and seconds_left() < STOP_MARGIN_SECONDS
 
 
 class JobStatus(StrEnum):
@@ -131,7 +166,8 @@ class BackgroundJobs:
         created record would be made twice); a caller whose ``work`` answers
         the same when repeated may pass False and save the writes. Failures
         are never recorded: they changed nothing, and a redelivery tries them
-        again."""
+        again. ``ChunkInterrupted`` when the invocation runs out of time
+        (``time_limit``): the items done so far stay done."""
         job = self._store.get(tenant_id, job_id)
         if job is None:
             return False  # expired, or never made: nothing to report into
@@ -146,6 +182,8 @@ class BackgroundJobs:
             if key in done_before:
                 outcomes[key] = None
                 continue
+            if _out_of_time():
+                raise ChunkInterrupted(f"Chunk {chunk} of job {job_id} stopped after {len(outcomes)} item(s).")
             outcomes[key] = work(key)
             if outcomes[key] is None and resumable:
                 self._store.record_success(tenant_id, job_id, chunk, key, self._expiry(job.created_at))

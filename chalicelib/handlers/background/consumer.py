@@ -20,6 +20,7 @@ from chalicelib.bootstrap import container
 from chalicelib.bootstrap.events import UnknownSubscriber
 from chalicelib.bootstrap.jobs import JOB_KINDS
 from chalicelib.config import deploy_queue_name
+from chalicelib.domain.jobs.service import time_limit
 from chalicelib.domain.shared.errors import CrmError
 from chalicelib.observability import end_job, logger, start_job
 
@@ -35,7 +36,7 @@ class UnknownJob(ValueError):
     pass
 
 
-def handle_job_record(record: "SQSRecord") -> None:
+def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
     """One message: its kind, tenant and outcome are logged (never its body:
     personal data); the tenant is in the log context while it runs."""
     try:
@@ -50,7 +51,10 @@ def handle_job_record(record: "SQSRecord") -> None:
         if kind not in JOB_KINDS:
             raise UnknownJob(f"unknown job kind {kind!r}")
         model, handler = JOB_KINDS[kind]
-        handler(container(), model.model_validate(body))
+        # Long jobs stop between items before the invocation's time runs out (domain/jobs/service.py).
+        remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+        with time_limit((lambda: remaining() / 1000) if remaining else None):
+            handler(container(), model.model_validate(body))
     except Exception as error:
         # The batch processor reports it as a failure: SQS retries, then the DLQ.
         # Expected failures name their type; a bug logs its traceback, as on the HTTP path.

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -16,6 +17,17 @@ _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
 )
 _lock = threading.Lock()
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+# What an emulator on this machine (the local stack) is signed with: it takes
+# any key, boto3 refuses to sign without one, and real credentials have no
+# business there. So `CRM_AWS_ENDPOINT_URL=http://127.0.0.1:4566` alone is enough.
+_EMULATOR_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "aws_session_token": None}
+
+
+def _credentials(endpoint_url: str | None) -> dict[str, Any]:
+    if endpoint_url and urlsplit(endpoint_url).hostname in _LOOPBACK:
+        return dict(_EMULATOR_CREDENTIALS)
+    return {}
 
 
 @functools.cache
@@ -37,6 +49,7 @@ def client(service: str) -> Any:
             service,
             region_name=settings.region,
             endpoint_url=settings.aws_endpoint_url,
+            **_credentials(settings.aws_endpoint_url),
             **extra,
         )
 
