@@ -183,6 +183,18 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
         assert json.loads(http_get(f"{stack.api}/openapi.json")[1])["openapi"].startswith("3.1")
         status, page = http_get(f"{stack.api}/docs")
         assert status == 200 and b"<html" in page.lower()
+        status, page = http_get(f"{stack.api}/docs/")
+        assert status == 200 and b'"swagger-ui-bundle.js"' in page and b"../openapi.json" in page
+        # A method http.server has no handler for is a 405 problem, not a bare 501.
+        trace = urllib.request.Request(f"{stack.api}/v1/contacts", method="TRACE")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(trace, timeout=5)
+        assert refused.value.code == 405 and refused.value.headers["Content-Type"] == "application/problem+json"
+        assert json.loads(refused.value.read())["status"] == 405
+        # The start brought the table's derived data up to this version (cli migrate).
+        marker = stack.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "SYS#JOB#index-version"},
+                                                                         "sk": {"S": "STATE"}}, ConsistentRead=True)
+        assert marker["Item"]["index_version"] == {"N": "2"}
         stack.client("dynamodb").put_item(TableName=TABLE, Item={**MARKER, "note": {"S": "kept"},
                                                                   "blob": {"B": b"\x00\xff"}})
         stack.client("s3").put_object(Bucket=BUCKET, Key="t/e2e/marker.txt", Body=b"hello",

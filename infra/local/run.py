@@ -49,7 +49,7 @@ CHALICE_STAGE = "local"
 DEPLOYED_STAGE = "dev"
 
 # The `chalice` console script, minus botocore's "Found credentials" chatter.
-_CHALICE_MAIN = ("import logging, sys; from chalice.cli import main; "
+_CHALICE_MAIN = ("import logging, sys; import infra.local.api_server; from chalice.cli import main; "
                  "logging.getLogger('botocore').setLevel(logging.WARNING); sys.argv[0] = 'chalice'; sys.exit(main())")
 
 CURSOR_SECRET_FILE = "cursor-secret"
@@ -265,8 +265,12 @@ def demo_login() -> tuple[str, str]:
 def seed_local() -> None:
     """Seeds the demo tenant and its owner with demo_login(), once: after a
     restart the restored owner is found and nothing is written."""
-    from chalicelib.cli import ensure_demo_tenant
+    from chalicelib.cli import ensure_demo_tenant, migrate
 
+    # Data saved by an older version gets its derived data (search index) rebuilt once.
+    migrated = migrate()
+    if migrated.get("reindexed"):
+        print(f"Rebuilt the search index of saved data (index version {migrated['index_version']}).", flush=True)
     email, password = demo_login()
     created = ensure_demo_tenant(email, password)
     if created:
