@@ -1,4 +1,5 @@
 """Wiring only: the Chalice app, its blueprints and middleware."""
+
 from chalice import Chalice
 
 from chalicelib.domain.contacts import photo as contact_photo
@@ -22,8 +23,25 @@ app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
 app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
 app.register_middleware(request_context, "http")
-for blueprint in (service, identity, users, inbox, contacts, contact_photos, contact_bulk, job_status, tags, history,
-                  files, settings, consumer, schedules, tasks, deals, cases):
+for blueprint in (
+    service,
+    identity,
+    users,
+    inbox,
+    contacts,
+    contact_photos,
+    contact_bulk,
+    job_status,
+    tags,
+    history,
+    files,
+    settings,
+    consumer,
+    schedules,
+    tasks,
+    deals,
+    cases,
+):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.
 app.register_blueprint(fallback.bp)

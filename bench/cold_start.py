@@ -8,6 +8,7 @@ numbers are for reading, not for failing a build.
 
     python bench/cold_start.py [--runs 9] [--detail]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,7 @@ def probe_env() -> dict[str, str]:
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, *args], cwd=REPO, env=probe_env(),
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, *args], cwd=REPO, env=probe_env(), capture_output=True, text=True)
     if result.returncode != 0:
         sys.stderr.write(result.stderr)
         raise SystemExit(f"subprocess failed: python {' '.join(args)[:80]}")
@@ -77,7 +77,7 @@ def importtime(module: str) -> list[tuple[str, int, int]]:
     for line in stderr.splitlines():
         if not line.startswith("import time:"):
             continue
-        parts = [p.strip() for p in line[len("import time:"):].split("|")]
+        parts = [p.strip() for p in line[len("import time:") :].split("|")]
         if len(parts) == 3 and parts[0].isdigit():
             rows.append((parts[2], int(parts[0]), int(parts[1])))
     return rows
@@ -123,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     app_s = statistics.median(times[APP])
     base_s = statistics.median(times[BASELINE])
     print(f"app {app_s:.3f} s  baseline {base_s:.3f} s  ratio {app_s / base_s:.2f}")
-    print(f"  ({args.runs} runs each, interleaved; app min {min(times[APP]):.3f} max {max(times[APP]):.3f}, "
-          f"baseline min {min(times[BASELINE]):.3f} max {max(times[BASELINE]):.3f})")
+    print(
+        f"  ({args.runs} runs each, interleaved; app min {min(times[APP]):.3f} max {max(times[APP]):.3f}, "
+        f"baseline min {min(times[BASELINE]):.3f} max {max(times[BASELINE]):.3f})"
+    )
     print("heavy modules loaded by `import app`: " + (", ".join(sorted(heavy)) if heavy else "none"))
     if args.detail:
         print_detail(APP)

@@ -23,6 +23,7 @@ Authentication is counted apart: every authenticated request first costs it
 (tenant, user and token in one BatchGetItem). Nothing here asserts; the
 counts are deterministic (same data, same calls), so one run of each is it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ import os
 import random
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # Like tests/conftest.py: a test stage against moto, never real AWS.
@@ -59,29 +61,48 @@ class Api:
     def __init__(self, client: Any):
         self.client = client
 
-    def call(self, method: str, path: str, token: str, body: Any = None,
-             headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, token: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         response = getattr(self.client.http, method.lower())(
-            path, body=json.dumps(body) if body is not None else None,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", **(headers or {})})
+            path,
+            body=json.dumps(body) if body is not None else None,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}", **(headers or {})},
+        )
         return response.status_code, json.loads(response.body) if response.body else None
 
     def login(self, email: str, password: str) -> str:
-        response = self.client.http.post("/v1/auth/login", headers={"Content-Type": "application/json"},
-                                         body=json.dumps({"email": email, "password": password}))
+        response = self.client.http.post(
+            "/v1/auth/login",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"email": email, "password": password}),
+        )
         assert response.status_code == 200, response.body
         return json.loads(response.body)["token"]
 
 
 def contact_body(i: int, rng: random.Random, access: str) -> dict[str, Any]:
     tags = rng.sample(TAGS, rng.randint(0, 3))
-    details = [{"type": "email", "value": f"contact{i}@example{i % 7}.de"},
-               {"type": "phone", "value": f"+49 30 {1000000 + i}"}]
+    details = [
+        {"type": "email", "value": f"contact{i}@example{i % 7}.de"},
+        {"type": "phone", "value": f"+49 30 {1000000 + i}"},
+    ]
     if i % 4 == 0:
-        return {"kind": "company", "company_name": f"{rng.choice(LAST)} {rng.choice(['GmbH', 'AG', 'KG'])} {i}",
-                "tags": tags, "access": access, "details": details}
-    return {"kind": "person", "first_name": rng.choice(FIRST), "last_name": f"{rng.choice(LAST)}",
-            "tags": tags, "access": access, "details": details}
+        return {
+            "kind": "company",
+            "company_name": f"{rng.choice(LAST)} {rng.choice(['GmbH', 'AG', 'KG'])} {i}",
+            "tags": tags,
+            "access": access,
+            "details": details,
+        }
+    return {
+        "kind": "person",
+        "first_name": rng.choice(FIRST),
+        "last_name": f"{rng.choice(LAST)}",
+        "tags": tags,
+        "access": access,
+        "details": details,
+    }
 
 
 @contextlib.contextmanager
@@ -117,16 +138,24 @@ def seed(api: Api, owner: str, manager: str, count: int) -> list[dict[str, Any]]
     created = []
     with writes_one_by_one():
         for i in range(count):
-            token, access = ((manager, "private") if i % 3 == 0 else (owner, "private") if i % 3 == 1
-                             else (owner, "shared_read"))
+            token, access = (
+                (manager, "private") if i % 3 == 0 else (owner, "private") if i % 3 == 1 else (owner, "shared_read")
+            )
             status, body = api.call("POST", "/v1/contacts", token, contact_body(i, rng, access))
             assert status == 201, body
             created.append(body)
     return created
 
 
-def measure(api: Api, count_calls: Any, method: str, path: str, token: str, body: Any = None,
-            headers: dict[str, str] | None = None) -> tuple[Counter[str], int, Any]:
+def measure(
+    api: Api,
+    count_calls: Any,
+    method: str,
+    path: str,
+    token: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[Counter[str], int, Any]:
     with count_calls() as recorded:
         status, answer = api.call(method, path, token, body, headers)
     assert status < 300, (method, path, status, answer)
@@ -139,6 +168,7 @@ def run(contacts: int) -> str:
     sys.path[:0] = [str(HERE.parent), str(HERE)]
 
     from chalice.test import Client
+    from dynamo_calls import count_calls
     from moto import mock_aws
 
     import app
@@ -146,10 +176,9 @@ def run(contacts: int) -> str:
     from chalicelib.bootstrap import container
     from chalicelib.cli import create_tenant
     from chalicelib.config import reset_settings
-    from chalicelib.storage.dynamo.aws import reset_clients
     from chalicelib.storage.contacts.store import ContactStore
+    from chalicelib.storage.dynamo.aws import reset_clients
     from chalicelib.storage.dynamo.provision import create_resources
-    from dynamo_calls import count_calls
 
     reset_settings()
     reset_clients()
@@ -161,8 +190,12 @@ def run(contacts: int) -> str:
             api = Api(client)
             owner = api.login("owner@bench.example", PASSWORD)
             for email in ("manager@bench.example", "viewer@bench.example"):
-                status, body = api.call("POST", "/v1/users", owner, {"email": email, "name": email.split("@")[0],
-                                                                     "role": "user", "password": PASSWORD})
+                status, body = api.call(
+                    "POST",
+                    "/v1/users",
+                    owner,
+                    {"email": email, "name": email.split("@")[0], "role": "user", "password": PASSWORD},
+                )
                 assert status == 201, body
             manager = api.login("manager@bench.example", PASSWORD)
             viewer = api.login("viewer@bench.example", PASSWORD)
@@ -174,68 +207,140 @@ def run(contacts: int) -> str:
             auth = auth_calls.by_operation()
 
             sample = next(c for c in seeded if c["kind"] == "person" and c["tags"])
-            person = {"kind": "person", "first_name": "Zoe", "last_name": "Neumann", "tags": ["Lead", "Brand new"],
-                      "details": [{"type": "email", "value": "zoe@neumann.de"},
-                                  {"type": "phone", "value": "+49 40 5550100"}]}
+            person = {
+                "kind": "person",
+                "first_name": "Zoe",
+                "last_name": "Neumann",
+                "tags": ["Lead", "Brand new"],
+                "details": [{"type": "email", "value": "zoe@neumann.de"}, {"type": "phone", "value": "+49 40 5550100"}],
+            }
             rows: list[tuple[str, Counter[str], int, str, str]] = []
 
-            def row(label: str, method: str, path: str, token: str, floor: int, wording: str,
-                    body: Any = None, headers: dict[str, str] | None = None) -> Any:
+            def row(
+                label: str,
+                method: str,
+                path: str,
+                token: str,
+                floor: int,
+                wording: str,
+                body: Any = None,
+                headers: dict[str, str] | None = None,
+            ) -> Any:
                 calls, _, answer = measure(api, count_calls, method, path, token, body, headers)
                 items = len(answer["items"]) if isinstance(answer, dict) and "items" in answer else None
-                rows.append((label + (f" [{items} items]" if items is not None else ""), calls, floor, wording,
-                             path))
+                rows.append((label + (f" [{items} items]" if items is not None else ""), calls, floor, wording, path))
                 return answer
 
-            created = row("POST /v1/contacts (2 tags, e-mail, phone)", "POST", "/v1/contacts", owner, 2,
-                          "tx + tag registry", person)
+            created = row(
+                "POST /v1/contacts (2 tags, e-mail, phone)",
+                "POST",
+                "/v1/contacts",
+                owner,
+                2,
+                "tx + tag registry",
+                person,
+            )
             row("GET /v1/contacts/{id}", "GET", f"/v1/contacts/{sample['id']}", owner, 1, "1 get")
-            row("PATCH /v1/contacts/{id} (description)", "PATCH", f"/v1/contacts/{created['id']}", owner, 2,
-                "get + tx", {"description": "Met at the fair"}, {"If-Match": f'"{created["version"]}"'})
-            row("PATCH /v1/contacts/{id} (tags)", "PATCH", f"/v1/contacts/{created['id']}", owner, 3,
-                "get + registry + tx", {"tags": ["Customer"]}, {"If-Match": f'"{created["version"] + 1}"'})
+            row(
+                "PATCH /v1/contacts/{id} (description)",
+                "PATCH",
+                f"/v1/contacts/{created['id']}",
+                owner,
+                2,
+                "get + tx",
+                {"description": "Met at the fair"},
+                {"If-Match": f'"{created["version"]}"'},
+            )
+            row(
+                "PATCH /v1/contacts/{id} (tags)",
+                "PATCH",
+                f"/v1/contacts/{created['id']}",
+                owner,
+                3,
+                "get + registry + tx",
+                {"tags": ["Customer"]},
+                {"If-Match": f'"{created["version"] + 1}"'},
+            )
             row("GET /v1/contacts (page of 50)", "GET", "/v1/contacts?limit=50", owner, 2, "query + batch")
             row("GET /v1/contacts?tag=Lead", "GET", "/v1/contacts?tag=Lead", owner, 2, "query + batch")
-            row("GET /v1/contacts?q=mül (name prefix)", "GET", "/v1/contacts?q=m%C3%BCl", owner, 2,
-                "query + batch")
-            row("GET /v1/contacts?q=030 1000042 (phone)", "GET", "/v1/contacts?q=030%201000042", owner, 2,
-                "query + batch")
-            row(f"GET /v1/contacts as a user ({visible_to_viewer}/{len(seeded) + 1} visible)", "GET",
-                "/v1/contacts?limit=50", viewer, 2, "query + batch; more query pages when most is hidden")
+            row("GET /v1/contacts?q=mül (name prefix)", "GET", "/v1/contacts?q=m%C3%BCl", owner, 2, "query + batch")
+            row(
+                "GET /v1/contacts?q=030 1000042 (phone)",
+                "GET",
+                "/v1/contacts?q=030%201000042",
+                owner,
+                2,
+                "query + batch",
+            )
+            row(
+                f"GET /v1/contacts as a user ({visible_to_viewer}/{len(seeded) + 1} visible)",
+                "GET",
+                "/v1/contacts?limit=50",
+                viewer,
+                2,
+                "query + batch; more query pages when most is hidden",
+            )
             row("GET /v1/contacts?tag=Lead as a user", "GET", "/v1/contacts?tag=Lead", viewer, 2, "query + batch")
             tag_count = len(ContactStore().tag_names(tenant_id))
-            tags = row(f"GET /v1/tags ({tag_count} tags)", "GET", "/v1/tags?entity=contact", owner, 1 + tag_count,
-                       "registry + 1 query per tag")
+            tags = row(
+                f"GET /v1/tags ({tag_count} tags)",
+                "GET",
+                "/v1/tags?entity=contact",
+                owner,
+                1 + tag_count,
+                "registry + 1 query per tag",
+            )
             # SET-12 on a tag one contact holds: fixed reads and writes plus the contact's update.
             status, body = api.call("POST", "/v1/contacts", owner, {**person, "tags": ["Rare one"]})
             assert status == 201, body
-            row("PATCH /v1/tags/contact/Rare%20one (1 contact)", "PATCH", "/v1/tags/contact/Rare%20one", owner,
-                6 + 1, "registry, holders query + batch, put, delete, count + 1 tx per contact",
-                {"name": "Fresh"})
+            row(
+                "PATCH /v1/tags/contact/Rare%20one (1 contact)",
+                "PATCH",
+                "/v1/tags/contact/Rare%20one",
+                owner,
+                6 + 1,
+                "registry, holders query + batch, put, delete, count + 1 tx per contact",
+                {"name": "Fresh"},
+            )
 
     return report(rows, auth, contacts, tags)
 
 
-def report(rows: list[tuple[str, Counter[str], int, str, str]], auth: Counter[str], contacts: int,
-           tags: Any) -> str:
+def report(rows: list[tuple[str, Counter[str], int, str, str]], auth: Counter[str], contacts: int, tags: Any) -> str:
     auth_total = sum(auth.values())
     operations = sorted({op for _, calls, *_ in rows for op in calls} | set(auth))
     width = max(len(label) for label, *_ in rows)
-    header = (f"{'request':<{width}}  {'total':>5}" + "".join(f"  {op:>{len(op)}}" for op in operations)
-              + f"  {'w/o auth':>8}  {'floor':>5}  verdict")
-    lines = [f"DynamoDB calls per request, {contacts} seeded contacts (moto, in-process)", "", header,
-             "-" * len(header)]
+    header = (
+        f"{'request':<{width}}  {'total':>5}"
+        + "".join(f"  {op:>{len(op)}}" for op in operations)
+        + f"  {'w/o auth':>8}  {'floor':>5}  verdict"
+    )
+    lines = [
+        f"DynamoDB calls per request, {contacts} seeded contacts (moto, in-process)",
+        "",
+        header,
+        "-" * len(header),
+    ]
     for label, calls, floor, wording, _ in rows:
         total = sum(calls.values())
         without = total - auth_total
         verdict = "at floor" if without <= floor else f"+{without - floor} over"
-        lines.append(f"{label:<{width}}  {total:>5}" + "".join(f"  {calls.get(op, 0):>{len(op)}}" for op in operations)
-                     + f"  {without:>8}  {floor:>5}  {verdict} ({wording})")
-    lines += ["", "authentication (in every row above): "
-              + ", ".join(f"{n} {op}" for op, n in sorted(auth.items())) + " (tenant + user + token)"]
+        lines.append(
+            f"{label:<{width}}  {total:>5}"
+            + "".join(f"  {calls.get(op, 0):>{len(op)}}" for op in operations)
+            + f"  {without:>8}  {floor:>5}  {verdict} ({wording})"
+        )
+    lines += [
+        "",
+        "authentication (in every row above): "
+        + ", ".join(f"{n} {op}" for op, n in sorted(auth.items()))
+        + " (tenant + user + token)",
+    ]
     if tags:
-        lines.append(f"GET /v1/tags answered {len(tags['items'])} tags: its floor grows by one Query per tag on "
-                     "the page (counts are per caller, read from the tag's index partition)")
+        lines.append(
+            f"GET /v1/tags answered {len(tags['items'])} tags: its floor grows by one Query per tag on "
+            "the page (counts are per caller, read from the tag's index partition)"
+        )
     return "\n".join(lines)
 
 

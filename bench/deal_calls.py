@@ -23,6 +23,7 @@ Floors (without authentication):
   caller's private-deal facet Query for a user who is not an admin) —
   independent of the number of deals.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,6 +46,7 @@ def run(deals: int) -> str:
     os.environ.pop("CRM_AWS_ENDPOINT_URL", None)
 
     from chalice.test import Client
+    from dynamo_calls import count_calls
     from moto import mock_aws
 
     import app
@@ -54,7 +56,6 @@ def run(deals: int) -> str:
     from chalicelib.config import reset_settings
     from chalicelib.storage.dynamo.aws import reset_clients
     from chalicelib.storage.dynamo.provision import create_resources
-    from dynamo_calls import count_calls
 
     reset_settings()
     reset_clients()
@@ -65,24 +66,41 @@ def run(deals: int) -> str:
         with Client(app.app) as client:
             api = Api(client)
             owner = api.login("owner@bench.example", PASSWORD)
-            status, body = api.call("POST", "/v1/users", owner, {"email": "user@bench.example", "name": "user",
-                                                                 "role": "user", "password": PASSWORD})
+            status, body = api.call(
+                "POST",
+                "/v1/users",
+                owner,
+                {"email": "user@bench.example", "name": "user", "role": "user", "password": PASSWORD},
+            )
             assert status == 201, body
             user = api.login("user@bench.example", PASSWORD)
-            status, body = api.call("PUT", "/v1/exchange-rates", owner, {"rates": [
-                {"from": c, "to": "EUR", "rate": "0.9"} for c in CURRENCIES[1:]]})
+            status, body = api.call(
+                "PUT",
+                "/v1/exchange-rates",
+                owner,
+                {"rates": [{"from": c, "to": "EUR", "rate": "0.9"} for c in CURRENCIES[1:]]},
+            )
             assert status == 200, body
             status, listed = api.call("GET", "/v1/settings/deal-stages", owner)
             stage_ids = [s["id"] for s in (listed["items"] if isinstance(listed, dict) else listed)]
-            status, anna = api.call("POST", "/v1/contacts", owner, {"kind": "person", "first_name": "Anna",
-                                                                    "last_name": "Bench", "access": "shared_read"})
+            status, anna = api.call(
+                "POST",
+                "/v1/contacts",
+                owner,
+                {"kind": "person", "first_name": "Anna", "last_name": "Bench", "access": "shared_read"},
+            )
             assert status == 201, anna
             with writes_one_by_one():
                 for i in range(deals):
-                    body = {"title": f"Deal {i}", "amount": f"{100 + i}.50", "currency": CURRENCIES[i % 4],
-                            "stage_id": stage_ids[i % len(stage_ids)], "tags": ["Bench"] if i % 2 else [],
-                            "contact_id": anna["id"] if i % 5 == 0 else None,
-                            "access_list": [] if i % 3 else [api_owner_id(api, owner)]}
+                    body = {
+                        "title": f"Deal {i}",
+                        "amount": f"{100 + i}.50",
+                        "currency": CURRENCIES[i % 4],
+                        "stage_id": stage_ids[i % len(stage_ids)],
+                        "tags": ["Bench"] if i % 2 else [],
+                        "contact_id": anna["id"] if i % 5 == 0 else None,
+                        "access_list": [] if i % 3 else [api_owner_id(api, owner)],
+                    }
                     status, created = api.call("POST", "/v1/deals", owner, body)
                     assert status == 201, created
 
@@ -91,36 +109,88 @@ def run(deals: int) -> str:
             auth = auth_calls.by_operation()
             rows: list[tuple[str, Counter[str], int, str, str]] = []
 
-            def row(label: str, method: str, path: str, token: str, floor: int, wording: str,
-                    body: Any = None, headers: dict[str, str] | None = None) -> Any:
+            def row(
+                label: str,
+                method: str,
+                path: str,
+                token: str,
+                floor: int,
+                wording: str,
+                body: Any = None,
+                headers: dict[str, str] | None = None,
+            ) -> Any:
                 calls, _, answer = measure(api, count_calls, method, path, token, body, headers)
                 items = len(answer["items"]) if isinstance(answer, dict) and "items" in answer else None
-                rows.append((label + (f" [{items} items]" if items is not None else ""), calls, floor, wording,
-                             path))
+                rows.append((label + (f" [{items} items]" if items is not None else ""), calls, floor, wording, path))
                 return answer
 
-            deal = row("POST /v1/deals (defaults)", "POST", "/v1/deals", owner, 3,
-                       "stages + money settings + tx", {"title": "New", "amount": "10"})
-            row("POST /v1/deals (contact, tag, stage)", "POST", "/v1/deals", owner, 5,
+            deal = row(
+                "POST /v1/deals (defaults)",
+                "POST",
+                "/v1/deals",
+                owner,
+                3,
+                "stages + money settings + tx",
+                {"title": "New", "amount": "10"},
+            )
+            row(
+                "POST /v1/deals (contact, tag, stage)",
+                "POST",
+                "/v1/deals",
+                owner,
+                5,
                 "stage + money + registry + contact + tx",
-                {"title": "New", "amount": "10", "stage_id": stage_ids[3], "tags": ["Bench"],
-                 "contact_id": anna["id"]})
+                {"title": "New", "amount": "10", "stage_id": stage_ids[3], "tags": ["Bench"], "contact_id": anna["id"]},
+            )
             row("GET /v1/deals/{id}", "GET", f"/v1/deals/{deal['id']}", owner, 1, "1 get")
-            row("PATCH /v1/deals/{id} (amount)", "PATCH", f"/v1/deals/{deal['id']}", owner, 2, "get + tx",
-                {"amount": "20"}, {"If-Match": '"1"'})
-            row("PUT /v1/deals/{id}/stage", "PUT", f"/v1/deals/{deal['id']}/stage", owner, 4,
-                "get + new stage + old stage + tx", {"stage_id": stage_ids[-2]}, {"If-Match": '"2"'})
+            row(
+                "PATCH /v1/deals/{id} (amount)",
+                "PATCH",
+                f"/v1/deals/{deal['id']}",
+                owner,
+                2,
+                "get + tx",
+                {"amount": "20"},
+                {"If-Match": '"1"'},
+            )
+            row(
+                "PUT /v1/deals/{id}/stage",
+                "PUT",
+                f"/v1/deals/{deal['id']}/stage",
+                owner,
+                4,
+                "get + new stage + old stage + tx",
+                {"stage_id": stage_ids[-2]},
+                {"If-Match": '"2"'},
+            )
             row("GET /v1/deals (page of 50)", "GET", "/v1/deals?limit=50", owner, 2, "query + batch")
             row("GET /v1/deals as a user", "GET", "/v1/deals?limit=50", user, 2, "query + batch")
             row("GET /v1/deals?contact_id=", "GET", f"/v1/deals?contact_id={anna['id']}", owner, 2, "query + batch")
-            row("GET /v1/deals?stage_status=open&tag=Bench", "GET", "/v1/deals?stage_status=open&tag=Bench", owner,
-                2, "query + batch")
-            row("GET /v1/deals?close_from=2020-01-01", "GET", "/v1/deals?close_from=2020-01-01", owner, 2,
-                "query (+ batch)")
-            row("GET /v1/deals/pipeline (admin)", "GET", "/v1/deals/pipeline", owner, 3,
-                "stages + money + aggregates")
-            row("GET /v1/deals/pipeline (user)", "GET", "/v1/deals/pipeline", user, 4,
-                "stages + money + aggregates + own private facet")
+            row(
+                "GET /v1/deals?stage_status=open&tag=Bench",
+                "GET",
+                "/v1/deals?stage_status=open&tag=Bench",
+                owner,
+                2,
+                "query + batch",
+            )
+            row(
+                "GET /v1/deals?close_from=2020-01-01",
+                "GET",
+                "/v1/deals?close_from=2020-01-01",
+                owner,
+                2,
+                "query (+ batch)",
+            )
+            row("GET /v1/deals/pipeline (admin)", "GET", "/v1/deals/pipeline", owner, 3, "stages + money + aggregates")
+            row(
+                "GET /v1/deals/pipeline (user)",
+                "GET",
+                "/v1/deals/pipeline",
+                user,
+                4,
+                "stages + money + aggregates + own private facet",
+            )
     return report(rows, auth, deals, None).replace("seeded contacts", "seeded deals")
 
 

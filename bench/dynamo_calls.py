@@ -17,13 +17,15 @@ Run it to see the calls that GET /health makes, under moto:
 
     python bench/dynamo_calls.py
 """
+
 from __future__ import annotations
 
 import contextlib
 import itertools
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 _EVENT = "before-call.dynamodb"
 _ids = itertools.count()
@@ -32,6 +34,7 @@ _ids = itertools.count()
 @dataclass
 class DynamoCalls:
     """Operation names (``GetItem``, ``Query``, ...) in the order they were made."""
+
     calls: list[str] = field(default_factory=list)
 
     def by_operation(self) -> Counter[str]:
@@ -66,8 +69,10 @@ def format_table(rows: Mapping[str, DynamoCalls]) -> str:
     lines = [header, "-" * len(header)]
     for name, recorded in rows.items():
         counts = recorded.by_operation()
-        lines.append(f"{name:<{width}}  {len(recorded.calls):>5}"
-                     + "".join(f"  {counts.get(op, 0):>{len(op)}}" for op in operations))
+        lines.append(
+            f"{name:<{width}}  {len(recorded.calls):>5}"
+            + "".join(f"  {counts.get(op, 0):>{len(op)}}" for op in operations)
+        )
     return "\n".join(lines)
 
 
@@ -77,14 +82,16 @@ def _demo() -> None:
     from pathlib import Path
 
     # Before any app import: a test stage against moto, never real AWS.
-    os.environ.update({
-        "CRM_STAGE": "test",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "CRM_STAGE": "test",
+            "AWS_DEFAULT_REGION": "eu-central-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
     os.environ.pop("CRM_AWS_ENDPOINT_URL", None)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -17,6 +17,7 @@ Goals (issue 9): RSS under 1.5 GB at 5,000 contacts; median create latency at
 The figures come from one run on whatever else the machine is doing: nothing
 here asserts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,13 +90,26 @@ class LocalStack:
 
     def start(self, timeout: float = 300) -> float:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "AWS_"))}
-        env.update({"CRM_PORT": str(self.api_port), "CRM_AWS_PORT": str(self.aws_port),
-                    "CRM_DATA_DIR": str(self.data_dir), "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                "CRM_PORT": str(self.api_port),
+                "CRM_AWS_PORT": str(self.aws_port),
+                "CRM_DATA_DIR": str(self.data_dir),
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         started = time.monotonic()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=REPO_ROOT, env=env,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "infra.local.run"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         while not healthy(self.api):
             if self.proc.poll() is not None or time.monotonic() - started > timeout:
                 raise SystemExit(f"the local stack did not start; see {self.log}:\n{self.tail()}")
@@ -111,7 +125,7 @@ class LocalStack:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-            raise SystemExit(f"the stack did not stop within {timeout}s of Ctrl-C")
+            raise SystemExit(f"the stack did not stop within {timeout}s of Ctrl-C") from None
         return time.monotonic() - started
 
     def kill(self) -> None:
@@ -142,13 +156,26 @@ class LocalStack:
 
 def a_contact(n: int, rng: random.Random) -> dict[str, Any]:
     tags = rng.sample(TAGS, rng.randint(1, 3))
-    details = [{"type": "email", "value": f"contact{n}@example.de"},
-               {"type": "phone", "category": "mobile", "value": f"0170 {1000000 + n}"}]
+    details = [
+        {"type": "email", "value": f"contact{n}@example.de"},
+        {"type": "phone", "category": "mobile", "value": f"0170 {1000000 + n}"},
+    ]
     if n % 5 == 0:
-        return {"kind": "company", "company_name": f"Firma {n} GmbH", "tags": tags, "details": details,
-                "access": "shared_read"}
-    return {"kind": "person", "first_name": rng.choice(FIRST), "last_name": f"{rng.choice(LAST)} {n}",
-            "tags": tags, "details": details, "access": "shared_read"}
+        return {
+            "kind": "company",
+            "company_name": f"Firma {n} GmbH",
+            "tags": tags,
+            "details": details,
+            "access": "shared_read",
+        }
+    return {
+        "kind": "person",
+        "first_name": rng.choice(FIRST),
+        "last_name": f"{rng.choice(LAST)} {n}",
+        "tags": tags,
+        "details": details,
+        "access": "shared_read",
+    }
 
 
 def main() -> int:
@@ -181,14 +208,21 @@ def main() -> int:
             if n in marks:
                 median_ms = statistics.median(latencies[-WINDOW:]) * 1000
                 rows.append((n, stack.emulator_rss_mb(), median_ms))
-                print(f"{n:>6} contacts  emulator RSS {rows[-1][1]:7.0f} MB  median create {median_ms:6.1f} ms"
-                      f"  ({time.monotonic() - began:.0f}s so far)", flush=True)
+                print(
+                    f"{n:>6} contacts  emulator RSS {rows[-1][1]:7.0f} MB  median create {median_ms:6.1f} ms"
+                    f"  ({time.monotonic() - began:.0f}s so far)",
+                    flush=True,
+                )
 
-        bulk_ids = ids[:args.bulk]
+        bulk_ids = ids[: args.bulk]
         cpu_before = {name: stack.cpu_seconds(name) for name in ("AWS emulator", "job pump")}
         started = time.monotonic()
-        status, job = call("POST", f"{stack.api}/v1/contacts/bulk",
-                           {"ids": bulk_ids, "action": "add_tags", "tags": ["Bench bulk"]}, token)
+        status, job = call(
+            "POST",
+            f"{stack.api}/v1/contacts/bulk",
+            {"ids": bulk_ids, "action": "add_tags", "tags": ["Bench bulk"]},
+            token,
+        )
         assert status == 202, (status, job)
         while True:
             status, state = call("GET", f"{stack.api}/v1/jobs/{job['job_id']}", token=token)
@@ -199,9 +233,12 @@ def main() -> int:
             time.sleep(0.5)  # each poll is a request of its own to the emulator the job needs
         bulk_seconds = time.monotonic() - started
         cpu = {name: stack.cpu_seconds(name) - before for name, before in cpu_before.items()}
-        print(f"bulk add_tags over {len(bulk_ids)} contacts: {bulk_seconds:.1f}s "
-              f"(succeeded {state['succeeded']}, failed {state['failed']}; CPU: emulator {cpu['AWS emulator']:.1f}s, "
-              f"job pumps {cpu['job pump']:.1f}s)", flush=True)
+        print(
+            f"bulk add_tags over {len(bulk_ids)} contacts: {bulk_seconds:.1f}s "
+            f"(succeeded {state['succeeded']}, failed {state['failed']}; CPU: emulator {cpu['AWS emulator']:.1f}s, "
+            f"job pumps {cpu['job pump']:.1f}s)",
+            flush=True,
+        )
         rss_after_bulk = stack.emulator_rss_mb()
 
         stop_seconds = stack.stop()
@@ -229,12 +266,18 @@ def main() -> int:
     print()
     print(f"emulator RSS after the bulk job: {rss_after_bulk:,.0f} MB")
     print(f"bulk job over {args.bulk:,} contacts: {bulk_seconds:.1f} s")
-    print(f"Ctrl-C to stopped (final snapshot included): {stop_seconds:.1f} s; restart until /health: "
-          f"{restart_seconds:.1f} s")
+    print(
+        f"Ctrl-C to stopped (final snapshot included): {stop_seconds:.1f} s; restart until /health: "
+        f"{restart_seconds:.1f} s"
+    )
     print()
-    print(f"goal RSS < {GOAL_RSS_MB} MB at {last[0]:,}: {'met' if last[1] < GOAL_RSS_MB else 'MISSED'} ({last[1]:,.0f})")
-    print(f"goal median at {last[0]:,} <= {GOAL_LATENCY_RATIO}x at {first[0]:,}: "
-          f"{'met' if ratio <= GOAL_LATENCY_RATIO else 'MISSED'} ({ratio:.2f}x)")
+    print(
+        f"goal RSS < {GOAL_RSS_MB} MB at {last[0]:,}: {'met' if last[1] < GOAL_RSS_MB else 'MISSED'} ({last[1]:,.0f})"
+    )
+    print(
+        f"goal median at {last[0]:,} <= {GOAL_LATENCY_RATIO}x at {first[0]:,}: "
+        f"{'met' if ratio <= GOAL_LATENCY_RATIO else 'MISSED'} ({ratio:.2f}x)"
+    )
     print(f"goal bulk job < {GOAL_BULK_SECONDS} s: {'met' if bulk_seconds < GOAL_BULK_SECONDS else 'MISSED'}")
     return 0
 

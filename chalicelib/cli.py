@@ -5,6 +5,7 @@ Runs against whatever the environment points at (AWS, or the local stack via
 CRM_AWS_ENDPOINT_URL). Without --owner-password the owner gets a one-time
 invitation token, printed here, with which they set their password.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,16 +15,28 @@ import sys
 from pydantic import ValidationError
 
 
-def create_tenant(name: str, owner_email: str, owner_name: str = "Owner", owner_password: str | None = None,
-                  time_zone: str = "UTC", phone_region: str = "DE") -> dict[str, str | None]:
+def create_tenant(
+    name: str,
+    owner_email: str,
+    owner_name: str = "Owner",
+    owner_password: str | None = None,
+    time_zone: str = "UTC",
+    phone_region: str = "DE",
+) -> dict[str, str | None]:
     from chalicelib.bootstrap import container
     from chalicelib.domain.identity.tenants import NewTenant
 
-    tenant, owner, invitation = container().tenants.create(NewTenant(
-        name=name, owner_email=owner_email, owner_name=owner_name, owner_password=owner_password,
-        time_zone=time_zone, phone_region=phone_region))
-    return {"tenant_id": tenant.id, "owner_id": owner.id, "owner_email": owner.email,
-            "invitation_token": invitation}
+    tenant, owner, invitation = container().tenants.create(
+        NewTenant(
+            name=name,
+            owner_email=owner_email,
+            owner_name=owner_name,
+            owner_password=owner_password,
+            time_zone=time_zone,
+            phone_region=phone_region,
+        )
+    )
+    return {"tenant_id": tenant.id, "owner_id": owner.id, "owner_email": owner.email, "invitation_token": invitation}
 
 
 def ensure_demo_tenant(owner_email: str, owner_password: str, name: str = "Demo") -> dict[str, str | None] | None:
@@ -32,8 +45,9 @@ def ensure_demo_tenant(owner_email: str, owner_password: str, name: str = "Demo"
 
     if container().identity_store.users_with_login_email(owner_email):
         return None
-    return create_tenant(name, owner_email, owner_name="Demo Owner", owner_password=owner_password,
-                         time_zone="Europe/Berlin")
+    return create_tenant(
+        name, owner_email, owner_name="Demo Owner", owner_password=owner_password, time_zone="Europe/Berlin"
+    )
 
 
 def migrate() -> dict[str, object]:
@@ -51,9 +65,14 @@ def migrate() -> dict[str, object]:
     if found >= INDEX_VERSION:
         return {"index_version": found, "reindexed": False}
     report = reindex([ContactStore(table), TaskStore(table), DealStore(table), CaseStore(table)], table)
-    return {"index_version": INDEX_VERSION, "reindexed": True, "records": report.by_kind,
-            "entries_removed": report.entries_removed, "tags_rekeyed": report.tags_rekeyed,
-            "records_changed": report.records_changed}
+    return {
+        "index_version": INDEX_VERSION,
+        "reindexed": True,
+        "records": report.by_kind,
+        "entries_removed": report.entries_removed,
+        "tags_rekeyed": report.tags_rekeyed,
+        "records_changed": report.records_changed,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(migrate(), indent=2))
         return 0
     try:
-        result = create_tenant(args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone,
-                               args.phone_region)
+        result = create_tenant(
+            args.name, args.owner_email, args.owner_name, args.owner_password, args.time_zone, args.phone_region
+        )
     except ValidationError as err:
         for error in err.errors(include_url=False, include_input=False):
             print(f"error: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)

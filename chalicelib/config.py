@@ -3,6 +3,7 @@
 Read lazily (not at import) because Chalice's test client and `chalice local`
 set the stage's environment only around a call.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,8 +63,10 @@ def _cursor_secret_source(stage: str) -> tuple[str, str | None]:
     value = os.environ.get("CRM_CURSOR_SECRET", "")
     arn = os.environ.get("CRM_CURSOR_SECRET_ARN") or None
     if not value and not arn and stage not in BUILT_IN_SECRET_STAGES:
-        raise MissingSecret(f"stage {stage!r} needs CRM_CURSOR_SECRET_ARN (a Secrets Manager secret) or "
-                            f"CRM_CURSOR_SECRET; only {sorted(BUILT_IN_SECRET_STAGES)} may use a built-in one")
+        raise MissingSecret(
+            f"stage {stage!r} needs CRM_CURSOR_SECRET_ARN (a Secrets Manager secret) or "
+            f"CRM_CURSOR_SECRET; only {sorted(BUILT_IN_SECRET_STAGES)} may use a built-in one"
+        )
     return value, arn
 
 

@@ -1,6 +1,7 @@
 """The one Powertools Logger. Structured JSON with request id and, once known,
 tenant id. Request bodies are never logged (personal data). No Tracer on the
 HTTP path: constructing one loads the X-Ray SDK (about 0.6 s)."""
+
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger

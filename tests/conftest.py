@@ -1,10 +1,12 @@
 """Fixtures: a fresh moto per test with every resource created from the shared spec."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -80,8 +82,15 @@ class Api:
     def __init__(self, client: Any):
         self.client = client
 
-    def call(self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None,
-             raw: bytes | str | None = None) -> tuple[int, Any, dict[str, str]]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        raw: bytes | str | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
         all_headers = {"Content-Type": "application/json", **(headers or {})}
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=all_headers, body=payload)
@@ -120,12 +129,16 @@ class Tenant:
         assert status == 200, body
         return body["token"]
 
-    def add_user(self, email: str, role: str = "user", password: str = "user-password-1",
-                 token: str | None = None) -> tuple[str, str]:
+    def add_user(
+        self, email: str, role: str = "user", password: str = "user-password-1", token: str | None = None
+    ) -> tuple[str, str]:
         """(user id, their login token)"""
-        status, body, _ = self.api.call("POST", "/v1/users", {"email": email, "name": email.split("@")[0],
-                                                              "role": role, "password": password},
-                                        headers=bearer(token or self.owner_token))
+        status, body, _ = self.api.call(
+            "POST",
+            "/v1/users",
+            {"email": email, "name": email.split("@")[0], "role": role, "password": password},
+            headers=bearer(token or self.owner_token),
+        )
         assert status == 201, body
         return body["id"], self.login(email, password)
 
@@ -147,6 +160,7 @@ def other_tenant(api: Api) -> Tenant:
 @pytest.fixture
 def run_jobs(aws: None) -> Any:
     """Deliver what is on the job queue to the consumer, as the pump/Lambda would."""
+
     def run() -> dict[str, Any]:
         from chalicelib.handlers.background.consumer import process_job_batch
         from chalicelib.storage.dynamo.aws import client as aws_client
@@ -157,16 +171,28 @@ def run_jobs(aws: None) -> Any:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             if not messages:
                 return {"handled": handled, "failures": failures}
-            event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
-                                  "body": m["Body"], "attributes": {"ApproximateReceiveCount": "1"},
-                                  "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                                  "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
-                                  "awsRegion": "eu-central-1"} for m in messages]}
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": {"ApproximateReceiveCount": "1"},
+                        "messageAttributes": {},
+                        "md5OfBody": m["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
+                        "awsRegion": "eu-central-1",
+                    }
+                    for m in messages
+                ]
+            }
             result = process_job_batch(event)
             failures += result["batchItemFailures"]
             handled += len(messages)
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
     return run
 
 
@@ -187,11 +213,20 @@ from chalicelib.domain.shared.clock import new_id  # noqa: E402
 @dataclass
 class FakeParents:
     """Contacts and deals kept in a dict, per tenant."""
+
     records: dict[tuple[str, str, str], ParentRef] = field(default_factory=dict)
 
-    def add(self, tenant_id: str, kind: str = "contact", *, managers: tuple[str, ...] = (),
-            share: str = "shared_read", access_list: tuple[str, ...] = (), created_by: str = "someone",
-            record_id: str | None = None) -> str:
+    def add(
+        self,
+        tenant_id: str,
+        kind: str = "contact",
+        *,
+        managers: tuple[str, ...] = (),
+        share: str = "shared_read",
+        access_list: tuple[str, ...] = (),
+        created_by: str = "someone",
+        record_id: str | None = None,
+    ) -> str:
         record_id = record_id or new_id()
         if kind == "contact":
             access: Any = ContactAccess(frozenset(managers), ContactShare(share), created_by)
@@ -215,5 +250,3 @@ def fake_parents(aws: None) -> FakeParents:
     fake = FakeParents()
     container().override(parents=Parents({kind: fake.resolver(kind) for kind in ("contact", "deal")}))
     return fake
-
-

@@ -3,6 +3,7 @@
 EXPECTED below is written out by hand, row for row like the table in the
 docstring of chalicelib/domain/access.py; it is never derived from the code.
 """
+
 import pytest
 
 from chalicelib.domain.shared.access import (
@@ -73,34 +74,34 @@ RECORDS = {
 # R = read, W = write, D = delete, A = change access; "-" = denied.
 EXPECTED = [
     # record                      relation                       owner   admin   user
-    ("contact private",           "manager",                     "RWDA", "RWDA", "RWDA"),
-    ("contact private",           "creator, not manager",        "RWDA", "RWDA", "----"),
-    ("contact private",           "unrelated",                   "RWDA", "RWDA", "----"),
-    ("contact shared read",       "manager",                     "RWDA", "RWDA", "RWDA"),
-    ("contact shared read",       "creator, not manager",        "RWDA", "RWDA", "R---"),
-    ("contact shared read",       "unrelated",                   "RWDA", "RWDA", "R---"),
-    ("contact shared write",      "manager",                     "RWDA", "RWDA", "RWDA"),
-    ("contact shared write",      "creator, not manager",        "RWDA", "RWDA", "RW--"),
-    ("contact shared write",      "unrelated",                   "RWDA", "RWDA", "RW--"),
-    ("deal public",               "creator",                     "RWDA", "RWDA", "RWDA"),
-    ("deal public",               "responsible",                 "RWDA", "RWDA", "RWD-"),
-    ("deal public",               "unrelated",                   "RWDA", "RWDA", "RWD-"),
-    ("deal private",              "creator, on list",            "RWDA", "RWDA", "RWDA"),
-    ("deal private",              "creator, not on list",        "RWDA", "RWDA", "RWDA"),
-    ("deal private",              "on list",                     "RWDA", "RWDA", "RWD-"),
-    ("deal private",              "responsible, not on list",    "RWDA", "RWDA", "----"),
-    ("deal private",              "unrelated",                   "RWDA", "RWDA", "----"),
-    ("task",                      "responsible",                 "RWDA", "RWDA", "RWDA"),
-    ("task",                      "creator",                     "RWDA", "RWDA", "RWDA"),
-    ("task",                      "unrelated, linked readable",  "RWDA", "RWDA", "R---"),
-    ("task",                      "unrelated",                   "RWDA", "RWDA", "----"),
-    ("history, parent readable",  "author",                      "RWDA", "RWDA", "RWDA"),
-    ("history, parent readable",  "not author",                  "RWDA", "RWDA", "R---"),
-    ("history, parent hidden",    "author",                      "RWDA", "RWDA", "----"),
-    ("history, parent hidden",    "not author",                  "RWDA", "RWDA", "----"),
-    ("invoice",                   "creator",                     "RWDA", "RWDA", "RWDA"),
-    ("invoice",                   "client readable",             "RWDA", "RWDA", "R---"),
-    ("invoice",                   "unrelated",                   "RWDA", "RWDA", "----"),
+    ("contact private", "manager", "RWDA", "RWDA", "RWDA"),
+    ("contact private", "creator, not manager", "RWDA", "RWDA", "----"),
+    ("contact private", "unrelated", "RWDA", "RWDA", "----"),
+    ("contact shared read", "manager", "RWDA", "RWDA", "RWDA"),
+    ("contact shared read", "creator, not manager", "RWDA", "RWDA", "R---"),
+    ("contact shared read", "unrelated", "RWDA", "RWDA", "R---"),
+    ("contact shared write", "manager", "RWDA", "RWDA", "RWDA"),
+    ("contact shared write", "creator, not manager", "RWDA", "RWDA", "RW--"),
+    ("contact shared write", "unrelated", "RWDA", "RWDA", "RW--"),
+    ("deal public", "creator", "RWDA", "RWDA", "RWDA"),
+    ("deal public", "responsible", "RWDA", "RWDA", "RWD-"),
+    ("deal public", "unrelated", "RWDA", "RWDA", "RWD-"),
+    ("deal private", "creator, on list", "RWDA", "RWDA", "RWDA"),
+    ("deal private", "creator, not on list", "RWDA", "RWDA", "RWDA"),
+    ("deal private", "on list", "RWDA", "RWDA", "RWD-"),
+    ("deal private", "responsible, not on list", "RWDA", "RWDA", "----"),
+    ("deal private", "unrelated", "RWDA", "RWDA", "----"),
+    ("task", "responsible", "RWDA", "RWDA", "RWDA"),
+    ("task", "creator", "RWDA", "RWDA", "RWDA"),
+    ("task", "unrelated, linked readable", "RWDA", "RWDA", "R---"),
+    ("task", "unrelated", "RWDA", "RWDA", "----"),
+    ("history, parent readable", "author", "RWDA", "RWDA", "RWDA"),
+    ("history, parent readable", "not author", "RWDA", "RWDA", "R---"),
+    ("history, parent hidden", "author", "RWDA", "RWDA", "----"),
+    ("history, parent hidden", "not author", "RWDA", "RWDA", "----"),
+    ("invoice", "creator", "RWDA", "RWDA", "RWDA"),
+    ("invoice", "client readable", "RWDA", "RWDA", "R---"),
+    ("invoice", "unrelated", "RWDA", "RWDA", "----"),
 ]
 
 ROLES = [Role.OWNER, Role.ADMIN, Role.USER]
@@ -112,7 +113,11 @@ def _cases():
         for role, grants in zip(ROLES, by_role, strict=True):
             for operation, letter in LETTERS.items():
                 yield pytest.param(
-                    record, relation, role, operation, letter in grants,
+                    record,
+                    relation,
+                    role,
+                    operation,
+                    letter in grants,
                     id=f"{record}|{relation}|{role}|{operation}",
                 )
 
@@ -129,29 +134,38 @@ def test_matrix(record, relation, role, operation, expected):
 
 # --- require: hidden records are 404, visible-but-not-allowed are 403 ---------
 
+
 @pytest.mark.parametrize("operation", list(Operation))
-@pytest.mark.parametrize("key", [
-    ("contact private", "unrelated"),
-    ("deal private", "responsible, not on list"),
-    ("task", "unrelated"),
-    ("history, parent hidden", "author"),
-    ("invoice", "unrelated"),
-], ids=" | ".join)
+@pytest.mark.parametrize(
+    "key",
+    [
+        ("contact private", "unrelated"),
+        ("deal private", "responsible, not on list"),
+        ("task", "unrelated"),
+        ("history, parent hidden", "author"),
+        ("invoice", "unrelated"),
+    ],
+    ids=" | ".join,
+)
 def test_require_answers_not_found_for_a_hidden_record_whatever_the_operation(key, operation):
     with pytest.raises(NotFound):
         require(principal(Role.USER), operation, RECORDS[key])
 
 
-@pytest.mark.parametrize("key,operation", [
-    (("contact shared read", "unrelated"), Operation.WRITE),
-    (("contact shared write", "unrelated"), Operation.DELETE),
-    (("contact shared write", "creator, not manager"), Operation.CHANGE_ACCESS),
-    (("deal public", "unrelated"), Operation.CHANGE_ACCESS),
-    (("deal private", "on list"), Operation.CHANGE_ACCESS),
-    (("task", "unrelated, linked readable"), Operation.WRITE),
-    (("history, parent readable", "not author"), Operation.DELETE),
-    (("invoice", "client readable"), Operation.WRITE),
-], ids=lambda v: " | ".join(v) if isinstance(v, tuple) else str(v))
+@pytest.mark.parametrize(
+    "key,operation",
+    [
+        (("contact shared read", "unrelated"), Operation.WRITE),
+        (("contact shared write", "unrelated"), Operation.DELETE),
+        (("contact shared write", "creator, not manager"), Operation.CHANGE_ACCESS),
+        (("deal public", "unrelated"), Operation.CHANGE_ACCESS),
+        (("deal private", "on list"), Operation.CHANGE_ACCESS),
+        (("task", "unrelated, linked readable"), Operation.WRITE),
+        (("history, parent readable", "not author"), Operation.DELETE),
+        (("invoice", "client readable"), Operation.WRITE),
+    ],
+    ids=lambda v: " | ".join(v) if isinstance(v, tuple) else str(v),
+)
 def test_require_answers_forbidden_for_a_visible_record_the_caller_may_not_change(key, operation):
     with pytest.raises(Forbidden) as raised:
         require(principal(Role.USER), operation, RECORDS[key], what="thing")
@@ -166,18 +180,20 @@ def test_require_passes_where_allowed():
             assert require(principal(Role.ADMIN), operation, record) is None
     assert require(principal(Role.USER), Operation.WRITE, RECORDS[("contact shared write", "unrelated")]) is None
     assert require(principal(Role.USER), "delete", RECORDS[("deal private", "on list")]) is None
-    assert require(principal(Role.USER), Operation.CHANGE_ACCESS,
-                   RECORDS[("deal private", "creator, not on list")]) is None
+    assert (
+        require(principal(Role.USER), Operation.CHANGE_ACCESS, RECORDS[("deal private", "creator, not on list")])
+        is None
+    )
 
 
 def test_require_message_does_not_say_the_hidden_record_exists():
     with pytest.raises(NotFound) as raised:
-        require(principal(Role.USER), Operation.WRITE, RECORDS[("contact private", "unrelated")],
-                what="contact")
+        require(principal(Role.USER), Operation.WRITE, RECORDS[("contact private", "unrelated")], what="contact")
     assert raised.value.detail == "The contact does not exist."
 
 
 # --- readable(): list filtering ---------------------------------------------
+
 
 def test_readable_keeps_exactly_what_the_user_may_see():
     expected = [(record, relation) for record, relation, _, _, user in EXPECTED if user[0] == "R"]
@@ -198,10 +214,10 @@ def test_readable_lets_owner_and_admin_see_everything_private_included():
 
 def test_readable_of_a_concrete_contact_list():
     contacts = [
-        ContactAccess(frozenset({ME}), ContactShare.PRIVATE, ME),         # mine
-        ContactAccess(frozenset({OTHER}), ContactShare.PRIVATE, OTHER),   # someone's private
+        ContactAccess(frozenset({ME}), ContactShare.PRIVATE, ME),  # mine
+        ContactAccess(frozenset({OTHER}), ContactShare.PRIVATE, OTHER),  # someone's private
         ContactAccess(frozenset({OTHER}), ContactShare.SHARED_READ, OTHER),
-        ContactAccess(frozenset({OTHER}), ContactShare.PRIVATE, ME),      # created, then handed over
+        ContactAccess(frozenset({OTHER}), ContactShare.PRIVATE, ME),  # created, then handed over
         ContactAccess(frozenset({OTHER}), ContactShare.SHARED_WRITE, OTHER),
     ]
     assert [c for c in contacts if readable(principal(Role.USER))(c)] == [contacts[0], contacts[2], contacts[4]]
@@ -210,13 +226,17 @@ def test_readable_of_a_concrete_contact_list():
 
 # --- creating history ---------------------------------------------------------
 
-@pytest.mark.parametrize("role,parent_readable,expected", [
-    (Role.USER, True, True),      # read access to the parent is enough
-    (Role.USER, False, False),
-    (Role.ADMIN, True, True),
-    (Role.ADMIN, False, True),
-    (Role.OWNER, False, True),
-])
+
+@pytest.mark.parametrize(
+    "role,parent_readable,expected",
+    [
+        (Role.USER, True, True),  # read access to the parent is enough
+        (Role.USER, False, False),
+        (Role.ADMIN, True, True),
+        (Role.ADMIN, False, True),
+        (Role.OWNER, False, True),
+    ],
+)
 def test_may_create_history_needs_read_access_to_the_parent(role, parent_readable, expected):
     assert may_create_history(principal(role), parent_readable) is expected
 
@@ -230,11 +250,15 @@ def test_a_user_who_may_only_read_a_shared_contact_may_still_add_a_note_to_it():
 
 # --- guards -------------------------------------------------------------------
 
-@pytest.mark.parametrize("bad", [
-    Principal(tenant_id="", user_id=ME, role=Role.OWNER),
-    Principal(tenant_id=TENANT, user_id="", role=Role.ADMIN),
-    Principal(tenant_id=TENANT, user_id="", role=Role.USER),
-])
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Principal(tenant_id="", user_id=ME, role=Role.OWNER),
+        Principal(tenant_id=TENANT, user_id="", role=Role.ADMIN),
+        Principal(tenant_id=TENANT, user_id="", role=Role.USER),
+    ],
+)
 def test_a_principal_without_tenant_or_user_is_denied_everything(bad):
     # An empty user id must not match an empty created_by either.
     public_deal = ListAccess(frozenset(), created_by="")

@@ -1,4 +1,5 @@
 """Service endpoints and the error contract, through chalice.test.Client."""
+
 import json
 
 import pytest
@@ -65,6 +66,7 @@ def test_wrong_method_is_a_405_problem(api):
 
 
 # ---- the route decorator, on a small app of its own ----
+
 
 class Widget(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -1,5 +1,6 @@
 """Cases through the real API (CAS-1..4): fields, access, filters, close and
 reopen with history events, delete with cascade, contact cascade, isolation."""
+
 from tests.conftest import bearer
 from tests.test_deals import contact
 
@@ -29,14 +30,17 @@ def test_create_edit_and_validation(api, tenant):
     assert case["member_ids"] == [anna["id"]] and case["closed"] is False and case["access_list"] == []
     create_case(api, token, expect=422, title=" ")
     create_case(api, token, expect=422, member_ids=["ghost"])
-    status, problem, _ = api.call("PATCH", f"/v1/cases/{case['id']}", {"closed": True},
-                                  headers=bearer(token, **{"If-Match": '"1"'}))
+    status, problem, _ = api.call(
+        "PATCH", f"/v1/cases/{case['id']}", {"closed": True}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 422
-    status, edited, _ = api.call("PATCH", f"/v1/cases/{case['id']}", {"title": "Summit 2027"},
-                                 headers=bearer(token, **{"If-Match": '"1"'}))
+    status, edited, _ = api.call(
+        "PATCH", f"/v1/cases/{case['id']}", {"title": "Summit 2027"}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 200 and edited["title"] == "Summit 2027" and edited["version"] == 2
-    status, _, _ = api.call("PATCH", f"/v1/cases/{case['id']}", {"title": "x"},
-                            headers=bearer(token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH", f"/v1/cases/{case['id']}", {"title": "x"}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 412
 
 
@@ -67,11 +71,13 @@ def test_access_list_and_notification(api, tenant):
         assert (case["id"] in ids(api, token)) == (expected == 200)
     status, _, _ = api.call("POST", f"/v1/cases/{case['id']}/close", headers=bearer(other))
     assert status == 404
-    status, _, _ = api.call("PATCH", f"/v1/cases/{case['id']}", {"access_list": []},
-                            headers=bearer(listed, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH", f"/v1/cases/{case['id']}", {"access_list": []}, headers=bearer(listed, **{"If-Match": '"1"'})
+    )
     assert status == 403
-    status, public, _ = api.call("PATCH", f"/v1/cases/{case['id']}", {"access_list": []},
-                                 headers=bearer(admin, **{"If-Match": '"1"'}))
+    status, public, _ = api.call(
+        "PATCH", f"/v1/cases/{case['id']}", {"access_list": []}, headers=bearer(admin, **{"If-Match": '"1"'})
+    )
     assert status == 200 and public["access_list"] == []
     assert api.call("GET", f"/v1/cases/{case['id']}", headers=bearer(other))[0] == 200
 
@@ -95,8 +101,9 @@ def test_delete_cascades_history_and_contact_deletion_unlinks(api, tenant, run_j
     token = tenant.owner_token
     anna, bert = contact(api, token, "Anna"), contact(api, token, "Bert")
     case = create_case(api, token, member_ids=[anna["id"], bert["id"]])
-    status, _, _ = api.call("POST", f"/v1/cases/{case['id']}/history", {"text": "Booked the venue"},
-                            headers=bearer(token))
+    status, _, _ = api.call(
+        "POST", f"/v1/cases/{case['id']}/history", {"text": "Booked the venue"}, headers=bearer(token)
+    )
     assert status == 201
     api.call("DELETE", f"/v1/contacts/{anna['id']}", headers=bearer(token))
     assert run_jobs()["failures"] == []
@@ -117,8 +124,12 @@ def test_delete_cascades_history_and_contact_deletion_unlinks(api, tenant, run_j
 def test_other_tenant_sees_nothing(api, tenant, other_tenant):
     case = create_case(api, tenant.owner_token)
     foreign = other_tenant.owner_token
-    for method, path in (("GET", f"/v1/cases/{case['id']}"), ("DELETE", f"/v1/cases/{case['id']}"),
-                         ("POST", f"/v1/cases/{case['id']}/close"), ("GET", f"/v1/cases/{case['id']}/history")):
+    for method, path in (
+        ("GET", f"/v1/cases/{case['id']}"),
+        ("DELETE", f"/v1/cases/{case['id']}"),
+        ("POST", f"/v1/cases/{case['id']}/close"),
+        ("GET", f"/v1/cases/{case['id']}/history"),
+    ):
         assert api.call(method, path, headers=bearer(foreign))[0] == 404, (method, path)
     assert ids(api, foreign) == []
     create_case(api, tenant.owner_token)
@@ -129,13 +140,15 @@ def test_other_tenant_sees_nothing(api, tenant, other_tenant):
 
 def test_custom_fields_scope_case(api, tenant):
     token = tenant.owner_token
-    status, field, _ = api.call("POST", "/v1/custom-fields", {"entity": "case", "label": "Venue", "type": "text"},
-                                headers=bearer(token))
+    status, field, _ = api.call(
+        "POST", "/v1/custom-fields", {"entity": "case", "label": "Venue", "type": "text"}, headers=bearer(token)
+    )
     assert status == 201, field
     case = create_case(api, token, custom_fields={field["id"]: "Berlin"})
     assert case["custom_fields"] == {field["id"]: "Berlin"}
-    status, deal_field, _ = api.call("POST", "/v1/custom-fields", {"entity": "deal", "label": "D", "type": "text"},
-                                     headers=bearer(token))
+    status, deal_field, _ = api.call(
+        "POST", "/v1/custom-fields", {"entity": "deal", "label": "D", "type": "text"}, headers=bearer(token)
+    )
     create_case(api, token, expect=422, custom_fields={deal_field["id"]: "x"})
 
 

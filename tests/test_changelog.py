@@ -1,9 +1,10 @@
 """The field-level change log: the pure diff, and the log written in the
 record's own transaction and read through the API."""
+
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from chalicelib.domain.records.changelog import ChangeAction, FieldChange, change_entry, diff
 from tests.conftest import bearer
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def changes(before: Any, after: Any, **options: Any) -> dict[str, tuple[Any, Any]]:
@@ -21,11 +22,25 @@ def changes(before: Any, after: Any, **options: Any) -> dict[str, tuple[Any, Any
 
 # ---- diff ----
 
+
 def test_a_create_lists_every_field_with_a_value():
-    after = {"id": "c1", "version": 1, "created_at": T0, "first_name": "Anna", "last_name": "Müller",
-             "tags": ["Lead"], "job_title": None, "description": "", "custom_fields": {}, "phones": []}
-    assert changes(None, after) == {"first_name": (None, "Anna"), "last_name": (None, "Müller"),
-                                    "tags": (None, ["Lead"])}
+    after = {
+        "id": "c1",
+        "version": 1,
+        "created_at": T0,
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "tags": ["Lead"],
+        "job_title": None,
+        "description": "",
+        "custom_fields": {},
+        "phones": [],
+    }
+    assert changes(None, after) == {
+        "first_name": (None, "Anna"),
+        "last_name": (None, "Müller"),
+        "tags": (None, ["Lead"]),
+    }
 
 
 def test_a_delete_lists_every_field_with_a_value_as_gone():
@@ -34,10 +49,27 @@ def test_a_delete_lists_every_field_with_a_value_as_gone():
 
 
 def test_an_update_lists_only_what_changed():
-    before = {"id": "c1", "version": 3, "updated_at": T0, "updated_by": "u1", "first_name": "Anna",
-              "last_name": "Müller", "job_title": "CFO", "tags": ["Lead"], "company_id": "x"}
-    after = {**before, "version": 4, "updated_at": T0 + timedelta(hours=1), "updated_by": "u2",
-             "job_title": "CEO", "tags": ["Lead", "Customer"], "company_id": None, "temperature_id": "hot"}
+    before = {
+        "id": "c1",
+        "version": 3,
+        "updated_at": T0,
+        "updated_by": "u1",
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "job_title": "CFO",
+        "tags": ["Lead"],
+        "company_id": "x",
+    }
+    after = {
+        **before,
+        "version": 4,
+        "updated_at": T0 + timedelta(hours=1),
+        "updated_by": "u2",
+        "job_title": "CEO",
+        "tags": ["Lead", "Customer"],
+        "company_id": None,
+        "temperature_id": "hot",
+    }
     assert diff(before, after) == [
         FieldChange(field="company_id", old="x", new=None),
         FieldChange(field="job_title", old="CFO", new="CEO"),
@@ -48,24 +80,40 @@ def test_an_update_lists_only_what_changed():
 
 
 def test_nested_values_are_compared_as_whole_json_values():
-    before = {"address": {"city": "Berlin", "zip": "10115"}, "emails": [{"value": "a@x.de", "primary": True}],
-              "custom_fields": {"size": 1}}
-    same_keys_other_order = {"address": {"zip": "10115", "city": "Berlin"},
-                             "emails": [{"primary": True, "value": "a@x.de"}], "custom_fields": {"size": 1}}
+    before = {
+        "address": {"city": "Berlin", "zip": "10115"},
+        "emails": [{"value": "a@x.de", "primary": True}],
+        "custom_fields": {"size": 1},
+    }
+    same_keys_other_order = {
+        "address": {"zip": "10115", "city": "Berlin"},
+        "emails": [{"primary": True, "value": "a@x.de"}],
+        "custom_fields": {"size": 1},
+    }
     assert diff(before, same_keys_other_order) == []
     assert changes(before, {**before, "address": {"city": "Hamburg", "zip": "10115"}}) == {
-        "address": ({"city": "Berlin", "zip": "10115"}, {"city": "Hamburg", "zip": "10115"})}
+        "address": ({"city": "Berlin", "zip": "10115"}, {"city": "Hamburg", "zip": "10115"})
+    }
     assert changes(before, {**before, "emails": [{"value": "a@x.de", "primary": 1}]}) != {}, "true is not 1"
     assert changes(before, {**before, "custom_fields": {"size": 1.0}}) != {}, "1 is not 1.0"
     assert changes({"tags": ["a", "b"]}, {"tags": ["b", "a"]}) == {"tags": (["a", "b"], ["b", "a"])}
 
 
 def test_values_become_json_and_anything_else_is_refused():
-    before = {"due": date(2026, 3, 1), "amount": Decimal("10.50"), "at": T0, "ids": {"b", "a"},
-              "kind": ChangeAction.CREATED}
-    assert changes(None, before) == {"due": (None, "2026-03-01"), "amount": (None, "10.50"),
-                                     "at": (None, "2026-03-01T12:00:00+00:00"), "ids": (None, ["a", "b"]),
-                                     "kind": (None, "created")}
+    before = {
+        "due": date(2026, 3, 1),
+        "amount": Decimal("10.50"),
+        "at": T0,
+        "ids": {"b", "a"},
+        "kind": ChangeAction.CREATED,
+    }
+    assert changes(None, before) == {
+        "due": (None, "2026-03-01"),
+        "amount": (None, "10.50"),
+        "at": (None, "2026-03-01T12:00:00+00:00"),
+        "ids": (None, ["a", "b"]),
+        "kind": (None, "created"),
+    }
     with pytest.raises(TypeError):
         diff(None, {"blob": object()})
     with pytest.raises(TypeError):
@@ -80,8 +128,12 @@ def test_an_entry_per_write_and_none_for_a_write_that_changed_nothing():
     created = change_entry("contact", "c1", None, {"first_name": "Anna"}, by="u1", at=T0)
     assert created is not None and created.action == ChangeAction.CREATED
     assert (created.at, created.by, created.created_at, created.version) == (T0, "u1", T0, 1)
-    assert change_entry("contact", "c1", {"first_name": "Anna", "version": 1},
-                        {"first_name": "Anna", "version": 2}, by="u1", at=T0) is None
+    assert (
+        change_entry(
+            "contact", "c1", {"first_name": "Anna", "version": 1}, {"first_name": "Anna", "version": 2}, by="u1", at=T0
+        )
+        is None
+    )
     deleted = change_entry("deal", "d1", {"title": "ERP"}, None, by="u1", at=T0)
     assert deleted is not None and deleted.action == ChangeAction.DELETED
     assert change_entry("task", "t1", {}, None, by=None, at=T0).changes == [], "a delete is logged even when empty"
@@ -91,11 +143,13 @@ def test_an_entry_per_write_and_none_for_a_write_that_changed_nothing():
 
 # ---- the log through the API ----
 
-def write(tenant_id: str, record_id: str, before: Any, after: Any, *, by: str, minutes: int,
-          entity: str = "contact") -> None:
+
+def write(
+    tenant_id: str, record_id: str, before: Any, after: Any, *, by: str, minutes: int, entity: str = "contact"
+) -> None:
     """A fake record's write: the record item and its log entry in one transaction."""
-    from chalicelib.storage.records.changelog import change_entry_op
     from chalicelib.storage.dynamo.table import Delete, Put, Table
+    from chalicelib.storage.records.changelog import change_entry_op
 
     entry = change_entry(entity, record_id, before, after, by=by, at=T0 + timedelta(minutes=minutes))
     key = {"pk": f"T#{tenant_id}#{entity.upper()}#{record_id}", "sk": "META"}
@@ -110,8 +164,8 @@ def log(api: Any, token: str, path: str) -> tuple[int, Any]:
 
 def test_the_log_is_written_with_the_record_and_read_newest_first(api, tenant, fake_parents):
     from chalicelib.domain.shared.errors import Conflict
-    from chalicelib.storage.records.changelog import change_ops
     from chalicelib.storage.dynamo.table import Put, Table
+    from chalicelib.storage.records.changelog import change_ops
 
     user_id, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id, share="shared_read")
@@ -122,17 +176,24 @@ def test_the_log_is_written_with_the_record_and_read_newest_first(api, tenant, f
     # A transaction that fails writes no entry either.
     key = {"pk": f"T#{tenant.id}#CONTACT#{contact}", "sk": "META"}
     with pytest.raises(Conflict):
-        Table().transact([Put(key), *change_ops(tenant.id, "contact", contact, v2, {"first_name": "X"},
-                                                by=user_id, at=T0)])
+        Table().transact(
+            [Put(key), *change_ops(tenant.id, "contact", contact, v2, {"first_name": "X"}, by=user_id, at=T0)]
+        )
     assert change_ops(tenant.id, "contact", contact, v2, dict(v2), by=user_id, at=T0) == []
 
     status, page = log(api, token, f"/v1/contacts/{contact}/changes")
     assert status == 200 and page["next_cursor"] is None
     updated, created = page["items"]
-    assert (updated["action"], updated["by"], updated["entity"], updated["record_id"]) == \
-        ("updated", tenant.owner_id, "contact", contact)
-    assert updated["changes"] == [{"field": "custom_fields", "old": {"score": 1.5}, "new": {"score": 2.25}},
-                                  {"field": "first_name", "old": "Anna", "new": "Anne"}]
+    assert (updated["action"], updated["by"], updated["entity"], updated["record_id"]) == (
+        "updated",
+        tenant.owner_id,
+        "contact",
+        contact,
+    )
+    assert updated["changes"] == [
+        {"field": "custom_fields", "old": {"score": 1.5}, "new": {"score": 2.25}},
+        {"field": "first_name", "old": "Anna", "new": "Anne"},
+    ]
     assert created["action"] == "created" and created["at"] == "2026-03-01T12:00:00Z"
 
 
@@ -186,9 +247,9 @@ def test_who_may_read_the_log(api, tenant, other_tenant, fake_parents):
 
 
 def test_the_log_outlives_its_record_in_a_partition_of_its_own(api, tenant, fake_parents):
+    from chalicelib.domain.shared.pagination import PageRequest
     from chalicelib.storage.records import history as history_storage
     from chalicelib.storage.records.changelog import list_changes
-    from chalicelib.domain.shared.pagination import PageRequest
 
     user_id, _ = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)

@@ -3,6 +3,7 @@
   that needs them), and so constructs no X-Ray Tracer;
 - boto3 is imported only under chalicelib/storage, never in domain/ or handlers/.
 No timing here: bench/cold_start.py measures, these tests check structure."""
+
 from __future__ import annotations
 
 import ast
@@ -43,7 +44,12 @@ def test_import_app_loads_no_heavy_module() -> None:
     env = {**os.environ, "CRM_STAGE": "test", "AWS_DEFAULT_REGION": "eu-central-1"}
     result = subprocess.run(
         [sys.executable, "-c", "import app, sys, json; print(json.dumps(sorted(m for m in sys.modules)))"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert "app" in modules and "chalicelib.handlers.http.service" in modules  # the probe imported the real app
@@ -51,11 +57,22 @@ def test_import_app_loads_no_heavy_module() -> None:
     assert heavy_in(modules) == [], "import heavy libraries inside the function that needs them"
 
 
-@pytest.mark.parametrize("name, heavy", [
-    ("PIL", True), ("PIL.Image", True), ("twilio.rest", True), ("twilio.rest.api.v2010", True),
-    ("aws_xray_sdk.core", True), ("weasyprint.text.fonts", True), ("openpyxl", True),
-    ("twilio", False), ("twilio.request_validator", False), ("PILlow", False), ("openpyxl_x", False),
-])
+@pytest.mark.parametrize(
+    "name, heavy",
+    [
+        ("PIL", True),
+        ("PIL.Image", True),
+        ("twilio.rest", True),
+        ("twilio.rest.api.v2010", True),
+        ("aws_xray_sdk.core", True),
+        ("weasyprint.text.fonts", True),
+        ("openpyxl", True),
+        ("twilio", False),
+        ("twilio.request_validator", False),
+        ("PILlow", False),
+        ("openpyxl_x", False),
+    ],
+)
 def test_heavy_module_matching(name: str, heavy: bool) -> None:
     assert heavy_in([name]) == ([name] if heavy else [])
 

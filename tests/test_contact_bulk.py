@@ -1,5 +1,7 @@
 """Group operations on contacts (CON-13) and the background job status they use."""
+
 import json
+from datetime import UTC
 
 import pytest
 
@@ -50,14 +52,17 @@ def outcome(answer):
 
 # ---- per contact, as the access policy says ----
 
+
 def test_add_tags_checks_each_contact_and_hides_private_ones(api, user, selection):
     _, token = user
     ids = [c["id"] for c in selection.values()] + ["01NOSUCHCONTACT"]
     succeeded, failed = outcome(bulk(api, token, {"ids": ids, "action": "add_tags", "tags": ["VIP", "Lead"]}))
     assert succeeded == {selection["own"]["id"], selection["writable"]["id"]}
-    assert failed == {selection["readable"]["id"]: (403, "forbidden"),
-                      selection["hidden"]["id"]: (404, "not_found"),
-                      "01NOSUCHCONTACT": (404, "not_found")}
+    assert failed == {
+        selection["readable"]["id"]: (403, "forbidden"),
+        selection["hidden"]["id"]: (404, "not_found"),
+        "01NOSUCHCONTACT": (404, "not_found"),
+    }
     assert get(api, token, selection["own"]["id"])[1]["tags"] == ["VIP", "Lead"]
     assert get(api, token, selection["readable"]["id"])[1]["tags"] == []
     tagged = api.call("GET", "/v1/contacts?tag=vip", headers=bearer(token))[1]["items"]
@@ -71,8 +76,9 @@ def test_add_tags_keeps_existing_spelling_and_remove_tags_ignores_case(api, tena
     outcome(bulk(api, owner, {"ids": [anna["id"], bert["id"]], "action": "add_tags", "tags": ["lead", "Partner"]}))
     assert get(api, owner, anna["id"])[1]["tags"] == ["Lead", "Partner"]
     assert get(api, owner, bert["id"])[1]["tags"] == ["Lead", "Partner"], "an existing tag keeps its spelling"
-    succeeded, failed = outcome(bulk(api, owner, {"ids": [anna["id"], bert["id"]], "action": "remove_tags",
-                                                  "tags": ["LEAD"]}))
+    succeeded, failed = outcome(
+        bulk(api, owner, {"ids": [anna["id"], bert["id"]], "action": "remove_tags", "tags": ["LEAD"]})
+    )
     assert succeeded == {anna["id"], bert["id"]} and not failed
     assert get(api, owner, anna["id"])[1]["tags"] == ["Partner"]
 
@@ -89,8 +95,9 @@ def test_too_many_tags_fail_that_contact_only(api, tenant):
     owner = tenant.owner_token
     full = create(api, owner, tags=[f"t{n}" for n in range(9)])
     light = create(api, owner, "Bert")
-    succeeded, failed = outcome(bulk(api, owner, {"ids": [full["id"], light["id"]], "action": "add_tags",
-                                                  "tags": ["x", "y"]}))
+    succeeded, failed = outcome(
+        bulk(api, owner, {"ids": [full["id"], light["id"]], "action": "add_tags", "tags": ["x", "y"]})
+    )
     assert succeeded == {light["id"]} and failed == {full["id"]: (422, "invalid")}
     assert len(get(api, owner, full["id"])[1]["tags"]) == 9
 
@@ -103,8 +110,9 @@ def test_managers_and_access_need_the_right_to_change_access(api, tenant, user, 
     assert failed == {selection["writable"]["id"]: (403, "forbidden")}, "write access is not access to the access"
     assert get(api, token, selection["own"]["id"])[1]["access"] == "shared_read"
     owner_id = tenant.owner_id
-    succeeded, failed = outcome(bulk(api, token, {"ids": ids, "action": "set_managers",
-                                                  "managers": [user_id, owner_id]}))
+    succeeded, failed = outcome(
+        bulk(api, token, {"ids": ids, "action": "set_managers", "managers": [user_id, owner_id]})
+    )
     assert succeeded == {selection["own"]["id"]} and failed == {selection["writable"]["id"]: (403, "forbidden")}
     assert get(api, token, selection["own"]["id"])[1]["managers"] == [user_id, owner_id]
 
@@ -112,8 +120,7 @@ def test_managers_and_access_need_the_right_to_change_access(api, tenant, user, 
 def test_unknown_managers_are_one_422_for_the_whole_request(api, tenant):
     owner = tenant.owner_token
     anna = create(api, owner)
-    status, problem, _ = bulk(api, owner, {"ids": [anna["id"]], "action": "set_managers",
-                                           "managers": ["01NOSUCHUSER"]})
+    status, problem, _ = bulk(api, owner, {"ids": [anna["id"]], "action": "set_managers", "managers": ["01NOSUCHUSER"]})
     assert status == 422 and problem["errors"][0]["field"] == "managers"
     assert get(api, owner, anna["id"])[1]["managers"] == [tenant.owner_id]
 
@@ -131,24 +138,29 @@ def test_delete_needs_delete_rights_and_runs_the_cascades(api, tenant, user, sel
 
 def test_admins_may_do_everything(api, tenant, selection):
     ids = [c["id"] for c in selection.values()]
-    succeeded, failed = outcome(bulk(api, tenant.owner_token, {"ids": ids, "action": "set_access",
-                                                               "access": "private"}))
+    succeeded, failed = outcome(
+        bulk(api, tenant.owner_token, {"ids": ids, "action": "set_access", "access": "private"})
+    )
     assert succeeded == set(ids) and not failed
 
 
 # ---- the request ----
 
-@pytest.mark.parametrize("body, field", [
-    ({"ids": ["a"], "action": "add_tags"}, "body"),
-    ({"ids": ["a"], "action": "delete", "tags": ["x"]}, "body"),
-    ({"ids": ["a"], "action": "set_access", "access": "public"}, "access"),
-    ({"ids": ["a"], "action": "set_managers", "managers": []}, "managers"),
-    ({"ids": [], "action": "delete"}, "ids"),
-    ({"ids": ["a"] * 5001, "action": "delete"}, "ids"),
-    ({"ids": ["a"], "action": "archive"}, "action"),
-    ({"ids": ["a"], "action": "delete", "force": True}, "force"),
-    ({"ids": ["a"], "action": "add_tags", "tags": [f"t{n}" for n in range(11)]}, "tags"),
-])
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"ids": ["a"], "action": "add_tags"}, "body"),
+        ({"ids": ["a"], "action": "delete", "tags": ["x"]}, "body"),
+        ({"ids": ["a"], "action": "set_access", "access": "public"}, "access"),
+        ({"ids": ["a"], "action": "set_managers", "managers": []}, "managers"),
+        ({"ids": [], "action": "delete"}, "ids"),
+        ({"ids": ["a"] * 5001, "action": "delete"}, "ids"),
+        ({"ids": ["a"], "action": "archive"}, "action"),
+        ({"ids": ["a"], "action": "delete", "force": True}, "force"),
+        ({"ids": ["a"], "action": "add_tags", "tags": [f"t{n}" for n in range(11)]}, "tags"),
+    ],
+)
 def test_each_action_takes_its_own_fields(api, tenant, body, field):
     status, problem, _ = bulk(api, tenant.owner_token, body)
     assert status == 422, problem
@@ -157,14 +169,16 @@ def test_each_action_takes_its_own_fields(api, tenant, body, field):
 
 def test_duplicate_ids_count_once(api, tenant):
     anna = create(api, tenant.owner_token)
-    succeeded, failed = outcome(bulk(api, tenant.owner_token, {"ids": [anna["id"]] * 3, "action": "add_tags",
-                                                               "tags": ["x"]}))
+    succeeded, failed = outcome(
+        bulk(api, tenant.owner_token, {"ids": [anna["id"]] * 3, "action": "add_tags", "tags": ["x"]})
+    )
     assert succeeded == {anna["id"]} and not failed
     status, body, _ = bulk(api, tenant.owner_token, {"ids": [anna["id"]] * 3, "action": "add_tags", "tags": ["y"]})
     assert body["succeeded"] == [anna["id"]]
 
 
 # ---- a concurrent change: tried once more, then 409 ----
+
 
 class FakeContacts:
     """Contacts service stand-in whose update loses the race ``losses`` times."""
@@ -173,8 +187,16 @@ class FakeContacts:
         from chalicelib.domain.contacts.models import Contact
 
         self.losses, self.error, self.updates = losses, error, []
-        self.contact = Contact(id="c1", tenant_id="t1", kind="person", first_name="A", last_name="B",
-                               created_at="2026-01-01T00:00:00Z", updated_at="2026-01-01T00:00:00Z", managers=["u1"])
+        self.contact = Contact(
+            id="c1",
+            tenant_id="t1",
+            kind="person",
+            first_name="A",
+            last_name="B",
+            created_at="2026-01-01T00:00:00Z",
+            updated_at="2026-01-01T00:00:00Z",
+            managers=["u1"],
+        )
 
     def get(self, principal, contact_id, operation):
         if contact_id != "c1":
@@ -205,6 +227,7 @@ def test_a_lost_race_is_retried_once(losses, expected, error):
 
 # ---- more than SYNC_LIMIT: a background job ----
 
+
 def many(api, token, count, **fields):
     return [create(api, token, f"P{n:03d}", **fields)["id"] for n in range(count)]
 
@@ -234,8 +257,12 @@ def test_a_large_selection_runs_as_a_job_and_reports_progress(api, tenant, run_j
     _, done, _ = api.call("GET", job["status_url"], headers=bearer(owner))
     assert (done["status"], done["succeeded"], done["failed"]) == ("done", 3, SYNC_LIMIT + 20)
     assert len(done["failures"]) == 100, "the first 100 failures"
-    assert done["failures"][0] == {"id": "01NOSUCH0000", "status": 404, "reason": "not_found",
-                                   "detail": "The contact does not exist."}
+    assert done["failures"][0] == {
+        "id": "01NOSUCH0000",
+        "status": 404,
+        "reason": "not_found",
+        "detail": "The contact does not exist.",
+    }
     assert done["finished_at"] is not None and done["started_at"] is not None
     assert get(api, owner, ids[0])[1]["tags"] == ["Batch"]
 
@@ -282,11 +309,22 @@ def chunk_messages():
 def deliver(bodies, prefix):
     from chalicelib.handlers.background.consumer import process_job_batch
 
-    event = {"Records": [{
-        "messageId": f"{prefix}-{i}", "receiptHandle": f"r-{prefix}-{i}", "body": json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "",
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
-        "awsRegion": "eu-central-1"} for i, body in enumerate(bodies)]}
+    event = {
+        "Records": [
+            {
+                "messageId": f"{prefix}-{i}",
+                "receiptHandle": f"r-{prefix}-{i}",
+                "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
+                "awsRegion": "eu-central-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
     return process_job_batch(event)
 
 
@@ -333,11 +371,10 @@ def test_a_chunk_that_died_half_way_resumes_without_miscounting(aws):
     assert [f["id"] for f in failures] == ["x"]
 
 
-
 def test_two_deliveries_racing_past_the_check_still_count_once(aws):
     """Both deliveries of a chunk found it unfinished and did its items: the
     conditional completion marker lets only one of them add to the counters."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib.domain.jobs.service import BackgroundJobs
     from chalicelib.domain.shared.principal import Principal, Role
@@ -346,7 +383,7 @@ def test_two_deliveries_racing_past_the_check_still_count_once(aws):
     store = BackgroundJobStore()
     principal = Principal(tenant_id="t1", user_id="u1", role=Role.USER)
     job = BackgroundJobs(store).start(principal, "test.race", 3)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     failures = [{"id": "x", "status": 404, "reason": "not_found", "detail": "gone"}]
     first = store.finish_chunk("t1", job.id, 0, succeeded=2, failures=failures, at=now, expires_at=now)
     second = store.finish_chunk("t1", job.id, 0, succeeded=2, failures=failures, at=now, expires_at=now)
@@ -355,7 +392,9 @@ def test_two_deliveries_racing_past_the_check_still_count_once(aws):
     assert (counted.chunks_done, counted.succeeded, counted.failed) == (1, 2, 1)
     assert store.failures("t1", job.id, 100) == failures
 
+
 # ---- tenants ----
+
 
 def test_another_tenant_cannot_touch_the_selection(api, tenant, other_tenant):
     owner = tenant.owner_token

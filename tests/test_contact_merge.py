@@ -1,4 +1,5 @@
 """Merging one contact into another: the survivor gains, ``from`` goes."""
+
 import io
 
 import pytest
@@ -20,8 +21,9 @@ def person(first, last="Müller", **fields):
 
 
 def merge(api, token, from_id, into_id, **headers):
-    return api.call("POST", "/v1/contacts/merge", {"from_id": from_id, "into_id": into_id},
-                    headers=bearer(token, **headers))
+    return api.call(
+        "POST", "/v1/contacts/merge", {"from_id": from_id, "into_id": into_id}, headers=bearer(token, **headers)
+    )
 
 
 def get(api, token, contact_id):
@@ -37,8 +39,11 @@ def history(api, token, contact_id):
 def put_photo(api, token, contact_id):
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (1, 2, 3)).save(out, "PNG")
-    response = api.client.http.put(f"/v1/contacts/{contact_id}/photo", body=out.getvalue(),
-                                   headers={"authorization": f"Bearer {token}", "content-type": "image/png"})
+    response = api.client.http.put(
+        f"/v1/contacts/{contact_id}/photo",
+        body=out.getvalue(),
+        headers={"authorization": f"Bearer {token}", "content-type": "image/png"},
+    )
     assert response.status_code == 200, response.body
 
 
@@ -60,8 +65,12 @@ def user(tenant):
 
 @pytest.fixture
 def shoe_size(api, tenant):
-    status, field, _ = api.call("POST", "/v1/custom-fields", {"entity": "person", "label": "Shoe size",
-                                                              "type": "text"}, headers=bearer(tenant.owner_token))
+    status, field, _ = api.call(
+        "POST",
+        "/v1/custom-fields",
+        {"entity": "person", "label": "Shoe size", "type": "text"},
+        headers=bearer(tenant.owner_token),
+    )
     assert status == 201, field
     return field["id"]
 
@@ -70,18 +79,41 @@ def test_two_persons_become_one(api, tenant, user, shoe_size, run_jobs):
     owner = tenant.owner_token
     user_id, _ = user
     company = create(api, owner, {"kind": "company", "company_name": "Acme GmbH"})
-    into = create(api, owner, person("Anna", tags=["prospect"], description="Met at CeBIT", details=[
-        {"type": "email", "value": "anna@example.de", "primary": True},
-        {"type": "phone", "value": "+49 30 1234567"}]))
-    source = create(api, owner, person("Anna", "Mueller", tags=["Prospect", "VIP"], job_title="CFO", currency="CHF",
-                                       company_id=company["id"], description="other text",
-                                       managers=[tenant.owner_id, user_id], custom_fields={shoe_size: "38"},
-                                       details=[{"type": "email", "value": "Anna@Example.DE", "primary": True},
-                                                {"type": "email", "value": "anna.private@example.org"},
-                                                {"type": "phone", "value": "030 1234567"},
-                                                {"type": "website", "value": "anna.example"}]))
-    api.call("POST", f"/v1/contacts/{source['id']}/history", {"text": "Called about the offer"},
-             headers=bearer(owner))
+    into = create(
+        api,
+        owner,
+        person(
+            "Anna",
+            tags=["prospect"],
+            description="Met at CeBIT",
+            details=[
+                {"type": "email", "value": "anna@example.de", "primary": True},
+                {"type": "phone", "value": "+49 30 1234567"},
+            ],
+        ),
+    )
+    source = create(
+        api,
+        owner,
+        person(
+            "Anna",
+            "Mueller",
+            tags=["Prospect", "VIP"],
+            job_title="CFO",
+            currency="CHF",
+            company_id=company["id"],
+            description="other text",
+            managers=[tenant.owner_id, user_id],
+            custom_fields={shoe_size: "38"},
+            details=[
+                {"type": "email", "value": "Anna@Example.DE", "primary": True},
+                {"type": "email", "value": "anna.private@example.org"},
+                {"type": "phone", "value": "030 1234567"},
+                {"type": "website", "value": "anna.example"},
+            ],
+        ),
+    )
+    api.call("POST", f"/v1/contacts/{source['id']}/history", {"text": "Called about the offer"}, headers=bearer(owner))
 
     status, survivor, headers = merge(api, owner, source["id"], into["id"])
     assert status == 200, survivor
@@ -93,8 +125,12 @@ def test_two_persons_become_one(api, tenant, user, shoe_size, run_jobs):
     assert survivor["managers"] == [tenant.owner_id, user_id]
     assert survivor["custom_fields"] == {shoe_size: "38"}
     details = [(d["type"], d["value"], d["primary"]) for d in survivor["details"]]
-    assert details == [("email", "anna@example.de", True), ("phone", "+49301234567", True),
-                       ("email", "anna.private@example.org", False), ("website", "https://anna.example", True)]
+    assert details == [
+        ("email", "anna@example.de", True),
+        ("phone", "+49301234567", True),
+        ("email", "anna.private@example.org", False),
+        ("website", "https://anna.example", True),
+    ]
 
     assert get(api, owner, source["id"])[0] == 404, "from is deleted"
     assert run_jobs()["failures"] == []
@@ -153,8 +189,12 @@ def test_kinds_must_match_and_a_contact_is_not_merged_into_itself(api, tenant):
     assert get(api, owner, anna["id"])[0] == 200 and get(api, owner, acme["id"])[0] == 200
     status, problem, _ = api.call("POST", "/v1/contacts/merge", {"from_id": anna["id"]}, headers=bearer(owner))
     assert status == 422 and problem["errors"][0]["field"] == "into_id"
-    assert api.call("POST", "/v1/contacts/merge", {"from_id": "a", "into_id": "b", "keep": "both"},
-                    headers=bearer(owner))[0] == 422
+    assert (
+        api.call("POST", "/v1/contacts/merge", {"from_id": "a", "into_id": "b", "keep": "both"}, headers=bearer(owner))[
+            0
+        ]
+        == 422
+    )
 
 
 def test_access_delete_on_from_write_on_into(api, tenant, user):
@@ -199,8 +239,11 @@ def test_if_match_names_the_survivors_version(api, tenant):
 def test_a_contact_that_may_not_be_deleted_is_not_merged(api, tenant, monkeypatch):
     owner = tenant.owner_token
     into, source = create(api, owner, person("Anna")), create(api, owner, person("Bert", job_title="CEO"))
-    container().override(delete_guards=(
-        lambda principal, kind, record_id: ["invoice INV0000001 names it"] if record_id == source["id"] else [],))
+    container().override(
+        delete_guards=(
+            lambda principal, kind, record_id: ["invoice INV0000001 names it"] if record_id == source["id"] else [],
+        )
+    )
     status, problem, _ = merge(api, owner, source["id"], into["id"])
     assert status == 409 and "INV0000001" in problem["detail"]
     assert get(api, owner, into["id"])[1]["job_title"] is None, "checked before anything changed"
@@ -220,6 +263,7 @@ def test_a_merge_stopped_half_way_completes_when_sent_again(api, tenant, monkeyp
 
     def broken_delete(*args, **kwargs):
         from chalicelib.domain.shared.errors import TemporarilyUnavailable
+
         raise TemporarilyUnavailable("The database is busy; please retry.")
 
     monkeypatch.setattr(contacts, "delete", broken_delete)

@@ -1,4 +1,5 @@
 """A contact's photo (CON-7): real image bytes made by Pillow, through the API."""
+
 import io
 import json
 import struct
@@ -53,8 +54,10 @@ def png_claiming(width, height):
 
 def put_photo(api, token, contact_id, data, content_type="image/png", **headers):
     response = api.client.http.put(
-        f"/v1/contacts/{contact_id}/photo", body=data,
-        headers={"authorization": f"Bearer {token}", "content-type": content_type, **headers})
+        f"/v1/contacts/{contact_id}/photo",
+        body=data,
+        headers={"authorization": f"Bearer {token}", "content-type": content_type, **headers},
+    )
     body = json.loads(response.body) if response.body else None
     return response.status_code, body, {k.lower(): v for k, v in response.headers.items()}
 
@@ -85,6 +88,7 @@ def contact(api, tenant):
 
 
 # ---- what is stored ----
+
 
 def test_transparent_png_is_scaled_to_fit_and_stays_png(api, tenant, contact):
     status, photo, _ = put_photo(api, tenant.owner_token, contact["id"], transparent_png((800, 400)))
@@ -125,8 +129,7 @@ def test_opaque_png_is_stored_as_jpeg_and_the_real_format_decides(api, tenant, c
     assert stored(tenant.id, contact["id"])[0].format == "JPEG"
 
 
-@pytest.mark.parametrize("fmt, media_type", [("WEBP", "image/webp"), ("BMP", "image/bmp"),
-                                             ("ICO", "image/x-icon")])
+@pytest.mark.parametrize("fmt, media_type", [("WEBP", "image/webp"), ("BMP", "image/bmp"), ("ICO", "image/x-icon")])
 def test_other_formats_browsers_show_are_accepted(api, tenant, contact, fmt, media_type):
     status, photo, _ = put_photo(api, tenant.owner_token, contact["id"], image_bytes(fmt, (64, 64)), media_type)
     assert status == 200, photo
@@ -141,6 +144,7 @@ def test_a_new_upload_replaces_the_photo(api, tenant, contact):
 
 
 # ---- what is refused ----
+
 
 def test_text_claiming_to_be_png_is_415(api, tenant, contact):
     status, problem, headers = put_photo(api, tenant.owner_token, contact["id"], b"just some text, not an image")
@@ -198,10 +202,12 @@ def test_a_truncated_image_is_422():
 
 # ---- reading, removing, versions ----
 
+
 def test_get_redirects_to_a_short_lived_url_of_the_image(api, tenant, contact):
     put_photo(api, tenant.owner_token, contact["id"], transparent_png())
-    response = api.client.http.get(f"/v1/contacts/{contact['id']}/photo",
-                                   headers={"authorization": f"Bearer {tenant.owner_token}"})
+    response = api.client.http.get(
+        f"/v1/contacts/{contact['id']}/photo", headers={"authorization": f"Bearer {tenant.owner_token}"}
+    )
     assert response.status_code == 302
     location = urlparse(response.headers["Location"])
     assert location.path.endswith(photo_key(tenant.id, contact["id"]))
@@ -225,14 +231,24 @@ def test_if_match_when_sent_must_be_current(api, tenant, contact):
     status, _, _ = put_photo(api, tenant.owner_token, contact["id"], transparent_png(), **{"if-match": '"7"'})
     assert status == 412
     assert stored(tenant.id, contact["id"]) is None, "a stale upload stores nothing"
-    status, photo, _ = put_photo(api, tenant.owner_token, contact["id"], transparent_png(),
-                                 **{"if-match": f'"{contact["version"]}"'})
+    status, photo, _ = put_photo(
+        api, tenant.owner_token, contact["id"], transparent_png(), **{"if-match": f'"{contact["version"]}"'}
+    )
     assert status == 200
-    stale = api.call("DELETE", f"/v1/contacts/{contact['id']}/photo",
-                     headers=bearer(tenant.owner_token, **{"If-Match": f'"{contact["version"]}"'}))
+    stale = api.call(
+        "DELETE",
+        f"/v1/contacts/{contact['id']}/photo",
+        headers=bearer(tenant.owner_token, **{"If-Match": f'"{contact["version"]}"'}),
+    )
     assert stale[0] == 412
-    assert api.call("DELETE", f"/v1/contacts/{contact['id']}/photo", headers=bearer(
-        tenant.owner_token, **{"If-Match": f'"{photo["contact_version"]}"'}))[0] == 204
+    assert (
+        api.call(
+            "DELETE",
+            f"/v1/contacts/{contact['id']}/photo",
+            headers=bearer(tenant.owner_token, **{"If-Match": f'"{photo["contact_version"]}"'}),
+        )[0]
+        == 204
+    )
 
 
 def test_deleting_the_contact_deletes_its_photo(api, tenant, contact, run_jobs):
@@ -261,6 +277,7 @@ def test_the_photo_cascade_can_run_twice():
 
 
 # ---- who may ----
+
 
 @pytest.fixture
 def user(tenant):
@@ -306,6 +323,7 @@ def test_another_tenant_cannot_touch_the_photo(api, tenant, other_tenant, contac
 
 
 # ---- the gateway and the documentation ----
+
 
 def test_every_accepted_image_type_reaches_the_function_as_bytes(app):
     assert set(MEDIA_TYPES) <= set(app.api.binary_types)

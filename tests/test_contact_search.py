@@ -2,6 +2,7 @@
 query begins a word of the name, the company's name or an e-mail address, in
 any order, with accents, case and every non-ASCII letter folded alike; still
 one Query on the index (no Scan)."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,15 +14,18 @@ from tests.conftest import bearer
 
 
 def person(api, token, first, last, **extra):
-    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": first, "last_name": last,
-                                                        **extra}, headers=bearer(token))
+    status, body, _ = api.call(
+        "POST",
+        "/v1/contacts",
+        {"kind": "person", "first_name": first, "last_name": last, **extra},
+        headers=bearer(token),
+    )
     assert status == 201, body
     return body
 
 
 def company(api, token, name):
-    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "company", "company_name": name},
-                               headers=bearer(token))
+    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "company", "company_name": name}, headers=bearer(token))
     assert status == 201, body
     return body
 
@@ -41,13 +45,27 @@ def test_fold_transliterates_every_letter():
     assert spelling_variants("Jörg Müller") == ["joerg", "mueller"]
 
 
-@pytest.mark.parametrize("q", ["Anna Müller", "Anna Mu", "anna mull", "Müller Anna", "mul ann", "MUELLER",
-                               "Müller, Anna", "anna@exa", "anna glob", "glob"])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "Anna Müller",
+        "Anna Mu",
+        "anna mull",
+        "Müller Anna",
+        "mul ann",
+        "MUELLER",
+        "Müller, Anna",
+        "anna@exa",
+        "anna glob",
+        "glob",
+    ],
+)
 def test_a_person_is_found_by_what_users_type(api, tenant, q):
     token = tenant.owner_token
     globex = company(api, token, "Globex GmbH")
-    person(api, token, "Anna", "Müller", company_id=globex["id"],
-           details=[{"type": "email", "value": "anna@example.de"}])
+    person(
+        api, token, "Anna", "Müller", company_id=globex["id"], details=[{"type": "email", "value": "anna@example.de"}]
+    )
     person(api, token, "Anton", "Meier")
     # A company's name finds the company and its people.
     expected = ["Globex GmbH", "Anna Müller"] if q == "glob" else ["Anna Müller"]
@@ -83,15 +101,20 @@ def test_a_person_carries_and_is_found_by_its_company_name_after_a_rename(api, t
     globex = company(api, token, "Globex")
     anna = person(api, token, "Anna", "Müller", company_id=globex["id"])
     assert anna["company_name"] == "Globex"
-    status, _, _ = api.call("PATCH", f"/v1/contacts/{globex['id']}", {"company_name": "Initech"},
-                            headers=bearer(token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH",
+        f"/v1/contacts/{globex['id']}",
+        {"company_name": "Initech"},
+        headers=bearer(token, **{"If-Match": '"1"'}),
+    )
     assert status == 200
     run_jobs()
     assert api.call("GET", f"/v1/contacts/{anna['id']}", headers=bearer(token))[1]["company_name"] == "Initech"
     assert found(api, token, "anna initech") == ["Anna Müller"]
     assert found(api, token, "anna globex") == []
-    status, unlinked, _ = api.call("PATCH", f"/v1/contacts/{anna['id']}", {"company_id": None},
-                                   headers=bearer(token, **{"If-Match": '"2"'}))
+    status, unlinked, _ = api.call(
+        "PATCH", f"/v1/contacts/{anna['id']}", {"company_id": None}, headers=bearer(token, **{"If-Match": '"2"'})
+    )
     assert status == 200 and unlinked["company_name"] is None
 
 
@@ -106,10 +129,18 @@ def test_migrate_rebuilds_an_index_built_by_the_old_fold(api, tenant):
     # registry key "straße", no company name on the person, no marker.
     new_word = keys.contact_facet(tenant.id, "w#or")
     table.write_batch(deletes=[{"pk": new_word, "sk": keys.contact_by_word("orsted", zoe["id"])}])
-    old_entry = {"pk": keys.contact_facet(tenant.id, "w#ør"), "sk": keys.contact_by_word("ørsted", zoe["id"]),
-                 "cid": zoe["id"], "tokens": ["zoe", "ørsted"], "managers": [tenant.owner_id], "access": "private"}
-    table.write_batch(puts=[old_entry, {**keys.tag(tenant.id, "contact", "straße"), "name": "Straße"}],
-                      deletes=[keys.tag(tenant.id, "contact", "strasse")])
+    old_entry = {
+        "pk": keys.contact_facet(tenant.id, "w#ør"),
+        "sk": keys.contact_by_word("ørsted", zoe["id"]),
+        "cid": zoe["id"],
+        "tokens": ["zoe", "ørsted"],
+        "managers": [tenant.owner_id],
+        "access": "private",
+    }
+    table.write_batch(
+        puts=[old_entry, {**keys.tag(tenant.id, "contact", "straße"), "name": "Straße"}],
+        deletes=[keys.tag(tenant.id, "contact", "strasse")],
+    )
     table.update(keys.contact(tenant.id, zoe["id"]), set={"company_name": None}, bump_version=False)
     assert found(api, token, "orsted") == []
 

@@ -1,6 +1,7 @@
 """Contacts through the real API: kinds, details, companies, managers,
 access, search, filters, paging under access filtering, delete (CON-1..12)."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -26,14 +27,18 @@ def names(api, token, query=""):
 
 # ---- kinds and fields ----
 
-@pytest.mark.parametrize("body, field_hint", [
-    ({"kind": "person", "first_name": "Anna"}, "last_name"),
-    ({"kind": "company"}, "company_name"),
-    ({"kind": "person", "first_name": "A", "last_name": "B", "company_name": "X"}, "company_name"),
-    ({"kind": "company", "company_name": "X", "first_name": "A"}, "first_name"),
-    ({"kind": "robot", "company_name": "X"}, "kind"),
-    ({"kind": "company", "company_name": "X", "currency": "euro"}, "currency"),
-])
+
+@pytest.mark.parametrize(
+    "body, field_hint",
+    [
+        ({"kind": "person", "first_name": "Anna"}, "last_name"),
+        ({"kind": "company"}, "company_name"),
+        ({"kind": "person", "first_name": "A", "last_name": "B", "company_name": "X"}, "company_name"),
+        ({"kind": "company", "company_name": "X", "first_name": "A"}, "first_name"),
+        ({"kind": "robot", "company_name": "X"}, "kind"),
+        ({"kind": "company", "company_name": "X", "currency": "euro"}, "currency"),
+    ],
+)
 def test_kind_decides_the_required_fields(api, tenant, body, field_hint):
     status, problem, _ = api.call("POST", "/v1/contacts", body, headers=bearer(tenant.owner_token))
     assert status == 422
@@ -41,14 +46,23 @@ def test_kind_decides_the_required_fields(api, tenant, body, field_hint):
 
 
 def test_details_are_normalised_with_one_primary_per_type(api, tenant):
-    contact = create(api, tenant.owner_token, person(details=[
-        {"type": "phone", "category": "mobile", "value": "0170 1234567"},
-        {"type": "phone", "value": "+1 (212) 555-0100", "primary": True},
-        {"type": "email", "value": "Anna@Example.DE"},
-        {"type": "website", "value": "example.de"},
-        {"type": "address", "category": "billing",
-         "value": {"street": "Königstr. 1", "city": "Berlin", "zip": "10115", "country": "DE"}},
-    ]))
+    contact = create(
+        api,
+        tenant.owner_token,
+        person(
+            details=[
+                {"type": "phone", "category": "mobile", "value": "0170 1234567"},
+                {"type": "phone", "value": "+1 (212) 555-0100", "primary": True},
+                {"type": "email", "value": "Anna@Example.DE"},
+                {"type": "website", "value": "example.de"},
+                {
+                    "type": "address",
+                    "category": "billing",
+                    "value": {"street": "Königstr. 1", "city": "Berlin", "zip": "10115", "country": "DE"},
+                },
+            ]
+        ),
+    )
     by_type = {}
     for detail in contact["details"]:
         by_type.setdefault(detail["type"], []).append(detail)
@@ -59,12 +73,15 @@ def test_details_are_normalised_with_one_primary_per_type(api, tenant):
     assert by_type["address"][0]["value"]["city"] == "Berlin"
 
 
-@pytest.mark.parametrize("detail, field", [
-    ({"type": "phone", "value": "not a number"}, "details.0.value"),
-    ({"type": "email", "value": "anna@"}, "details.0.value"),
-    ({"type": "phone", "category": "pager", "value": "030 1234567"}, "details.0.category"),
-    ({"type": "address", "value": "Berlin"}, "details.0.value"),
-])
+@pytest.mark.parametrize(
+    "detail, field",
+    [
+        ({"type": "phone", "value": "not a number"}, "details.0.value"),
+        ({"type": "email", "value": "anna@"}, "details.0.value"),
+        ({"type": "phone", "category": "pager", "value": "030 1234567"}, "details.0.category"),
+        ({"type": "address", "value": "Berlin"}, "details.0.value"),
+    ],
+)
 def test_invalid_details_name_their_field(api, tenant, detail, field):
     status, problem, _ = api.call("POST", "/v1/contacts", person(details=[detail]), headers=bearer(tenant.owner_token))
     assert status == 422 and field in [e["field"] for e in problem["errors"]]
@@ -75,10 +92,15 @@ def test_a_person_belongs_to_at_most_one_company(api, tenant):
     acme = create(api, owner, {"kind": "company", "company_name": "Acme GmbH"})
     globex = create(api, owner, {"kind": "company", "company_name": "Globex AG"})
     anna = create(api, owner, person(company_id=acme["id"]))
-    assert [p["id"] for p in api.call("GET", f"/v1/contacts/{acme['id']}/persons", headers=bearer(owner))[1]["items"]] \
-        == [anna["id"]]
-    status, moved, _ = api.call("PATCH", f"/v1/contacts/{anna['id']}", {"company_id": globex["id"]},
-                                headers=bearer(owner, **{"If-Match": '"1"'}))
+    assert [
+        p["id"] for p in api.call("GET", f"/v1/contacts/{acme['id']}/persons", headers=bearer(owner))[1]["items"]
+    ] == [anna["id"]]
+    status, moved, _ = api.call(
+        "PATCH",
+        f"/v1/contacts/{anna['id']}",
+        {"company_id": globex["id"]},
+        headers=bearer(owner, **{"If-Match": '"1"'}),
+    )
     assert status == 200 and moved["company_id"] == globex["id"]
     assert api.call("GET", f"/v1/contacts/{acme['id']}/persons", headers=bearer(owner))[1]["items"] == []
     # A person is no company; nor is a missing id.
@@ -113,19 +135,30 @@ def test_updates_name_their_version(api, tenant):
 
 # ---- managers and access ----
 
+
 def test_creator_is_manager_and_new_managers_are_notified(api, tenant):
     colleague, colleague_token = tenant.add_user("c@acme.example")
     contact = create(api, tenant.owner_token, person())
     assert contact["managers"] == [tenant.owner_id] and contact["access"] == "private"
-    status, changed, _ = api.call("PATCH", f"/v1/contacts/{contact['id']}",
-                                  {"managers": [tenant.owner_id, colleague]},
-                                  headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, changed, _ = api.call(
+        "PATCH",
+        f"/v1/contacts/{contact['id']}",
+        {"managers": [tenant.owner_id, colleague]},
+        headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}),
+    )
     assert status == 200
     inbox = api.call("GET", "/v1/notifications", headers=bearer(colleague_token))[1]["items"]
     assert [n["kind"] for n in inbox][:1] == ["contact.manager"]
     assert inbox[0]["link"] == f"/v1/contacts/{contact['id']}"
-    assert api.call("PATCH", f"/v1/contacts/{contact['id']}", {"managers": ["nobody"]},
-                    headers=bearer(tenant.owner_token, **{"If-Match": '"2"'}))[0] == 422
+    assert (
+        api.call(
+            "PATCH",
+            f"/v1/contacts/{contact['id']}",
+            {"managers": ["nobody"]},
+            headers=bearer(tenant.owner_token, **{"If-Match": '"2"'}),
+        )[0]
+        == 422
+    )
 
 
 @pytest.fixture
@@ -192,29 +225,47 @@ def test_pages_stay_full_when_the_caller_sees_only_some_contacts(api, tenant, tw
 
 # ---- search, filters, sort ----
 
+
 @pytest.fixture
 def directory(api, tenant):
     owner = tenant.owner_token
     acme = create(api, owner, {"kind": "company", "company_name": "Acme GmbH", "tags": ["Customer"]})
-    create(api, owner, person("Anna", "Müller", tags=["Lead"], company_id=acme["id"], details=[
-        {"type": "email", "value": "anna.mueller@example.de"}, {"type": "phone", "value": "030 1234567"}]))
-    create(api, owner, person("Bernd", "Anders", tags=["lead", "Customer"],
-                              details=[{"type": "email", "value": "b.anders@example.com"}]))
+    create(
+        api,
+        owner,
+        person(
+            "Anna",
+            "Müller",
+            tags=["Lead"],
+            company_id=acme["id"],
+            details=[{"type": "email", "value": "anna.mueller@example.de"}, {"type": "phone", "value": "030 1234567"}],
+        ),
+    )
+    create(
+        api,
+        owner,
+        person(
+            "Bernd", "Anders", tags=["lead", "Customer"], details=[{"type": "email", "value": "b.anders@example.com"}]
+        ),
+    )
     create(api, owner, person("Clara", "Zimmermann"))
     return acme
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?q=mul", ["Anna Müller"]),                       # accent-insensitive name prefix
-    ("?q=MÜLL", ["Anna Müller"]),
-    ("?q=an", ["Bernd Anders", "Anna Müller"]),         # first and last names, each contact once
-    ("?q=anna.mu", ["Anna Müller"]),                   # e-mail prefix
-    ("?q=b.anders%40example.com", ["Bernd Anders"]),
-    ("?q=%2B49301234567", ["Anna Müller"]),            # phone in E.164 ...
-    ("?q=030%20123%2045%2067", ["Anna Müller"]),       # ... or as written locally
-    ("?q=acme", ["Acme GmbH", "Anna Müller"]),        # a company and its people
-    ("?q=zz", []),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?q=mul", ["Anna Müller"]),  # accent-insensitive name prefix
+        ("?q=MÜLL", ["Anna Müller"]),
+        ("?q=an", ["Bernd Anders", "Anna Müller"]),  # first and last names, each contact once
+        ("?q=anna.mu", ["Anna Müller"]),  # e-mail prefix
+        ("?q=b.anders%40example.com", ["Bernd Anders"]),
+        ("?q=%2B49301234567", ["Anna Müller"]),  # phone in E.164 ...
+        ("?q=030%20123%2045%2067", ["Anna Müller"]),  # ... or as written locally
+        ("?q=acme", ["Acme GmbH", "Anna Müller"]),  # a company and its people
+        ("?q=zz", []),
+    ],
+)
 def test_search(api, tenant, directory, query, expected):
     assert sorted(names(api, tenant.owner_token, query)) == sorted(expected)
 
@@ -223,16 +274,19 @@ def test_search_needs_two_characters(api, tenant):
     assert api.call("GET", "/v1/contacts?q=a", headers=bearer(tenant.owner_token))[0] == 422
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("", ["Acme GmbH", "Bernd Anders", "Anna Müller", "Clara Zimmermann"]),   # persons by last name
-    ("?sort=-name", ["Clara Zimmermann", "Anna Müller", "Bernd Anders", "Acme GmbH"]),
-    ("?sort=created", ["Acme GmbH", "Anna Müller", "Bernd Anders", "Clara Zimmermann"]),
-    ("?sort=-created", ["Clara Zimmermann", "Bernd Anders", "Anna Müller", "Acme GmbH"]),
-    ("?kind=company", ["Acme GmbH"]),
-    ("?kind=person&tag=customer", ["Bernd Anders"]),
-    ("?tag=LEAD", ["Bernd Anders", "Anna Müller"]),
-    ("?tag=Lead&sort=created", ["Anna Müller", "Bernd Anders"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("", ["Acme GmbH", "Bernd Anders", "Anna Müller", "Clara Zimmermann"]),  # persons by last name
+        ("?sort=-name", ["Clara Zimmermann", "Anna Müller", "Bernd Anders", "Acme GmbH"]),
+        ("?sort=created", ["Acme GmbH", "Anna Müller", "Bernd Anders", "Clara Zimmermann"]),
+        ("?sort=-created", ["Clara Zimmermann", "Bernd Anders", "Anna Müller", "Acme GmbH"]),
+        ("?kind=company", ["Acme GmbH"]),
+        ("?kind=person&tag=customer", ["Bernd Anders"]),
+        ("?tag=LEAD", ["Bernd Anders", "Anna Müller"]),
+        ("?tag=Lead&sort=created", ["Anna Müller", "Bernd Anders"]),
+    ],
+)
 def test_filters_and_sorting(api, tenant, directory, query, expected):
     assert names(api, tenant.owner_token, query) == expected
 
@@ -243,7 +297,7 @@ def test_filter_by_manager_type_temperature_and_created_range(api, tenant, direc
     create(api, colleague_token, person("Dora", "Diaz"))
     assert names(api, owner, f"?manager_id={colleague}") == ["Dora Diaz"]
     assert names(api, owner, "?type_id=none&kind=company") == ["Acme GmbH"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since = quote((now - timedelta(hours=1)).isoformat())
     until = quote((now + timedelta(hours=1)).isoformat())
     assert len(names(api, owner, f"?created_from={since}&created_to={until}")) == 5
@@ -255,12 +309,15 @@ def test_cursor_is_bound_to_its_filters_and_tenant(api, tenant, other_tenant, di
     _, page, _ = api.call("GET", "/v1/contacts?limit=2", headers=bearer(tenant.owner_token))
     cursor = page["next_cursor"]
     assert cursor
-    assert api.call("GET", f"/v1/contacts?limit=2&cursor={cursor}&kind=person",
-                    headers=bearer(tenant.owner_token))[0] == 400
+    assert (
+        api.call("GET", f"/v1/contacts?limit=2&cursor={cursor}&kind=person", headers=bearer(tenant.owner_token))[0]
+        == 400
+    )
     assert api.call("GET", f"/v1/contacts?limit=2&cursor={cursor}", headers=bearer(other_tenant.owner_token))[0] == 400
 
 
 # ---- isolation ----
+
 
 def test_another_tenant_sees_and_touches_nothing(api, tenant, other_tenant, directory):
     b = bearer(other_tenant.owner_token)
@@ -280,7 +337,19 @@ def test_contacts_are_in_openapi(api):
     _, spec, _ = api.call("GET", "/openapi.json")
     listing = spec["paths"]["/v1/contacts"]["get"]
     params = {p["name"] for p in listing["parameters"]}
-    assert {"q", "kind", "type_id", "tag", "temperature_id", "manager_id", "created_from", "created_to",
-            "sort", "limit", "cursor"} <= params
+    assert {
+        "q",
+        "kind",
+        "type_id",
+        "tag",
+        "temperature_id",
+        "manager_id",
+        "created_from",
+        "created_to",
+        "sort",
+        "limit",
+        "cursor",
+    } <= params
     assert spec["paths"]["/v1/contacts"]["post"]["requestBody"]["content"]["application/json"]["schema"][
-        "$ref"].endswith("NewContact")
+        "$ref"
+    ].endswith("NewContact")

@@ -1,5 +1,6 @@
 """Currencies, the default currency and exchange rates (SET-1, SET-2), and
 conversion with exact decimals (REP-3)."""
+
 import json
 import os
 import subprocess
@@ -9,14 +10,22 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.settings.currency import (ExchangeRate, MissingRates, convert, convert_all, rate_for, rate_table,
-                                        round_money)
+from chalicelib.domain.settings.currency import (
+    ExchangeRate,
+    MissingRates,
+    convert,
+    convert_all,
+    rate_for,
+    rate_table,
+    round_money,
+)
 from tests.conftest import bearer
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 # ---- conversion (no AWS) ----
+
 
 def rates(*triples):
     return [ExchangeRate.model_validate({"from": a, "to": b, "rate": r}) for a, b, r in triples]
@@ -49,15 +58,25 @@ def test_a_missing_rate_names_the_pair():
 
 def test_converting_a_set_names_every_missing_pair():
     table = rates(("USD", "EUR", "0.92"))
-    amounts = [(Decimal("10"), "USD"), (Decimal("5"), "GBP"), (Decimal("7"), "CHF"), (Decimal("1"), "GBP"),
-               (Decimal("3"), "EUR")]
+    amounts = [
+        (Decimal("10"), "USD"),
+        (Decimal("5"), "GBP"),
+        (Decimal("7"), "CHF"),
+        (Decimal("1"), "GBP"),
+        (Decimal("3"), "EUR"),
+    ]
     with pytest.raises(MissingRates) as missing:
         convert_all(amounts, "EUR", table)
     assert missing.value.pairs == [("CHF", "EUR"), ("GBP", "EUR")]
     assert {e.field for e in missing.value.errors} == {"rates"} and len(missing.value.errors) == 2
     table += rates(("GBP", "EUR", "1.17"), ("EUR", "CHF", "0.5"))
-    assert convert_all(amounts, "EUR", table) == [Decimal("9.20"), Decimal("5.85"), Decimal("14"), Decimal("1.17"),
-                                                  Decimal("3")]
+    assert convert_all(amounts, "EUR", table) == [
+        Decimal("9.20"),
+        Decimal("5.85"),
+        Decimal("14"),
+        Decimal("1.17"),
+        Decimal("3"),
+    ]
 
 
 def test_money_is_never_float():
@@ -71,13 +90,20 @@ def test_money_is_never_float():
 
 def test_babel_stays_off_the_import_path():
     env = {**os.environ, "CRM_STAGE": "test", "AWS_DEFAULT_REGION": "eu-central-1"}
-    result = subprocess.run([sys.executable, "-c", "import app, sys; print('babel' in sys.modules)"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import app, sys; print('babel' in sys.modules)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
 
 
 # ---- the API ----
+
 
 def test_the_currency_list_is_iso_4217_in_use(api, tenant):
     status, body, _ = api.call("GET", "/v1/currencies", headers=bearer(tenant.owner_token))
@@ -96,16 +122,18 @@ def test_the_default_currency_is_eur_and_admins_change_it(api, tenant):
     status, body, headers = api.call("GET", "/v1/settings/currency", headers=bearer(user_token))
     assert status == 200 and body["currency"] == "EUR" and headers["etag"] == f'"{body["version"]}"'
     assert api.call("PUT", "/v1/settings/currency", {"currency": "USD"}, headers=bearer(user_token))[0] == 403
-    status, changed, _ = api.call("PUT", "/v1/settings/currency", {"currency": " usd "},
-                                  headers=bearer(tenant.owner_token))
+    status, changed, _ = api.call(
+        "PUT", "/v1/settings/currency", {"currency": " usd "}, headers=bearer(tenant.owner_token)
+    )
     assert status == 200 and changed["currency"] == "USD" and changed["version"] == body["version"] + 1
     assert api.call("GET", "/v1/settings/currency", headers=bearer(user_token))[1]["currency"] == "USD"
 
 
 @pytest.mark.parametrize("code", ["XYZ", "DEM", "EURO", "", 978, None])
 def test_unknown_currencies_are_422(api, tenant, code):
-    status, problem, _ = api.call("PUT", "/v1/settings/currency", {"currency": code},
-                                  headers=bearer(tenant.owner_token))
+    status, problem, _ = api.call(
+        "PUT", "/v1/settings/currency", {"currency": code}, headers=bearer(tenant.owner_token)
+    )
     assert status == 422 and problem["errors"][0]["field"] == "currency"
 
 
@@ -126,15 +154,23 @@ def test_exchange_rates_are_replaced_as_a_set(api, tenant):
     owner = bearer(tenant.owner_token)
     status, body, _ = api.call("GET", "/v1/exchange-rates", headers=owner)
     assert status == 200 and body["rates"] == []
-    first = {"rates": [{"from": "USD", "to": "EUR", "rate": "0.92"}, {"from": "gbp", "to": "EUR", "rate": "1.1700"},
-                       {"from": "EUR", "to": "JPY", "rate": "160.123456789"}]}
+    first = {
+        "rates": [
+            {"from": "USD", "to": "EUR", "rate": "0.92"},
+            {"from": "gbp", "to": "EUR", "rate": "1.1700"},
+            {"from": "EUR", "to": "JPY", "rate": "160.123456789"},
+        ]
+    }
     status, body, _ = api.call("PUT", "/v1/exchange-rates", first, headers=owner)
     assert status == 200
-    assert body["rates"] == [{"from": "USD", "to": "EUR", "rate": "0.92"},
-                             {"from": "GBP", "to": "EUR", "rate": "1.1700"},
-                             {"from": "EUR", "to": "JPY", "rate": "160.123456789"}]
-    status, body, _ = api.call("PUT", "/v1/exchange-rates", {"rates": [{"from": "CHF", "to": "EUR", "rate": "1.05"}]},
-                               headers=owner)
+    assert body["rates"] == [
+        {"from": "USD", "to": "EUR", "rate": "0.92"},
+        {"from": "GBP", "to": "EUR", "rate": "1.1700"},
+        {"from": "EUR", "to": "JPY", "rate": "160.123456789"},
+    ]
+    status, body, _ = api.call(
+        "PUT", "/v1/exchange-rates", {"rates": [{"from": "CHF", "to": "EUR", "rate": "1.05"}]}, headers=owner
+    )
     assert status == 200
     _, user_token = tenant.add_user("u@acme.example")
     status, read, _ = api.call("GET", "/v1/exchange-rates", headers=bearer(user_token))
@@ -149,19 +185,22 @@ def test_exchange_rates_are_replaced_as_a_set(api, tenant):
     assert convert(Decimal("10"), "CHF", "EUR", settings.rates) == Decimal("10.50")
 
 
-@pytest.mark.parametrize("rate, field", [
-    ({"from": "USD", "to": "EUR", "rate": "0"}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": "-1"}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": "abc"}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": "1e3"}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": "0.12345678901"}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": 0.92}, "rates.0.rate"),
-    ({"from": "USD", "to": "EUR", "rate": "NaN"}, "rates.0.rate"),
-    ({"from": "USD", "to": "XYZ", "rate": "1"}, "rates.0.to"),
-    ({"from": "USD", "to": "USD", "rate": "1"}, "rates.0"),
-    ({"from": "USD", "to": "EUR"}, "rates.0.rate"),
-    ({"from_": "USD", "to": "EUR", "rate": "1", "extra": 1}, "rates.0.extra"),
-])
+@pytest.mark.parametrize(
+    "rate, field",
+    [
+        ({"from": "USD", "to": "EUR", "rate": "0"}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": "-1"}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": "abc"}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": "1e3"}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": "0.12345678901"}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": 0.92}, "rates.0.rate"),
+        ({"from": "USD", "to": "EUR", "rate": "NaN"}, "rates.0.rate"),
+        ({"from": "USD", "to": "XYZ", "rate": "1"}, "rates.0.to"),
+        ({"from": "USD", "to": "USD", "rate": "1"}, "rates.0"),
+        ({"from": "USD", "to": "EUR"}, "rates.0.rate"),
+        ({"from_": "USD", "to": "EUR", "rate": "1", "extra": 1}, "rates.0.extra"),
+    ],
+)
 def test_invalid_rates_are_422_naming_the_field(api, tenant, rate, field):
     status, problem, _ = api.call("PUT", "/v1/exchange-rates", {"rates": [rate]}, headers=bearer(tenant.owner_token))
     assert status == 422, problem
@@ -179,8 +218,12 @@ def test_a_pair_appears_once(api, tenant):
 
 def test_money_settings_stay_with_their_tenant(api, tenant, other_tenant):
     api.call("PUT", "/v1/settings/currency", {"currency": "CHF"}, headers=bearer(tenant.owner_token))
-    api.call("PUT", "/v1/exchange-rates", {"rates": [{"from": "USD", "to": "CHF", "rate": "0.9"}]},
-             headers=bearer(tenant.owner_token))
+    api.call(
+        "PUT",
+        "/v1/exchange-rates",
+        {"rates": [{"from": "USD", "to": "CHF", "rate": "0.9"}]},
+        headers=bearer(tenant.owner_token),
+    )
     other = bearer(other_tenant.owner_token)
     assert api.call("GET", "/v1/settings/currency", headers=other)[1]["currency"] == "EUR"
     assert api.call("GET", "/v1/exchange-rates", headers=other)[1]["rates"] == []

@@ -3,6 +3,7 @@
 Only `local` and `test` may; every other stage (`dev` included) refuses to
 start without CRM_CURSOR_SECRET or a Secrets Manager ARN, and reads the
 secret from Secrets Manager once, on first use."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,6 +20,7 @@ def stage_env(monkeypatch: pytest.MonkeyPatch):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         reset_settings()
+
     yield set_stage
     reset_settings()
 
@@ -55,4 +57,3 @@ def test_a_deployed_stage_reads_its_secret_from_secrets_manager_once(aws, stage_
     # Once per container: a rotated value is picked up by new containers, not mid-flight.
     client("secretsmanager").put_secret_value(SecretId=arn, SecretString="rotated")
     assert settings.cursor_secret == b"from-secrets-manager"
-

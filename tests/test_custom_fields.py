@@ -1,30 +1,48 @@
 """Custom fields (SET-8, CON-4): definitions through the API, value checks,
 usage counters, and their place in the OpenAPI description."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.settings.custom_fields import (CustomField, custom_field_values, kinds_for, merge_values,
-                                             validate_values)
+from chalicelib.domain.settings.custom_fields import (
+    CustomField,
+    custom_field_values,
+    kinds_for,
+    merge_values,
+    validate_values,
+)
 from chalicelib.domain.shared.errors import Conflict, ValidationFailed
 from tests.conftest import bearer
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def definition(field_id, field_type, entity="contact", options=(), version=1):
-    return CustomField(id=field_id, entity=entity, label=field_id.title(), type=field_type, options=list(options),
-                       order=1, version=version, created_at=NOW, updated_at=NOW)
+    return CustomField(
+        id=field_id,
+        entity=entity,
+        label=field_id.title(),
+        type=field_type,
+        options=list(options),
+        order=1,
+        version=version,
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 DEFINITIONS = [
-    definition("nickname", "text"), definition("notes", "textarea"),
+    definition("nickname", "text"),
+    definition("notes", "textarea"),
     definition("size", "select", entity="person", options=["S", "M", "L"]),
-    definition("vip", "checkbox", entity="company"), definition("birthday", "date", entity="person"),
-    definition("section", "heading"), definition("budget", "text", entity="deal"),
+    definition("vip", "checkbox", entity="company"),
+    definition("birthday", "date", entity="person"),
+    definition("section", "heading"),
+    definition("budget", "text", entity="deal"),
 ]
 
 
@@ -34,34 +52,44 @@ def fields_of(error):
 
 # ---- values (no AWS) ----
 
+
 def test_valid_values_are_normalised():
     values = {"nickname": "Ann", "notes": "x" * 10000, "size": "M", "birthday": "19800131"}
     assert validate_values(DEFINITIONS, kinds_for("person"), values) == {
-        "nickname": "Ann", "notes": "x" * 10000, "size": "M", "birthday": "1980-01-31"}
+        "nickname": "Ann",
+        "notes": "x" * 10000,
+        "size": "M",
+        "birthday": "1980-01-31",
+    }
     assert validate_values(DEFINITIONS, kinds_for("company"), {"vip": False}) == {"vip": False}
 
 
 def test_null_and_empty_text_remove_a_value():
     changes = validate_values(DEFINITIONS, kinds_for("person"), {"nickname": None, "notes": "  ", "size": "L"})
     assert changes == {"nickname": None, "notes": None, "size": "L"}
-    assert merge_values({"nickname": "Ann", "birthday": "1980-01-31"}, changes) == {"birthday": "1980-01-31",
-                                                                                   "size": "L"}
+    assert merge_values({"nickname": "Ann", "birthday": "1980-01-31"}, changes) == {
+        "birthday": "1980-01-31",
+        "size": "L",
+    }
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"nickname": "x" * 1001}, "at most 1000"),
-    ({"notes": "x" * 10001}, "at most 10000"),
-    ({"nickname": 42}, "string"),
-    ({"size": "XL"}, "one of: S, M, L"),
-    ({"size": "m"}, "one of"),
-    ({"birthday": "31.01.1980"}, "YYYY-MM-DD"),
-    ({"birthday": "2023-02-30"}, "YYYY-MM-DD"),
-    ({"section": "anything"}, "takes no value"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"nickname": "x" * 1001}, "at most 1000"),
+        ({"notes": "x" * 10001}, "at most 10000"),
+        ({"nickname": 42}, "string"),
+        ({"size": "XL"}, "one of: S, M, L"),
+        ({"size": "m"}, "one of"),
+        ({"birthday": "31.01.1980"}, "YYYY-MM-DD"),
+        ({"birthday": "2023-02-30"}, "YYYY-MM-DD"),
+        ({"section": "anything"}, "takes no value"),
+    ],
+)
 def test_each_type_checks_its_value(values, message):
     with pytest.raises(ValidationFailed) as failed:
         validate_values(DEFINITIONS, kinds_for("person"), values)
-    (field, problem), = fields_of(failed).items()
+    ((field, problem),) = fields_of(failed).items()
     assert field == f"custom_fields.{next(iter(values))}" and message in problem
 
 
@@ -73,10 +101,15 @@ def test_checkbox_takes_booleans_only():
 
 def test_unknown_and_foreign_fields_are_named_all_at_once():
     with pytest.raises(ValidationFailed) as failed:
-        validate_values(DEFINITIONS, kinds_for("company"),
-                        {"ghost": "x", "size": "M", "budget": "1", "nickname": "ok", "vip": "no"})
-    assert set(fields_of(failed)) == {"custom_fields.ghost", "custom_fields.size", "custom_fields.budget",
-                                      "custom_fields.vip"}
+        validate_values(
+            DEFINITIONS, kinds_for("company"), {"ghost": "x", "size": "M", "budget": "1", "nickname": "ok", "vip": "no"}
+        )
+    assert set(fields_of(failed)) == {
+        "custom_fields.ghost",
+        "custom_fields.size",
+        "custom_fields.budget",
+        "custom_fields.vip",
+    }
     assert "no such custom field" in fields_of(failed)["custom_fields.ghost"]
     with pytest.raises(ValidationFailed):  # a deal carries deal fields only
         validate_values(DEFINITIONS, kinds_for("deal"), {"nickname": "x"})
@@ -90,6 +123,7 @@ def test_deleted_definitions_take_no_values():
 
 # ---- the API ----
 
+
 def create(api, tenant, body, token=None):
     status, field, _ = api.call("POST", "/v1/custom-fields", body, headers=bearer(token or tenant.owner_token))
     assert status == 201, field
@@ -98,8 +132,8 @@ def create(api, tenant, body, token=None):
 
 def hold(tenant_id, before, after, definitions=()):
     """What a record's transaction does with its custom field values."""
-    from chalicelib.storage.settings.custom_fields import field_usage_ops
     from chalicelib.storage.dynamo.table import Table
+    from chalicelib.storage.settings.custom_fields import field_usage_ops
 
     Table().transact(field_usage_ops(tenant_id, before, after, definitions=definitions))
 
@@ -113,8 +147,14 @@ def test_admins_define_fields_and_everyone_reads_them(api, tenant):
     body = {"entity": "contact", "label": "Nickname", "type": "text"}
     assert api.call("POST", "/v1/custom-fields", body, headers=bearer(user_token))[0] == 403
     nickname = create(api, tenant, body)
-    assert (nickname["entity"], nickname["type"], nickname["options"], nickname["order"], nickname["in_use"],
-            nickname["version"]) == ("contact", "text", [], 1, 0, 1)
+    assert (
+        nickname["entity"],
+        nickname["type"],
+        nickname["options"],
+        nickname["order"],
+        nickname["in_use"],
+        nickname["version"],
+    ) == ("contact", "text", [], 1, 0, 1)
     size = create(api, tenant, {"entity": "person", "label": "Size", "type": "select", "options": ["S", "M"]})
     second = create(api, tenant, {"entity": "contact", "label": "Section", "type": "heading"})
     create(api, tenant, {"entity": "deal", "label": "Source", "type": "text"})
@@ -128,15 +168,18 @@ def test_admins_define_fields_and_everyone_reads_them(api, tenant):
     assert api.call("GET", f"/v1/custom-fields/{size['id']}", headers=bearer(user_token))[1] == size
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"entity": "person", "label": "Size", "type": "select"}, "body"),
-    ({"entity": "person", "label": "Size", "type": "select", "options": []}, "body"),
-    ({"entity": "person", "label": "Size", "type": "select", "options": ["S", "s"]}, "body"),
-    ({"entity": "person", "label": "Nick", "type": "text", "options": ["a"]}, "body"),
-    ({"entity": "invoice", "label": "Nick", "type": "text"}, "entity"),
-    ({"entity": "person", "label": "Nick", "type": "number"}, "type"),
-    ({"entity": "person", "label": "  ", "type": "text"}, "label"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"entity": "person", "label": "Size", "type": "select"}, "body"),
+        ({"entity": "person", "label": "Size", "type": "select", "options": []}, "body"),
+        ({"entity": "person", "label": "Size", "type": "select", "options": ["S", "s"]}, "body"),
+        ({"entity": "person", "label": "Nick", "type": "text", "options": ["a"]}, "body"),
+        ({"entity": "invoice", "label": "Nick", "type": "text"}, "entity"),
+        ({"entity": "person", "label": "Nick", "type": "number"}, "type"),
+        ({"entity": "person", "label": "  ", "type": "text"}, "label"),
+    ],
+)
 def test_invalid_definitions_are_422(api, tenant, body, field):
     status, problem, _ = api.call("POST", "/v1/custom-fields", body, headers=bearer(tenant.owner_token))
     assert status == 422 and field in {e["field"] for e in problem["errors"]}
@@ -188,8 +231,12 @@ def test_a_record_validated_against_an_older_definition_fails(api, tenant):
     field = create(api, tenant, {"entity": "contact", "label": "Size", "type": "select", "options": ["S", "M"]})
     definitions = container().custom_fields.for_scope(principal, "person")
     assert container().custom_fields.validate(principal, "person", {field["id"]: "M"}) == {field["id"]: "M"}
-    api.call("PATCH", f"/v1/custom-fields/{field['id']}", {"options": ["S"]},
-             headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    api.call(
+        "PATCH",
+        f"/v1/custom-fields/{field['id']}",
+        {"options": ["S"]},
+        headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}),
+    )
     with pytest.raises(Conflict):
         hold(tenant.id, {}, {field["id"]: "M"}, definitions)
     assert get_field(api, tenant, field["id"])["in_use"] == 0
@@ -240,6 +287,7 @@ def test_fields_of_another_tenant_are_not_found(api, tenant, other_tenant):
 
 # ---- OpenAPI ----
 
+
 class PersonProbe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     first_name: str
@@ -254,11 +302,17 @@ def probe_document():
     from chalicelib.handlers.http.openapi import document
 
     base = document()
-    doc = {**base, "components": {**base["components"], "schemas": {
-        **base["components"]["schemas"],
-        "PersonProbe": PersonProbe.model_json_schema(ref_template="#/components/schemas/{model}"),
-        "LooseProbe": LooseProbe.model_json_schema(ref_template="#/components/schemas/{model}"),
-    }}}
+    doc = {
+        **base,
+        "components": {
+            **base["components"],
+            "schemas": {
+                **base["components"]["schemas"],
+                "PersonProbe": PersonProbe.model_json_schema(ref_template="#/components/schemas/{model}"),
+                "LooseProbe": LooseProbe.model_json_schema(ref_template="#/components/schemas/{model}"),
+            },
+        },
+    }
     return doc
 
 
@@ -272,8 +326,12 @@ def test_the_helper_types_the_fields_that_apply(api):
     typed = result["components"]["schemas"]["PersonProbe"]["properties"]["custom_fields"]
     assert set(typed["properties"]) == {"nickname", "notes", "size", "birthday"}, "person and contact fields"
     assert typed["additionalProperties"] is False
-    assert typed["properties"]["nickname"] == {"title": "Nickname", "description": "Nickname",
-                                               "type": ["string", "null"], "maxLength": 1000}
+    assert typed["properties"]["nickname"] == {
+        "title": "Nickname",
+        "description": "Nickname",
+        "type": ["string", "null"],
+        "maxLength": 1000,
+    }
     assert typed["properties"]["notes"]["maxLength"] == 10000
     assert typed["properties"]["size"]["enum"] == ["S", "M", "L", None]
     assert typed["properties"]["birthday"]["format"] == "date"
@@ -295,8 +353,14 @@ def test_openapi_with_a_token_lists_the_tenants_fields(api, tenant, other_tenant
     status, spec, headers = api.call("GET", "/openapi.json", headers=bearer(tenant.owner_token))
     assert status == 200 and "authorization" in headers["vary"].lower()
     prop = spec["components"]["schemas"]["PersonProbe"]["properties"]["custom_fields"]
-    assert prop["properties"] == {size["id"]: {"title": "Shoe size", "description": "Shoe size",
-                                               "type": ["string", "null"], "enum": ["41", "42", None]}}
+    assert prop["properties"] == {
+        size["id"]: {
+            "title": "Shoe size",
+            "description": "Shoe size",
+            "type": ["string", "null"],
+            "enum": ["41", "42", None],
+        }
+    }
     validate(spec)
     # Without a token, with a bad one, or for another tenant: not these fields.
     for headers in ({}, bearer("crm_session.a.b.c.d"), bearer(other_tenant.owner_token)):

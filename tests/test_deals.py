@@ -1,7 +1,8 @@
 """Deals through the real API (DEA-1..8): fields and budget rules, the stage
 change, access, every list filter, projects, tenant isolation and the
 contact cascade."""
-from datetime import datetime
+
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,22 +25,28 @@ def create_deal(api, token, expect=201, **fields):
 
 
 def contact(api, token, name="Anna", **extra):
-    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "X",
-                                                        **extra}, headers=bearer(token))
+    status, body, _ = api.call(
+        "POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "X", **extra}, headers=bearer(token)
+    )
     assert status == 201, body
     return body
 
 
 def patch(api, token, deal, body, expect=200):
-    status, answer, _ = api.call("PATCH", f"/v1/deals/{deal['id']}", body,
-                                 headers=bearer(token, **{"If-Match": f'"{deal["version"]}"'}))
+    status, answer, _ = api.call(
+        "PATCH", f"/v1/deals/{deal['id']}", body, headers=bearer(token, **{"If-Match": f'"{deal["version"]}"'})
+    )
     assert status == expect, answer
     return answer
 
 
 def set_stage(api, token, deal, stage_id, expect=200, version=None):
-    status, answer, _ = api.call("PUT", f"/v1/deals/{deal['id']}/stage", {"stage_id": stage_id},
-                                 headers=bearer(token, **{"If-Match": f'"{version or deal["version"]}"'}))
+    status, answer, _ = api.call(
+        "PUT",
+        f"/v1/deals/{deal['id']}/stage",
+        {"stage_id": stage_id},
+        headers=bearer(token, **{"If-Match": f'"{version or deal["version"]}"'}),
+    )
     assert status == expect, answer
     return answer
 
@@ -52,6 +59,7 @@ def ids(api, token, query=""):
 
 # ---- fields, defaults, budget ----
 
+
 def test_defaults_first_open_stage_its_probability_and_the_creator_responsible(api, tenant):
     deal = create_deal(api, tenant.owner_token, amount="12000.00")
     first = stages(api, tenant.owner_token)["Initial contact"]
@@ -62,17 +70,20 @@ def test_defaults_first_open_stage_its_probability_and_the_creator_responsible(a
     assert status == 200 and again == deal and headers["etag"] == '"1"'
 
 
-@pytest.mark.parametrize("budget, field", [
-    ({"amount": "100", "bid_type": "hour"}, "periods"),
-    ({"amount": "100", "bid_type": "fixed", "periods": 3}, "periods"),
-    ({"amount": "100", "bid_type": "day", "periods": 0}, "periods"),
-    ({"amount": "-5"}, "amount"),
-    ({"amount": "1.5", "currency": "JPY"}, "amount"),
-    ({"amount": "12,50"}, "amount"),
-    ({"amount": 12.5}, "amount"),
-    ({"amount": "1", "currency": "XXZ"}, "currency"),
-    ({"amount": "1", "bid_type": "fortnight", "periods": 2}, "bid_type"),
-])
+@pytest.mark.parametrize(
+    "budget, field",
+    [
+        ({"amount": "100", "bid_type": "hour"}, "periods"),
+        ({"amount": "100", "bid_type": "fixed", "periods": 3}, "periods"),
+        ({"amount": "100", "bid_type": "day", "periods": 0}, "periods"),
+        ({"amount": "-5"}, "amount"),
+        ({"amount": "1.5", "currency": "JPY"}, "amount"),
+        ({"amount": "12,50"}, "amount"),
+        ({"amount": 12.5}, "amount"),
+        ({"amount": "1", "currency": "XXZ"}, "currency"),
+        ({"amount": "1", "bid_type": "fortnight", "periods": 2}, "bid_type"),
+    ],
+)
 def test_budget_validation(api, tenant, budget, field):
     status, problem, _ = api.call("POST", "/v1/deals", {"title": "T", **budget}, headers=bearer(tenant.owner_token))
     assert status == 422, problem
@@ -90,8 +101,12 @@ def test_value_is_amount_times_periods_unless_fixed(api, tenant):
 def test_patch_cannot_change_the_stage_and_needs_if_match(api, tenant):
     deal = create_deal(api, tenant.owner_token)
     other = stages(api, tenant.owner_token)["Proposal"]["id"]
-    status, problem, _ = api.call("PATCH", f"/v1/deals/{deal['id']}", {"stage_id": other},
-                                  headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, problem, _ = api.call(
+        "PATCH",
+        f"/v1/deals/{deal['id']}",
+        {"stage_id": other},
+        headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}),
+    )
     assert status == 422 and "stage_id" in str(problem["errors"])
     status, _, _ = api.call("PATCH", f"/v1/deals/{deal['id']}", {"title": "New"}, headers=bearer(tenant.owner_token))
     assert status == 428
@@ -103,14 +118,17 @@ def test_patch_cannot_change_the_stage_and_needs_if_match(api, tenant):
 def test_contacts_must_be_visible_and_responsible_active(api, tenant):
     user_id, user_token = tenant.add_user("u@acme.example")
     private = contact(api, tenant.owner_token, "Hidden")  # private to the owner (its manager)
-    status, problem, _ = api.call("POST", "/v1/deals", {"title": "T", "contact_id": private["id"]},
-                                  headers=bearer(user_token))
+    status, problem, _ = api.call(
+        "POST", "/v1/deals", {"title": "T", "contact_id": private["id"]}, headers=bearer(user_token)
+    )
     assert status == 422 and "contact_id" in str(problem["errors"])
-    status, problem, _ = api.call("POST", "/v1/deals", {"title": "T", "member_ids": ["nope"]},
-                                  headers=bearer(user_token))
+    status, problem, _ = api.call(
+        "POST", "/v1/deals", {"title": "T", "member_ids": ["nope"]}, headers=bearer(user_token)
+    )
     assert status == 422 and "member_ids" in str(problem["errors"])
-    status, problem, _ = api.call("POST", "/v1/deals", {"title": "T", "responsible_id": "nobody"},
-                                  headers=bearer(user_token))
+    status, problem, _ = api.call(
+        "POST", "/v1/deals", {"title": "T", "responsible_id": "nobody"}, headers=bearer(user_token)
+    )
     assert status == 422 and "responsible_id" in str(problem["errors"])
     deal = create_deal(api, tenant.owner_token, contact_id=private["id"], responsible_id=user_id)
     assert deal["contact_id"] == private["id"] and deal["responsible_id"] == user_id
@@ -118,12 +136,14 @@ def test_contacts_must_be_visible_and_responsible_active(api, tenant):
 
 # ---- stage change (DEA-4) ----
 
+
 def test_stage_change_copies_probability_sets_and_clears_close_date_and_writes_history(api):
     berlin = Tenant.__new__(Tenant)
     from chalicelib.cli import create_tenant
 
-    created = create_tenant("Berlin", "owner@berlin.example", owner_password="owner-password-1",
-                            time_zone="Pacific/Kiritimati")
+    created = create_tenant(
+        "Berlin", "owner@berlin.example", owner_password="owner-password-1", time_zone="Pacific/Kiritimati"
+    )
     berlin.api, berlin.id, berlin.owner_id = api, created["tenant_id"], created["owner_id"]
     token = berlin.login("owner@berlin.example", "owner-password-1")
     by_name = stages(api, token)
@@ -133,8 +153,9 @@ def test_stage_change_copies_probability_sets_and_clears_close_date_and_writes_h
     assert won["probability"] == 100 and won["stage_status"] == "won"
     assert won["actual_close_date"] == today_there and won["version"] == 2
     set_stage(api, token, deal, by_name["Proposal"]["id"], expect=412)  # stale If-Match
-    status, _, _ = api.call("PUT", f"/v1/deals/{deal['id']}/stage", {"stage_id": by_name["Proposal"]["id"]},
-                            headers=bearer(token))
+    status, _, _ = api.call(
+        "PUT", f"/v1/deals/{deal['id']}/stage", {"stage_id": by_name["Proposal"]["id"]}, headers=bearer(token)
+    )
     assert status == 428
     reopened = set_stage(api, token, won, by_name["Proposal"]["id"])
     assert reopened["probability"] == 75 and reopened["actual_close_date"] is None
@@ -158,6 +179,7 @@ def test_a_stage_in_use_cannot_be_deleted(api, tenant):
 
 
 # ---- access (DEA-6) ----
+
 
 def test_access_matrix_and_notification(api, tenant):
     creator_id, creator = tenant.add_user("creator@acme.example")
@@ -197,15 +219,26 @@ def test_access_matrix_and_notification(api, tenant):
 
 # ---- lists (DEA-8) ----
 
+
 def test_every_filter(api, tenant):
     user_id, user = tenant.add_user("u@acme.example")
     by_name = stages(api, tenant.owner_token)
-    anna, bert = contact(api, tenant.owner_token, "Anna", access="shared_read"), contact(api, tenant.owner_token,
-                                                                                         "Bert")
-    a = create_deal(api, tenant.owner_token, title="A", contact_id=anna["id"], tags=["Big"],
-                    expected_close_date="2027-01-10")
-    b = create_deal(api, tenant.owner_token, title="B", member_ids=[anna["id"], bert["id"]],
-                    responsible_id=user_id, stage_id=by_name["Proposal"]["id"], expected_close_date="2027-02-10")
+    anna, bert = (
+        contact(api, tenant.owner_token, "Anna", access="shared_read"),
+        contact(api, tenant.owner_token, "Bert"),
+    )
+    a = create_deal(
+        api, tenant.owner_token, title="A", contact_id=anna["id"], tags=["Big"], expected_close_date="2027-01-10"
+    )
+    b = create_deal(
+        api,
+        tenant.owner_token,
+        title="B",
+        member_ids=[anna["id"], bert["id"]],
+        responsible_id=user_id,
+        stage_id=by_name["Proposal"]["id"],
+        expected_close_date="2027-02-10",
+    )
     c = create_deal(api, tenant.owner_token, title="C", stage_id=by_name["Closed lost"]["id"], tags=["big", "x"])
     token = tenant.owner_token
     assert ids(api, token) == [c["id"], b["id"], a["id"]]
@@ -225,8 +258,12 @@ def test_every_filter(api, tenant):
     assert status == 422
     # An admin makes "Proposal" a won stage: the filter follows at once.
     proposal = by_name["Proposal"]
-    status, changed, _ = api.call("PATCH", f"/v1/settings/deal-stages/{proposal['id']}", {"status": "won"},
-                                  headers=bearer(token, **{"If-Match": f'"{proposal["version"]}"'}))
+    status, changed, _ = api.call(
+        "PATCH",
+        f"/v1/settings/deal-stages/{proposal['id']}",
+        {"status": "won"},
+        headers=bearer(token, **{"If-Match": f'"{proposal["version"]}"'}),
+    )
     assert status == 200, changed
     assert ids(api, token, "?stage_status=won") == [b["id"]]
     assert ids(api, token, "?stage_status=open") == [a["id"]]
@@ -258,15 +295,18 @@ def test_paging_under_access_filtering(api, tenant):
 
 # ---- isolation ----
 
+
 def test_other_tenant_sees_nothing(api, tenant, other_tenant):
     deal = create_deal(api, tenant.owner_token)
     foreign = other_tenant.owner_token
-    for method, path, body in (("GET", f"/v1/deals/{deal['id']}", None),
-                               ("PATCH", f"/v1/deals/{deal['id']}", {"title": "x"}),
-                               ("PUT", f"/v1/deals/{deal['id']}/stage", {"stage_id": deal["stage_id"]}),
-                               ("DELETE", f"/v1/deals/{deal['id']}", None),
-                               ("GET", f"/v1/deals/{deal['id']}/history", None),
-                               ("GET", f"/v1/deals/{deal['id']}/projects", None)):
+    for method, path, body in (
+        ("GET", f"/v1/deals/{deal['id']}", None),
+        ("PATCH", f"/v1/deals/{deal['id']}", {"title": "x"}),
+        ("PUT", f"/v1/deals/{deal['id']}/stage", {"stage_id": deal["stage_id"]}),
+        ("DELETE", f"/v1/deals/{deal['id']}", None),
+        ("GET", f"/v1/deals/{deal['id']}/history", None),
+        ("GET", f"/v1/deals/{deal['id']}/projects", None),
+    ):
         status, _, _ = api.call(method, path, body, headers=bearer(foreign, **{"If-Match": '"1"'}))
         assert status == 404, (method, path)
     assert ids(api, foreign) == []
@@ -280,30 +320,37 @@ def test_other_tenant_sees_nothing(api, tenant, other_tenant):
 
 # ---- projects (DEA-7) ----
 
+
 def test_projects_link_both_ways_and_need_write_access(api, tenant):
     user_id, user = tenant.add_user("u@acme.example")
     other_id, other = tenant.add_user("o@acme.example")
     deal = create_deal(api, tenant.owner_token, access_list=[user_id])
-    status, project, _ = api.call("POST", f"/v1/deals/{deal['id']}/projects",
-                                  {"title": "Rollout", "description": "Phase 1", "member_ids": [user_id]},
-                                  headers=bearer(user))
+    status, project, _ = api.call(
+        "POST",
+        f"/v1/deals/{deal['id']}/projects",
+        {"title": "Rollout", "description": "Phase 1", "member_ids": [user_id]},
+        headers=bearer(user),
+    )
     assert status == 201, project
     assert project["deal_id"] == deal["id"] and project["member_ids"] == [user_id]
     status, page, _ = api.call("GET", f"/v1/deals/{deal['id']}/projects", headers=bearer(tenant.owner_token))
     assert [p["id"] for p in page["items"]] == [project["id"]]
     status, _, _ = api.call("POST", f"/v1/deals/{deal['id']}/projects", {"title": "X"}, headers=bearer(other))
     assert status == 404
-    status, problem, _ = api.call("POST", f"/v1/deals/{deal['id']}/projects",
-                                  {"title": "X", "member_ids": ["ghost"]}, headers=bearer(user))
+    status, problem, _ = api.call(
+        "POST", f"/v1/deals/{deal['id']}/projects", {"title": "X", "member_ids": ["ghost"]}, headers=bearer(user)
+    )
     assert status == 422
 
 
 # ---- delete, change log, contact cascade ----
 
+
 def test_deleting_a_contact_unlinks_it_and_keeps_the_rest(api, tenant, run_jobs):
     anna, bert = contact(api, tenant.owner_token, "Anna"), contact(api, tenant.owner_token, "Bert")
-    deal = create_deal(api, tenant.owner_token, contact_id=anna["id"], member_ids=[bert["id"], anna["id"]],
-                       amount="10", tags=["Keep"])
+    deal = create_deal(
+        api, tenant.owner_token, contact_id=anna["id"], member_ids=[bert["id"], anna["id"]], amount="10", tags=["Keep"]
+    )
     status, _, _ = api.call("DELETE", f"/v1/contacts/{anna['id']}", headers=bearer(tenant.owner_token))
     assert status == 204
     result = run_jobs()
@@ -325,8 +372,9 @@ def test_delete_and_change_log(api, tenant, run_jobs):
     status, changes, _ = api.call("GET", f"/v1/deals/{deal['id']}/changes", headers=bearer(tenant.owner_token))
     assert status == 200, changes
     assert any(c.get("field") == "amount" for entry in changes["items"] for c in entry.get("changes", []))
-    status, _, _ = api.call("DELETE", f"/v1/deals/{deal['id']}", headers=bearer(tenant.owner_token,
-                                                                                   **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "DELETE", f"/v1/deals/{deal['id']}", headers=bearer(tenant.owner_token, **{"If-Match": '"1"'})
+    )
     assert status == 412
     status, _, _ = api.call("DELETE", f"/v1/deals/{deal['id']}", headers=bearer(tenant.owner_token))
     assert status == 204
@@ -336,8 +384,12 @@ def test_delete_and_change_log(api, tenant, run_jobs):
 
 
 def test_custom_fields_and_tags(api, tenant):
-    status, field, _ = api.call("POST", "/v1/custom-fields", {"entity": "deal", "label": "Source", "type": "text"},
-                                headers=bearer(tenant.owner_token))
+    status, field, _ = api.call(
+        "POST",
+        "/v1/custom-fields",
+        {"entity": "deal", "label": "Source", "type": "text"},
+        headers=bearer(tenant.owner_token),
+    )
     assert status == 201, field
     deal = create_deal(api, tenant.owner_token, custom_fields={field["id"]: "Fair"}, tags=["Hot", "hot "])
     assert deal["custom_fields"] == {field["id"]: "Fair"} and deal["tags"] == ["Hot"]
@@ -371,10 +423,12 @@ def test_a_contact_merge_moves_deals_and_cases_to_the_survivor(api, tenant, run_
     token = tenant.owner_token
     anna, bert, carl = (contact(api, token, n) for n in ("Anna", "Bert", "Carl"))
     deal = create_deal(api, token, contact_id=anna["id"], member_ids=[bert["id"], carl["id"]])
-    status, case, _ = api.call("POST", "/v1/cases", {"title": "Fair", "member_ids": [anna["id"], bert["id"]]},
-                               headers=bearer(token))
-    status, body, _ = api.call("POST", "/v1/contacts/merge", {"from_id": anna["id"], "into_id": bert["id"]},
-                               headers=bearer(token))
+    status, case, _ = api.call(
+        "POST", "/v1/cases", {"title": "Fair", "member_ids": [anna["id"], bert["id"]]}, headers=bearer(token)
+    )
+    status, body, _ = api.call(
+        "POST", "/v1/contacts/merge", {"from_id": anna["id"], "into_id": bert["id"]}, headers=bearer(token)
+    )
     assert status == 200, body
     assert run_jobs()["failures"] == []
     status, after, _ = api.call("GET", f"/v1/deals/{deal['id']}", headers=bearer(token))
@@ -400,12 +454,9 @@ def test_deleting_a_deal_unlinks_its_projects(api, tenant, run_jobs):
 
 
 def test_the_close_date_is_the_day_in_the_tenants_time_zone():
-    from datetime import timezone
-
     from chalicelib.domain.deals.service import today_in
 
-    noon_utc = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    noon_utc = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert today_in("Pacific/Kiritimati", noon_utc).isoformat() == "2026-11-28"
-    assert today_in("America/Los_Angeles", datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)).isoformat() \
-        == "2026-11-26"
+    assert today_in("America/Los_Angeles", datetime(2026, 11, 27, 3, 0, tzinfo=UTC)).isoformat() == "2026-11-26"
     assert today_in("UTC", noon_utc).isoformat() == "2026-11-27"

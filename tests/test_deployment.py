@@ -5,14 +5,15 @@ writes (built here if it is missing or older than the code), and compares it
 with the code it was generated from: table_spec for the table and queues,
 infra/aws/stack.py for functions, roles, secrets and bucket prefixes.
 """
+
 from __future__ import annotations
 
 import fcntl
 import json
 import re
 import zipfile
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,13 @@ from infra.aws.package import BUILD, REPO, RUNTIME, check_functions, package
 
 STAGE = "prod"
 OUT = BUILD / "aws" / STAGE
-INPUTS = [REPO / "app.py", REPO / "requirements.txt", REPO / ".chalice" / "config.json",
-          *REPO.glob("infra/aws/*.py"), *REPO.glob("chalicelib/**/*.py")]
+INPUTS = [
+    REPO / "app.py",
+    REPO / "requirements.txt",
+    REPO / ".chalice" / "config.json",
+    *REPO.glob("infra/aws/*.py"),
+    *REPO.glob("chalicelib/**/*.py"),
+]
 
 
 def _fresh() -> bool:
@@ -91,6 +97,7 @@ def queue_names() -> list[str]:
 
 # ---- packaging ----
 
+
 def test_chalice_functions_are_exactly_the_declared_ones_on_python_3_12(resources):
     declared = {tpl.function_id(name) for name in stack.FUNCTIONS}
     assert set(functions(resources)) == declared
@@ -123,6 +130,7 @@ def test_a_queue_without_a_consumer_stops_the_generation(monkeypatch):
 
 # ---- background work ----
 
+
 def test_every_sqs_event_source_reports_batch_item_failures(resources):
     events = list(sqs_events(resources))
     consumers = {name for name, _ in events}
@@ -130,8 +138,9 @@ def test_every_sqs_event_source_reports_batch_item_failures(resources):
     for name, properties in events:
         assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
         # The queue of this template, by attribute (so the mapping waits for it), and nothing else.
-        assert set(properties) >= {"Queue"} and references(properties["Queue"]) <= set(of_type(resources,
-                                                                                               "AWS::SQS::Queue"))
+        assert set(properties) >= {"Queue"} and references(properties["Queue"]) <= set(
+            of_type(resources, "AWS::SQS::Queue")
+        )
         assert len(properties["Queue"]) == 1, properties["Queue"]
 
 
@@ -151,16 +160,21 @@ def test_every_queue_has_a_dead_letter_queue_and_a_long_enough_visibility(resour
 
 def test_the_queue_names_match_what_the_code_sends_to(resources):
     """The code sends to CRM_QUEUE_PREFIX + logical name; the template names its queues so."""
-    for name, fn in functions(resources).items():
+    for fn in functions(resources).values():
         assert fn["Properties"]["Environment"]["Variables"]["CRM_QUEUE_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-"}
     for logical in queue_names():
         assert resources[tpl.queue_id(logical)]["Properties"]["QueueName"] == {
-            "Fn::Sub": "${AWS::StackName}-" + logical}
+            "Fn::Sub": "${AWS::StackName}-" + logical
+        }
 
 
 def test_schedules_run_every_minute_and_every_hour(resources):
-    schedules = {name: event["Properties"]["Schedule"] for name, fn in functions(resources).items()
-                 for event in fn["Properties"].get("Events", {}).values() if event["Type"] == "Schedule"}
+    schedules = {
+        name: event["Properties"]["Schedule"]
+        for name, fn in functions(resources).items()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "Schedule"
+    }
     assert schedules == {"Reminders": "rate(1 minute)", "Housekeeping": "rate(1 hour)"}
 
 
@@ -177,6 +191,7 @@ def test_each_function_has_its_own_size_and_the_declared_concurrency_caps(resour
 
 
 # ---- data ----
+
 
 def test_the_table_is_table_spec_with_pitr_protection_ttl_and_a_stream(resources):
     table = resources["Table"]
@@ -201,8 +216,11 @@ def test_the_bucket_is_private_encrypted_versioned_and_expires_temporary_objects
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
-    expiring = {rule["Prefix"]: rule["ExpirationInDays"] for rule in props["LifecycleConfiguration"]["Rules"]
-                if "ExpirationInDays" in rule}
+    expiring = {
+        rule["Prefix"]: rule["ExpirationInDays"]
+        for rule in props["LifecycleConfiguration"]["Rules"]
+        if "ExpirationInDays" in rule
+    }
     assert expiring == {p.prefix: p.expire_days for p in stack.BUCKET_PREFIXES.values() if p.expire_days}
     assert {"uploads/", "exports/"} <= set(expiring)
     assert not any(p.startswith("t/") for p in expiring), "records' objects must never expire"
@@ -210,8 +228,9 @@ def test_the_bucket_is_private_encrypted_versioned_and_expires_temporary_objects
     assert any("PUT" in rule["AllowedMethods"] for rule in cors)
     assert bucket["DeletionPolicy"] == "Retain"
     policy = of_type(resources, "AWS::S3::BucketPolicy")
-    denies = [s for p in policy.values() for s in p["Properties"]["PolicyDocument"]["Statement"]
-              if s["Effect"] == "Deny"]
+    denies = [
+        s for p in policy.values() for s in p["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"
+    ]
     assert any(s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in denies)
 
 
@@ -238,6 +257,7 @@ def test_mail_goes_out_from_the_ses_identity_parameter(sam):
 
 # ---- least privilege ----
 
+
 def _policy_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for policy in role["Properties"].get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
 
@@ -251,15 +271,19 @@ def test_one_role_per_kind_of_function_and_every_function_uses_its_own(resources
     assert set(roles) == {tpl.role_id(kind) for kind in stack.ROLES}
     for name, spec in stack.FUNCTIONS.items():
         assert functions(resources)[tpl.function_id(name)]["Properties"]["Role"] == {
-            "Fn::GetAtt": [tpl.role_id(spec.role), "Arn"]}
+            "Fn::GetAtt": [tpl.role_id(spec.role), "Arn"]
+        }
     for role in roles.values():
         assert not role["Properties"].get("ManagedPolicyArns"), "managed policies are broader than we need"
 
 
 def test_no_wildcard_action_and_data_actions_only_on_this_stacks_resources(resources):
-    data_resources = (set(of_type(resources, "AWS::DynamoDB::Table")) | set(of_type(resources, "AWS::S3::Bucket"))
-                      | set(of_type(resources, "AWS::SQS::Queue"))
-                      | set(of_type(resources, "AWS::SecretsManager::Secret")))
+    data_resources = (
+        set(of_type(resources, "AWS::DynamoDB::Table"))
+        | set(of_type(resources, "AWS::S3::Bucket"))
+        | set(of_type(resources, "AWS::SQS::Queue"))
+        | set(of_type(resources, "AWS::SecretsManager::Secret"))
+    )
     log_groups = set(of_type(resources, "AWS::Logs::LogGroup"))
     pseudo = {"AWS::Partition", "AWS::Region", "AWS::AccountId"}
     for role_name, role in of_type(resources, "AWS::IAM::Role").items():
@@ -300,8 +324,12 @@ def test_table_actions_reach_the_table_and_its_indexes_only_and_no_request_scans
                     index = resource["Fn::Sub"].removeprefix("${Table.Arn}/index/")
                     assert index in index_names and statement["Action"] == ["dynamodb:Query"], resource
     assert "dynamodb:Scan" not in _actions(resources, "api")
-    schedule_indexes = {s["Fn::Sub"] for st in _policy_statements(resources[tpl.role_id("schedule")])
-                        if st["Sid"] == "TableIndexes" for s in st["Resource"]}
+    schedule_indexes = {
+        s["Fn::Sub"]
+        for st in _policy_statements(resources[tpl.role_id("schedule")])
+        if st["Sid"] == "TableIndexes"
+        for s in st["Resource"]
+    }
     assert schedule_indexes == {"${Table.Arn}/index/" + table_spec.SCHEDULE_INDEX}
 
 
@@ -329,6 +357,7 @@ def test_queues_and_secrets_only_for_the_roles_that_use_them(resources):
 
 
 # ---- operations ----
+
 
 def _alarms(resources: dict[str, Any]) -> list[dict[str, Any]]:
     return [a["Properties"] for a in of_type(resources, "AWS::CloudWatch::Alarm").values()]
@@ -369,6 +398,7 @@ def test_unknown_deep_paths_answer_a_404_problem_at_the_gateway(resources):
 
 # ---- the documents function ----
 
+
 def test_the_documents_function_is_a_container_image_on_its_own_queue(resources, sam):
     spec = stack.FUNCTIONS["documents"]
     assert spec.image is not None and spec.consumes == "documents"
@@ -386,6 +416,7 @@ def test_the_documents_function_is_a_container_image_on_its_own_queue(resources,
 
 
 # ---- the checks' own honesty ----
+
 
 def test_checkov_exceptions_each_have_a_reason_and_unlisted_failures_fail():
     exceptions = checks.load_exceptions()

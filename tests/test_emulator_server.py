@@ -1,12 +1,14 @@
 """The local stack's emulator beyond the DynamoDB patch (infra/emulator/server.py,
 tables.py): tables saved to a file and loaded back as they were, received
 messages released for the final snapshot, the bookkeeping requests."""
+
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -20,21 +22,34 @@ from infra.emulator.tables import TableFiles
 
 REGION = "eu-central-1"
 ITEMS = [
-    {"pk": {"S": "A"}, "sk": {"S": "1"}, "s": {"S": "Müller"}, "n": {"N": "12.50"}, "b": {"B": b"\x00\xff"},
-     "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}, "bs": {"BS": [b"\x01", b"\x02"]},
-     "bool": {"BOOL": False}, "null": {"NULL": True},
-     "m": {"M": {"inner": {"B": b"\x03"}, "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"deep": {"BOOL": True}}}]}}}},
+    {
+        "pk": {"S": "A"},
+        "sk": {"S": "1"},
+        "s": {"S": "Müller"},
+        "n": {"N": "12.50"},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["x", "y"]},
+        "ns": {"NS": ["1", "2"]},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "bool": {"BOOL": False},
+        "null": {"NULL": True},
+        "m": {"M": {"inner": {"B": b"\x03"}, "list": {"L": [{"S": "a"}, {"N": "1"}, {"M": {"deep": {"BOOL": True}}}]}}},
+    },
     {"pk": {"S": "A"}, "sk": {"S": "2"}, "empty": {"L": []}},
     {"pk": {"S": "B"}, "sk": {"S": "1"}},
 ]
 
 
 def make_table(client: Any) -> None:
-    client.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}])
+    client.create_table(
+        TableName="t",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+    )
 
 
 def table() -> Any:
@@ -62,11 +77,20 @@ def test_a_table_saved_to_a_file_loads_back_as_it_was(tmp_path: Path) -> None:
         assert TableFiles(tmp_path).load(table(), "t.json", lock) == 3
         assert everything(client) == before
         # Loaded items behave as written ones: conditions, updates, queries.
-        client.update_item(TableName="t", Key={"pk": {"S": "A"}, "sk": {"S": "1"}}, UpdateExpression="ADD n :one",
-                           ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues={":one": {"N": "1"}})
+        client.update_item(
+            TableName="t",
+            Key={"pk": {"S": "A"}, "sk": {"S": "1"}},
+            UpdateExpression="ADD n :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
         assert client.get_item(TableName="t", Key={"pk": {"S": "A"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "13.50"}
-        assert client.query(TableName="t", KeyConditionExpression="pk = :a",
-                            ExpressionAttributeValues={":a": {"S": "A"}})["Count"] == 2
+        assert (
+            client.query(TableName="t", KeyConditionExpression="pk = :a", ExpressionAttributeValues={":a": {"S": "A"}})[
+                "Count"
+            ]
+            == 2
+        )
         assert TableFiles(tmp_path).save(table(), "t.json", lock)["written"] is True  # changed: rewritten
         saved = json.loads((tmp_path / "t.json").read_text())
         assert saved["items"][0]["n"] == {"N": "13.50"}
@@ -102,8 +126,12 @@ def app(tmp_path: Path) -> Iterator[tuple[EmulatorApp, list[str]]]:
 def test_dynamodb_writes_are_counted_and_everything_else_goes_to_moto(app: tuple[EmulatorApp, list[str]]) -> None:
     emulator, seen = app
     client = Client(emulator)
-    for target in ("DynamoDB_20120810.PutItem", "DynamoDB_20120810.GetItem", "DynamoDB_20120810.TransactWriteItems",
-                   "AmazonSQS.ReceiveMessage"):
+    for target in (
+        "DynamoDB_20120810.PutItem",
+        "DynamoDB_20120810.GetItem",
+        "DynamoDB_20120810.TransactWriteItems",
+        "AmazonSQS.ReceiveMessage",
+    ):
         client.post("/", headers={"X-Amz-Target": target})
     assert len(seen) == 4
     assert client.get("/_crm/dynamodb/writes").json == {"writes": 2}

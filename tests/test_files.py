@@ -3,6 +3,7 @@
 moto in-process signs URLs but cannot be reached through urllib, so an
 upload is simulated with boto3's put_object on the key the URL names.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,9 +20,18 @@ BUCKET = "crm-test-files"
 
 
 def new_file(api: Any, token: str, parent: str, *, kind: str = "contact", **body: Any) -> tuple[int, Any]:
-    status, answer, _ = api.call("POST", "/v1/files", {"filename": "offer.pdf", "content_type": "application/pdf",
-                                                       "size": 13, "parent": {"kind": kind, "id": parent}, **body},
-                                 headers=bearer(token))
+    status, answer, _ = api.call(
+        "POST",
+        "/v1/files",
+        {
+            "filename": "offer.pdf",
+            "content_type": "application/pdf",
+            "size": 13,
+            "parent": {"kind": kind, "id": parent},
+            **body,
+        },
+        headers=bearer(token),
+    )
     return status, answer
 
 
@@ -32,15 +42,19 @@ def meta(api: Any, token: str, file_id: str) -> tuple[int, Any]:
 
 # ---- pure rules ----
 
-@pytest.mark.parametrize("raw, clean", [
-    ("offer.pdf", "offer.pdf"),
-    ("../../etc/passwd", "passwd"),
-    ("C:\\Users\\anna\\Angebot März.docx", "Angebot März.docx"),
-    ("  .hidden  ", "hidden"),
-    ("a\x00b\r\nc\u200b.txt", "ab c.txt"),
-    ("tab\there.csv", "tab here.csv"),
-    ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
-])
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [
+        ("offer.pdf", "offer.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\anna\\Angebot März.docx", "Angebot März.docx"),
+        ("  .hidden  ", "hidden"),
+        ("a\x00b\r\nc\u200b.txt", "ab c.txt"),
+        ("tab\there.csv", "tab here.csv"),
+        ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
+    ],
+)
 def test_file_names_lose_their_path_and_control_characters(raw, clean):
     assert sanitise_filename(raw) == clean
 
@@ -68,13 +82,18 @@ def test_content_types_come_from_the_allow_list():
 
 # ---- upload ----
 
+
 def test_upload_url_is_a_presigned_put_with_the_content_type_signed(api, tenant, fake_parents):
     user_id, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
     status, created = new_file(api, token, contact, filename="reports/Q1 Angebot.pdf")
     assert status == 201, created
     assert created["filename"] == "Q1 Angebot.pdf" and created["status"] == "pending"
-    assert (created["uploaded_by"], created["parent"], created["size"]) == (user_id, {"kind": "contact", "id": contact}, 13)
+    assert (created["uploaded_by"], created["parent"], created["size"]) == (
+        user_id,
+        {"kind": "contact", "id": contact},
+        13,
+    )
     assert created["upload_method"] == "PUT" and created["expires_in"] == 300
     assert created["upload_headers"] == {"Content-Type": "application/pdf"}
     url = urlparse(created["upload_url"])
@@ -122,6 +141,7 @@ def test_files_of_a_hidden_parent_do_not_exist_for_the_caller(api, tenant, fake_
 
 # ---- download ----
 
+
 def test_download_redirects_to_a_presigned_get_once_uploaded(api, tenant, fake_parents):
     _, token = tenant.add_user("u@acme.example")
     _, reader = tenant.add_user("r@acme.example")
@@ -143,10 +163,13 @@ def test_download_redirects_to_a_presigned_get_once_uploaded(api, tenant, fake_p
     assert record["version"] == 2
 
 
-@pytest.mark.parametrize("data, content_type, problem", [
-    (b"", "application/pdf", "empty"),
-    (b"<html>", "text/html", "Content-Type"),
-])
+@pytest.mark.parametrize(
+    "data, content_type, problem",
+    [
+        (b"", "application/pdf", "empty"),
+        (b"<html>", "text/html", "Content-Type"),
+    ],
+)
 def test_a_broken_upload_is_discarded_and_says_why(api, tenant, fake_parents, data, content_type, problem):
     _, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
@@ -165,6 +188,7 @@ def test_a_broken_upload_is_discarded_and_says_why(api, tenant, fake_parents, da
 
 # ---- attachments ----
 
+
 def test_history_events_attach_uploaded_files_of_the_same_record(api, tenant, other_tenant, fake_parents):
     _, token = tenant.add_user("u@acme.example")
     contact, other = fake_parents.add(tenant.id), fake_parents.add(tenant.id)
@@ -178,9 +202,12 @@ def test_history_events_attach_uploaded_files_of_the_same_record(api, tenant, ot
     _upload(other_tenant.id, foreign["id"])
 
     def attach(*file_ids: str) -> tuple[int, Any]:
-        status, body, _ = api.call("POST", f"/v1/contacts/{contact}/history", {"text": "see file",
-                                                                              "file_ids": list(file_ids)},
-                                   headers=bearer(token))
+        status, body, _ = api.call(
+            "POST",
+            f"/v1/contacts/{contact}/history",
+            {"text": "see file", "file_ids": list(file_ids)},
+            headers=bearer(token),
+        )
         return status, body
 
     status, body = attach(pending["id"])
@@ -192,10 +219,13 @@ def test_history_events_attach_uploaded_files_of_the_same_record(api, tenant, ot
     assert status == 201 and event["file_ids"] == [uploaded["id"]]
     # PATCH checks the new list the same way.
     path = f"/v1/history/{event['id']}"
-    assert api.call("PATCH", path, {"file_ids": [elsewhere["id"]]}, headers=bearer(token, **{"If-Match": '"1"'}))[0] == 422
+    assert (
+        api.call("PATCH", path, {"file_ids": [elsewhere["id"]]}, headers=bearer(token, **{"If-Match": '"1"'}))[0] == 422
+    )
     _upload(tenant.id, pending["id"])
-    status, changed, _ = api.call("PATCH", path, {"file_ids": [pending["id"], uploaded["id"]]},
-                                  headers=bearer(token, **{"If-Match": '"1"'}))
+    status, changed, _ = api.call(
+        "PATCH", path, {"file_ids": [pending["id"], uploaded["id"]]}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 200 and changed["file_ids"] == [pending["id"], uploaded["id"]]
     # Deleting the event leaves the files with the record (CAS-3 documents).
     assert api.call("DELETE", path, headers=bearer(token))[0] == 204
@@ -208,12 +238,14 @@ def test_a_records_files_are_listed_newest_first(api, tenant, fake_parents):
     made = [new_file(api, token, contact, filename=f"f{n}.pdf")[1]["id"] for n in range(3)]
     status, page, _ = api.call("GET", f"/v1/contacts/{contact}/files?limit=2", headers=bearer(token))
     assert status == 200 and [f["id"] for f in page["items"]] == [made[2], made[1]]
-    status, rest, _ = api.call("GET", f"/v1/contacts/{contact}/files?limit=2&cursor={page['next_cursor']}",
-                               headers=bearer(token))
+    status, rest, _ = api.call(
+        "GET", f"/v1/contacts/{contact}/files?limit=2&cursor={page['next_cursor']}", headers=bearer(token)
+    )
     assert [f["id"] for f in rest["items"]] == [made[0]] and rest["next_cursor"] is None
 
 
 # ---- tenants ----
+
 
 def test_files_stay_with_their_tenant(api, tenant, other_tenant, fake_parents):
     _, token = tenant.add_user("u@acme.example")
@@ -229,8 +261,10 @@ def test_files_stay_with_their_tenant(api, tenant, other_tenant, fake_parents):
     fake_parents.add(other_tenant.id, record_id=contact)  # B's own record with the same id
     assert api.call("GET", f"/v1/contacts/{contact}/files", headers=bearer(b))[1]["items"] == []
     page = api.call("GET", f"/v1/contacts/{contact}/files?limit=2", headers=bearer(token))[1]
-    assert api.call("GET", f"/v1/contacts/{contact}/files?limit=2&cursor={page['next_cursor']}",
-                    headers=bearer(b))[0] == 400
+    assert (
+        api.call("GET", f"/v1/contacts/{contact}/files?limit=2&cursor={page['next_cursor']}", headers=bearer(b))[0]
+        == 400
+    )
 
 
 def test_openapi_describes_the_file_endpoints(api):

@@ -4,22 +4,25 @@ The parents (contacts, deals) are fakes handed to the container
 (``Container.override(parents=...)``), so these tests need nothing of the
 real contacts; the ``fake_parents`` fixture lives in conftest.py.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import bearer
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def add_event(api: Any, token: str, parent: str, *, collection: str = "contacts", expect: int = 201,
-              **body: Any) -> dict[str, Any]:
-    status, answer, _ = api.call("POST", f"/v1/{collection}/{parent}/history",
-                                 {"text": "Called about the offer", **body}, headers=bearer(token))
+def add_event(
+    api: Any, token: str, parent: str, *, collection: str = "contacts", expect: int = 201, **body: Any
+) -> dict[str, Any]:
+    status, answer, _ = api.call(
+        "POST", f"/v1/{collection}/{parent}/history", {"text": "Called about the offer", **body}, headers=bearer(token)
+    )
     assert status == expect, answer
     return answer
 
@@ -35,6 +38,7 @@ def history(api: Any, token: str, parent: str, query: str = "", *, collection: s
 
 # ---- reading and writing ----
 
+
 def test_events_are_added_and_listed_newest_first(api, tenant, fake_parents):
     user_id, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
@@ -44,7 +48,7 @@ def test_events_are_added_and_listed_newest_first(api, tenant, fake_parents):
     latest = add_event(api, token, contact, kind="email", text="Sent the offer")  # happened now
     assert first["author_id"] == user_id and first["parent"] == {"kind": "contact", "id": contact}
     assert (first["kind"], first["version"], first["file_ids"], first["category_id"]) == ("call", 1, [], None)
-    assert abs(datetime.fromisoformat(latest["happened_at"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(datetime.fromisoformat(latest["happened_at"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
     status, page = history(api, token, contact)
     assert status == 200 and page["next_cursor"] is None
@@ -66,9 +70,15 @@ def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, f
     ben_id, ben = tenant.add_user("ben@acme.example")
     contact = fake_parents.add(tenant.id)
     made = {}
-    for hour, (token, kind, category) in enumerate([(anna, "note", cats["a"]), (ben, "call", cats["a"]),
-                                                    (anna, "call", cats["b"]), (ben, "note", None),
-                                                    (anna, "email", cats["a"])]):
+    for hour, (token, kind, category) in enumerate(
+        [
+            (anna, "note", cats["a"]),
+            (ben, "call", cats["a"]),
+            (anna, "call", cats["b"]),
+            (ben, "note", None),
+            (anna, "email", cats["a"]),
+        ]
+    ):
         made[hour] = add_event(api, token, contact, kind=kind, category_id=category, happened_at=at(hour))["id"]
 
     def ids(query: str) -> list[str]:
@@ -83,12 +93,22 @@ def test_filters_and_date_range_are_one_query_and_bind_the_cursor(api, tenant, f
     assert ids(f"?from={at(3.5).replace('+00:00', 'Z')}") == [made[4]]
     assert ids(f"?to={at(0).replace('+00:00', 'Z')}&author_id={anna_id}") == [made[0]]
     # 15:30+02:00 is 13:30Z; an unencoded "+" (a space on arrival) means the same.
-    assert ids("?from=2026-03-01T15:30:00%2B02:00") == ids("?from=2026-03-01T15:30:00+02:00") == \
-        [made[4], made[3], made[2]]
-    assert api.call("GET", f"/v1/contacts/{contact}/history?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z",
-                    headers=bearer(anna))[0] == 422
-    assert api.call("GET", f"/v1/contacts/{contact}/history?from=2026-03-02T00:00:00",
-                    headers=bearer(anna))[0] == 422, "times need an offset"
+    assert (
+        ids("?from=2026-03-01T15:30:00%2B02:00")
+        == ids("?from=2026-03-01T15:30:00+02:00")
+        == [made[4], made[3], made[2]]
+    )
+    assert (
+        api.call(
+            "GET",
+            f"/v1/contacts/{contact}/history?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z",
+            headers=bearer(anna),
+        )[0]
+        == 422
+    )
+    assert (
+        api.call("GET", f"/v1/contacts/{contact}/history?from=2026-03-02T00:00:00", headers=bearer(anna))[0] == 422
+    ), "times need an offset"
     assert api.call("GET", f"/v1/contacts/{contact}/history?colour=red", headers=bearer(anna))[0] == 422
 
     # Paging with a filter: pages do not overlap and the cursor belongs to that filter.
@@ -110,8 +130,9 @@ def test_a_hidden_parent_hides_its_history_even_from_authors(api, tenant, fake_p
     assert history(api, outsider, private)[0] == 404
     add_event(api, outsider, private, expect=404)
     for method in ("GET", "PATCH", "DELETE"):
-        status, body, _ = api.call(method, f"/v1/history/{event['id']}", {"text": "x"},
-                                   headers=bearer(outsider, **{"If-Match": '"1"'}))
+        status, body, _ = api.call(
+            method, f"/v1/history/{event['id']}", {"text": "x"}, headers=bearer(outsider, **{"If-Match": '"1"'})
+        )
         assert status == 404 and body["detail"] == "The history event does not exist."
     # Admins read and moderate everything (TEN-5).
     assert history(api, tenant.owner_token, private)[1]["items"][0]["id"] == event["id"]
@@ -138,11 +159,19 @@ def test_only_the_author_or_an_admin_changes_or_deletes_an_event(api, tenant, fa
     assert api.call("DELETE", path, headers=bearer(colleague))[0] == 403
 
     assert api.call("PATCH", path, {"text": "No version"}, headers=bearer(author))[0] == 428
-    status, changed, headers = api.call("PATCH", path, {"text": "Corrected", "category_id": None, "kind": "email"},
-                                        headers=bearer(author, **{"If-Match": '"1"'}))
+    status, changed, headers = api.call(
+        "PATCH",
+        path,
+        {"text": "Corrected", "category_id": None, "kind": "email"},
+        headers=bearer(author, **{"If-Match": '"1"'}),
+    )
     assert status == 200 and headers["etag"] == '"2"'
-    assert (changed["text"], changed["category_id"], changed["kind"], changed["version"]) == \
-        ("Corrected", None, "email", 2)
+    assert (changed["text"], changed["category_id"], changed["kind"], changed["version"]) == (
+        "Corrected",
+        None,
+        "email",
+        2,
+    )
     assert changed["happened_at"] == event["happened_at"] and changed["created_at"] == event["created_at"]
     assert api.call("PATCH", path, {"text": "Stale"}, headers=bearer(author, **{"If-Match": '"1"'}))[0] == 412
     assert api.call("PATCH", path, {"text": None}, headers=bearer(author, **{"If-Match": '"2"'}))[0] == 422
@@ -162,14 +191,19 @@ def test_changing_when_it_happened_moves_the_event(api, tenant, fake_parents):
     contact = fake_parents.add(tenant.id)
     old = add_event(api, token, contact, text="old", happened_at=at(0))
     new = add_event(api, token, contact, text="new", happened_at=at(5))
-    status, moved, _ = api.call("PATCH", f"/v1/history/{old['id']}", {"happened_at": at(10)},
-                                headers=bearer(token, **{"If-Match": '"1"'}))
+    status, moved, _ = api.call(
+        "PATCH", f"/v1/history/{old['id']}", {"happened_at": at(10)}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 200 and moved["version"] == 2 and moved["happened_at"] == "2026-03-01T22:00:00Z"
     assert [e["id"] for e in history(api, token, contact)[1]["items"]] == [old["id"], new["id"]]
     assert api.call("GET", f"/v1/history/{old['id']}", headers=bearer(token))[1] == moved
     # A stale version moves nothing.
-    assert api.call("PATCH", f"/v1/history/{old['id']}", {"happened_at": at(1)},
-                    headers=bearer(token, **{"If-Match": '"1"'}))[0] == 412
+    assert (
+        api.call(
+            "PATCH", f"/v1/history/{old['id']}", {"happened_at": at(1)}, headers=bearer(token, **{"If-Match": '"1"'})
+        )[0]
+        == 412
+    )
     assert len(history(api, token, contact)[1]["items"]) == 2
 
 
@@ -195,18 +229,27 @@ def test_requests_are_validated(api, tenant, fake_parents):
 def test_categories_must_be_the_tenants_history_categories(api, tenant, other_tenant, fake_parents, cats):
     _, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
-    status, body, _ = api.call("POST", f"/v1/contacts/{contact}/history", {"text": "hi", "category_id": "nope"},
-                               headers=bearer(token))
+    status, body, _ = api.call(
+        "POST", f"/v1/contacts/{contact}/history", {"text": "hi", "category_id": "nope"}, headers=bearer(token)
+    )
     assert status == 422 and body["errors"][0]["field"] == "category_id"
     # Another tenant's category is unknown here too.
     _, theirs, _ = api.call("GET", "/v1/settings/history-categories", headers=bearer(other_tenant.owner_token))
-    status, _, _ = api.call("POST", f"/v1/contacts/{contact}/history",
-                            {"text": "hi", "category_id": theirs["items"][0]["id"]}, headers=bearer(token))
+    status, _, _ = api.call(
+        "POST",
+        f"/v1/contacts/{contact}/history",
+        {"text": "hi", "category_id": theirs["items"][0]["id"]},
+        headers=bearer(token),
+    )
     assert status == 422
     event = add_event(api, token, contact, category_id=cats["a"])
     add_event(api, token, contact)  # no category: nothing to check
-    assert api.call("PATCH", f"/v1/history/{event['id']}", {"category_id": "nope"},
-                    headers=bearer(token, **{"If-Match": '"1"'}))[0] == 422
+    assert (
+        api.call(
+            "PATCH", f"/v1/history/{event['id']}", {"category_id": "nope"}, headers=bearer(token, **{"If-Match": '"1"'})
+        )[0]
+        == 422
+    )
 
 
 def test_category_use_counters_move_in_the_events_transactions(api, tenant, fake_parents, cats):
@@ -223,13 +266,16 @@ def test_category_use_counters_move_in_the_events_transactions(api, tenant, fake
     add_event(api, token, contact, category_id=cats["b"], happened_at=at(0))
     assert (uses("a"), uses("b")) == (2, 1)
     # A category in use cannot be deleted.
-    assert api.call("DELETE", f"/v1/settings/history-categories/{cats['b']}",
-                    headers=bearer(tenant.owner_token))[0] == 409
-    api.call("PATCH", f"/v1/history/{first['id']}", {"category_id": cats["b"]},
-             headers=bearer(token, **{"If-Match": '"1"'}))
+    assert (
+        api.call("DELETE", f"/v1/settings/history-categories/{cats['b']}", headers=bearer(tenant.owner_token))[0] == 409
+    )
+    api.call(
+        "PATCH", f"/v1/history/{first['id']}", {"category_id": cats["b"]}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert (uses("a"), uses("b")) == (1, 2)
-    api.call("PATCH", f"/v1/history/{first['id']}", {"text": "same category"},
-             headers=bearer(token, **{"If-Match": '"2"'}))
+    api.call(
+        "PATCH", f"/v1/history/{first['id']}", {"text": "same category"}, headers=bearer(token, **{"If-Match": '"2"'})
+    )
     assert (uses("a"), uses("b")) == (1, 2)
     api.call("DELETE", f"/v1/history/{first['id']}", headers=bearer(token))
     assert (uses("a"), uses("b")) == (1, 1)
@@ -255,8 +301,8 @@ def test_history_is_generic_over_parent_kinds(api, tenant, fake_parents):
 def test_system_events_join_the_callers_transaction(api, tenant, fake_parents):
     from chalicelib.domain.shared.errors import Conflict
     from chalicelib.domain.shared.principal import Principal, Role
-    from chalicelib.storage.records.history import system_event_op
     from chalicelib.storage.dynamo.table import Put, Table
+    from chalicelib.storage.records.history import system_event_op
 
     user_id, token = tenant.add_user("u@acme.example")
     deal = fake_parents.add(tenant.id, "deal")
@@ -267,21 +313,27 @@ def test_system_events_join_the_callers_transaction(api, tenant, fake_parents):
     with pytest.raises(Conflict):
         Table().transact([Put(record), system_event_op(principal, "deal", deal, "never written")])
     status, page = history(api, token, deal, collection="deals")
-    assert [(e["kind"], e["text"], e["author_id"]) for e in page["items"]] == \
-        [("system", "Stage: Proposal -> Won", user_id)]
+    assert [(e["kind"], e["text"], e["author_id"]) for e in page["items"]] == [
+        ("system", "Stage: Proposal -> Won", user_id)
+    ]
     event_id = page["items"][0]["id"]
-    status, body, _ = api.call("PATCH", f"/v1/history/{event_id}", {"text": "rewritten"},
-                               headers=bearer(token, **{"If-Match": '"1"'}))
+    status, body, _ = api.call(
+        "PATCH", f"/v1/history/{event_id}", {"text": "rewritten"}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
     assert status == 409 and body["detail"] == "System events cannot be changed."
 
 
 # ---- cascades ----
 
-def _upload(tenant_id: str, file_id: str, data: bytes = b"%PDF-1.7 test", content_type: str = "application/pdf") -> None:
+
+def _upload(
+    tenant_id: str, file_id: str, data: bytes = b"%PDF-1.7 test", content_type: str = "application/pdf"
+) -> None:
     from chalicelib.storage.dynamo.aws import client
 
-    client("s3").put_object(Bucket="crm-test-files", Key=f"t/{tenant_id}/files/{file_id}", Body=data,
-                            ContentType=content_type)
+    client("s3").put_object(
+        Bucket="crm-test-files", Key=f"t/{tenant_id}/files/{file_id}", Body=data, ContentType=content_type
+    )
 
 
 def _objects(tenant_id: str) -> list[str]:
@@ -291,11 +343,21 @@ def _objects(tenant_id: str) -> list[str]:
     return [o["Key"] for o in listing.get("Contents", [])]
 
 
-def add_file(api: Any, token: str, kind: str, parent: str, *, upload: bool = True, tenant_id: str = "",
-             **body: Any) -> dict[str, Any]:
-    status, created, _ = api.call("POST", "/v1/files", {"filename": "offer.pdf", "content_type": "application/pdf",
-                                                        "size": 13, "parent": {"kind": kind, "id": parent}, **body},
-                                  headers=bearer(token))
+def add_file(
+    api: Any, token: str, kind: str, parent: str, *, upload: bool = True, tenant_id: str = "", **body: Any
+) -> dict[str, Any]:
+    status, created, _ = api.call(
+        "POST",
+        "/v1/files",
+        {
+            "filename": "offer.pdf",
+            "content_type": "application/pdf",
+            "size": 13,
+            "parent": {"kind": kind, "id": parent},
+            **body,
+        },
+        headers=bearer(token),
+    )
     assert status == 201, created
     if upload:
         _upload(tenant_id, created["id"])
@@ -339,6 +401,7 @@ def test_the_cascade_is_in_the_event_table_for_every_parent_kind(api, tenant, fa
     fake_parents.remove(tenant.id, "deal", deal)
     cascade = {s.name: s for s in subscribers("record.deleted:deal")}["history.delete_for_parent"]
     from chalicelib.bootstrap import container
+
     cascade.run(container(), RecordDeleted(tenant_id=tenant.id, record_kind="deal", record_id=deal))
     fake_parents.add(tenant.id, "deal", record_id=deal)
     assert history(api, token, deal, collection="deals")[1]["items"] == []
@@ -384,8 +447,14 @@ def test_an_edit_during_a_merge_is_moved_not_lost(api, tenant, fake_parents, mon
     def page_then_edit(self: Any, partition: str, prefix: str) -> Any:
         page = read_page(self, partition, prefix)
         if page.items and not edits:  # someone edits the event right after the merge read it
-            edits.append(api.call("PATCH", f"/v1/history/{event['id']}", {"text": "edited meanwhile"},
-                                  headers=bearer(token, **{"If-Match": '"1"'}))[0])
+            edits.append(
+                api.call(
+                    "PATCH",
+                    f"/v1/history/{event['id']}",
+                    {"text": "edited meanwhile"},
+                    headers=bearer(token, **{"If-Match": '"1"'}),
+                )[0]
+            )
         return page
 
     monkeypatch.setattr(history_storage.HistoryStore, "_first_page", page_then_edit)
@@ -397,6 +466,7 @@ def test_an_edit_during_a_merge_is_moved_not_lost(api, tenant, fake_parents, mon
 
 # ---- tenants ----
 
+
 def test_history_stays_with_its_tenant(api, tenant, other_tenant, fake_parents):
     _, token = tenant.add_user("u@acme.example")
     contact = fake_parents.add(tenant.id)
@@ -406,8 +476,12 @@ def test_history_stays_with_its_tenant(api, tenant, other_tenant, fake_parents):
     b = other_tenant.owner_token
     assert history(api, b, contact)[0] == 404
     for method in ("GET", "PATCH", "DELETE"):
-        assert api.call(method, f"/v1/history/{event['id']}", {"text": "pwned"},
-                        headers=bearer(b, **{"If-Match": '"1"'}))[0] == 404
+        assert (
+            api.call(method, f"/v1/history/{event['id']}", {"text": "pwned"}, headers=bearer(b, **{"If-Match": '"1"'}))[
+                0
+            ]
+            == 404
+        )
     # Even a record of B's with the very same id shows none of A's events.
     fake_parents.add(other_tenant.id, record_id=contact)
     assert history(api, b, contact)[1]["items"] == []
@@ -423,8 +497,9 @@ def test_openapi_lists_the_history_endpoints_with_strict_models(api):
         assert {"get", "post"} <= set(spec["paths"][f"/v1/{collection}/{{{param}}}/history"])
     assert {"get", "patch", "delete"} <= set(spec["paths"]["/v1/history/{event_id}"])
     listing = spec["paths"]["/v1/contacts/{contact_id}/history"]["get"]
-    assert {"category_id", "author_id", "kind", "from", "to", "limit", "cursor"} <= \
-        {p["name"] for p in listing["parameters"]}
+    assert {"category_id", "author_id", "kind", "from", "to", "limit", "cursor"} <= {
+        p["name"] for p in listing["parameters"]
+    }
     schemas = spec["components"]["schemas"]
     for model in ("NewHistoryEvent", "HistoryChanges"):
         found = [schema for name, schema in schemas.items() if name.endswith(model)]

@@ -1,17 +1,18 @@
 """The generic Idempotency-Key machinery (routing ``idempotent=True`` over
 storage/idempotency.py): kept per tenant and user, expires in 24 h through
 the housekeeping index, replays, refuses another body and concurrent runs."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.domain.shared.errors import Conflict, ValidationFailed
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer, body_hash
 from chalicelib.storage.dynamo.table import Table
+from chalicelib.storage.idempotency import IdempotencyStore, IdempotentRequest, StoredAnswer, body_hash
 from tests.conftest import bearer
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def request(key="k1", body=b'{"a": 1}', user="u1", tenant="t1"):
@@ -27,7 +28,7 @@ def test_first_request_runs_then_replays(aws):
     store = IdempotencyStore(clock=lambda: NOW)
     assert store.begin(request()) is None
     with pytest.raises(Conflict):
-        store.begin(request())                       # still running
+        store.begin(request())  # still running
     store.complete(request(), StoredAnswer(201, '{"id": "x"}'))
     assert store.begin(request()) == StoredAnswer(201, '{"id": "x"}')
     with pytest.raises(ValidationFailed):
@@ -46,7 +47,7 @@ def test_kept_24_hours_in_the_housekeeping_index_then_reusable(aws):
     assert item["ttl"] == int(expires.timestamp()) and item["sched_pk"] == keys.expiry_bucket(expires)
     assert item["pk"].startswith("T#t1#IDEMPOTENCY#u1#")
     later = IdempotencyStore(clock=lambda: NOW + timedelta(hours=24, seconds=1))
-    assert later.begin(request(body=b'{"other": true}')) is None   # expired: a new request
+    assert later.begin(request(body=b'{"other": true}')) is None  # expired: a new request
 
 
 def test_abandoned_requests_run_again(aws):
@@ -61,8 +62,9 @@ def test_abandoned_requests_run_again(aws):
 def test_keys_are_isolated_between_tenants_through_the_api(api, tenant, other_tenant):
     body = {"title": "Once", "due_at": "2030-01-01T10:00:00Z"}
     mine = api.call("POST", "/v1/tasks", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": "same"}))
-    theirs = api.call("POST", "/v1/tasks", body,
-                      headers=bearer(other_tenant.owner_token, **{"Idempotency-Key": "same"}))
+    theirs = api.call(
+        "POST", "/v1/tasks", body, headers=bearer(other_tenant.owner_token, **{"Idempotency-Key": "same"})
+    )
     assert mine[0] == theirs[0] == 201 and mine[1]["id"] != theirs[1]["id"]
     assert "idempotent-replayed" not in theirs[2]
 
@@ -86,11 +88,25 @@ def test_kept_answers_are_sealed_so_no_secret_sits_in_the_table(api, tenant):
 
 
 def test_the_answer_is_kept_per_real_path_not_per_route_template(api, tenant):
-    people = [api.call("POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "X"},
-                       headers=bearer(tenant.owner_token))[1]["id"] for name in ("Anna", "Ben")]
+    people = [
+        api.call(
+            "POST",
+            "/v1/contacts",
+            {"kind": "person", "first_name": name, "last_name": "X"},
+            headers=bearer(tenant.owner_token),
+        )[1]["id"]
+        for name in ("Anna", "Ben")
+    ]
     note = {"text": "Called about the offer"}
-    answers = [api.call("POST", f"/v1/contacts/{person}/history", note,
-                        headers=bearer(tenant.owner_token, **{"Idempotency-Key": "same"})) for person in people]
+    answers = [
+        api.call(
+            "POST",
+            f"/v1/contacts/{person}/history",
+            note,
+            headers=bearer(tenant.owner_token, **{"Idempotency-Key": "same"}),
+        )
+        for person in people
+    ]
     assert [a[0] for a in answers] == [201, 201]
     assert answers[0][1]["id"] != answers[1][1]["id"]
     assert "idempotent-replayed" not in answers[1][2]

@@ -3,9 +3,11 @@ route registry is walked, and each POST either replays its first answer to a
 retry with the same key, creating nothing twice, or says why it need not.
 
 A new POST route without a sample body below fails this test: give it one."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -15,8 +17,11 @@ Fixtures = dict[str, str]
 
 
 def _contact(api: Api, token: str, name: str, kind: str = "person") -> str:
-    body = ({"kind": "company", "company_name": name} if kind == "company"
-            else {"kind": "person", "first_name": name, "last_name": "X"})
+    body = (
+        {"kind": "company", "company_name": name}
+        if kind == "company"
+        else {"kind": "person", "first_name": name, "last_name": "X"}
+    )
     status, created, _ = api.call("POST", "/v1/contacts", body, headers=bearer(token))
     assert status == 201, created
     return created["id"]
@@ -26,38 +31,57 @@ def _fixtures(api: Api, tenant: Tenant) -> Fixtures:
     token = tenant.owner_token
     deal = api.call("POST", "/v1/deals", {"title": "ERP"}, headers=bearer(token))[1]["id"]
     case = api.call("POST", "/v1/cases", {"title": "Summit"}, headers=bearer(token))[1]["id"]
-    return {"anna": _contact(api, token, "Anna"), "ben": _contact(api, token, "Ben"),
-            "carl": _contact(api, token, "Carl"), "deal": deal, "case": case}
+    return {
+        "anna": _contact(api, token, "Anna"),
+        "ben": _contact(api, token, "Ben"),
+        "carl": _contact(api, token, "Carl"),
+        "deal": deal,
+        "case": case,
+    }
 
 
 # (path template, method) -> (path, body) given the fixtures
 SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/contacts", "POST"): lambda f: ("/v1/contacts", {"kind": "person", "first_name": "Dora", "last_name": "Y"}),
-    ("/v1/contacts/bulk", "POST"): lambda f: ("/v1/contacts/bulk", {"ids": [f["anna"]], "action": "add_tags",
-                                                                   "tags": ["Lead"]}),
+    ("/v1/contacts/bulk", "POST"): lambda f: (
+        "/v1/contacts/bulk",
+        {"ids": [f["anna"]], "action": "add_tags", "tags": ["Lead"]},
+    ),
     ("/v1/contacts/merge", "POST"): lambda f: ("/v1/contacts/merge", {"from_id": f["carl"], "into_id": f["ben"]}),
     ("/v1/contacts/{contact_id}/history", "POST"): lambda f: (f"/v1/contacts/{f['anna']}/history", {"text": "Hi"}),
     ("/v1/deals/{deal_id}/history", "POST"): lambda f: (f"/v1/deals/{f['deal']}/history", {"text": "Hi"}),
     ("/v1/cases/{case_id}/history", "POST"): lambda f: (f"/v1/cases/{f['case']}/history", {"text": "Hi"}),
-    ("/v1/files", "POST"): lambda f: ("/v1/files", {"filename": "offer.pdf", "content_type": "application/pdf",
-                                                    "size": 1000, "parent": {"kind": "contact", "id": f["anna"]}}),
+    ("/v1/files", "POST"): lambda f: (
+        "/v1/files",
+        {
+            "filename": "offer.pdf",
+            "content_type": "application/pdf",
+            "size": 1000,
+            "parent": {"kind": "contact", "id": f["anna"]},
+        },
+    ),
     ("/v1/tasks", "POST"): lambda f: ("/v1/tasks", {"title": "Call", "due_at": "2030-01-01T10:00:00Z"}),
-    ("/v1/tasks/bulk", "POST"): lambda f: ("/v1/tasks/bulk", {"title": "Call", "due_at": "2030-01-01T10:00:00Z",
-                                                              "contact_ids": [f["anna"], f["ben"]]}),
+    ("/v1/tasks/bulk", "POST"): lambda f: (
+        "/v1/tasks/bulk",
+        {"title": "Call", "due_at": "2030-01-01T10:00:00Z", "contact_ids": [f["anna"], f["ben"]]},
+    ),
     ("/v1/deals", "POST"): lambda f: ("/v1/deals", {"title": "CRM rollout"}),
     ("/v1/deals/{deal_id}/projects", "POST"): lambda f: (f"/v1/deals/{f['deal']}/projects", {"title": "Rollout"}),
     ("/v1/cases", "POST"): lambda f: ("/v1/cases", {"title": "Workshop"}),
     ("/v1/cases/{case_id}/close", "POST"): lambda f: (f"/v1/cases/{f['case']}/close", None),
     ("/v1/cases/{case_id}/reopen", "POST"): None,  # covered by close: the same handler shape, needs a closed case
-    ("/v1/custom-fields", "POST"): lambda f: ("/v1/custom-fields", {"entity": "contact", "label": "Shoe size",
-                                                                   "type": "text"}),
+    ("/v1/custom-fields", "POST"): lambda f: (
+        "/v1/custom-fields",
+        {"entity": "contact", "label": "Shoe size", "type": "text"},
+    ),
     ("/v1/settings/contact-types", "POST"): lambda f: ("/v1/settings/contact-types", {"name": "Reseller"}),
-    ("/v1/settings/temperatures", "POST"): lambda f: ("/v1/settings/temperatures", {"name": "Lukewarm",
-                                                                                   "color": "#aabbcc"}),
+    ("/v1/settings/temperatures", "POST"): lambda f: (
+        "/v1/settings/temperatures",
+        {"name": "Lukewarm", "color": "#aabbcc"},
+    ),
     ("/v1/settings/history-categories", "POST"): lambda f: ("/v1/settings/history-categories", {"name": "Visit"}),
     ("/v1/settings/task-categories", "POST"): lambda f: ("/v1/settings/task-categories", {"name": "Visit"}),
-    ("/v1/settings/deal-stages", "POST"): lambda f: ("/v1/settings/deal-stages", {"name": "Pilot",
-                                                                                 "probability": 60}),
+    ("/v1/settings/deal-stages", "POST"): lambda f: ("/v1/settings/deal-stages", {"name": "Pilot", "probability": 60}),
     ("/v1/users", "POST"): lambda f: ("/v1/users", {"email": "new@acme.example", "name": "New", "role": "user"}),
     ("/v1/groups", "POST"): lambda f: ("/v1/groups", {"name": "Sales"}),
     ("/v1/tokens", "POST"): lambda f: ("/v1/tokens", {"name": "script"}),
@@ -86,8 +110,9 @@ def test_every_post_is_idempotent_or_says_why_not(app):
     assert idempotent == set(SAMPLES), "a POST route without a sample body here, or a sample without a route"
 
 
-@pytest.mark.parametrize("route", [key for key, sample in SAMPLES.items() if sample is not None],
-                         ids=lambda route: route[0])
+@pytest.mark.parametrize(
+    "route", [key for key, sample in SAMPLES.items() if sample is not None], ids=lambda route: route[0]
+)
 def test_a_retry_with_the_same_key_replays_and_creates_nothing_twice(api, tenant, route):
     path, body = SAMPLES[route](_fixtures(api, tenant))
     headers = bearer(tenant.owner_token, **{"Idempotency-Key": "retry-1"})

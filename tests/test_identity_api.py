@@ -1,5 +1,6 @@
 """Tenants, users, authentication and tokens through the real API (TEN-1..4)."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -51,8 +52,9 @@ def test_logout_revokes_only_the_calling_token(api, tenant):
 
 
 def test_invited_user_sets_a_password_once(api, tenant, run_jobs):
-    status, created, _ = api.call("POST", "/v1/users", {"email": "inv@acme.example", "name": "Inv"},
-                                  headers=bearer(tenant.owner_token))
+    status, created, _ = api.call(
+        "POST", "/v1/users", {"email": "inv@acme.example", "name": "Inv"}, headers=bearer(tenant.owner_token)
+    )
     assert status == 201 and created["status"] == "invited"
     invitation = created["invitation_token"]
     # Not a bearer credential, and no login before accepting.
@@ -61,8 +63,9 @@ def test_invited_user_sets_a_password_once(api, tenant, run_jobs):
     run_jobs()
     mail = [m for m in sent_emails() if m.destinations["ToAddresses"] == ["inv@acme.example"]]
     assert len(mail) == 1 and invitation in mail[0].body, "the invitation travels by e-mail"
-    status, session, _ = api.call("POST", "/v1/auth/accept-invitation",
-                                  {"token": invitation, "password": "brand-new-password"})
+    status, session, _ = api.call(
+        "POST", "/v1/auth/accept-invitation", {"token": invitation, "password": "brand-new-password"}
+    )
     assert status == 200 and session["user"]["status"] == "active"
     assert api.call("GET", "/v1/me", headers=bearer(session["token"]))[0] == 200
     assert tenant.login("inv@acme.example", "brand-new-password")
@@ -71,8 +74,9 @@ def test_invited_user_sets_a_password_once(api, tenant, run_jobs):
 
 
 def test_invitation_and_notification_secrets_are_not_stored_in_clear(api, tenant):
-    _, created, _ = api.call("POST", "/v1/users", {"email": "inv@acme.example", "name": "Inv"},
-                             headers=bearer(tenant.owner_token))
+    _, created, _ = api.call(
+        "POST", "/v1/users", {"email": "inv@acme.example", "name": "Inv"}, headers=bearer(tenant.owner_token)
+    )
     secret = created["invitation_token"].rsplit(".", 1)[1]
     from chalicelib.storage.dynamo.aws import client
 
@@ -83,15 +87,30 @@ def test_invitation_and_notification_secrets_are_not_stored_in_clear(api, tenant
 
 def test_users_are_managed_by_owners_and_admins_only(api, tenant):
     _, user_token = tenant.add_user("u@acme.example")
-    status, body, _ = api.call("POST", "/v1/users", {"email": "x@acme.example", "name": "X", "password": "pw-123456789"},
-                               headers=bearer(user_token))
+    status, body, _ = api.call(
+        "POST",
+        "/v1/users",
+        {"email": "x@acme.example", "name": "X", "password": "pw-123456789"},
+        headers=bearer(user_token),
+    )
     assert status == 403
     admin_id, admin_token = tenant.add_user("a@acme.example", role="admin")
-    status, _, _ = api.call("POST", "/v1/users", {"email": "o2@acme.example", "name": "O", "role": "owner",
-                                                  "password": "pw-123456789"}, headers=bearer(admin_token))
+    status, _, _ = api.call(
+        "POST",
+        "/v1/users",
+        {"email": "o2@acme.example", "name": "O", "role": "owner", "password": "pw-123456789"},
+        headers=bearer(admin_token),
+    )
     assert status == 403, "only an owner makes owners"
-    assert api.call("POST", "/v1/users", {"email": "u2@acme.example", "name": "U2", "password": "pw-123456789"},
-                    headers=bearer(admin_token))[0] == 201
+    assert (
+        api.call(
+            "POST",
+            "/v1/users",
+            {"email": "u2@acme.example", "name": "U2", "password": "pw-123456789"},
+            headers=bearer(admin_token),
+        )[0]
+        == 201
+    )
     # Everyone reads the directory.
     status, page, _ = api.call("GET", "/v1/users", headers=bearer(user_token))
     assert status == 200 and len(page["items"]) == 4 and page["next_cursor"] is None
@@ -99,8 +118,12 @@ def test_users_are_managed_by_owners_and_admins_only(api, tenant):
 
 def test_emails_are_unique_per_tenant_ignoring_case(api, tenant, other_tenant):
     tenant.add_user("same@acme.example")
-    status, body, _ = api.call("POST", "/v1/users", {"email": "SAME@Acme.Example", "name": "Dup",
-                                                     "password": "pw-123456789"}, headers=bearer(tenant.owner_token))
+    status, body, _ = api.call(
+        "POST",
+        "/v1/users",
+        {"email": "SAME@Acme.Example", "name": "Dup", "password": "pw-123456789"},
+        headers=bearer(tenant.owner_token),
+    )
     assert status == 409
     # Another tenant may have the same address.
     other_tenant.add_user("same@acme.example", password="other-password-1")
@@ -109,7 +132,9 @@ def test_emails_are_unique_per_tenant_ignoring_case(api, tenant, other_tenant):
 def test_login_with_an_address_in_two_tenants(api, tenant, other_tenant):
     tenant.add_user("both@example.org", password="password-in-acme")
     other_tenant.add_user("both@example.org", password="password-in-globex")
-    status, body, _ = api.call("POST", "/v1/auth/login", {"email": "both@example.org", "password": "password-in-globex"})
+    status, body, _ = api.call(
+        "POST", "/v1/auth/login", {"email": "both@example.org", "password": "password-in-globex"}
+    )
     assert status == 200
     status, me, _ = api.call("GET", "/v1/me", headers=bearer(body["token"]))
     assert me["tenant"]["id"] == other_tenant.id
@@ -118,28 +143,33 @@ def test_login_with_an_address_in_two_tenants(api, tenant, other_tenant):
 def test_nobody_raises_their_own_role(api, tenant):
     user_id, user_token = tenant.add_user("u@acme.example")
     _, me, headers = api.call("GET", f"/v1/users/{user_id}", headers=bearer(user_token))
-    status, _, _ = api.call("PATCH", f"/v1/users/{user_id}", {"role": "admin"},
-                            headers=bearer(user_token, **{"If-Match": headers["etag"]}))
+    status, _, _ = api.call(
+        "PATCH", f"/v1/users/{user_id}", {"role": "admin"}, headers=bearer(user_token, **{"If-Match": headers["etag"]})
+    )
     assert status == 403
     admin_id, admin_token = tenant.add_user("a@acme.example", role="admin")
-    status, _, _ = api.call("PATCH", f"/v1/users/{admin_id}", {"role": "owner"},
-                            headers=bearer(admin_token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH", f"/v1/users/{admin_id}", {"role": "owner"}, headers=bearer(admin_token, **{"If-Match": '"1"'})
+    )
     assert status == 403
     # Lowering your own role is fine.
-    status, body, _ = api.call("PATCH", f"/v1/users/{admin_id}", {"role": "user"},
-                               headers=bearer(admin_token, **{"If-Match": '"1"'}))
+    status, body, _ = api.call(
+        "PATCH", f"/v1/users/{admin_id}", {"role": "user"}, headers=bearer(admin_token, **{"If-Match": '"1"'})
+    )
     assert status == 200 and body["role"] == "user" and body["version"] == 2
 
 
 def test_last_owner_can_be_neither_demoted_nor_deactivated(api, tenant):
     owner = tenant.owner_id
-    status, body, _ = api.call("PATCH", f"/v1/users/{owner}", {"role": "admin"},
-                               headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, body, _ = api.call(
+        "PATCH", f"/v1/users/{owner}", {"role": "admin"}, headers=bearer(tenant.owner_token, **{"If-Match": '"1"'})
+    )
     assert status == 409 and "owner" in body["detail"]
     assert api.call("DELETE", f"/v1/users/{owner}", headers=bearer(tenant.owner_token))[0] == 409
     second, _ = tenant.add_user("o2@acme.example", role="owner")
-    status, body, _ = api.call("PATCH", f"/v1/users/{owner}", {"role": "admin"},
-                               headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, body, _ = api.call(
+        "PATCH", f"/v1/users/{owner}", {"role": "admin"}, headers=bearer(tenant.owner_token, **{"If-Match": '"1"'})
+    )
     assert status == 200 and body["role"] == "admin"
     # Now the second owner is the last one.
     _, second_token = second, tenant.login("o2@acme.example", "user-password-1")
@@ -156,8 +186,9 @@ def test_deactivated_users_tokens_stop_at_once(api, tenant):
     assert api.call("GET", "/v1/me", headers=bearer(api_token["token"]))[0] == 401
     assert api.call("POST", "/v1/auth/login", {"email": "u@acme.example", "password": "user-password-1"})[0] == 401
     # Reactivated, the same tokens work again (they were never deleted).
-    api.call("PATCH", f"/v1/users/{user_id}", {"status": "active"},
-             headers=bearer(tenant.owner_token, **{"If-Match": '"2"'}))
+    api.call(
+        "PATCH", f"/v1/users/{user_id}", {"status": "active"}, headers=bearer(tenant.owner_token, **{"If-Match": '"2"'})
+    )
     assert api.call("GET", "/v1/me", headers=bearer(user_token))[0] == 200
 
 
@@ -173,8 +204,12 @@ def test_updates_name_their_version(api, tenant):
 
 def test_changing_the_email_moves_the_login_and_frees_the_old_address(api, tenant):
     user_id, user_token = tenant.add_user("old@acme.example")
-    status, body, _ = api.call("PATCH", f"/v1/users/{user_id}", {"email": "new@acme.example"},
-                               headers=bearer(user_token, **{"If-Match": '"1"'}))
+    status, body, _ = api.call(
+        "PATCH",
+        f"/v1/users/{user_id}",
+        {"email": "new@acme.example"},
+        headers=bearer(user_token, **{"If-Match": '"1"'}),
+    )
     assert status == 200
     assert tenant.login("new@acme.example", "user-password-1")
     assert api.call("POST", "/v1/auth/login", {"email": "old@acme.example", "password": "user-password-1"})[0] == 401
@@ -186,8 +221,12 @@ def test_own_password_change_needs_the_current_one(api, tenant):
     headers = bearer(user_token, **{"If-Match": '"1"'})
     status, body, _ = api.call("PATCH", f"/v1/users/{user_id}", {"password": "a-new-password"}, headers=headers)
     assert status == 422 and body["errors"][0]["field"] == "current_password"
-    status, _, _ = api.call("PATCH", f"/v1/users/{user_id}",
-                            {"password": "a-new-password", "current_password": "user-password-1"}, headers=headers)
+    status, _, _ = api.call(
+        "PATCH",
+        f"/v1/users/{user_id}",
+        {"password": "a-new-password", "current_password": "user-password-1"},
+        headers=headers,
+    )
     assert status == 200
     assert tenant.login("u@acme.example", "a-new-password")
 
@@ -207,12 +246,12 @@ def test_api_tokens_are_shown_once_work_and_can_be_revoked(api, tenant):
 
 def test_api_token_expiry(api, tenant):
     owner = bearer(tenant.owner_token)
-    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     assert api.call("POST", "/v1/tokens", {"name": "old", "expires_at": past}, headers=owner)[0] == 422
-    soon = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     _, created, _ = api.call("POST", "/v1/tokens", {"name": "short", "expires_at": soon}, headers=owner)
     assert api.call("GET", "/v1/me", headers=bearer(created["token"]))[0] == 200
-    container().auth._clock = lambda: datetime.now(timezone.utc) + timedelta(hours=2)
+    container().auth._clock = lambda: datetime.now(UTC) + timedelta(hours=2)
     assert api.call("GET", "/v1/me", headers=bearer(created["token"]))[0] == 401
 
 
@@ -227,8 +266,9 @@ def test_groups_and_membership(api, tenant):
     assert api.call("POST", "/v1/groups", {"name": "Mine"}, headers=bearer(t1))[0] == 403
     _, me, _ = api.call("GET", "/v1/me", headers=bearer(t1))
     assert me["groups"] == [{"id": group["id"], "name": "Sales"}]
-    status, changed, _ = api.call("PATCH", f"/v1/groups/{group['id']}", {"member_ids": [u2]},
-                                  headers={**owner, "If-Match": '"1"'})
+    status, changed, _ = api.call(
+        "PATCH", f"/v1/groups/{group['id']}", {"member_ids": [u2]}, headers={**owner, "If-Match": '"1"'}
+    )
     assert status == 200 and changed["member_ids"] == [u2]
     assert api.call("GET", "/v1/me", headers=bearer(t1))[1]["groups"] == []
     assert api.call("GET", f"/v1/users/{u2}", headers=owner)[1]["group_ids"] == [group["id"]]
@@ -261,8 +301,9 @@ def test_notification_email_job_is_idempotent(api, tenant, run_jobs):
     run_jobs()
     before = len(sent_emails())
     notification = api.call("GET", "/v1/notifications", headers=bearer(user_token))[1]["items"][0]
-    container().notifier.send_emails(SendNotificationEmails(tenant_id=tenant.id,
-                                                           notifications=[(user_id, notification["id"])]))
+    container().notifier.send_emails(
+        SendNotificationEmails(tenant_id=tenant.id, notifications=[(user_id, notification["id"])])
+    )
     assert len(sent_emails()) == before, "a redelivered job sends nothing twice"
 
 

@@ -1,14 +1,14 @@
 """A job chunk whose invocation runs out of time (or whose local pump is
 stopping) stops between two items, its message fails, and its redelivery
 finishes the chunk with every item done exactly once."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
 
-from chalicelib.domain.jobs.service import (STOP_MARGIN_SECONDS, BackgroundJobs, ChunkInterrupted,
-                                               time_limit)
+from chalicelib.domain.jobs.service import STOP_MARGIN_SECONDS, BackgroundJobs, ChunkInterrupted, time_limit
 from chalicelib.domain.shared.principal import Principal, Role
 
 
@@ -36,7 +36,8 @@ KEYS = ["a", "b", "c", "d", "e"]
 
 @pytest.mark.parametrize("resumable", [True, False])
 def test_an_interrupted_chunk_stops_between_items_and_its_redelivery_finishes_it(
-        jobs: BackgroundJobs, resumable: bool) -> None:
+    jobs: BackgroundJobs, resumable: bool
+) -> None:
     job = jobs.start(PRINCIPAL, "test.rename", len(KEYS))
     clock = Clock(stop_after=2)
     changed: dict[str, int] = {}
@@ -87,7 +88,8 @@ class StoppingContext:
 
 
 def test_the_consumer_keeps_a_stopped_chunk_and_its_redelivery_changes_each_contact_once(
-        api: Any, tenant: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Any, tenant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
     from chalicelib.handlers.background.consumer import process_job_batch
@@ -99,11 +101,14 @@ def test_the_consumer_keeps_a_stopped_chunk_and_its_redelivery_changes_each_cont
     owner = bearer(tenant.owner_token)
     ids = []
     for n in range(105):
-        status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": f"P{n}", "last_name": "Müller"}, headers=owner)
+        status, body, _ = api.call(
+            "POST", "/v1/contacts", {"kind": "person", "first_name": f"P{n}", "last_name": "Müller"}, headers=owner
+        )
         assert status == 201, body
         ids.append(body["id"])
-    status, job, _ = api.call("POST", "/v1/contacts/bulk", {"ids": ids, "action": "add_tags", "tags": ["Fair"]},
-                              headers=owner)
+    status, job, _ = api.call(
+        "POST", "/v1/contacts/bulk", {"ids": ids, "action": "add_tags", "tags": ["Fair"]}, headers=owner
+    )
     assert status == 202, job
 
     writes: list[Any] = []
@@ -119,11 +124,22 @@ def test_the_consumer_keeps_a_stopped_chunk_and_its_redelivery_changes_each_cont
     assert len(messages) == 2
 
     def event(batch: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                             "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                             "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-                             "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
-                             "awsRegion": "eu-central-1"} for m in batch]}
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:eu-central-1:123456789012:crm-jobs",
+                    "awsRegion": "eu-central-1",
+                }
+                for m in batch
+            ]
+        }
 
     # Both chunks fail (one stopped half-way, one never started): Powertools fails
     # the whole invocation, and Lambda (or the pump) keeps both messages.
@@ -141,4 +157,3 @@ def test_the_consumer_keeps_a_stopped_chunk_and_its_redelivery_changes_each_cont
     for contact_id in ids:
         _, contact, _ = api.call("GET", f"/v1/contacts/{contact_id}", headers=owner)
         assert (contact["tags"], contact["version"]) == (["Fair"], 2)
-

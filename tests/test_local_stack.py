@@ -1,6 +1,7 @@
 """The local stack end to end: `python -m infra.local.run` as a user starts it,
 over real HTTP on loopback. It serves, pumps the job queue into the Lambda
 handler, saves its state on Ctrl-C, stops cleanly and brings the state back."""
+
 from __future__ import annotations
 
 import json
@@ -14,11 +15,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 import pytest
@@ -49,8 +51,14 @@ class Stack:
 
     def client(self, service: str) -> Any:
         extra = {"config": Config(s3={"addressing_style": "path"})} if service == "s3" else {}
-        return boto3.client(service, endpoint_url=f"http://{HOST}:{self.aws_port}", region_name=REGION,
-                            aws_access_key_id="local", aws_secret_access_key="local", **extra)
+        return boto3.client(
+            service,
+            endpoint_url=f"http://{HOST}:{self.aws_port}",
+            region_name=REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            **extra,
+        )
 
     def queue_url(self, name: str) -> str:
         return self.client("sqs").get_queue_url(QueueName=QUEUE_PREFIX + name)["QueueUrl"]
@@ -67,14 +75,25 @@ def free_ports(count: int) -> list[int]:
 
 def stack_env(api_port: int, aws_port: int, data_dir: Path) -> dict[str, str]:
     # Explicit, whatever conftest or the shell put into os.environ.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CRM_AWS_ENDPOINT_URL", "CRM_CURSOR_SECRET", "CRM_STAGE", "AWS_PROFILE")}
-    env.update({
-        "CRM_PORT": str(api_port), "CRM_AWS_PORT": str(aws_port), "CRM_DATA_DIR": str(data_dir),
-        "CRM_SNAPSHOT_SECONDS": "1", "AWS_DEFAULT_REGION": REGION,
-        "CRM_TABLE_NAME": TABLE, "CRM_BUCKET_NAME": BUCKET, "CRM_QUEUE_PREFIX": QUEUE_PREFIX,
-        "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CRM_AWS_ENDPOINT_URL", "CRM_CURSOR_SECRET", "CRM_STAGE", "AWS_PROFILE")
+    }
+    env.update(
+        {
+            "CRM_PORT": str(api_port),
+            "CRM_AWS_PORT": str(aws_port),
+            "CRM_DATA_DIR": str(data_dir),
+            "CRM_SNAPSHOT_SECONDS": "1",
+            "AWS_DEFAULT_REGION": REGION,
+            "CRM_TABLE_NAME": TABLE,
+            "CRM_BUCKET_NAME": BUCKET,
+            "CRM_QUEUE_PREFIX": QUEUE_PREFIX,
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -143,12 +162,18 @@ def interrupt(stack: Stack) -> int:
 
 
 @contextmanager
-def running_stack(data_dir: Path, log_path: Path) -> Iterator[Stack]:
+def running_stack(data_dir: Path, log_path: Path, **extra_env: str) -> Iterator[Stack]:
     api_port, aws_port = free_ports(2)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "infra.local.run"], cwd=REPO_ROOT,
-                                env=stack_env(api_port, aws_port, data_dir), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.run"],
+            cwd=REPO_ROOT,
+            env={**stack_env(api_port, aws_port, data_dir), **extra_env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     stack = Stack(proc, api_port, aws_port, log_path)
     try:
         wait_until_healthy(stack)
@@ -176,8 +201,12 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
         status, session = http_json("POST", f"{stack.api}/v1/auth/login", DEMO)
         assert status == 200, session
         token = session["token"]
-        status, colleague = http_json("POST", f"{stack.api}/v1/users",
-                                      {"email": "anna@demo.local", "name": "Anna", "password": "anna-password"}, token)
+        status, colleague = http_json(
+            "POST",
+            f"{stack.api}/v1/users",
+            {"email": "anna@demo.local", "name": "Anna", "password": "anna-password"},
+            token,
+        )
         assert status == 201, colleague
         assert http_get(f"{stack.api}/openapi.json")[0] == 200
         assert json.loads(http_get(f"{stack.api}/openapi.json")[1])["openapi"].startswith("3.1")
@@ -192,13 +221,16 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
         assert refused.value.code == 405 and refused.value.headers["Content-Type"] == "application/problem+json"
         assert json.loads(refused.value.read())["status"] == 405
         # The start brought the table's derived data up to this version (cli migrate).
-        marker = stack.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "SYS#JOB#index-version"},
-                                                                         "sk": {"S": "STATE"}}, ConsistentRead=True)
+        marker = stack.client("dynamodb").get_item(
+            TableName=TABLE, Key={"pk": {"S": "SYS#JOB#index-version"}, "sk": {"S": "STATE"}}, ConsistentRead=True
+        )
         assert marker["Item"]["index_version"] == {"N": "2"}
-        stack.client("dynamodb").put_item(TableName=TABLE, Item={**MARKER, "note": {"S": "kept"},
-                                                                  "blob": {"B": b"\x00\xff"}})
-        stack.client("s3").put_object(Bucket=BUCKET, Key="t/e2e/marker.txt", Body=b"hello",
-                                      ContentType="text/plain; charset=utf-8")
+        stack.client("dynamodb").put_item(
+            TableName=TABLE, Item={**MARKER, "note": {"S": "kept"}, "blob": {"B": b"\x00\xff"}}
+        )
+        stack.client("s3").put_object(
+            Bucket=BUCKET, Key="t/e2e/marker.txt", Body=b"hello", ContentType="text/plain; charset=utf-8"
+        )
         # Nothing consumes a dead-letter queue: its message must survive the restart.
         stack.client("sqs").send_message(QueueUrl=stack.queue_url("jobs-dlq"), MessageBody='{"kind": "e2e"}')
         secret_file = data_dir / "cursor-secret"
@@ -214,15 +246,22 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
         status, users = http_json("GET", f"{stack.api}/v1/users", token=token)
         assert status == 200, users
         assert sorted(u["email"] for u in users["items"]) == ["anna@demo.local", "owner@demo.local"]
-        assert http_json("POST", f"{stack.api}/v1/auth/login",
-                         {"email": "anna@demo.local", "password": "anna-password"})[0] == 200
+        assert (
+            http_json("POST", f"{stack.api}/v1/auth/login", {"email": "anna@demo.local", "password": "anna-password"})[
+                0
+            ]
+            == 200
+        )
         item = stack.client("dynamodb").get_item(TableName=TABLE, Key=MARKER, ConsistentRead=True).get("Item")
         assert item == {**MARKER, "note": {"S": "kept"}, "blob": {"B": b"\x00\xff"}}
         obj = stack.client("s3").get_object(Bucket=BUCKET, Key="t/e2e/marker.txt")
         assert obj["Body"].read() == b"hello"
         assert obj["ContentType"] == "text/plain; charset=utf-8"
-        messages = stack.client("sqs").receive_message(QueueUrl=stack.queue_url("jobs-dlq"),
-                                                       WaitTimeSeconds=1).get("Messages", [])
+        messages = (
+            stack.client("sqs")
+            .receive_message(QueueUrl=stack.queue_url("jobs-dlq"), WaitTimeSeconds=1)
+            .get("Messages", [])
+        )
         assert [m["Body"] for m in messages] == ['{"kind": "e2e"}']
         assert secret_file.read_text() == secret  # cursors handed out before the restart stay valid
         assert interrupt(stack) == 0, stack.output()
@@ -233,20 +272,32 @@ def _expired_item(dynamodb: Any, sk: str, expired: datetime) -> dict[str, Any]:
 
     key = {"pk": {"S": "SYS#E2E"}, "sk": {"S": sk}}
     attributes = expiry_attributes(expired)
-    dynamodb.put_item(TableName=TABLE, Item={
-        **key, "ttl": {"N": str(attributes["ttl"])},
-        "sched_pk": {"S": str(attributes["sched_pk"])}, "sched_sk": {"S": str(attributes["sched_sk"])}})
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            **key,
+            "ttl": {"N": str(attributes["ttl"])},
+            "sched_pk": {"S": str(attributes["sched_pk"])},
+            "sched_sk": {"S": str(attributes["sched_sk"])},
+        },
+    )
     return key
 
 
 def _purge_job(expired: datetime) -> str:
-    return json.dumps({"kind": "housekeeping.purge_expired",
-                       "hour": expired.replace(minute=0, second=0, microsecond=0).isoformat(),
-                       "until": datetime.now(timezone.utc).isoformat()})
+    return json.dumps(
+        {
+            "kind": "housekeeping.purge_expired",
+            "hour": expired.replace(minute=0, second=0, microsecond=0).isoformat(),
+            "until": datetime.now(UTC).isoformat(),
+        }
+    )
 
 
 def test_local_stack_pumps_jobs_into_the_handler_and_dead_letters_failures(tmp_path: Path) -> None:
-    with running_stack(tmp_path / "data", tmp_path / "stack.log") as stack:
+    # One pump: the shortened visibility timeout below reaches its next poll for sure (a second
+    # pump's long poll, already waiting, would hold the failed message for the old 120 s).
+    with running_stack(tmp_path / "data", tmp_path / "stack.log", CRM_PUMP_WORKERS="1") as stack:
         dynamodb, sqs = stack.client("dynamodb"), stack.client("sqs")
         jobs_url, dlq_url = stack.queue_url("jobs"), stack.queue_url("jobs-dlq")
 
@@ -254,7 +305,7 @@ def test_local_stack_pumps_jobs_into_the_handler_and_dead_letters_failures(tmp_p
             return "Item" not in dynamodb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
 
         # Older than the first housekeeping sweep looks back (48 h): only our messages can purge them.
-        first, second = (datetime.now(timezone.utc) - timedelta(days=days) for days in (3, 4))
+        first, second = (datetime.now(UTC) - timedelta(days=days) for days in (3, 4))
         first_key = _expired_item(dynamodb, "EXPIRED-1", first)
         second_key = _expired_item(dynamodb, "EXPIRED-2", second)
         # Failed messages come back after the visibility timeout: short for the test. A long poll
@@ -265,18 +316,26 @@ def test_local_stack_pumps_jobs_into_the_handler_and_dead_letters_failures(tmp_p
 
         # One batch, one good and one bad message: the good one is done and deleted,
         # the bad one retried until the redrive policy moves it to the dead-letter queue.
-        sqs.send_message_batch(QueueUrl=jobs_url, Entries=[
-            {"Id": "good", "MessageBody": _purge_job(second)},
-            {"Id": "bad", "MessageBody": json.dumps({"kind": "no.such.job"})},
-        ])
+        sqs.send_message_batch(
+            QueueUrl=jobs_url,
+            Entries=[
+                {"Id": "good", "MessageBody": _purge_job(second)},
+                {"Id": "bad", "MessageBody": json.dumps({"kind": "no.such.job"})},
+            ],
+        )
         wait_for(lambda: gone(second_key), 20, "the second purge", stack)
         dead: list[dict[str, Any]] = []
-        wait_for(lambda: dead.extend(sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)
-                                     .get("Messages", [])) or dead,
-                 40, "the failing message reaching the dead-letter queue", stack)
+        wait_for(
+            lambda: dead.extend(sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10).get("Messages", []))
+            or dead,
+            40,
+            "the failing message reaching the dead-letter queue",
+            stack,
+        )
         assert [json.loads(m["Body"]) for m in dead] == [{"kind": "no.such.job"}]
-        counts = sqs.get_queue_attributes(QueueUrl=jobs_url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        counts = sqs.get_queue_attributes(
+            QueueUrl=jobs_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
         assert counts == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
         assert interrupt(stack) == 0, stack.output()
 
@@ -297,12 +356,17 @@ def test_a_bulk_job_stopped_half_way_finishes_after_a_restart_changing_each_cont
         token = http_json("POST", f"{stack.api}/v1/auth/login", DEMO)[1]["token"]
         ids = []
         for n in range(150):
-            status, contact = http_json("POST", f"{stack.api}/v1/contacts",
-                                        {"kind": "person", "first_name": f"P{n}", "last_name": "Kunde"}, token)
+            status, contact = http_json(
+                "POST",
+                f"{stack.api}/v1/contacts",
+                {"kind": "person", "first_name": f"P{n}", "last_name": "Kunde"},
+                token,
+            )
             assert status == 201, contact
             ids.append(contact["id"])
-        status, job = http_json("POST", f"{stack.api}/v1/contacts/bulk",
-                                {"ids": ids, "action": "add_tags", "tags": ["Fair"]}, token)
+        status, job = http_json(
+            "POST", f"{stack.api}/v1/contacts/bulk", {"ids": ids, "action": "add_tags", "tags": ["Fair"]}, token
+        )
         assert status == 202, job
         wait_for(lambda: _tagged(stack, token, "Fair"), 60, "the job's first contact", stack)
         pumps = _pump_pids(stack)
@@ -318,6 +382,7 @@ def test_a_bulk_job_stopped_half_way_finishes_after_a_restart_changing_each_cont
         assert {json.loads(m["body"])["kind"] for m in saved} == {"contacts.bulk"}, stack.output()
 
     with running_stack(data_dir, log_path) as stack:
+
         def done() -> bool:
             status, state = http_json("GET", f"{stack.api}{job['status_url']}", token=token)
             return status == 200 and state["status"] == "done"

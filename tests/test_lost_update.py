@@ -5,6 +5,7 @@ and the write is conditioned on that version.
 moto never serves a stale read, so these tests make the store serve one: its
 ``get`` answers a copy taken before the latest change, as an eventually
 consistent read on AWS may."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,15 +22,27 @@ from tests.conftest import bearer
 
 # (path, body to create, field a first change sets, field the second change sets)
 RECORDS = {
-    "contact": ("/v1/contacts", {"kind": "person", "first_name": "Anna", "last_name": "Müller"},
-                {"job_title": "CFO"}, {"description": "Met at the fair"}),
-    "task": ("/v1/tasks", {"title": "Call back", "due_at": "2030-12-01T15:00:00+01:00"},
-             {"description": "About the offer"}, {"title": "Call back soon"}),
+    "contact": (
+        "/v1/contacts",
+        {"kind": "person", "first_name": "Anna", "last_name": "Müller"},
+        {"job_title": "CFO"},
+        {"description": "Met at the fair"},
+    ),
+    "task": (
+        "/v1/tasks",
+        {"title": "Call back", "due_at": "2030-12-01T15:00:00+01:00"},
+        {"description": "About the offer"},
+        {"title": "Call back soon"},
+    ),
     "deal": ("/v1/deals", {"title": "ERP rollout"}, {"description": "Phase one"}, {"title": "ERP rollout 2"}),
     "case": ("/v1/cases", {"title": "Partner summit"}, {"tags": ["Summit"]}, {"title": "Partner summit 2027"}),
 }
 STORES: dict[str, type[IndexedStore[Any]]] = {
-    "contact": ContactStore, "task": TaskStore, "deal": DealStore, "case": CaseStore}
+    "contact": ContactStore,
+    "task": TaskStore,
+    "deal": DealStore,
+    "case": CaseStore,
+}
 
 
 def _serve_stale(monkeypatch: pytest.MonkeyPatch, store: type[IndexedStore[Any]], stale: Any) -> None:

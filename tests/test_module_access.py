@@ -1,4 +1,5 @@
 """TEN-3: the owner switches the CRM module off or limits it to users/groups."""
+
 import pytest
 from chalice import Blueprint, Chalice
 from chalice.test import Client
@@ -48,8 +49,9 @@ def test_limited_module_admits_listed_users_groups_and_the_owner(api, crm_api, t
     listed, listed_token = tenant.add_user("listed@acme.example")
     member, member_token = tenant.add_user("member@acme.example")
     _, outsider_token = tenant.add_user("outsider@acme.example", role="admin")
-    _, group, _ = api.call("POST", "/v1/groups", {"name": "CRM", "member_ids": [member]},
-                           headers=bearer(tenant.owner_token))
+    _, group, _ = api.call(
+        "POST", "/v1/groups", {"name": "CRM", "member_ids": [member]}, headers=bearer(tenant.owner_token)
+    )
     status, body, _ = put_access(api, tenant, restricted=True, user_ids=[listed], group_ids=[group["id"]])
     assert status == 200 and body["user_ids"] == [listed]
     assert crm_api.call("GET", "/v1/probe", headers=bearer(listed_token))[0] == 200
@@ -77,7 +79,11 @@ def test_unknown_users_or_groups_are_refused(api, tenant):
 def test_stale_version_is_refused(api, tenant):
     _, current, headers = api.call("GET", "/v1/settings/crm-access", headers=bearer(tenant.owner_token))
     body = {"enabled": True, "restricted": True, "user_ids": [], "group_ids": []}
-    ok = api.call("PUT", "/v1/settings/crm-access", body, headers=bearer(tenant.owner_token, **{"If-Match": headers["etag"]}))
+    ok = api.call(
+        "PUT", "/v1/settings/crm-access", body, headers=bearer(tenant.owner_token, **{"If-Match": headers["etag"]})
+    )
     assert ok[0] == 200
-    stale = api.call("PUT", "/v1/settings/crm-access", body, headers=bearer(tenant.owner_token, **{"If-Match": headers["etag"]}))
+    stale = api.call(
+        "PUT", "/v1/settings/crm-access", body, headers=bearer(tenant.owner_token, **{"If-Match": headers["etag"]})
+    )
     assert stale[0] == 412

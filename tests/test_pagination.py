@@ -1,4 +1,5 @@
 """Cursors: tamper-proof, bound to tenant and query; limits clamped."""
+
 import pytest
 
 from chalicelib.domain.shared.errors import BadRequest, ValidationFailed
@@ -32,8 +33,14 @@ def test_altered_or_forged_cursor_is_refused():
     token = codec.encode(POSITION, SCOPE)
     payload, signature = token.split(".")
     forged_payload = CursorCodec(b"secret").encode({"pk": "T#tenant-b#X", "sk": "META"}, SCOPE).split(".")[0]
-    for bad in (f"{forged_payload}.{signature}", token + "x", "garbage", "", "a.b.c",
-                CursorCodec(b"other-secret").encode(POSITION, SCOPE)):
+    for bad in (
+        f"{forged_payload}.{signature}",
+        token + "x",
+        "garbage",
+        "",
+        "a.b.c",
+        CursorCodec(b"other-secret").encode(POSITION, SCOPE),
+    ):
         with pytest.raises(BadRequest):
             codec.decode(bad, SCOPE)
 

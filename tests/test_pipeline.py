@@ -1,6 +1,8 @@
 """GET /v1/deals/pipeline: per stage count, converted sum and probability-
 weighted sum; a missing rate is 422 naming the currencies; hidden private
 deals are not counted; the aggregates follow every deal write."""
+
+from datetime import UTC
 from decimal import Decimal
 
 from chalicelib.domain.deals.pipeline import build
@@ -29,13 +31,14 @@ def test_conversion_weighting_and_stage_order(api, tenant):
     names = stages(api, token)
     proposal, won = names["Proposal"]["id"], names["Closed won"]["id"]
     set_rates(api, token, [{"from": "USD", "to": "EUR", "rate": "0.5"}, {"from": "EUR", "to": "GBP", "rate": "2"}])
-    create_deal(api, token, amount="100.00", stage_id=proposal)                             # 100 EUR, 75 %
-    create_deal(api, token, amount="10.01", currency="USD", bid_type="hour", periods=3,
-                stage_id=proposal)                                                           # 30.03 USD = 15.015 EUR
-    custom = create_deal(api, token, amount="50.00", currency="GBP", stage_id=proposal)      # 25 EUR (inverse rate)
+    create_deal(api, token, amount="100.00", stage_id=proposal)  # 100 EUR, 75 %
+    create_deal(
+        api, token, amount="10.01", currency="USD", bid_type="hour", periods=3, stage_id=proposal
+    )  # 30.03 USD = 15.015 EUR
+    custom = create_deal(api, token, amount="50.00", currency="GBP", stage_id=proposal)  # 25 EUR (inverse rate)
     patch(api, token, custom, {"probability": 10})
     create_deal(api, token, amount="1", stage_id=won)
-    create_deal(api, token)                                                                  # no budget: counted, 0
+    create_deal(api, token)  # no budget: counted, 0
     body = pipeline(api, token)
     assert body["currency"] == "EUR"
     assert [s["name"] for s in body["stages"]] == list(names)  # stage order, every stage
@@ -81,9 +84,9 @@ def test_only_deals_the_caller_may_see_are_counted(api, tenant):
     listed_id, listed = tenant.add_user("listed@acme.example")
     other_id, other = tenant.add_user("other@acme.example")
     admin_id, admin = tenant.add_user("admin@acme.example", role="admin")
-    create_deal(api, tenant.owner_token, amount="10")                                # public
-    create_deal(api, tenant.owner_token, amount="100", access_list=[listed_id])      # private: owner + listed
-    create_deal(api, other, amount="1000", access_list=[other_id])                   # private to other
+    create_deal(api, tenant.owner_token, amount="10")  # public
+    create_deal(api, tenant.owner_token, amount="100", access_list=[listed_id])  # private: owner + listed
+    create_deal(api, other, amount="1000", access_list=[other_id])  # private to other
     first = "Initial contact"
     row = by_stage(pipeline(api, listed))[first]
     assert (row["count"], row["sum"]) == (2, "110.00")
@@ -93,11 +96,19 @@ def test_only_deals_the_caller_may_see_are_counted(api, tenant):
 
 
 def test_build_is_pure_decimal_arithmetic():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    now = datetime.now(timezone.utc)
-    stage = ListEntry(id="s1", list_name="deal-stages", name="S", order=0, probability=50, status="open",
-                      created_at=now, updated_at=now)
+    now = datetime.now(UTC)
+    stage = ListEntry(
+        id="s1",
+        list_name="deal-stages",
+        name="S",
+        order=0,
+        probability=50,
+        status="open",
+        created_at=now,
+        updated_at=now,
+    )
     totals = {("s1", "JPY"): [2, Decimal("1001"), Decimal("500.5")], ("gone", "EUR"): [1, Decimal(5), Decimal(5)]}
     result = build([stage], totals, "JPY", [])
     assert result.stages[0].sum == "1001" and result.stages[0].weighted_sum == "501" and result.count == 2

@@ -1,17 +1,18 @@
 """Reminder machinery (TSK-4): due reminders found by minute bucket, delivered
 exactly once even when runs overlap or a delivery is retried."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.tasks.reminders import ArmedReminder, DeliverReminder, Reminders, reminder_instant
-from chalicelib.storage.tasks.reminders import ReminderStore, arm_op, disarm_op
 from chalicelib.storage.dynamo.table import Table
+from chalicelib.storage.tasks.reminders import ReminderStore, arm_op, disarm_op
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NOW = datetime(2026, 11, 27, 10, 30, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 30, 20, tzinfo=UTC)
 
 
 class ListQueue:
@@ -24,13 +25,13 @@ class ListQueue:
 
 def test_instant_is_exact_across_daylight_saving_changes():
     # DST starts in Berlin on 2027-03-28 at 02:00 (+01:00 -> +02:00).
-    due = datetime(2027, 3, 28, 10, 0, tzinfo=BERLIN)                 # 08:00 UTC
-    assert reminder_instant(due, 1440) == datetime(2027, 3, 27, 8, 0, tzinfo=timezone.utc)
+    due = datetime(2027, 3, 28, 10, 0, tzinfo=BERLIN)  # 08:00 UTC
+    assert reminder_instant(due, 1440) == datetime(2027, 3, 27, 8, 0, tzinfo=UTC)
     assert reminder_instant(due, 1440).astimezone(BERLIN).hour == 9  # 24 h earlier is 09:00 local
-    assert reminder_instant(due, 120) == datetime(2027, 3, 28, 6, 0, tzinfo=timezone.utc)
+    assert reminder_instant(due, 120) == datetime(2027, 3, 28, 6, 0, tzinfo=UTC)
     # And when it ends (2026-10-25 03:00 +02:00 -> 02:00 +01:00).
-    due = datetime(2026, 10, 25, 9, 0, tzinfo=BERLIN)                 # 08:00 UTC
-    assert reminder_instant(due, 1440) == datetime(2026, 10, 24, 8, 0, tzinfo=timezone.utc)
+    due = datetime(2026, 10, 25, 9, 0, tzinfo=BERLIN)  # 08:00 UTC
+    assert reminder_instant(due, 1440) == datetime(2026, 10, 24, 8, 0, tzinfo=UTC)
     assert reminder_instant(due, 0) is None and reminder_instant(None, 60) is None
 
 
@@ -44,8 +45,13 @@ def make(delivered, clock_at=NOW):
 
     def deliver(reminder: ArmedReminder):
         created = container().notifier.notify(
-            reminder.tenant_id, ["u1"], "task.reminder", f"Reminder {reminder.task_id}",
-            once_key=f"reminder:{reminder.task_id}", once_at=reminder.remind_at)
+            reminder.tenant_id,
+            ["u1"],
+            "task.reminder",
+            f"Reminder {reminder.task_id}",
+            once_key=f"reminder:{reminder.task_id}",
+            once_at=reminder.remind_at,
+        )
         delivered.extend(created)
 
     return Reminders(ReminderStore(), queue, deliver, clock=lambda: clock_at), queue
@@ -72,6 +78,7 @@ def test_overlapping_runs_and_retries_deliver_exactly_once(delivered):
     first.sweep()
     # An overlapping run read the checkpoint before the first one moved it on.
     from chalicelib.storage.dynamo import keys
+
     Table().delete(keys.job_state("reminders"))
     second.sweep()  # so the same reminder is queued twice
     jobs = [DeliverReminder.model_validate(m) for m in q1.messages + q2.messages]
@@ -87,7 +94,7 @@ def test_a_delivery_that_crashed_after_notifying_is_retried_without_a_second_not
     service.sweep()
     job = DeliverReminder.model_validate(queue.messages[0])
     reminder = ReminderStore().get("t1", "task-1")
-    service._deliver(reminder)          # notified, then the Lambda died before marking it sent
+    service._deliver(reminder)  # notified, then the Lambda died before marking it sent
     assert service.deliver(job) is True  # the retried message marks it, notifying nothing new
     assert len(delivered) == 1
 
@@ -97,7 +104,7 @@ def test_rearming_moves_the_reminder_and_old_deliveries_do_nothing(delivered):
     arm("task-1", NOW - timedelta(minutes=1))
     service.sweep()
     stale = DeliverReminder.model_validate(queue.messages[0])
-    arm("task-1", NOW + timedelta(hours=1))    # due date changed
+    arm("task-1", NOW + timedelta(hours=1))  # due date changed
     assert service.deliver(stale) is False and delivered == []
     later, later_queue = make(delivered, clock_at=NOW + timedelta(hours=1, minutes=1))
     assert later.sweep() == 1

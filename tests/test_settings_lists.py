@@ -1,4 +1,5 @@
 """Settings lists (SET-3, SET-4, SET-7, SET-9, SET-10) through the real API."""
+
 import pytest
 
 from chalicelib.domain.shared.errors import Conflict, ValidationFailed
@@ -10,8 +11,8 @@ LISTS = ("contact-types", "temperatures", "history-categories", "task-categories
 
 def use(tenant_id, list_name, old_id, new_id, **options):
     """What a referencing record's transaction does (contacts, tasks, deals)."""
-    from chalicelib.storage.settings.lists import usage_ops
     from chalicelib.storage.dynamo.table import Table
+    from chalicelib.storage.settings.lists import usage_ops
 
     Table().transact(usage_ops(tenant_id, list_name, old_id, new_id, **options))
 
@@ -33,18 +34,38 @@ def owner(tenant):
 
 # ---- defaults ----
 
+
 def test_a_new_tenant_has_the_reference_defaults(api, tenant):
     names = {name: [e["name"] for e in entries(api, tenant, name)] for name in LISTS}
     assert names["contact-types"] == ["Client", "Supplier", "Partner", "Competitor"]
     assert names["temperatures"] == ["Cold", "Warm", "Hot"]
     assert names["history-categories"] == ["Note", "E-mail", "Phone call", "Appointment"]
-    assert names["task-categories"] == ["Phone call", "Opportunity", "Demo", "E-mail", "Fax", "Follow-up", "Lunch",
-                                        "Appointment", "Note", "Delivery", "Social networks", "Thank-you"]
+    assert names["task-categories"] == [
+        "Phone call",
+        "Opportunity",
+        "Demo",
+        "E-mail",
+        "Fax",
+        "Follow-up",
+        "Lunch",
+        "Appointment",
+        "Note",
+        "Delivery",
+        "Social networks",
+        "Thank-you",
+    ]
     stages = [(e["name"], e["probability"], e["status"]) for e in entries(api, tenant, "deal-stages")]
     assert stages == [
-        ("Initial contact", 1, "open"), ("Initial fit criteria", 2, "open"), ("Suspect", 3, "open"),
-        ("Need assessment", 20, "open"), ("Qualified prospect", 50, "open"), ("Proposal", 75, "open"),
-        ("Negotiations", 90, "open"), ("Closed won", 100, "won"), ("Closed lost", 0, "lost")]
+        ("Initial contact", 1, "open"),
+        ("Initial fit criteria", 2, "open"),
+        ("Suspect", 3, "open"),
+        ("Need assessment", 20, "open"),
+        ("Qualified prospect", 50, "open"),
+        ("Proposal", 75, "open"),
+        ("Negotiations", 90, "open"),
+        ("Closed won", 100, "won"),
+        ("Closed lost", 0, "lost"),
+    ]
     first = entries(api, tenant, "temperatures")[0]
     assert first["order"] == 1 and first["in_use"] == 0 and first["version"] == 1
     assert first["created_by"] == tenant.owner_id and first["color"].startswith("#")
@@ -53,7 +74,6 @@ def test_a_new_tenant_has_the_reference_defaults(api, tenant):
 
 def test_seeding_again_writes_nothing_twice(api, tenant):
     from chalicelib.bootstrap import container
-
     from chalicelib.domain.shared.events import TenantCreated
 
     before = {name: entries(api, tenant, name) for name in LISTS}
@@ -91,11 +111,15 @@ def test_module_switched_off_closes_the_lists(api, tenant):
 
 # ---- create, change ----
 
+
 def test_created_entries_go_to_the_end_with_their_fields(api, tenant):
     owner_h = bearer(tenant.owner_token)
-    status, stage, headers = api.call("POST", "/v1/settings/deal-stages",
-                                      {"name": "  Contract sent ", "probability": 95, "status": "open"},
-                                      headers=owner_h)
+    status, stage, headers = api.call(
+        "POST",
+        "/v1/settings/deal-stages",
+        {"name": "  Contract sent ", "probability": 95, "status": "open"},
+        headers=owner_h,
+    )
     assert status == 201 and headers["etag"] == '"1"'
     assert (stage["name"], stage["order"], stage["probability"], stage["in_use"]) == ("Contract sent", 10, 95, 0)
     assert stage["color"].startswith("#")
@@ -106,15 +130,18 @@ def test_created_entries_go_to_the_end_with_their_fields(api, tenant):
     assert status == 201 and category["icon"] is None
 
 
-@pytest.mark.parametrize("list_name, body, field", [
-    ("temperatures", {"name": "Lukewarm"}, "color"),
-    ("temperatures", {"name": "Lukewarm", "color": "red"}, "color"),
-    ("deal-stages", {"name": "Big", "probability": 101}, "probability"),
-    ("deal-stages", {"name": "Big", "probability": 5, "status": "pending"}, "status"),
-    ("contact-types", {"name": "   "}, "name"),
-    ("contact-types", {"name": "Lead", "color": "#ffffff"}, "color"),
-    ("task-categories", {"name": "Visit", "icon": "Not An Icon!"}, "icon"),
-])
+@pytest.mark.parametrize(
+    "list_name, body, field",
+    [
+        ("temperatures", {"name": "Lukewarm"}, "color"),
+        ("temperatures", {"name": "Lukewarm", "color": "red"}, "color"),
+        ("deal-stages", {"name": "Big", "probability": 101}, "probability"),
+        ("deal-stages", {"name": "Big", "probability": 5, "status": "pending"}, "status"),
+        ("contact-types", {"name": "   "}, "name"),
+        ("contact-types", {"name": "Lead", "color": "#ffffff"}, "color"),
+        ("task-categories", {"name": "Visit", "icon": "Not An Icon!"}, "icon"),
+    ],
+)
 def test_invalid_entries_are_422_naming_the_field(api, tenant, list_name, body, field):
     status, problem, _ = api.call("POST", f"/v1/settings/{list_name}", body, headers=bearer(tenant.owner_token))
     assert status == 422 and field in {e["field"] for e in problem["errors"]}
@@ -126,8 +153,10 @@ def test_names_are_unique_per_list_ignoring_case(api, tenant, other_tenant):
     assert status == 409 and "client" in problem["detail"].lower()
     # Another list, or another tenant, may use the name.
     assert api.call("POST", "/v1/settings/history-categories", {"name": "Client"}, headers=owner_h)[0] == 201
-    assert api.call("POST", "/v1/settings/contact-types", {"name": "Lead"},
-                    headers=bearer(other_tenant.owner_token))[0] == 201
+    assert (
+        api.call("POST", "/v1/settings/contact-types", {"name": "Lead"}, headers=bearer(other_tenant.owner_token))[0]
+        == 201
+    )
     supplier = by_name(api, tenant, "contact-types", "Supplier")
     path = f"/v1/settings/contact-types/{supplier['id']}"
     assert api.call("PATCH", path, {"name": "PARTNER"}, headers={**owner_h, "If-Match": '"1"'})[0] == 409
@@ -153,13 +182,15 @@ def test_changes_name_their_version(api, tenant):
     # null leaves a required field as it is; for the optional icon it removes it.
     assert api.call("PATCH", path, {"color": None}, headers={**owner_h, "If-Match": '"2"'})[1]["color"] == "#ff0000"
     call = by_name(api, tenant, "task-categories", "Phone call")
-    status, changed, _ = api.call("PATCH", f"/v1/settings/task-categories/{call['id']}", {"icon": None},
-                                  headers={**owner_h, "If-Match": '"1"'})
+    status, changed, _ = api.call(
+        "PATCH", f"/v1/settings/task-categories/{call['id']}", {"icon": None}, headers={**owner_h, "If-Match": '"1"'}
+    )
     assert status == 200 and changed["icon"] is None
     assert by_name(api, tenant, "task-categories", "Phone call")["icon"] is None
 
 
 # ---- order ----
+
 
 def test_reorder_takes_exactly_the_lists_ids(api, tenant):
     owner_h = bearer(tenant.owner_token)
@@ -184,16 +215,19 @@ def test_a_reorder_based_on_a_stale_list_fails(api, tenant):
 
     store = SettingsListStore()
     state = store.load_list(tenant.id, "temperatures", consistent=True)
-    api.call("POST", "/v1/settings/temperatures", {"name": "Tepid", "color": "#aaaaaa"},
-             headers=bearer(tenant.owner_token))
+    api.call(
+        "POST", "/v1/settings/temperatures", {"name": "Tepid", "color": "#aaaaaa"}, headers=bearer(tenant.owner_token)
+    )
     first = state.entries[0]
     with pytest.raises(Conflict):
-        store.reorder(tenant.id, "temperatures", [(first, 3)], list_version=state.version,
-                      at=first.created_at, by=tenant.owner_id)
+        store.reorder(
+            tenant.id, "temperatures", [(first, 3)], list_version=state.version, at=first.created_at, by=tenant.owner_id
+        )
     assert [e.name for e in container().settings_lists.list(owner(tenant), "temperatures")][0] == "Cold"
 
 
 # ---- delete ----
+
 
 def test_an_entry_in_use_cannot_be_deleted(api, tenant):
     owner_h = bearer(tenant.owner_token)
@@ -249,8 +283,14 @@ def test_a_delete_racing_a_new_use_fails(api, tenant):
     assert partner.in_use == 0
     use(tenant.id, "contact-types", None, partner.id)  # a contact is saved meanwhile
     with pytest.raises(Conflict):
-        store.delete_entry(tenant.id, partner, CounterChange({"count": -1}, "count", Conflict("last")),
-                           at=partner.created_at, by=tenant.owner_id, in_use=Conflict("in use"))
+        store.delete_entry(
+            tenant.id,
+            partner,
+            CounterChange({"count": -1}, "count", Conflict("last")),
+            at=partner.created_at,
+            by=tenant.owner_id,
+            in_use=Conflict("in use"),
+        )
     assert by_name(api, tenant, "contact-types", "Partner")["in_use"] == 1
 
 
@@ -267,12 +307,15 @@ def test_the_last_entry_of_a_list_stays(api, tenant):
 def test_delete_with_a_stale_if_match_is_412(api, tenant):
     owner_h = bearer(tenant.owner_token)
     cold = by_name(api, tenant, "temperatures", "Cold")
-    api.call("PATCH", f"/v1/settings/temperatures/{cold['id']}", {"name": "Icy"},
-             headers={**owner_h, "If-Match": '"1"'})
-    assert api.call("DELETE", f"/v1/settings/temperatures/{cold['id']}",
-                    headers={**owner_h, "If-Match": '"1"'})[0] == 412
-    assert api.call("DELETE", f"/v1/settings/temperatures/{cold['id']}",
-                    headers={**owner_h, "If-Match": '"2"'})[0] == 204
+    api.call(
+        "PATCH", f"/v1/settings/temperatures/{cold['id']}", {"name": "Icy"}, headers={**owner_h, "If-Match": '"1"'}
+    )
+    assert (
+        api.call("DELETE", f"/v1/settings/temperatures/{cold['id']}", headers={**owner_h, "If-Match": '"1"'})[0] == 412
+    )
+    assert (
+        api.call("DELETE", f"/v1/settings/temperatures/{cold['id']}", headers={**owner_h, "If-Match": '"2"'})[0] == 204
+    )
 
 
 def test_the_last_won_and_lost_stages_stay(api, tenant):
@@ -283,19 +326,29 @@ def test_the_last_won_and_lost_stages_stay(api, tenant):
         status, problem, _ = api.call("DELETE", f"/v1/settings/deal-stages/{stage['id']}", headers=owner_h)
         assert status == 409 and f"last {stage['status']}" in problem["detail"]
     # Nor may a status change leave no lost stage.
-    status, problem, _ = api.call("PATCH", f"/v1/settings/deal-stages/{lost['id']}", {"status": "open"},
-                                  headers={**owner_h, "If-Match": '"1"'})
+    status, problem, _ = api.call(
+        "PATCH", f"/v1/settings/deal-stages/{lost['id']}", {"status": "open"}, headers={**owner_h, "If-Match": '"1"'}
+    )
     assert status == 409 and "last lost" in problem["detail"]
-    status, problem, _ = api.call("PATCH", f"/v1/settings/deal-stages/{won['id']}", {"status": "lost"},
-                                  headers={**owner_h, "If-Match": '"1"'})
+    status, problem, _ = api.call(
+        "PATCH", f"/v1/settings/deal-stages/{won['id']}", {"status": "lost"}, headers={**owner_h, "If-Match": '"1"'}
+    )
     assert status == 409 and "last won" in problem["detail"]
     # With a second won stage, the first may go or change.
     proposal = by_name(api, tenant, "deal-stages", "Proposal")
-    status, changed, _ = api.call("PATCH", f"/v1/settings/deal-stages/{proposal['id']}",
-                                  {"status": "won", "probability": 100}, headers={**owner_h, "If-Match": '"1"'})
+    status, changed, _ = api.call(
+        "PATCH",
+        f"/v1/settings/deal-stages/{proposal['id']}",
+        {"status": "won", "probability": 100},
+        headers={**owner_h, "If-Match": '"1"'},
+    )
     assert status == 200 and (changed["status"], changed["probability"]) == ("won", 100)
-    assert api.call("PATCH", f"/v1/settings/deal-stages/{won['id']}", {"status": "lost"},
-                    headers={**owner_h, "If-Match": '"1"'})[0] == 200
+    assert (
+        api.call(
+            "PATCH", f"/v1/settings/deal-stages/{won['id']}", {"status": "lost"}, headers={**owner_h, "If-Match": '"1"'}
+        )[0]
+        == 200
+    )
     # Now "Proposal" is the only won stage; two are lost.
     assert api.call("DELETE", f"/v1/settings/deal-stages/{proposal['id']}", headers=owner_h)[0] == 409
     assert api.call("DELETE", f"/v1/settings/deal-stages/{lost['id']}", headers=owner_h)[0] == 204
@@ -314,6 +367,7 @@ def test_open_stages_go_freely_down_to_won_and_lost(api, tenant):
 
 # ---- task categories: delete with a replacement ----
 
+
 def test_replace_with_must_name_another_task_category(api, tenant):
     owner_h = bearer(tenant.owner_token)
     fax = by_name(api, tenant, "task-categories", "Fax")
@@ -324,8 +378,9 @@ def test_replace_with_must_name_another_task_category(api, tenant):
         status, problem, _ = api.call("DELETE", f"{path}?replace_with={replacement}", headers=owner_h)
         assert status == 422 and problem["errors"][0]["field"] == "query.replace_with", replacement
     # Other lists take no replacement.
-    status, problem, _ = api.call("DELETE", f"/v1/settings/contact-types/{client['id']}?replace_with={client['id']}",
-                                  headers=owner_h)
+    status, problem, _ = api.call(
+        "DELETE", f"/v1/settings/contact-types/{client['id']}?replace_with={client['id']}", headers=owner_h
+    )
     assert status == 422 and problem["errors"][0]["field"] == "query.replace_with"
     # Not in use: a valid replacement is accepted and the category goes.
     assert api.call("DELETE", f"{path}?replace_with={note['id']}", headers=owner_h)[0] == 204
@@ -365,6 +420,7 @@ def test_a_task_category_in_use_goes_only_with_a_replacement(api, tenant):
 
 # ---- tenants ----
 
+
 def test_entries_of_another_tenant_are_not_found(api, tenant, other_tenant):
     client = by_name(api, tenant, "contact-types", "Client")
     other = bearer(other_tenant.owner_token, **{"If-Match": '"1"'})
@@ -374,8 +430,9 @@ def test_entries_of_another_tenant_are_not_found(api, tenant, other_tenant):
     assert api.call("DELETE", path, headers=other)[0] == 404
     other_ids = [e["id"] for e in entries(api, other_tenant, "contact-types")]
     assert client["id"] not in other_ids
-    status, _, _ = api.call("PUT", "/v1/settings/contact-types/order",
-                            {"ids": [client["id"]] + other_ids[1:]}, headers=other)
+    status, _, _ = api.call(
+        "PUT", "/v1/settings/contact-types/order", {"ids": [client["id"]] + other_ids[1:]}, headers=other
+    )
     assert status == 422
     assert by_name(api, tenant, "contact-types", "Client")["version"] == 1
 

@@ -1,5 +1,6 @@
 """The repository core over moto: conditional create, versioned update,
 transactions that roll back, and paged queries that stay full under filtering."""
+
 import pytest
 
 from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
@@ -61,11 +62,13 @@ def test_transaction_rolls_back_every_write_when_one_condition_fails():
     table.create(dict(marker))
     taken = Conflict("That e-mail is taken.")
     with pytest.raises(Conflict) as caught:
-        table.transact([
-            Put(item(2)),
-            Update({"pk": "T#t1#THING", "sk": "THING#0001"}, set={"touched": True}, expected_version=1),
-            Put(dict(marker), on_conflict=taken),
-        ])
+        table.transact(
+            [
+                Put(item(2)),
+                Update({"pk": "T#t1#THING", "sk": "THING#0001"}, set={"touched": True}, expected_version=1),
+                Put(dict(marker), on_conflict=taken),
+            ]
+        )
     assert caught.value is taken
     assert table.get({"pk": "T#t1#THING", "sk": "THING#0002"}) is None
     assert "touched" not in table.get({"pk": "T#t1#THING", "sk": "THING#0001"})

@@ -1,11 +1,12 @@
 """Tags (CON-6, SET-12): GET /v1/tags with counts that respect access,
 admins rename (merging onto an existing tag) and delete tags on every contact."""
+
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
-
 from conftest import Api, Tenant, bearer
 
 
@@ -18,11 +19,15 @@ def no_default_tags(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(events, "DEFAULT_CONTACT_TAGS", ())
 
 
-def make_contact(api: Api, token: str, name: str, tags: list[str], access: str = "private",
-                 **fields: Any) -> dict[str, Any]:
-    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "Test",
-                                                        "tags": tags, "access": access, **fields},
-                               headers=bearer(token))
+def make_contact(
+    api: Api, token: str, name: str, tags: list[str], access: str = "private", **fields: Any
+) -> dict[str, Any]:
+    status, body, _ = api.call(
+        "POST",
+        "/v1/contacts",
+        {"kind": "person", "first_name": name, "last_name": "Test", "tags": tags, "access": access, **fields},
+        headers=bearer(token),
+    )
     assert status == 201, body
     return body
 
@@ -51,17 +56,17 @@ def test_list_is_sorted_by_name_and_counts_only_what_the_caller_may_see(api: Api
     _, anna = tenant.add_user("anna@acme.example")
     _, admin = tenant.add_user("admin@acme.example", role="admin")
     make_contact(api, owner, "Shared1", ["Lead"], access="shared_read")
-    make_contact(api, owner, "Shared2", ["lead", "vip"], access="shared_write")   # one tag, the first spelling
-    make_contact(api, owner, "Private1", ["Lead", "Board"])                     # the owner's, private
+    make_contact(api, owner, "Shared2", ["lead", "vip"], access="shared_write")  # one tag, the first spelling
+    make_contact(api, owner, "Private1", ["Lead", "Board"])  # the owner's, private
     make_contact(api, owner, "Private2", ["Board"])
-    make_contact(api, anna, "Annas", ["Lead", "zebra"])                         # Anna's own, private
+    make_contact(api, anna, "Annas", ["Lead", "zebra"])  # Anna's own, private
 
     everything = {"Board": 2, "Lead": 4, "vip": 1, "zebra": 1}
     assert tag_list(api, owner) == everything
     assert tag_list(api, admin) == everything
     # Anna sees the shared contacts and her own; she still sees every tag name to pick from.
     assert tag_list(api, anna) == {"Board": 0, "Lead": 3, "vip": 1, "zebra": 1}
-    status, body, _ = api.call("GET", "/v1/tags", headers=bearer(anna))   # entity defaults to contact
+    status, body, _ = api.call("GET", "/v1/tags", headers=bearer(anna))  # entity defaults to contact
     assert status == 200 and [i["name"] for i in body["items"]] == ["Board", "Lead", "vip", "zebra"]
 
 
@@ -69,8 +74,9 @@ def test_list_is_paged(api: Api, tenant: Tenant) -> None:
     make_contact(api, tenant.owner_token, "Many", ["c", "A", "b"])
     status, first, _ = api.call("GET", "/v1/tags?entity=contact&limit=2", headers=bearer(tenant.owner_token))
     assert status == 200 and [i["name"] for i in first["items"]] == ["A", "b"] and first["next_cursor"]
-    status, second, _ = api.call("GET", f"/v1/tags?entity=contact&limit=2&cursor={first['next_cursor']}",
-                                 headers=bearer(tenant.owner_token))
+    status, second, _ = api.call(
+        "GET", f"/v1/tags?entity=contact&limit=2&cursor={first['next_cursor']}", headers=bearer(tenant.owner_token)
+    )
     assert status == 200 and [i["name"] for i in second["items"]] == ["c"] and second["next_cursor"] is None
     status, body, _ = api.call("GET", "/v1/tags?entity=invoice", headers=bearer(tenant.owner_token))
     assert status == 422
@@ -82,27 +88,27 @@ def test_rename_reaches_every_contact_and_the_tag_filter(api: Api, tenant: Tenan
     owner = tenant.owner_token
     _, anna = tenant.add_user("anna@acme.example")
     mine = make_contact(api, owner, "Mine", ["VIP", "Lead", "Board"])
-    annas = make_contact(api, anna, "Annas", ["lead"])   # private to Anna: the admin renames it too
+    annas = make_contact(api, anna, "Annas", ["lead"])  # private to Anna: the admin renames it too
     other = make_contact(api, owner, "Other", ["Board"])
 
-    status, body, _ = api.call("PATCH", "/v1/tags/contact/LEAD", {"name": "  Hot   prospect "},
-                               headers=bearer(owner))
+    status, body, _ = api.call("PATCH", "/v1/tags/contact/LEAD", {"name": "  Hot   prospect "}, headers=bearer(owner))
     assert status == 200, body
     assert body == {"name": "Hot prospect", "entity": "contact", "count": 2}
 
-    assert contact_tags(api, owner, mine["id"]) == ["VIP", "Hot prospect", "Board"]   # order kept
+    assert contact_tags(api, owner, mine["id"]) == ["VIP", "Hot prospect", "Board"]  # order kept
     assert contact_tags(api, anna, annas["id"]) == ["Hot prospect"]
     assert contact_tags(api, owner, other["id"]) == ["Board"]
     assert sorted(tagged_ids(api, owner, "hot%20prospect")) == sorted([mine["id"], annas["id"]])
     assert tagged_ids(api, anna, "Hot%20Prospect") == [annas["id"]]
-    assert tagged_ids(api, owner, "Lead") == []   # no index entry left behind
+    assert tagged_ids(api, owner, "Lead") == []  # no index entry left behind
     assert tag_list(api, owner) == {"Board": 2, "Hot prospect": 2, "VIP": 1}
     # The rewritten contacts are new versions, as after any other change.
     status, body, _ = api.call("GET", f"/v1/contacts/{mine['id']}", headers=bearer(owner))
     assert body["version"] == mine["version"] + 1
     status, body, _ = api.call("GET", f"/v1/contacts/{mine['id']}/changes", headers=bearer(owner))
     assert status == 200 and body["items"][0]["changes"] == [
-        {"field": "tags", "old": ["VIP", "Lead", "Board"], "new": ["VIP", "Hot prospect", "Board"]}]
+        {"field": "tags", "old": ["VIP", "Lead", "Board"], "new": ["VIP", "Hot prospect", "Board"]}
+    ]
     # A later contact picking the tag in another case gets the new spelling.
     assert make_contact(api, anna, "Later", ["HOT PROSPECT"])["tags"] == ["Hot prospect"]
 
@@ -110,10 +116,11 @@ def test_rename_reaches_every_contact_and_the_tag_filter(api: Api, tenant: Tenan
 def test_names_in_the_path_are_url_encoded_and_case_insensitive(api: Api, tenant: Tenant) -> None:
     owner = tenant.owner_token
     contact = make_contact(api, owner, "Enc", ["Key Account & Co/EU", "Bürgermeister"])
-    status, body, _ = api.call("PATCH", "/v1/tags/contact/key%20account%20%26%20co%2Feu", {"name": "Key"},
-                               headers=bearer(owner))
+    status, body, _ = api.call(
+        "PATCH", "/v1/tags/contact/key%20account%20%26%20co%2Feu", {"name": "Key"}, headers=bearer(owner)
+    )
     assert status == 200 and body["name"] == "Key", body
-    status, _, _ = api.call("DELETE", "/v1/tags/contact/BURGERMEISTER", headers=bearer(owner))   # accents too
+    status, _, _ = api.call("DELETE", "/v1/tags/contact/BURGERMEISTER", headers=bearer(owner))  # accents too
     assert status == 204
     assert contact_tags(api, owner, contact["id"]) == ["Key"]
 
@@ -138,10 +145,10 @@ def test_renaming_onto_an_existing_tag_merges_them(api: Api, tenant: Tenant) -> 
 
     status, body, _ = api.call("PATCH", "/v1/tags/contact/Lead", {"name": "customer"}, headers=bearer(owner))
     assert status == 200, body
-    assert body == {"name": "Customer", "entity": "contact", "count": 3}   # the existing tag's spelling stays
+    assert body == {"name": "Customer", "entity": "contact", "count": 3}  # the existing tag's spelling stays
     assert contact_tags(api, owner, lead["id"]) == ["Customer"]
     assert contact_tags(api, owner, customer["id"]) == ["Customer"]
-    assert contact_tags(api, owner, both["id"]) == ["Customer", "VIP"]     # once, where the first one was
+    assert contact_tags(api, owner, both["id"]) == ["Customer", "VIP"]  # once, where the first one was
     assert sorted(tagged_ids(api, owner, "Customer")) == sorted([lead["id"], customer["id"], both["id"]])
     assert tagged_ids(api, owner, "Lead") == []
     assert tag_list(api, owner) == {"Customer": 3, "VIP": 1}
@@ -186,7 +193,7 @@ def test_only_owners_and_admins_rename_or_delete(api: Api, tenant: Tenant) -> No
     status, body, _ = api.call("DELETE", "/v1/tags/contact/Lead", headers=bearer(anna))
     assert status == 403, body
     status, body, _ = api.call("PATCH", "/v1/tags/contact/Nope", {"name": "X"}, headers=bearer(anna))
-    assert status == 403, body   # users learn nothing from rename attempts
+    assert status == 403, body  # users learn nothing from rename attempts
     assert contact_tags(api, anna, contact["id"]) == ["Lead"]
     assert tag_list(api, anna) == {"Lead": 1}
 
@@ -227,13 +234,14 @@ def job_of(api: Api, token: str, answer: tuple[int, Any, dict[str, str]]) -> str
     return body["job_id"]
 
 
-def test_a_tag_on_many_contacts_is_renamed_by_a_background_job(api: Api, tenant: Tenant, run_jobs: Any,
-                                                               small_batches: None) -> None:
+def test_a_tag_on_many_contacts_is_renamed_by_a_background_job(
+    api: Api, tenant: Tenant, run_jobs: Any, small_batches: None
+) -> None:
     owner = tenant.owner_token
     _, anna = tenant.add_user("anna@acme.example")
     ids = [make_contact(api, owner, f"C{i}", ["Big", "Keep"])["id"] for i in range(4)]
-    annas = make_contact(api, anna, "Annas", ["big"])["id"]   # private to Anna
-    run_jobs()   # what adding Anna queued
+    annas = make_contact(api, anna, "Annas", ["big"])["id"]  # private to Anna
+    run_jobs()  # what adding Anna queued
     job = job_of(api, owner, api.call("PATCH", "/v1/tags/contact/BIG", {"name": "Huge"}, headers=bearer(owner)))
     # Nothing moved yet but the new name, so contacts can pick it meanwhile.
     assert tag_list(api, owner) == {"Big": 5, "Huge": 0, "Keep": 4}
@@ -249,8 +257,9 @@ def test_a_tag_on_many_contacts_is_renamed_by_a_background_job(api: Api, tenant:
     assert tagged_ids(api, owner, "Big") == []
 
 
-def test_a_tag_on_many_contacts_is_deleted_by_a_background_job(api: Api, tenant: Tenant, run_jobs: Any,
-                                                               small_batches: None) -> None:
+def test_a_tag_on_many_contacts_is_deleted_by_a_background_job(
+    api: Api, tenant: Tenant, run_jobs: Any, small_batches: None
+) -> None:
     owner = tenant.owner_token
     ids = [make_contact(api, owner, f"C{i}", ["Big", "Keep"])["id"] for i in range(3)]
     job = job_of(api, owner, api.call("DELETE", "/v1/tags/contact/big", headers=bearer(owner)))
@@ -261,23 +270,28 @@ def test_a_tag_on_many_contacts_is_deleted_by_a_background_job(api: Api, tenant:
     assert tag_list(api, owner) == {"Keep": 3}
 
 
-def test_the_job_acts_with_its_creators_rights_when_it_runs(api: Api, tenant: Tenant, run_jobs: Any,
-                                                            small_batches: None) -> None:
+def test_the_job_acts_with_its_creators_rights_when_it_runs(
+    api: Api, tenant: Tenant, run_jobs: Any, small_batches: None
+) -> None:
     owner = tenant.owner_token
     admin_id, admin = tenant.add_user("admin@acme.example", role="admin")
     ids = [make_contact(api, owner, f"C{i}", ["Big"])["id"] for i in range(3)]
     job = job_of(api, admin, api.call("DELETE", "/v1/tags/contact/Big", headers=bearer(admin)))
     _, user, _ = api.call("GET", f"/v1/users/{admin_id}", headers=bearer(owner))
-    status, body, _ = api.call("PATCH", f"/v1/users/{admin_id}", {"role": "user"},
-                               headers=bearer(owner, **{"If-Match": f'"{user["version"]}"'}))
+    status, body, _ = api.call(
+        "PATCH",
+        f"/v1/users/{admin_id}",
+        {"role": "user"},
+        headers=bearer(owner, **{"If-Match": f'"{user["version"]}"'}),
+    )
     assert status == 200, body
 
-    assert run_jobs()["failures"] == []   # the messages were handled; their items failed
+    assert run_jobs()["failures"] == []  # the messages were handled; their items failed
     status, body, _ = api.call("GET", f"/v1/jobs/{job}", headers=bearer(owner))
     assert (body["status"], body["succeeded"], body["failed"]) == ("done", 0, 3), body
     assert {f["status"] for f in body["failures"]} == {403}
     assert all(contact_tags(api, owner, i) == ["Big"] for i in ids)
-    assert tag_list(api, owner) == {"Big": 3}   # still held, so still listed
+    assert tag_list(api, owner) == {"Big": 3}  # still held, so still listed
 
 
 def test_tenants_see_and_change_only_their_own_tags(api: Api, tenant: Tenant, other_tenant: Tenant) -> None:
@@ -310,6 +324,7 @@ def test_the_contact_tag_filter_ignores_accents_like_the_tags_do(api: Api, tenan
 
 # ---- rules without AWS ----
 
+
 def test_renamed_tags_keeps_order_and_merges_by_folded_name() -> None:
     from chalicelib.domain.records.tags import renamed_tags
 
@@ -321,16 +336,25 @@ def test_renamed_tags_keeps_order_and_merges_by_folded_name() -> None:
 
 
 def test_retag_rereads_a_contact_changed_meanwhile() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from chalicelib.domain.contacts.models import Contact
+    from chalicelib.domain.records.tags import ContactTags
     from chalicelib.domain.shared.errors import PreconditionFailed
     from chalicelib.domain.shared.principal import Principal, Role
-    from chalicelib.domain.records.tags import ContactTags
 
-    now = datetime.now(timezone.utc)
-    stale = Contact(id="c1", tenant_id="t1", kind="person", first_name="A", last_name="B", tags=["Lead"],
-                    created_at=now, updated_at=now, version=1)
+    now = datetime.now(UTC)
+    stale = Contact(
+        id="c1",
+        tenant_id="t1",
+        kind="person",
+        first_name="A",
+        last_name="B",
+        tags=["Lead"],
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
     fresh = stale.model_copy(update={"version": 2, "tags": ["Lead", "New"]})
 
     class FakeContacts:

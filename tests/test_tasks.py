@@ -1,7 +1,8 @@
 """Tasks through the real API (TSK-1..3, 5..7, SET-10): fields, access on
 every endpoint, filters, today/week in the tenant's zone, paging under
 access filtering, bulk creation, change log, category replacement."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -13,8 +14,12 @@ DUE = "2030-12-01T15:00:00+01:00"
 
 
 def contact(api, token, first="Anna", last="Müller", **extra):
-    status, body, _ = api.call("POST", "/v1/contacts", {"kind": "person", "first_name": first, "last_name": last,
-                                                        **extra}, headers=bearer(token))
+    status, body, _ = api.call(
+        "POST",
+        "/v1/contacts",
+        {"kind": "person", "first_name": first, "last_name": last, **extra},
+        headers=bearer(token),
+    )
     assert status == 201, body
     return body
 
@@ -33,16 +38,21 @@ def ids(api, token, query=""):
 
 
 def categories(api, token):
-    return {e["name"]: e["id"] for e in api.call("GET", "/v1/settings/task-categories",
-                                                   headers=bearer(token))[1]["items"]}
+    return {
+        e["name"]: e["id"] for e in api.call("GET", "/v1/settings/task-categories", headers=bearer(token))[1]["items"]
+    }
 
 
 def inbox(api, token):
-    return [n["subject"] for n in api.call("GET", "/v1/notifications", headers=bearer(token))[1]["items"]
-            if "task" in n["subject"].lower()]
+    return [
+        n["subject"]
+        for n in api.call("GET", "/v1/notifications", headers=bearer(token))[1]["items"]
+        if "task" in n["subject"].lower()
+    ]
 
 
 # ---- fields ----
+
 
 def test_create_read_and_derived_fields(api, tenant):
     anna = contact(api, tenant.owner_token)
@@ -57,16 +67,19 @@ def test_create_read_and_derived_fields(api, tenant):
     assert past["overdue"] is True
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"due_at": DUE}, "title"),
-    ({"title": "x"}, "due_at"),
-    ({"title": "x", "due_at": "2030-12-01T15:00:00"}, "due_at"),          # no offset
-    ({"title": "x", "due_at": DUE, "remind_minutes": 10}, "remind_minutes"),
-    ({"title": "x", "due_at": DUE, "category_id": "nope"}, "category_id"),
-    ({"title": "x", "due_at": DUE, "contact_id": "nope"}, "contact_id"),
-    ({"title": "x", "due_at": DUE, "deal_id": "nope"}, "deal_id"),
-    ({"title": "x", "due_at": DUE, "responsible_id": "nope"}, "responsible_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"due_at": DUE}, "title"),
+        ({"title": "x"}, "due_at"),
+        ({"title": "x", "due_at": "2030-12-01T15:00:00"}, "due_at"),  # no offset
+        ({"title": "x", "due_at": DUE, "remind_minutes": 10}, "remind_minutes"),
+        ({"title": "x", "due_at": DUE, "category_id": "nope"}, "category_id"),
+        ({"title": "x", "due_at": DUE, "contact_id": "nope"}, "contact_id"),
+        ({"title": "x", "due_at": DUE, "deal_id": "nope"}, "deal_id"),
+        ({"title": "x", "due_at": DUE, "responsible_id": "nope"}, "responsible_id"),
+    ],
+)
 def test_invalid_tasks_name_their_field(api, tenant, body, field):
     status, problem, _ = api.call("POST", "/v1/tasks", body, headers=bearer(tenant.owner_token))
     assert status == 422, problem
@@ -80,8 +93,9 @@ def test_close_reopen_edit_and_change_log(api, tenant):
     assert status == 200 and closed["closed_by"] == tenant.owner_id and closed["closed_at"]
     assert api.call("PATCH", path, {"title": "x"}, headers={**h, "If-Match": '"1"'})[0] == 412
     assert api.call("PATCH", path, {"title": "x"}, headers=h)[0] == 428
-    status, reopened, _ = api.call("PATCH", path, {"status": "open", "title": "Call again"},
-                                   headers={**h, "If-Match": '"2"'})
+    status, reopened, _ = api.call(
+        "PATCH", path, {"status": "open", "title": "Call again"}, headers={**h, "If-Match": '"2"'}
+    )
     assert status == 200 and reopened["closed_at"] is None and reopened["closed_by"] is None
     status, log, _ = api.call("GET", f"{path}/changes", headers=h)
     assert status == 200 and len(log["items"]) == 3
@@ -93,27 +107,36 @@ def test_close_reopen_edit_and_change_log(api, tenant):
 
 def test_notify_tells_a_new_responsible_user_not_oneself(api, tenant):
     bob, bob_token = tenant.add_user("bob@acme.example")
-    task(api, tenant.owner_token, notify=True)                        # assigned to oneself: no note
+    task(api, tenant.owner_token, notify=True)  # assigned to oneself: no note
     task(api, tenant.owner_token, title="Quote", notify=True, responsible_id=bob)
     task(api, tenant.owner_token, title="Silent", responsible_id=bob)  # notify=false
     assert inbox(api, bob_token) == ["New task for you: Quote"]
     assert inbox(api, tenant.owner_token) == []
     mine = task(api, tenant.owner_token, title="Handover", notify=True)
-    status, _, _ = api.call("PATCH", f"/v1/tasks/{mine['id']}", {"responsible_id": bob},
-                            headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH",
+        f"/v1/tasks/{mine['id']}",
+        {"responsible_id": bob},
+        headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}),
+    )
     assert status == 200 and "New task for you: Handover" in inbox(api, bob_token)
 
 
 def test_the_responsible_user_must_be_active(api, tenant):
     bob, _ = tenant.add_user("bob@acme.example")
-    status, _, _ = api.call("PATCH", f"/v1/users/{bob}", {"status": "deactivated"},
-                            headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH",
+        f"/v1/users/{bob}",
+        {"status": "deactivated"},
+        headers=bearer(tenant.owner_token, **{"If-Match": '"1"'}),
+    )
     if status != 200:
         pytest.skip("users cannot be deactivated through PATCH")
     task(api, tenant.owner_token, expect=422, responsible_id=bob)
 
 
 # ---- access ----
+
 
 def test_access_on_every_endpoint(api, tenant, other_tenant):
     bob, bob_token = tenant.add_user("bob@acme.example")
@@ -140,8 +163,9 @@ def test_access_on_every_endpoint(api, tenant, other_tenant):
     assert sorted(ids(api, eve_token)) == sorted([on_shared["id"], eves_own["id"]])
     # Bob is responsible: reads, edits and deletes his task; the creator (owner) and admins see all.
     assert sorted(ids(api, bob_token)) == sorted([on_shared["id"], bobs["id"]])
-    status, _, _ = api.call("PATCH", f"/v1/tasks/{bobs['id']}", {"status": "closed"},
-                            headers=bearer(bob_token, **{"If-Match": '"1"'}))
+    status, _, _ = api.call(
+        "PATCH", f"/v1/tasks/{bobs['id']}", {"status": "closed"}, headers=bearer(bob_token, **{"If-Match": '"1"'})
+    )
     assert status == 200
     assert len(ids(api, tenant.owner_token)) == 4
     # Linking to a contact one cannot read is refused like a missing one.
@@ -162,11 +186,16 @@ def test_pages_are_full_under_access_filtering(api, tenant):
     shared = contact(api, tenant.owner_token, "Shared", "Reader", access="shared_read")
     private = contact(api, tenant.owner_token, "Private", "Person")
     visible = []
-    base = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2030, 1, 1, tzinfo=UTC)
     for i in range(12):
         linked = shared if i % 3 == 0 else private
-        created = task(api, tenant.owner_token, title=f"T{i}", contact_id=linked["id"],
-                       due_at=(base + timedelta(hours=i)).isoformat())
+        created = task(
+            api,
+            tenant.owner_token,
+            title=f"T{i}",
+            contact_id=linked["id"],
+            due_at=(base + timedelta(hours=i)).isoformat(),
+        )
         if linked is shared:
             visible.append(created["id"])
     seen, cursor = [], None
@@ -184,13 +213,20 @@ def test_pages_are_full_under_access_filtering(api, tenant):
 
 # ---- filters ----
 
+
 def test_every_filter(api, tenant):
     bob, _ = tenant.add_user("bob@acme.example")
     anna = contact(api, tenant.owner_token)
     cats = categories(api, tenant.owner_token)
     h = bearer(tenant.owner_token)
-    a = task(api, tenant.owner_token, title="A", contact_id=anna["id"], category_id=cats["Demo"],
-             due_at="2030-01-01T10:00:00Z")
+    a = task(
+        api,
+        tenant.owner_token,
+        title="A",
+        contact_id=anna["id"],
+        category_id=cats["Demo"],
+        due_at="2030-01-01T10:00:00Z",
+    )
     b = task(api, tenant.owner_token, title="B", responsible_id=bob, due_at="2030-02-01T10:00:00Z")
     c = task(api, tenant.owner_token, title="C", due_at="2020-01-01T10:00:00Z")
     d = task(api, tenant.owner_token, title="D", due_at="2020-02-01T10:00:00Z")
@@ -204,8 +240,10 @@ def test_every_filter(api, tenant):
     assert ids(api, tenant.owner_token, f"?contact_id={anna['id']}") == [a["id"]]
     assert ids(api, tenant.owner_token, "?due_from=2030-01-15T00:00:00Z") == [b["id"]]
     assert ids(api, tenant.owner_token, "?due_to=2020-01-15T00:00:00%2B00:00") == [c["id"]]
-    assert ids(api, tenant.owner_token, "?due_from=2020-01-15T00:00:00Z&due_to=2030-01-15T00:00:00Z") \
-        == [d["id"], a["id"]]
+    assert ids(api, tenant.owner_token, "?due_from=2020-01-15T00:00:00Z&due_to=2030-01-15T00:00:00Z") == [
+        d["id"],
+        a["id"],
+    ]
     assert ids(api, tenant.owner_token, "?deal_id=nothing") == []
     assert ids(api, tenant.owner_token, "?case_id=nothing") == []
     assert api.call("GET", "/v1/tasks?due=tomorrow", headers=h)[0] == 422
@@ -216,8 +254,9 @@ def berlin_tenant(api):
 
     class BerlinTenant(Tenant):
         def __init__(self):  # noqa: D401 - like Tenant, in Europe/Berlin
-            created = create_tenant("Berlin GmbH", "owner@berlin.example", owner_password=OWNER_PASSWORD,
-                                    time_zone="Europe/Berlin")
+            created = create_tenant(
+                "Berlin GmbH", "owner@berlin.example", owner_password=OWNER_PASSWORD, time_zone="Europe/Berlin"
+            )
             self.api, self.id, self.owner_id = api, created["tenant_id"], created["owner_id"]
             self.owner_email = "owner@berlin.example"
             self.owner_token = self.login(self.owner_email, OWNER_PASSWORD)
@@ -229,7 +268,7 @@ def test_today_and_week_are_computed_in_the_tenant_zone(api):
     berlin = berlin_tenant(api)
     zone = ZoneInfo("Europe/Berlin")
     # Wednesday 2026-12-02, 00:30 in Berlin = Tuesday 23:30 UTC.
-    now = datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
     local = lambda *a: datetime(*a, tzinfo=zone).isoformat()  # noqa: E731
     today_early = task(api, berlin.owner_token, title="today early", due_at=local(2026, 12, 2, 0, 5))
     today_late = task(api, berlin.owner_token, title="today late", due_at=local(2026, 12, 2, 23, 59))
@@ -239,6 +278,7 @@ def test_today_and_week_are_computed_in_the_tenant_zone(api):
     task(api, berlin.owner_token, title="next monday", due_at=local(2026, 12, 7, 0, 0))
     task(api, berlin.owner_token, title="yesterday (UTC today)", due_at=local(2026, 12, 1, 23, 0))
     from chalicelib.bootstrap import container
+
     with mock.patch.object(container().tasks, "_clock", lambda: now):
         assert ids(api, berlin.owner_token, "?due=today") == [today_early["id"], today_late["id"]]
         week = ids(api, berlin.owner_token, "?due=week")
@@ -247,12 +287,16 @@ def test_today_and_week_are_computed_in_the_tenant_zone(api):
 
 # ---- bulk (TSK-6) and Idempotency-Key ----
 
+
 def test_bulk_creates_one_task_per_visible_contact_and_replays(api, tenant):
     _, eve_token = tenant.add_user("eve@acme.example")
     shared = [contact(api, tenant.owner_token, f"S{i}", "Shared", access="shared_read") for i in range(3)]
     private = contact(api, tenant.owner_token, "Private", "Person")
-    body = {"title": "Newsletter follow-up", "due_at": DUE,
-            "contact_ids": [c["id"] for c in shared] + [private["id"], "missing"]}
+    body = {
+        "title": "Newsletter follow-up",
+        "due_at": DUE,
+        "contact_ids": [c["id"] for c in shared] + [private["id"], "missing"],
+    }
     h = bearer(eve_token, **{"Idempotency-Key": "bulk-1"})
     status, report, headers = api.call("POST", "/v1/tasks/bulk", body, headers=h)
     assert status == 200, report
@@ -266,8 +310,9 @@ def test_bulk_creates_one_task_per_visible_contact_and_replays(api, tenant):
     # Same key, another body: 422; another user with the same key is another request.
     status, problem, _ = api.call("POST", "/v1/tasks/bulk", {**body, "title": "Other"}, headers=h)
     assert status == 422
-    status, report2, _ = api.call("POST", "/v1/tasks/bulk", body,
-                                  headers=bearer(tenant.owner_token, **{"Idempotency-Key": "bulk-1"}))
+    status, report2, _ = api.call(
+        "POST", "/v1/tasks/bulk", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": "bulk-1"})
+    )
     assert status == 200 and len(report2["created"]) == 4
 
 
@@ -284,8 +329,7 @@ def test_idempotent_single_create(api, tenant):
     hb = bearer(tenant.owner_token, **{"Idempotency-Key": "bad-1"})
     assert api.call("POST", "/v1/tasks", bad, headers=hb)[0] == 422
     assert api.call("POST", "/v1/tasks", bad, headers=hb)[0] == 422
-    assert api.call("POST", "/v1/tasks", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": ""}))[0] \
-        == 400
+    assert api.call("POST", "/v1/tasks", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": ""}))[0] == 400
 
 
 def test_a_retry_while_the_first_request_runs_is_409(api, tenant):
@@ -294,10 +338,13 @@ def test_a_retry_while_the_first_request_runs_is_409(api, tenant):
 
     body = {"title": "Slow", "due_at": DUE}
     import json
-    container().idempotency.begin(IdempotentRequest(tenant.id, tenant.owner_id, "POST /v1/tasks", "slow-1",
-                                                   body_hash(json.dumps(body).encode())))
-    status, problem, _ = api.call("POST", "/v1/tasks", body,
-                                  headers=bearer(tenant.owner_token, **{"Idempotency-Key": "slow-1"}))
+
+    container().idempotency.begin(
+        IdempotentRequest(tenant.id, tenant.owner_id, "POST /v1/tasks", "slow-1", body_hash(json.dumps(body).encode()))
+    )
+    status, problem, _ = api.call(
+        "POST", "/v1/tasks", body, headers=bearer(tenant.owner_token, **{"Idempotency-Key": "slow-1"})
+    )
     assert status == 409, problem
     assert ids(api, tenant.owner_token) == []
 
@@ -314,6 +361,7 @@ def test_openapi_documents_tasks_and_the_idempotency_header(api):
 
 
 # ---- category replacement (SET-10) and cascades ----
+
 
 def test_deleting_a_category_in_use_moves_its_tasks_to_the_replacement(api, tenant, run_jobs):
     cats = categories(api, tenant.owner_token)
@@ -347,8 +395,9 @@ def test_a_merged_contact_hands_its_tasks_to_the_survivor(api, tenant, run_jobs)
     anna = contact(api, tenant.owner_token)
     dup = contact(api, tenant.owner_token, "Anna", "Mueller")
     t = task(api, tenant.owner_token, contact_id=dup["id"])
-    status, body, _ = api.call("POST", "/v1/contacts/merge", {"from_id": dup["id"], "into_id": anna["id"]},
-                               headers=bearer(tenant.owner_token))
+    status, body, _ = api.call(
+        "POST", "/v1/contacts/merge", {"from_id": dup["id"], "into_id": anna["id"]}, headers=bearer(tenant.owner_token)
+    )
     assert status in (200, 201, 202), body
     run_jobs()
     status, moved, _ = api.call("GET", f"/v1/tasks/{t['id']}", headers=bearer(tenant.owner_token))
@@ -363,8 +412,9 @@ def test_deal_and_case_links_decide_visibility_and_filter(api, tenant, run_jobs)
     if status == 404:
         pytest.skip("deals are not wired yet")
     assert status == 201, public_deal
-    status, private_deal, _ = api.call("POST", "/v1/deals", {"title": "Private",
-                                                             "access_list": [tenant.owner_id]}, headers=h)
+    status, private_deal, _ = api.call(
+        "POST", "/v1/deals", {"title": "Private", "access_list": [tenant.owner_id]}, headers=h
+    )
     assert status == 201, private_deal
     status, case, _ = api.call("POST", "/v1/cases", {"title": "Summit"}, headers=h)
     assert status == 201, case
@@ -408,4 +458,4 @@ def test_a_contacts_tasks_and_my_open_tasks_are_one_query_each(api, tenant):
         dynamodb.meta.events.unregister("before-call.dynamodb", unique_id="test-task-calls")
     # After authentication: one Query on the facet, one BatchGetItem for the tasks.
     for recorded in (contact_calls, mine_calls):
-        assert recorded[recorded.index("Query"):] == ["Query", "BatchGetItem"], recorded
+        assert recorded[recorded.index("Query") :] == ["Query", "BatchGetItem"], recorded

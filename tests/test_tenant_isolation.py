@@ -1,11 +1,13 @@
 """TEN-1: no id, cursor or token of one tenant reaches anything of another."""
+
 from tests.conftest import bearer
 
 
 def test_ids_of_another_tenant_are_not_found(api, tenant, other_tenant):
     a_user, _ = tenant.add_user("u@acme.example")
-    _, a_group, _ = api.call("POST", "/v1/groups", {"name": "A-team", "member_ids": [a_user]},
-                             headers=bearer(tenant.owner_token))
+    _, a_group, _ = api.call(
+        "POST", "/v1/groups", {"name": "A-team", "member_ids": [a_user]}, headers=bearer(tenant.owner_token)
+    )
     b = bearer(other_tenant.owner_token)
     assert api.call("GET", f"/v1/users/{a_user}", headers=b)[0] == 404
     assert api.call("PATCH", f"/v1/users/{a_user}", {"name": "pwned"}, headers={**b, "If-Match": '"1"'})[0] == 404
@@ -27,8 +29,9 @@ def test_cursor_of_another_tenant_is_refused(api, tenant, other_tenant):
         tenant.add_user(f"u{n}@acme.example")
     _, page, _ = api.call("GET", "/v1/users?limit=2", headers=bearer(tenant.owner_token))
     assert page["next_cursor"]
-    status, body, _ = api.call("GET", f"/v1/users?limit=2&cursor={page['next_cursor']}",
-                               headers=bearer(other_tenant.owner_token))
+    status, body, _ = api.call(
+        "GET", f"/v1/users?limit=2&cursor={page['next_cursor']}", headers=bearer(other_tenant.owner_token)
+    )
     assert status == 400 and body["detail"] == "The cursor is not valid for this query."
     # Same tenant, another list: refused too.
     assert api.call("GET", f"/v1/groups?cursor={page['next_cursor']}", headers=bearer(tenant.owner_token))[0] == 400
@@ -61,4 +64,6 @@ def test_every_stored_key_starts_with_its_tenant(api, tenant, other_tenant):
 
     items = client("dynamodb").scan(TableName="crm-test")["Items"]
     tenant_keys = [i["pk"]["S"] for i in items if not i["pk"]["S"].startswith("SYS#")]
-    assert tenant_keys and all(k.startswith(("T#" + tenant.id + "#", "T#" + other_tenant.id + "#")) for k in tenant_keys)
+    assert tenant_keys and all(
+        k.startswith(("T#" + tenant.id + "#", "T#" + other_tenant.id + "#")) for k in tenant_keys
+    )

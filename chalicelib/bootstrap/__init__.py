@@ -1,6 +1,7 @@
 """The one composition root (container.py) and the one table of what follows
 what (events.py). ``container()`` is the process's graph, built from the
 settings on first use; tests build their own with fakes, or reset this one."""
+
 from __future__ import annotations
 
 from chalicelib.bootstrap.container import JOB_QUEUE, Container

@@ -8,10 +8,12 @@ FakeContactStore(), ...})`` replaces any attribute by name before it is built.
 What follows what (cascades, merges, seeding) is not wired here but listed in
 bootstrap/events.py; the ``events`` publisher reads that table.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.domain.cases.service import Cases
@@ -195,11 +197,14 @@ class Container:
     @cached_property
     def parents(self) -> Parents:
         # Resolved lazily: the services they name take ``parents`` themselves.
-        return Parents({
-            "contact": lambda principal, record_id: self.contacts.parent_ref(principal, record_id),
-            "deal": lambda principal, record_id: self.deals.parent_ref(principal, record_id),
-            "case": lambda principal, record_id: self.cases.parent_ref(principal, record_id),
-        }, guards=self.delete_guards)
+        return Parents(
+            {
+                "contact": lambda principal, record_id: self.contacts.parent_ref(principal, record_id),
+                "deal": lambda principal, record_id: self.deals.parent_ref(principal, record_id),
+                "case": lambda principal, record_id: self.cases.parent_ref(principal, record_id),
+            },
+            guards=self.delete_guards,
+        )
 
     # ---- identity, notifications, jobs ----
 
@@ -209,8 +214,13 @@ class Container:
 
     @cached_property
     def notifier(self) -> Notifier:
-        return Notifier(self.notification_store, self.identity_store, self.mailer, self.job_queue,
-                        public_url=self.settings.public_url)
+        return Notifier(
+            self.notification_store,
+            self.identity_store,
+            self.mailer,
+            self.job_queue,
+            public_url=self.settings.public_url,
+        )
 
     @cached_property
     def users(self) -> Users:
@@ -254,8 +264,14 @@ class Container:
 
     @cached_property
     def contacts(self) -> Contacts:
-        return Contacts(self.contact_store, self.identity_store, self.notifier, self.events, self.parents,
-                        custom_fields=self.custom_fields)
+        return Contacts(
+            self.contact_store,
+            self.identity_store,
+            self.notifier,
+            self.events,
+            self.parents,
+            custom_fields=self.custom_fields,
+        )
 
     @cached_property
     def contact_photos(self) -> ContactPhotos:
@@ -267,8 +283,9 @@ class Container:
 
     @cached_property
     def contact_merge(self) -> ContactMerge:
-        return ContactMerge(self.contacts, self.contact_photos, self.identity_store, self.parents, self.events,
-                            self.history)
+        return ContactMerge(
+            self.contacts, self.contact_photos, self.identity_store, self.parents, self.events, self.history
+        )
 
     # ---- records: history, files, change log, tags ----
 
@@ -278,8 +295,15 @@ class Container:
 
     @cached_property
     def history(self) -> History:
-        return History(self.history_store, self.files, self.parents, categories=lambda principal, category_id:
-                       self.settings_lists.resolve(principal, "history-categories", category_id) is not None)
+        return History(
+            self.history_store,
+            self.files,
+            self.parents,
+            categories=lambda principal, category_id: self.settings_lists.resolve(
+                principal, "history-categories", category_id
+            )
+            is not None,
+        )
 
     @cached_property
     def changelog(self) -> ChangeLog:
@@ -291,17 +315,24 @@ class Container:
         from chalicelib.domain.deals.models import DealChanges, DealQuery
         from chalicelib.domain.records.tags import ContactTags, RestrictedRecordTags
 
-        return Tags({"contact": ContactTags(self.contacts, self.contact_store),
-                     "deal": RestrictedRecordTags("deal", self.deals, self.deal_store, DealQuery, DealChanges),
-                     "case": RestrictedRecordTags("case", self.cases, self.case_store, CaseQuery, CaseChanges)},
-                    self.background_jobs, self.identity_store, self.job_queue)
+        return Tags(
+            {
+                "contact": ContactTags(self.contacts, self.contact_store),
+                "deal": RestrictedRecordTags("deal", self.deals, self.deal_store, DealQuery, DealChanges),
+                "case": RestrictedRecordTags("case", self.cases, self.case_store, CaseQuery, CaseChanges),
+            },
+            self.background_jobs,
+            self.identity_store,
+            self.job_queue,
+        )
 
     # ---- tasks, deals, cases ----
 
     @cached_property
     def tasks(self) -> Tasks:
-        return Tasks(self.task_store, self.identity_store, self.notifier, self.settings_lists, self.changelog_store,
-                     self.parents)
+        return Tasks(
+            self.task_store, self.identity_store, self.notifier, self.settings_lists, self.changelog_store, self.parents
+        )
 
     @cached_property
     def reminders(self) -> Reminders:
@@ -309,8 +340,16 @@ class Container:
 
     @cached_property
     def deals(self) -> Deals:
-        return Deals(self.deal_store, self.identity_store, self.notifier, self.events, self.parents,
-                     self.settings_lists, self.currency_settings, self.custom_fields)
+        return Deals(
+            self.deal_store,
+            self.identity_store,
+            self.notifier,
+            self.events,
+            self.parents,
+            self.settings_lists,
+            self.currency_settings,
+            self.custom_fields,
+        )
 
     @cached_property
     def deal_pipeline(self) -> DealPipeline:
@@ -318,5 +357,4 @@ class Container:
 
     @cached_property
     def cases(self) -> Cases:
-        return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents,
-                     self.custom_fields)
+        return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents, self.custom_fields)

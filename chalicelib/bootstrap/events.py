@@ -9,10 +9,12 @@ answers, where the publisher needs it done (a new tenant's defaults, a
 merge's moves before the merged contact is deleted). Every subscriber is
 idempotent: it reads what is left to do, so a redelivery changes nothing.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -51,36 +53,47 @@ def _seed_contact_tags(c: "Container", e: TenantCreated) -> None:
 
 def _deleted(kind: str) -> tuple[Subscriber, ...]:
     """What every parent kind's deletion takes along: its history and files."""
-    return (Subscriber("history.delete_for_parent",
-                       lambda c, e: c.history_store.delete_all_for_parent(e.tenant_id, kind, e.record_id)),
-            Subscriber("tasks.follow_deleted_parent",
-                       lambda c, e: c.tasks.on_parent_deleted(e.tenant_id, kind, e.record_id)))
+    return (
+        Subscriber(
+            "history.delete_for_parent",
+            lambda c, e: c.history_store.delete_all_for_parent(e.tenant_id, kind, e.record_id),
+        ),
+        Subscriber(
+            "tasks.follow_deleted_parent", lambda c, e: c.tasks.on_parent_deleted(e.tenant_id, kind, e.record_id)
+        ),
+    )
 
 
 SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     # A deleted contact takes its history, files, photo and tasks along; a
     # company's persons, and deals and cases, lose the link (CON-11).
-    "record.deleted:contact": _deleted("contact") + (
+    "record.deleted:contact": _deleted("contact")
+    + (
         Subscriber("contacts.forget_photo", lambda c, e: c.contact_photos.forget(e.tenant_id, e.record_id)),
         Subscriber("contacts.unlink_persons", lambda c, e: c.contacts.unlink_company(e.tenant_id, e.record_id)),
         Subscriber("deals.unlink_contact", lambda c, e: c.deals.unlink_contact(e.tenant_id, e.record_id)),
         Subscriber("cases.unlink_contact", lambda c, e: c.cases.unlink_contact(e.tenant_id, e.record_id)),
     ),
     # A deleted deal or case takes its history and files; its tasks stay, unlinked.
-    "record.deleted:deal": _deleted("deal") + (
-        Subscriber("deals.forget_projects", lambda c, e: c.deals.forget_projects(e.tenant_id, e.record_id)),
-    ),
+    "record.deleted:deal": _deleted("deal")
+    + (Subscriber("deals.forget_projects", lambda c, e: c.deals.forget_projects(e.tenant_id, e.record_id)),),
     "record.deleted:case": _deleted("case"),
     # Before the merged contact is deleted, what hangs off it moves to the survivor.
     "contacts.merged": (
-        Subscriber("history.move", lambda c, e: c.history_store.move_all(e.tenant_id, "contact", e.from_id, e.into_id),
-                   inline=True),
-        Subscriber("tasks.move", lambda c, e: c.tasks.move_parent(e.tenant_id, "contact", e.from_id, e.into_id),
-                   inline=True),
-        Subscriber("deals.move_contact", lambda c, e: c.deals.move_contact(e.tenant_id, e.from_id, e.into_id),
-                   inline=True),
-        Subscriber("cases.move_contact", lambda c, e: c.cases.move_contact(e.tenant_id, e.from_id, e.into_id),
-                   inline=True),
+        Subscriber(
+            "history.move",
+            lambda c, e: c.history_store.move_all(e.tenant_id, "contact", e.from_id, e.into_id),
+            inline=True,
+        ),
+        Subscriber(
+            "tasks.move", lambda c, e: c.tasks.move_parent(e.tenant_id, "contact", e.from_id, e.into_id), inline=True
+        ),
+        Subscriber(
+            "deals.move_contact", lambda c, e: c.deals.move_contact(e.tenant_id, e.from_id, e.into_id), inline=True
+        ),
+        Subscriber(
+            "cases.move_contact", lambda c, e: c.cases.move_contact(e.tenant_id, e.from_id, e.into_id), inline=True
+        ),
     ),
     "contacts.company_renamed": (
         Subscriber("contacts.refresh_company_name", lambda c, e: c.contacts.refresh_company_name(e)),
@@ -90,8 +103,10 @@ SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
         Subscriber("contacts.seed_tags", _seed_contact_tags, inline=True),
     ),
     "settings.category_replaced:task-categories": (
-        Subscriber("tasks.replace_category", lambda c, e: c.tasks.replace_category(
-            _system(e.tenant_id, e.by), e.list_name, e.old_id, e.new_id)),
+        Subscriber(
+            "tasks.replace_category",
+            lambda c, e: c.tasks.replace_category(_system(e.tenant_id, e.by), e.list_name, e.old_id, e.new_id),
+        ),
     ),
 }
 
@@ -101,6 +116,7 @@ LEGACY_CASCADE_KIND = "records.cascade_delete"
 
 class EventDelivery(BaseModel):
     """The job message of one queued (event, subscriber) pair."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["event"] = "event"
@@ -126,9 +142,13 @@ class EventBus:
         for subscriber in found:
             if subscriber.inline:
                 subscriber.run(self._container, event)
-        queued = [EventDelivery(tenant_id=event.tenant_id, topic=event.topic, subscriber=s.name,
-                                event=event.model_dump(mode="json")).model_dump(mode="json")
-                  for s in found if not s.inline]
+        queued = [
+            EventDelivery(
+                tenant_id=event.tenant_id, topic=event.topic, subscriber=s.name, event=event.model_dump(mode="json")
+            ).model_dump(mode="json")
+            for s in found
+            if not s.inline
+        ]
         if queued:
             self._queue.send_many(queued)
 
@@ -149,6 +169,6 @@ def deliver(container: "Container", delivery: EventDelivery) -> None:
 
 def republish_legacy_cascade(container: "Container", body: dict[str, Any]) -> None:
     """A ``records.cascade_delete`` message from before the event table: fan it out."""
-    container.events.publish(RecordDeleted(tenant_id=body["tenant_id"], record_kind=body["record_kind"],
-                                           record_id=body["record_id"]))
-
+    container.events.publish(
+        RecordDeleted(tenant_id=body["tenant_id"], record_kind=body["record_kind"], record_id=body["record_id"])
+    )

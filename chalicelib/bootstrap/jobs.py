@@ -1,8 +1,10 @@
 """The jobs queue's message kinds and what runs each: one table, next to the
 event table (events.py), whose deliveries are one of these kinds."""
+
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 

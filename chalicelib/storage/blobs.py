@@ -1,14 +1,16 @@
 """S3 blob store. Every key starts with the tenant; clients only ever get
 short-lived presigned URLs, never bucket credentials."""
+
 from __future__ import annotations
 
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from chalicelib.config import get_settings
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
-from botocore.exceptions import ClientError
 
 DEFAULT_URL_SECONDS = 300
 
@@ -82,7 +84,8 @@ class BlobStore:
     def upload_url(self, key: str, content_type: str, *, seconds: int = DEFAULT_URL_SECONDS) -> str:
         """A presigned PUT; the client must send the same Content-Type."""
         return self._s3.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type}, ExpiresIn=seconds)
+            "put_object", Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type}, ExpiresIn=seconds
+        )
 
     def ping(self) -> None:
         with aws_errors():

@@ -13,6 +13,7 @@ with ``count``, ``value`` and ``weighted`` numbers, ADDed (Decimal) in every
 deal write's transaction: the deal's old contribution leaves, its new one
 arrives. See domain/pipeline.py for the cost model.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -20,15 +21,15 @@ from typing import Any
 
 from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.deals.models import Deal, Project
+from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.records.history import system_event_op
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.dynamo.table import Check, Delete, Put, SortKey, Update
+from chalicelib.storage.records.history import system_event_op
 from chalicelib.storage.records.listed_access import restricted_record_ops
 from chalicelib.storage.settings.lists import usage_ops
-from chalicelib.domain.shared.errors import NotFound
-from chalicelib.storage.dynamo.table import Check, Delete, Put, SortKey, Update
 
 PUBLIC, PRIVATE = "PUB", "PRIV"
 
@@ -48,10 +49,16 @@ def aggregate_ops(tenant_id: str, before: Deal | None, after: Deal | None) -> li
             total[0] += sign * count
             total[1] += sign * value
             total[2] += sign * weighted
-    return [Update(keys.pipeline_aggregate(tenant_id, scope, stage, currency),
-                   add={"count": count, "value": value, "weighted": weighted}, bump_version=False, must_exist=False)
-            for (scope, stage, currency), (count, value, weighted) in sorted(deltas.items())
-            if count or value or weighted]
+    return [
+        Update(
+            keys.pipeline_aggregate(tenant_id, scope, stage, currency),
+            add={"count": count, "value": value, "weighted": weighted},
+            bump_version=False,
+            must_exist=False,
+        )
+        for (scope, stage, currency), (count, value, weighted) in sorted(deltas.items())
+        if count or value or weighted
+    ]
 
 
 class DealStore(IndexedStore[Deal]):
@@ -68,20 +75,26 @@ class DealStore(IndexedStore[Deal]):
         tenant = deal.tenant_id
         value = deal.value
         attributes: Item = {
-            "rid": deal.id, "access_list": list(deal.access_list), "created_by": deal.created_by,
-            "responsible_id": deal.responsible_id, "stage_id": deal.stage_id,
-            "stage_status": deal.stage_status.value, "tags": [fold(t) for t in deal.tags],
+            "rid": deal.id,
+            "access_list": list(deal.access_list),
+            "created_by": deal.created_by,
+            "responsible_id": deal.responsible_id,
+            "stage_id": deal.stage_id,
+            "stage_status": deal.stage_status.value,
+            "tags": [fold(t) for t in deal.tags],
             "contact_ids": deal.contact_ids,
             "close": deal.expected_close_date.isoformat() if deal.expected_close_date else None,
-            "currency": deal.currency, "value": str(value) if value is not None else "0",
-            "weighted": str(deal.weighted), "probability": deal.probability,
+            "currency": deal.currency,
+            "value": str(value) if value is not None else "0",
+            "weighted": str(deal.weighted),
+            "probability": deal.probability,
         }
-        facets = ["all", f"resp#{deal.responsible_id}", f"stage#{deal.stage_id}",
-                  f"status#{deal.stage_status.value}"]
+        facets = ["all", f"resp#{deal.responsible_id}", f"stage#{deal.stage_id}", f"status#{deal.stage_status.value}"]
         facets += [f"tag#{fold(t)}" for t in deal.tags] + [f"contact#{c}" for c in deal.contact_ids]
         facets += [f"acl#{u}" for u in deal.access_list]
-        entries = {(self.facet(tenant, f), deal.id): {"pk": self.facet(tenant, f), "sk": deal.id, **attributes}
-                   for f in facets}
+        entries = {
+            (self.facet(tenant, f), deal.id): {"pk": self.facet(tenant, f), "sk": deal.id, **attributes} for f in facets
+        }
         if deal.expected_close_date:
             pk, sk = self.facet(tenant, "close"), keys.deal_by_close(deal.expected_close_date.isoformat(), deal.id)
             entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
@@ -89,21 +102,31 @@ class DealStore(IndexedStore[Deal]):
 
     def side_ops(self, before: Deal | None, after: Deal | None, *, by: str | None, at: Any) -> list[Any]:
         tenant = (after or before).tenant_id  # type: ignore[union-attr]
-        return [*restricted_record_ops(self.kind, before, after, by=by, at=at),
-                *usage_ops(tenant, "deal-stages", before.stage_id if before else None,
-                           after.stage_id if after else None, field="stage_id"),
-                *aggregate_ops(tenant, before, after)]
+        return [
+            *restricted_record_ops(self.kind, before, after, by=by, at=at),
+            *usage_ops(
+                tenant,
+                "deal-stages",
+                before.stage_id if before else None,
+                after.stage_id if after else None,
+                field="stage_id",
+            ),
+            *aggregate_ops(tenant, before, after),
+        ]
 
     def change_stage(self, principal: Principal, before: Deal, after: Deal, *, event_text: str) -> Deal:
         """The stage change, its history event and counters in one transaction."""
-        return self.update(before, after, by=principal.user_id,
-                           extra=[system_event_op(principal, "deal", after.id, event_text)])
+        return self.update(
+            before, after, by=principal.user_id, extra=[system_event_op(principal, "deal", after.id, event_text)]
+        )
 
-    def query_deals(self, tenant_id: str, facet: str, page: PageRequest, *, close_range: tuple[str, str] | None,
-                    visible: Any) -> Slice[Deal]:
+    def query_deals(
+        self, tenant_id: str, facet: str, page: PageRequest, *, close_range: tuple[str, str] | None, visible: Any
+    ) -> Slice[Deal]:
         if close_range is not None:
-            return self.query(tenant_id, "close", page, sort=SortKey.between(*close_range), newest_first=False,
-                              visible=visible)
+            return self.query(
+                tenant_id, "close", page, sort=SortKey.between(*close_range), newest_first=False, visible=visible
+            )
         return self.query(tenant_id, facet, page, visible=visible)
 
     # ---- pipeline ----
@@ -112,8 +135,9 @@ class DealStore(IndexedStore[Deal]):
         """Every (scope, stage, currency) aggregate: one Query (stages x currencies items)."""
         found, after = [], None
         while True:
-            page = self._table.query(keys.pipeline(tenant_id), page=PageRequest(limit=200, after=after),
-                                     consistent=True)
+            page = self._table.query(
+                keys.pipeline(tenant_id), page=PageRequest(limit=200, after=after), consistent=True
+            )
             found += page.items
             if page.after is None:
                 return found
@@ -123,27 +147,41 @@ class DealStore(IndexedStore[Deal]):
 
     def add_project(self, deal: Deal, project: Project) -> None:
         link = keys.deal_project_link(deal.tenant_id, deal.id, project.id)
-        self._table.transact([
-            Put({**project.model_dump(mode="json"), **keys.project(project.tenant_id, project.id)}),
-            Put({**link, "project_id": project.id, "title": project.title}),
-            Check(keys.deal(deal.tenant_id, deal.id), "attribute_exists(pk)",
-                  on_conflict=NotFound("The deal does not exist.")),
-        ])
+        self._table.transact(
+            [
+                Put({**project.model_dump(mode="json"), **keys.project(project.tenant_id, project.id)}),
+                Put({**link, "project_id": project.id, "title": project.title}),
+                Check(
+                    keys.deal(deal.tenant_id, deal.id),
+                    "attribute_exists(pk)",
+                    on_conflict=NotFound("The deal does not exist."),
+                ),
+            ]
+        )
 
     def projects(self, tenant_id: str, deal_id: str, page: PageRequest) -> Slice[Project]:
-        links = self._table.query(keys.deal(tenant_id, deal_id)["pk"], sort=SortKey.begins_with(
-            keys.PROJECT_LINK_PREFIX), page=page, consistent=True)
-        items = {i["pk"]: i for i in self._table.get_many(keys.project(tenant_id, link["project_id"])
-                                                            for link in links.items)}
+        links = self._table.query(
+            keys.deal(tenant_id, deal_id)["pk"],
+            sort=SortKey.begins_with(keys.PROJECT_LINK_PREFIX),
+            page=page,
+            consistent=True,
+        )
+        items = {
+            i["pk"]: i
+            for i in self._table.get_many(keys.project(tenant_id, link["project_id"]) for link in links.items)
+        }
         found = [items.get(keys.project(tenant_id, link["project_id"])["pk"]) for link in links.items]
         return Slice([Project.model_validate(i) for i in found if i], links.after)
 
     def unlink_projects(self, tenant_id: str, deal_id: str) -> int:
         count = 0
         while True:
-            links = self._table.query(keys.deal(tenant_id, deal_id)["pk"],
-                                      sort=SortKey.begins_with(keys.PROJECT_LINK_PREFIX),
-                                      page=PageRequest(limit=25), consistent=True)
+            links = self._table.query(
+                keys.deal(tenant_id, deal_id)["pk"],
+                sort=SortKey.begins_with(keys.PROJECT_LINK_PREFIX),
+                page=PageRequest(limit=25),
+                consistent=True,
+            )
             if not links.items:
                 return count
             for link in links.items:

@@ -20,6 +20,7 @@ Stored answers are sealed (AES-GCM, a key derived from the server secret and
 the item's key): some answers carry a secret shown once (an API token, an
 invitation token), and the table never holds a credential in clear.
 """
+
 from __future__ import annotations
 
 import json
@@ -102,8 +103,9 @@ def unseal(secret: bytes, request: IdempotentRequest, sealed: str) -> str | None
 
     try:
         raw = base64.b64decode(sealed, validate=True)
-        return AESGCM(_sealing_key(secret, request)).decrypt(raw[:12], raw[12:],
-                                                             request.item_key["pk"].encode()).decode()
+        return (
+            AESGCM(_sealing_key(secret, request)).decrypt(raw[:12], raw[12:], request.item_key["pk"].encode()).decode()
+        )
     except (InvalidTag, ValueError, binascii.Error):
         return None
 
@@ -131,8 +133,13 @@ class IdempotencyStore:
         stored answer: replay it. Conflict while the first request still runs;
         ValidationFailed when the key was used with another body."""
         now = self._clock()
-        item = {**request.item_key, "state": IN_PROGRESS, "body_hash": request.body_hash, "started_at": iso(now),
-                **keys.expiry_attributes(now + KEEP_FOR)}
+        item = {
+            **request.item_key,
+            "state": IN_PROGRESS,
+            "body_hash": request.body_hash,
+            "started_at": iso(now),
+            **keys.expiry_attributes(now + KEEP_FOR),
+        }
         for _ in range(2):
             try:
                 self._table.create(item, on_conflict=_Taken())
@@ -149,7 +156,8 @@ class IdempotencyStore:
             if found.get("body_hash") != request.body_hash:
                 raise ValidationFailed(
                     "This Idempotency-Key was used with a different request body; use a new key.",
-                    errors=[FieldError("Idempotency-Key", "reused with a different body")])
+                    errors=[FieldError("Idempotency-Key", "reused with a different body")],
+                )
             if found.get("state") != DONE and found.get("started_at", "") < iso(now - STALE_AFTER):
                 self._table.delete_if(request.item_key, "started_at", "=", found.get("started_at", ""))
                 continue
@@ -164,9 +172,12 @@ class IdempotencyStore:
     def complete(self, request: IdempotentRequest, answer: StoredAnswer | tuple[int, str]) -> None:
         if not isinstance(answer, StoredAnswer):
             answer = StoredAnswer(*answer)
-        self._table.update(request.item_key, set={"state": DONE, "status": answer.status,
-                                                  "sealed_body": seal(self.secret, request, answer.body)},
-                           bump_version=False, must_exist=False)
+        self._table.update(
+            request.item_key,
+            set={"state": DONE, "status": answer.status, "sealed_body": seal(self.secret, request, answer.body)},
+            bump_version=False,
+            must_exist=False,
+        )
 
     def abandon(self, request: IdempotentRequest) -> None:
         """The request failed: forget the key so that a retry runs again."""

@@ -1,12 +1,13 @@
 """Tenants, users, groups, tokens and login throttling in the single table."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
+from chalicelib.domain.identity.models import CrmAccess, Group, StoredToken, Tenant, TokenKind, User, normalise_email
 from chalicelib.domain.shared.errors import Conflict, PreconditionFailed
-from chalicelib.domain.identity.models import (CrmAccess, Group, StoredToken, Tenant, TokenKind, User,
-                                        normalise_email)
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Role
 from chalicelib.storage.dynamo import keys
@@ -22,8 +23,11 @@ def _item(record: Any, key: dict[str, str], **extra: Any) -> dict[str, Any]:
 
 
 def _user_item(user: User) -> dict[str, Any]:
-    item = _item(user, keys.user(user.tenant_id, user.id),
-                 **keys.user_indexes(user.tenant_id, user.id, normalise_email(user.email)))
+    item = _item(
+        user,
+        keys.user(user.tenant_id, user.id),
+        **keys.user_indexes(user.tenant_id, user.id, normalise_email(user.email)),
+    )
     # A string set, so memberships change by atomic ADD/DELETE without a version race.
     item["group_ids"] = set(user.group_ids) or None
     return item
@@ -47,8 +51,10 @@ class IdentityStore:
         operations: list[Any] = [
             Put(_item(tenant.model_copy(update={"owner_count": 1}), keys.tenant(tenant.id))),
             Put(_user_item(owner)),
-            Put({**keys.email_marker(tenant.id, normalise_email(owner.email)), "user_id": owner.id},
-                on_conflict=Conflict(EMAIL_TAKEN)),
+            Put(
+                {**keys.email_marker(tenant.id, normalise_email(owner.email)), "user_id": owner.id},
+                on_conflict=Conflict(EMAIL_TAKEN),
+            ),
         ]
         if invite is not None:
             operations.append(Put(self._token_item(invite)))
@@ -58,10 +64,14 @@ class IdentityStore:
         item = self._table.get(keys.tenant(tenant_id))
         return Tenant.model_validate(item) if item else None
 
-    def save_crm_access(self, tenant_id: str, access: CrmAccess, *, expected_version: int | None,
-                        at: datetime, by: str) -> Tenant:
-        item = self._table.update(keys.tenant(tenant_id), expected_version=expected_version, set={
-            "crm_access": access.model_dump(mode="json"), "updated_at": at.isoformat(), "updated_by": by})
+    def save_crm_access(
+        self, tenant_id: str, access: CrmAccess, *, expected_version: int | None, at: datetime, by: str
+    ) -> Tenant:
+        item = self._table.update(
+            keys.tenant(tenant_id),
+            expected_version=expected_version,
+            set={"crm_access": access.model_dump(mode="json"), "updated_at": at.isoformat(), "updated_by": by},
+        )
         return Tenant.model_validate(item)
 
     # ---- users ----
@@ -78,15 +88,16 @@ class IdentityStore:
         return Slice([_user(i) for i in found.items], found.after)
 
     def users_with_login_email(self, email: str) -> list[User]:
-        found = self._table.query(keys.login_partition(normalise_email(email)), index=GSI1,
-                                  page=PageRequest(limit=50))
+        found = self._table.query(keys.login_partition(normalise_email(email)), index=GSI1, page=PageRequest(limit=50))
         return [_user(i) for i in found.items]
 
     def add_user(self, user: User, invite: StoredToken | None = None) -> None:
         operations: list[Any] = [
             Put(_user_item(user)),
-            Put({**keys.email_marker(user.tenant_id, normalise_email(user.email)), "user_id": user.id},
-                on_conflict=Conflict(EMAIL_TAKEN)),
+            Put(
+                {**keys.email_marker(user.tenant_id, normalise_email(user.email)), "user_id": user.id},
+                on_conflict=Conflict(EMAIL_TAKEN),
+            ),
         ]
         if _is_counted_owner(user):
             operations.append(Update(keys.tenant(user.tenant_id), add={"owner_count": 1}, bump_version=False))
@@ -94,29 +105,45 @@ class IdentityStore:
             operations.append(Put(self._token_item(invite)))
         self._table.transact(operations)
 
-    def update_user(self, before: User, after: User, *, expected_version: int,
-                    delete_invite: str | None = None) -> User:
+    def update_user(
+        self, before: User, after: User, *, expected_version: int, delete_invite: str | None = None
+    ) -> User:
         """One transaction: the user, e-mail markers and the owner count move together."""
         email_before, email_after = normalise_email(before.email), normalise_email(after.email)
         changes = {
-            "name": after.name, "email": after.email, "role": after.role.value, "status": after.status.value,
-            "password_hash": after.password_hash, "updated_at": after.updated_at.isoformat(),
-            "updated_by": after.updated_by, "gsi1pk": keys.login_partition(email_after),
+            "name": after.name,
+            "email": after.email,
+            "role": after.role.value,
+            "status": after.status.value,
+            "password_hash": after.password_hash,
+            "updated_at": after.updated_at.isoformat(),
+            "updated_by": after.updated_by,
+            "gsi1pk": keys.login_partition(email_after),
         }
-        operations: list[Any] = [Update(keys.user(after.tenant_id, after.id), set=changes,
-                                        expected_version=expected_version)]
+        operations: list[Any] = [
+            Update(keys.user(after.tenant_id, after.id), set=changes, expected_version=expected_version)
+        ]
         if email_before != email_after:
             operations += [
                 Delete(keys.email_marker(after.tenant_id, email_before)),
-                Put({**keys.email_marker(after.tenant_id, email_after), "user_id": after.id},
-                    on_conflict=Conflict(EMAIL_TAKEN)),
+                Put(
+                    {**keys.email_marker(after.tenant_id, email_after), "user_id": after.id},
+                    on_conflict=Conflict(EMAIL_TAKEN),
+                ),
             ]
         owners_delta = int(_is_counted_owner(after)) - int(_is_counted_owner(before))
         if owners_delta > 0:
             operations.append(Update(keys.tenant(after.tenant_id), add={"owner_count": 1}, bump_version=False))
         elif owners_delta < 0:
-            operations.append(Update(keys.tenant(after.tenant_id), add={"owner_count": -1}, bump_version=False,
-                                     require=("owner_count", ">", 1), on_conflict=Conflict(LAST_OWNER)))
+            operations.append(
+                Update(
+                    keys.tenant(after.tenant_id),
+                    add={"owner_count": -1},
+                    bump_version=False,
+                    require=("owner_count", ">", 1),
+                    on_conflict=Conflict(LAST_OWNER),
+                )
+            )
         if delete_invite:
             operations.append(Delete(keys.token(after.tenant_id, after.id, delete_invite)))
         self._table.transact(operations)
@@ -136,21 +163,31 @@ class IdentityStore:
         item = self._table.get(keys.token(tenant_id, user_id, token_id))
         return StoredToken.model_validate(item) if item else None
 
-    def credential_items(self, tenant_id: str, user_id: str,
-                         token_id: str) -> tuple[Tenant | None, User | None, StoredToken | None]:
+    def credential_items(
+        self, tenant_id: str, user_id: str, token_id: str
+    ) -> tuple[Tenant | None, User | None, StoredToken | None]:
         """Tenant, user and token in one BatchGetItem: the whole cost of authentication."""
         tenant_key, user_key = keys.tenant(tenant_id), keys.user(tenant_id, user_id)
-        found = {(i["pk"], i["sk"]): i for i in self._table.get_many(
-            [tenant_key, user_key, keys.token(tenant_id, user_id, token_id)])}
+        found = {
+            (i["pk"], i["sk"]): i
+            for i in self._table.get_many([tenant_key, user_key, keys.token(tenant_id, user_id, token_id)])
+        }
         tenant = found.get((tenant_key["pk"], tenant_key["sk"]))
         user = found.get((user_key["pk"], user_key["sk"]))
         token = found.get((user_key["pk"], f"TOKEN#{token_id}"))
-        return (Tenant.model_validate(tenant) if tenant else None, _user(user) if user else None,
-                StoredToken.model_validate(token) if token else None)
+        return (
+            Tenant.model_validate(tenant) if tenant else None,
+            _user(user) if user else None,
+            StoredToken.model_validate(token) if token else None,
+        )
 
     def list_tokens(self, tenant_id: str, user_id: str, kind: TokenKind, page: PageRequest) -> Slice[StoredToken]:
-        found = self._table.query(keys.user(tenant_id, user_id)["pk"], sort=SortKey.begins_with(keys.TOKEN_PREFIX),
-                                  page=page, visible=lambda item: item.get("kind") == kind.value)
+        found = self._table.query(
+            keys.user(tenant_id, user_id)["pk"],
+            sort=SortKey.begins_with(keys.TOKEN_PREFIX),
+            page=page,
+            visible=lambda item: item.get("kind") == kind.value,
+        )
         return Slice([StoredToken.model_validate(i) for i in found.items], found.after)
 
     def delete_token(self, tenant_id: str, user_id: str, token_id: str) -> StoredToken | None:
@@ -176,35 +213,70 @@ class IdentityStore:
         tenant_id = after.tenant_id
         operations: list[Any] = []
         if before is None:
-            operations.append(Put(_item(after, keys.group(tenant_id, after.id), **keys.group_indexes(tenant_id, after.id))))
+            operations.append(
+                Put(_item(after, keys.group(tenant_id, after.id), **keys.group_indexes(tenant_id, after.id)))
+            )
         else:
-            operations.append(Update(keys.group(tenant_id, after.id), expected_version=before.version, set={
-                "name": after.name, "member_ids": after.member_ids,
-                "updated_at": after.updated_at.isoformat(), "updated_by": after.updated_by}))
+            operations.append(
+                Update(
+                    keys.group(tenant_id, after.id),
+                    expected_version=before.version,
+                    set={
+                        "name": after.name,
+                        "member_ids": after.member_ids,
+                        "updated_at": after.updated_at.isoformat(),
+                        "updated_by": after.updated_by,
+                    },
+                )
+            )
         name_before = before.name.strip().lower() if before else None
         if name_before != after.name.strip().lower():
-            operations.append(Put({**keys.group_name_marker(tenant_id, after.name), "group_id": after.id},
-                                  on_conflict=Conflict("A group with this name exists already.")))
+            operations.append(
+                Put(
+                    {**keys.group_name_marker(tenant_id, after.name), "group_id": after.id},
+                    on_conflict=Conflict("A group with this name exists already."),
+                )
+            )
             if before is not None:
                 operations.append(Delete(keys.group_name_marker(tenant_id, before.name)))
         old_members = set(before.member_ids) if before else set()
         for user_id in sorted(set(after.member_ids) - old_members):
-            operations.append(Update(keys.user(tenant_id, user_id), add={"group_ids": {after.id}},
-                                     bump_version=False, on_conflict=Conflict(f"User {user_id} does not exist.")))
+            operations.append(
+                Update(
+                    keys.user(tenant_id, user_id),
+                    add={"group_ids": {after.id}},
+                    bump_version=False,
+                    on_conflict=Conflict(f"User {user_id} does not exist."),
+                )
+            )
         for user_id in sorted(old_members - set(after.member_ids)):
-            operations.append(Update(keys.user(tenant_id, user_id), discard={"group_ids": {after.id}},
-                                     bump_version=False, must_exist=False))
+            operations.append(
+                Update(
+                    keys.user(tenant_id, user_id),
+                    discard={"group_ids": {after.id}},
+                    bump_version=False,
+                    must_exist=False,
+                )
+            )
         self._table.transact(operations)
         return after.model_copy(update={"version": before.version + 1}) if before else after
 
     def delete_group(self, group: Group) -> None:
         operations: list[Any] = [
-            Delete(keys.group(group.tenant_id, group.id), expected_version=group.version, must_exist=True,
-                   on_conflict=PreconditionFailed("The group changed meanwhile; reload it.")),
+            Delete(
+                keys.group(group.tenant_id, group.id),
+                expected_version=group.version,
+                must_exist=True,
+                on_conflict=PreconditionFailed("The group changed meanwhile; reload it."),
+            ),
             Delete(keys.group_name_marker(group.tenant_id, group.name)),
         ]
-        operations += [Update(keys.user(group.tenant_id, u), discard={"group_ids": {group.id}},
-                              bump_version=False, must_exist=False) for u in group.member_ids]
+        operations += [
+            Update(
+                keys.user(group.tenant_id, u), discard={"group_ids": {group.id}}, bump_version=False, must_exist=False
+            )
+            for u in group.member_ids
+        ]
         self._table.transact(operations)
 
     # ---- login throttling ----
@@ -214,7 +286,11 @@ class IdentityStore:
         return int(item["failures"]) if item else 0
 
     def record_failed_login(self, email_digest: str, window: int, expires_at: datetime) -> int:
-        item = self._table.update(keys.login_failures(email_digest, window), add={"failures": 1},
-                                  set=keys.expiry_attributes(expires_at), bump_version=False, must_exist=False)
+        item = self._table.update(
+            keys.login_failures(email_digest, window),
+            add={"failures": 1},
+            set=keys.expiry_attributes(expires_at),
+            bump_version=False,
+            must_exist=False,
+        )
         return int(item["failures"])
-

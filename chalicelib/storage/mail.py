@@ -1,4 +1,5 @@
 """Outgoing e-mail through SES."""
+
 from __future__ import annotations
 
 from chalicelib.storage.dynamo.aws import client
@@ -14,6 +15,8 @@ class SesMailer:
             client("ses").send_email(
                 Source=self._sender,
                 Destination={"ToAddresses": [to]},
-                Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                         "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}},
+                Message={
+                    "Subject": {"Data": subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+                },
             )

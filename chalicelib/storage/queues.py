@@ -1,13 +1,15 @@
 """SQS port: send job messages by logical queue name."""
+
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from chalicelib.config import get_settings
-from chalicelib.storage.dynamo.aws import client
 from chalicelib.domain.shared.errors import TemporarilyUnavailable
+from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors
 
 
@@ -29,8 +31,10 @@ class Queue:
     def send(self, message: Mapping[str, Any], *, delay_seconds: int = 0) -> None:
         with aws_errors():
             client("sqs").send_message(
-                QueueUrl=queue_url(self.logical), MessageBody=json.dumps(message, default=str),
-                DelaySeconds=delay_seconds)
+                QueueUrl=queue_url(self.logical),
+                MessageBody=json.dumps(message, default=str),
+                DelaySeconds=delay_seconds,
+            )
 
     def send_many(self, messages: Iterable[Mapping[str, Any]]) -> None:
         batch: list[dict[str, str]] = []

@@ -4,6 +4,7 @@ The deployed template creates the secrets and gives each function only the
 ARNs it may read (infra/aws/stack.py); values never travel in environment
 variables or the template.
 """
+
 from __future__ import annotations
 
 from chalicelib.storage.dynamo.aws import client

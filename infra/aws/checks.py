@@ -13,6 +13,7 @@ tools live in their own virtualenv (Makefile): their pins are not the app's.
 A passing run leaves a stamp of what it checked; the same template, exceptions
 and tools are not checked twice (checkov takes about a minute on 2 cores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,9 @@ def compare(failed: list[dict[str, Any]], exceptions: dict[str, dict[str, Any]])
 
 
 def run_cfn_lint(tools: Path, template: Path) -> list[str]:
-    result = subprocess.run([str(tools / "cfn-lint"), "--format", "parseable", str(template)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(tools / "cfn-lint"), "--format", "parseable", str(template)], capture_output=True, text=True
+    )
     print(result.stdout, end="")
     # Exit status is a bit mask: 2 errors, 4 warnings, 8 informational; 1 the tool itself failed.
     if result.returncode & 1 or result.returncode & 2:
@@ -64,23 +66,43 @@ def run_cfn_lint(tools: Path, template: Path) -> list[str]:
 
 
 def run_checkov(tools: Path, template: Path) -> list[dict[str, Any]]:
-    result = subprocess.run([str(tools / "checkov"), "--file", str(template), "--framework", "cloudformation",
-                             "--output", "json", "--quiet", "--compact", "--skip-download"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(tools / "checkov"),
+            "--file",
+            str(template),
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--quiet",
+            "--compact",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+    )
     try:
         report = json.loads(result.stdout)
     except ValueError:
-        raise SystemExit(f"checkov did not answer JSON (exit {result.returncode}): {result.stderr[-2000:]}")
+        raise SystemExit(f"checkov did not answer JSON (exit {result.returncode}): {result.stderr[-2000:]}") from None
     reports = report if isinstance(report, list) else [report]
-    if not reports or any(r.get("summary", {}).get("parsing_errors") for r in reports) \
-            or not sum(r.get("summary", {}).get("resource_count", 0) for r in reports):
+    if (
+        not reports
+        or any(r.get("summary", {}).get("parsing_errors") for r in reports)
+        or not sum(r.get("summary", {}).get("resource_count", 0) for r in reports)
+    ):
         raise SystemExit(f"checkov could not read {template}: {json.dumps([r.get('summary') for r in reports])}")
     return [f for r in reports for f in r["results"]["failed_checks"]]
 
 
 def run_moto_stack(tools: Path, out: Path) -> list[str]:
-    result = subprocess.run([str(tools / "python"), "-W", "ignore", "-m", "infra.aws.moto_stack", str(out)],
-                            capture_output=True, text=True, cwd=HERE.parents[1])
+    result = subprocess.run(
+        [str(tools / "python"), "-W", "ignore", "-m", "infra.aws.moto_stack", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=HERE.parents[1],
+    )
     lines = [line for line in result.stdout.splitlines() if not line.startswith("No Moto CloudFormation support")]
     print("\n".join(lines))
     if result.returncode:
@@ -90,8 +112,7 @@ def run_moto_stack(tools: Path, out: Path) -> list[str]:
 
 def _fingerprint(tools: Path, template: Path) -> str:
     digest = hashlib.sha256()
-    for path in (template, template.with_name("deployment.zip"), EXCEPTIONS, Path(__file__),
-                 HERE / "moto_stack.py"):
+    for path in (template, template.with_name("deployment.zip"), EXCEPTIONS, Path(__file__), HERE / "moto_stack.py"):
         digest.update(path.read_bytes())
     digest.update(str(sorted(p.name for p in (tools.parent / "lib").glob("*/site-packages/*.dist-info"))).encode())
     return digest.hexdigest()
@@ -118,8 +139,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(["infra checks failed:", *problems]), file=sys.stderr)
         return 1
     stamp.write_text(fingerprint)
-    print(f"infra checks: cfn-lint clean; checkov clean but for {len(exceptions)} listed exceptions "
-          f"({len(failed)} excepted failures); created in moto")
+    print(
+        f"infra checks: cfn-lint clean; checkov clean but for {len(exceptions)} listed exceptions "
+        f"({len(failed)} excepted failures); created in moto"
+    )
     return 0
 
 

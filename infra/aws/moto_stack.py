@@ -17,6 +17,7 @@ moto implements only part of CloudFormation: resource types it does not
 know are listed, not failed (the API Gateway stage settings and alarms are
 checked by tests/test_deployment.py on the template instead).
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,8 +47,13 @@ def translate(sam: dict[str, Any]) -> dict[str, Any]:
     for resource in template["Resources"].values():
         if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"].get("CodeUri"):
             resource["Properties"]["CodeUri"] = {"Bucket": CODE_BUCKET, "Key": "deployment.zip"}
-    values = {**PARAMETERS, "AWS::Region": REGION, "AWS::Partition": "aws", "AWS::AccountId": "123456789012",
-              "AWS::StackName": STACK}
+    values = {
+        **PARAMETERS,
+        "AWS::Region": REGION,
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "123456789012",
+        "AWS::StackName": STACK,
+    }
     return transform(template, values, _NoManagedPolicies())  # type: ignore[arg-type]
 
 
@@ -84,20 +90,31 @@ def create(cfn_template: dict[str, Any], zip_path: Path) -> list[str]:
         s3.create_bucket(Bucket=CODE_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.upload_file(str(zip_path), CODE_BUCKET, "deployment.zip")
         cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(StackName=STACK, TemplateBody=json.dumps(cfn_template),
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
-                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"])
+        cfn.create_stack(
+            StackName=STACK,
+            TemplateBody=json.dumps(cfn_template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
         stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
         if stack["StackStatus"] != "CREATE_COMPLETE":
             return [f"stack status {stack['StackStatus']}: {stack.get('StackStatusReason')}"]
-        created = {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName=STACK)
-                   ["StackResourceSummaries"]}
+        created = {
+            r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+        }
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         problems += _read_back(cfn_template, created, outputs)
-        skipped = sorted({cfn_template["Resources"][name]["Type"] for name in cfn_template["Resources"]
-                          if name not in created and "Condition" not in cfn_template["Resources"][name]})
-        print(f"moto created {len(created)} of {len(cfn_template['Resources'])} resources; "
-              f"types moto does not implement: {', '.join(skipped) or 'none'}")
+        skipped = sorted(
+            {
+                cfn_template["Resources"][name]["Type"]
+                for name in cfn_template["Resources"]
+                if name not in created and "Condition" not in cfn_template["Resources"][name]
+            }
+        )
+        print(
+            f"moto created {len(created)} of {len(cfn_template['Resources'])} resources; "
+            f"types moto does not implement: {', '.join(skipped) or 'none'}"
+        )
     return problems
 
 
@@ -109,7 +126,8 @@ def _read_back(template: dict[str, Any], created: dict[str, Any], outputs: dict[
     table = dynamodb.describe_table(TableName=outputs["TableName"])["Table"]
     wanted = template["Resources"]["Table"]["Properties"]
     if sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) != sorted(
-            i["IndexName"] for i in wanted["GlobalSecondaryIndexes"]):
+        i["IndexName"] for i in wanted["GlobalSecondaryIndexes"]
+    ):
         problems.append("table indexes differ from the template")
     if table["KeySchema"] != wanted["KeySchema"]:
         problems.append("table key schema differs from the template")
@@ -129,8 +147,11 @@ def _read_back(template: dict[str, Any], created: dict[str, Any], outputs: dict[
             if int(attributes["VisibilityTimeout"]) != resource["Properties"]["VisibilityTimeout"]:
                 problems.append(f"{name}: visibility timeout {attributes['VisibilityTimeout']}")
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
-    expected = [n for n, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::EventSourceMapping"
-                and "Condition" not in r]
+    expected = [
+        n
+        for n, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "Condition" not in r
+    ]
     if len(mappings) != len(expected):
         problems.append(f"{len(mappings)} event source mappings, expected {len(expected)}")
     for mapping in mappings:
@@ -159,8 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     # moto, never AWS: no credentials or endpoints of this machine may leak in.
     for key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         os.environ.pop(key, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION, "AWS_EC2_METADATA_DISABLED": "true"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     cfn_template = translate(json.loads((out / "sam.json").read_text()))
     (out / "cloudformation.json").write_text(json.dumps(cfn_template, indent=1, sort_keys=True))
     problems = create(cfn_template, out / "deployment.zip")

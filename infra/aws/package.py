@@ -12,6 +12,7 @@
 4. Checks that the functions Chalice produced are exactly the ones
    infra/aws/stack.py sizes and gives roles to.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,8 @@ ARCHITECTURE = "x86_64"
 # Lambda's python3.12 runtime has glibc 2.34: any manylinux wheel up to that runs there.
 PLATFORMS = ["manylinux2014_x86_64"] + [f"manylinux_2_{minor}_x86_64" for minor in range(17, 35)]
 DEFAULT_REGION = "eu-central-1"
-DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing answers there  # only for Chalice's checks: the template itself names no region
+# Only for Chalice's checks: the template itself names no region.
+DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 def wheelhouse(requirements: Path = REPO / "requirements.txt") -> Path:
@@ -46,9 +48,23 @@ def wheelhouse(requirements: Path = REPO / "requirements.txt") -> Path:
         return target
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    command = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-               "--only-binary=:all:", "--implementation", "cp", "--python-version", PYTHON_VERSION,
-               "--dest", str(target), "-r", str(requirements)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        PYTHON_VERSION,
+        "--dest",
+        str(target),
+        "-r",
+        str(requirements),
+    ]
     for platform in PLATFORMS:
         command += ["--platform", platform]
     print(f"wheelhouse: downloading {requirements.name} for {RUNTIME} {ARCHITECTURE}", flush=True)
@@ -60,20 +76,26 @@ def wheelhouse(requirements: Path = REPO / "requirements.txt") -> Path:
 def _offline_pip_environment(wheels: Path) -> dict[str, str]:
     """Chalice runs pip; these make every pip call take the wheelhouse only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update({
-        "PIP_CONFIG_FILE": os.devnull,     # ignore this machine's index and find-links settings
-        "PIP_NO_INDEX": "1",
-        "PIP_FIND_LINKS": str(wheels),
-        "PIP_ONLY_BINARY": ":all:",
-        "PIP_PYTHON_VERSION": PYTHON_VERSION,
-        "PIP_IMPLEMENTATION": "cp",
-        "PIP_PLATFORM": " ".join(PLATFORMS),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        # Anything that still reaches for the network fails at once instead
-        # of quietly making packaging depend on it.
-        "HTTP_PROXY": DEAD_PROXY, "HTTPS_PROXY": DEAD_PROXY, "http_proxy": DEAD_PROXY, "https_proxy": DEAD_PROXY,
-        "NO_PROXY": "", "no_proxy": "",
-    })
+    env.update(
+        {
+            "PIP_CONFIG_FILE": os.devnull,  # ignore this machine's index and find-links settings
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(wheels),
+            "PIP_ONLY_BINARY": ":all:",
+            "PIP_PYTHON_VERSION": PYTHON_VERSION,
+            "PIP_IMPLEMENTATION": "cp",
+            "PIP_PLATFORM": " ".join(PLATFORMS),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            # Anything that still reaches for the network fails at once instead
+            # of quietly making packaging depend on it.
+            "HTTP_PROXY": DEAD_PROXY,
+            "HTTPS_PROXY": DEAD_PROXY,
+            "http_proxy": DEAD_PROXY,
+            "https_proxy": DEAD_PROXY,
+            "NO_PROXY": "",
+            "no_proxy": "",
+        }
+    )
     env.setdefault("AWS_DEFAULT_REGION", DEFAULT_REGION)
     # Chalice creates boto3 clients (for names only); without credentials
     # botocore would ask the instance metadata service over the network.
@@ -96,8 +118,11 @@ def check_functions(template: dict) -> None:  # type: ignore[type-arg]
     """Chalice's functions must be exactly the ones stack.py sizes and gives roles to."""
     from infra.aws import template as tpl
 
-    packaged = {name for name, r in template["Resources"].items()
-                if r.get("Type") == "AWS::Serverless::Function" and r["Properties"].get("PackageType") != "Image"}
+    packaged = {
+        name
+        for name, r in template["Resources"].items()
+        if r.get("Type") == "AWS::Serverless::Function" and r["Properties"].get("PackageType") != "Image"
+    }
     declared = {tpl.function_id(name) for name in tpl.chalice_functions()}
     problems = []
     if packaged - declared:
@@ -123,8 +148,17 @@ def package(stage: str, out: Path) -> Path:
     merge = out.parent / f".{stage}-resources.json"
     merge.write_text(json.dumps(merge_template(stage), indent=1, sort_keys=True))
     shutil.rmtree(out, ignore_errors=True)
-    command = [sys.executable, "-c", "from infra.aws.package import chalice_main; chalice_main()",
-               "package", "--stage", stage, "--merge-template", str(merge), str(out)]
+    command = [
+        sys.executable,
+        "-c",
+        "from infra.aws.package import chalice_main; chalice_main()",
+        "package",
+        "--stage",
+        stage,
+        "--merge-template",
+        str(merge),
+        str(out),
+    ]
     subprocess.run(command, check=True, cwd=REPO, env=_offline_pip_environment(wheels))
     shutil.move(str(merge), out / "resources.json")
     template = json.loads((out / "sam.json").read_text())

@@ -8,6 +8,7 @@ prefix here, in one line each (infra/aws/README.md says how).
 
 Every number below is a decision with its reason next to it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 
 
 # ---- the bucket: top-level prefixes ----
+
 
 @dataclass(frozen=True)
 class BucketPrefix:
@@ -48,6 +50,7 @@ NONCURRENT_VERSION_DAYS = 30
 
 # ---- secrets: created by the template, read by the roles that list them ----
 
+
 @dataclass(frozen=True)
 class Secret:
     description: str
@@ -65,6 +68,7 @@ SECRETS: dict[str, Secret] = {
 
 # ---- roles: one per kind of function, each with only what that kind uses ----
 
+
 @dataclass(frozen=True)
 class Role:
     table: tuple[str, ...] = ()
@@ -74,9 +78,9 @@ class Role:
     objects: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # s3:ListBucket on the bucket itself (HeadBucket for /health, delete by prefix).
     list_bucket: bool = False
-    sends_to: tuple[str, ...] = ()      # logical queue names
-    secrets: tuple[str, ...] = ()       # names in SECRETS
-    send_email: bool = False            # ses:SendEmail from the SES identity parameter
+    sends_to: tuple[str, ...] = ()  # logical queue names
+    secrets: tuple[str, ...] = ()  # names in SECRETS
+    send_email: bool = False  # ses:SendEmail from the SES identity parameter
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -84,26 +88,41 @@ OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
 ROLES: dict[str, Role] = {
     # Requests: read and write records, presign uploads and downloads of
     # records' objects, queue background work, sign cursors. No Scan, no mail.
-    "api": Role(table=TABLE_READ + TABLE_WRITE, objects={"tenant": OBJECT_RW}, list_bucket=True,
-                sends_to=("jobs",), secrets=("cursor",)),
+    "api": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"tenant": OBJECT_RW},
+        list_bucket=True,
+        sends_to=("jobs",),
+        secrets=("cursor",),
+    ),
     # The jobs consumer: cascades, bulk changes, e-mails, purges.
-    "worker": Role(table=TABLE_READ + TABLE_WRITE, objects={"tenant": OBJECT_RW}, list_bucket=True,
-                   sends_to=("jobs",), send_email=True),
+    "worker": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"tenant": OBJECT_RW},
+        list_bucket=True,
+        sends_to=("jobs",),
+        send_email=True,
+    ),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
-    "schedule": Role(table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",),
-                     sends_to=("jobs",)),
+    "schedule": Role(
+        table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
+    ),
     # The PDF renderer (container image): reads records, writes the PDF beside them.
-    "documents": Role(table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
-                      objects={"tenant": ("s3:GetObject", "s3:PutObject")}),
+    "documents": Role(
+        table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+        objects={"tenant": ("s3:GetObject", "s3:PutObject")},
+    ),
 }
 
 
 # ---- functions ----
 
+
 @dataclass(frozen=True)
 class Image:
     """A container-image function: built from infra/aws/<name>/Dockerfile,
     pushed to ECR by the operator, named by a template parameter."""
+
     handler: str
     dockerfile: str
 
@@ -111,9 +130,9 @@ class Image:
 @dataclass(frozen=True)
 class Function:
     role: str
-    timeout: int                        # seconds
-    memory: int                         # MB; CPU grows with it
-    consumes: str | None = None         # logical queue of its SQS event source
+    timeout: int  # seconds
+    memory: int  # MB; CPU grows with it
+    consumes: str | None = None  # logical queue of its SQS event source
     batch_size: int = 10
     # SQS consumers: the event source mapping's MaximumConcurrency. It caps
     # how hard a burst of messages hits the table without the throttling (and
@@ -123,7 +142,7 @@ class Function:
     # load. Applied only when the ReserveConcurrency parameter is true (a new
     # account's concurrency quota of 10 leaves nothing to reserve).
     reserved_concurrency: int | None = None
-    image: Image | None = None          # None: the Chalice zip
+    image: Image | None = None  # None: the Chalice zip
 
 
 # Keys are Chalice's function names (`name=` of the decorator; `api_handler`
@@ -137,10 +156,17 @@ FUNCTIONS: dict[str, Function] = {
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
     # weasyprint needs pango, harfbuzz and fonts: a container image (infra/aws/README.md says why).
-    "documents": Function(role="documents", timeout=120, memory=2048, consumes="documents", batch_size=1,
-                          max_concurrency=2,
-                          image=Image(handler="chalicelib.handlers.background.documents.handle_batch",
-                                      dockerfile="infra/aws/documents/Dockerfile")),
+    "documents": Function(
+        role="documents",
+        timeout=120,
+        memory=2048,
+        consumes="documents",
+        batch_size=1,
+        max_concurrency=2,
+        image=Image(
+            handler="chalicelib.handlers.background.documents.handle_batch", dockerfile="infra/aws/documents/Dockerfile"
+        ),
+    ),
 }
 
 # Queues that only the deployment knows yet (their producers come with later
@@ -162,7 +188,7 @@ VISIBILITY_TIMEOUT_FACTOR = 6
 LOG_RETENTION_DAYS = 30
 # API Gateway stage throttling: protects the table and the bill from a
 # runaway client; far above 20,000 requests a day (0.23 per second).
-API_RATE_LIMIT = 50        # requests per second, steady
+API_RATE_LIMIT = 50  # requests per second, steady
 API_BURST_LIMIT = 100
 # Alarm when more than this share of requests answer 5xx over 5 minutes, 3 periods in a row.
 API_5XX_RATE = 0.02

@@ -1,4 +1,5 @@
 """`python -m infra.emulator`: see server.py."""
+
 import sys
 
 from infra.emulator.server import main

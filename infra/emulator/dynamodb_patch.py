@@ -66,6 +66,7 @@ runs on new code. No moto option turns any of this off, and moto 5.2.5 is
 the newest release (its faster Item.__deepcopy__ makes item 1 cheaper per
 item, not proportional to the transaction).
 """
+
 from __future__ import annotations
 
 import base64
@@ -78,24 +79,25 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import moto
 from moto.core.common_models import BaseModel
 from moto.core.parse import BaseJSONParser
 from moto.core.responses import ActionResult, BaseResponse
+from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     DynamodbException,
+    ItemSizeTooLarge,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
-from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodb.models.utilities import bytesize, dynamo_json_dump
@@ -124,7 +126,7 @@ RECORDED_SOURCES: dict[str, str] = {
     "DynamoResult.__init__": "e2394775cd5ef6ad00a9de7afdea2b54f753ea2dfcb11ecabe1acc80497cda35",
     "UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
     "ActionCountValidator.verify_action_counts": "8cd8c9a3ae3a414abe39794eb3b5097b64b580b9dee258da242d2c03cf91c293",
-    "OverlappingPathsValidator.check_for_overlapping_paths": "2488117d3c3a1f22b817ce11bb446912002fcda1dfbb6956234f91619ede5692",
+    "OverlappingPathsValidator.check_for_overlapping_paths": "2488117d3c3a1f22b817ce11bb446912002fcda1dfbb6956234f91619ede5692",  # noqa: E501 (a hash)
     "BaseResponse.parse_parameters": "fd3d04c9194814f4f8dd755aa8eedae7155fbef66a1421cb934be8ce8f2c7b59",
     "BaseJSONParser._parse_structure": "2de165721ba4b69e183647dca9c845d553a6f077c004007ad676cec8f2b581dd",
     "DepthFirstTraverser.nodes_to_be_processed": "1c2c84c8097e35172d289d2cc30029d2d1c518f7680232a3f3c9f09e56a5e9b0",
@@ -150,22 +152,26 @@ def install() -> None:
         if _ORIGINAL:
             return
         if moto.__version__ != MOTO_VERSION:
-            warnings.warn(f"infra.emulator.dynamodb_patch was written for moto {MOTO_VERSION}, "
-                          f"not {moto.__version__}: run tests/test_emulator_patch.py", stacklevel=2)
-        _ORIGINAL.update({
-            "DynamoDBBackend.transact_write_items": DynamoDBBackend.transact_write_items,
-            "DynamoHandler.transact_write_items": DynamoHandler.transact_write_items,
-            "Table.query": Table.query,
-            "Table.get_item": Table.get_item,
-            **{f"DynamoHandler.{name}": getattr(DynamoHandler, name) for name in ITEM_ANSWERS},
-            "UpdateExpressionParser.make": UpdateExpressionParser.make,
-            "ActionCountValidator.verify_action_counts": ActionCountValidator.verify_action_counts,
-            "OverlappingPathsValidator.check_for_overlapping_paths":
-                OverlappingPathsValidator.check_for_overlapping_paths,
-            "Item.__init__": Item.__init__,
-            "DepthFirstTraverser.nodes_to_be_processed": DepthFirstTraverser.nodes_to_be_processed,
-            "DepthFirstTraverser.process": DepthFirstTraverser.process,
-        })
+            warnings.warn(
+                f"infra.emulator.dynamodb_patch was written for moto {MOTO_VERSION}, "
+                f"not {moto.__version__}: run tests/test_emulator_patch.py",
+                stacklevel=2,
+            )
+        _ORIGINAL.update(
+            {
+                "DynamoDBBackend.transact_write_items": DynamoDBBackend.transact_write_items,
+                "DynamoHandler.transact_write_items": DynamoHandler.transact_write_items,
+                "Table.query": Table.query,
+                "Table.get_item": Table.get_item,
+                **{f"DynamoHandler.{name}": getattr(DynamoHandler, name) for name in ITEM_ANSWERS},
+                "UpdateExpressionParser.make": UpdateExpressionParser.make,
+                "ActionCountValidator.verify_action_counts": ActionCountValidator.verify_action_counts,
+                "OverlappingPathsValidator.check_for_overlapping_paths": OverlappingPathsValidator.check_for_overlapping_paths,  # noqa: E501
+                "Item.__init__": Item.__init__,
+                "DepthFirstTraverser.nodes_to_be_processed": DepthFirstTraverser.nodes_to_be_processed,
+                "DepthFirstTraverser.process": DepthFirstTraverser.process,
+            }
+        )
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
         DynamoHandler.transact_write_items = transact_write_items_response  # type: ignore[method-assign]
         Item.__new__ = staticmethod(_untracked_new)  # type: ignore[assignment]
@@ -180,9 +186,11 @@ def install() -> None:
         DepthFirstTraverser.process = _process  # type: ignore[method-assign]
         UpdateExpressionParser.make = classmethod(_cached_parse)  # type: ignore[method-assign, assignment]
         ActionCountValidator.verify_action_counts = _at_expression_nodes(  # type: ignore[method-assign]
-            _ORIGINAL["ActionCountValidator.verify_action_counts"])
+            _ORIGINAL["ActionCountValidator.verify_action_counts"]
+        )
         OverlappingPathsValidator.check_for_overlapping_paths = _at_expression_nodes(  # type: ignore[method-assign]
-            _ORIGINAL["OverlappingPathsValidator.check_for_overlapping_paths"])
+            _ORIGINAL["OverlappingPathsValidator.check_for_overlapping_paths"]
+        )
 
 
 def installed() -> bool:
@@ -233,12 +241,14 @@ def source_hashes() -> dict[str, str]:
 
 # --- 2. items are not tracked ------------------------------------------------
 
+
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     # BaseModel.__new__ without the append to cls.instances_tracked.
     return object.__new__(cls)
 
 
 # --- 1. transactions with an undo journal -------------------------------------
+
 
 class UndoJournal:
     """The items a transaction writes, as they were before, to put back if it
@@ -251,8 +261,7 @@ class UndoJournal:
     def __len__(self) -> int:
         return len(self._before)
 
-    def remember(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None,
-                 item: Item | None) -> None:
+    def remember(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None, item: Item | None) -> None:
         shard = table.stream_shard
         if shard is not None and id(table) not in self._streams:
             self._streams[id(table)] = (shard, shard.items, len(shard.items))
@@ -333,7 +342,8 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
                 current = self.get_item(table_name, key)
                 if condition_expression is not None:
                     condition_op = get_filter_expression(
-                        condition_expression, expression_attribute_names, expression_attribute_values)
+                        condition_expression, expression_attribute_names, expression_attribute_values
+                    )
                     if not condition_op.expr(current):
                         if return_values_on_condition_check_failure == "ALL_OLD" and current:
                             original_item = current.to_json()["Attributes"]
@@ -344,24 +354,32 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
                     continue
                 hash_key, range_key = self.get_keys_value(table, key)
                 # Put and Delete replace the stored Item; Update changes it in place.
-                journal.remember(table, hash_key, range_key,
-                                 copy.deepcopy(current) if op_type == "Update" else current)
+                journal.remember(table, hash_key, range_key, copy.deepcopy(current) if op_type == "Update" else current)
                 if op_type == "Put":
                     self.put_item(
-                        table_name, op["Item"], condition_expression=condition_expression,
-                        expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values)
-                elif op_type == "Delete":
-                    self.delete_item(
-                        table_name, key, condition_expression=condition_expression,
-                        expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values)
-                else:
-                    self.update_item(
-                        table_name, key, update_expression=op["UpdateExpression"],
+                        table_name,
+                        op["Item"],
                         condition_expression=condition_expression,
                         expression_attribute_names=expression_attribute_names,
-                        expression_attribute_values=expression_attribute_values)
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                elif op_type == "Delete":
+                    self.delete_item(
+                        table_name,
+                        key,
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
+                else:
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        condition_expression=condition_expression,
+                        expression_attribute_names=expression_attribute_names,
+                        expression_attribute_values=expression_attribute_values,
+                    )
                 errors.append((None, None, None))
             except (MultipleTransactionsException, MockValidationException):
                 raise
@@ -379,12 +397,15 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
 
 # --- 3. ClientRequestToken -----------------------------------------------------
 
+
 class IdempotentParameterMismatch(DynamodbException):
     error_type = "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException"
 
     def __init__(self) -> None:
-        super().__init__(self.error_type, message=(
-            "The request uses the same client token as a previous, but non-identical request."))
+        super().__init__(
+            self.error_type,
+            message=("The request uses the same client token as a previous, but non-identical request."),
+        )
 
 
 class TransactionTokens:
@@ -457,6 +478,7 @@ def transact_write_items_response(self: DynamoHandler) -> ActionResult:
 
 # --- 4. queries read the partition they name ------------------------------------
 
+
 class _Candidates:
     """The table as Table.query sees it, but all_items() answers only the
     items that can match: moto's query then runs unchanged. (Upstream this is
@@ -488,31 +510,56 @@ def unsorted_items(table: Table) -> list[Item]:
     return list(table.items.values())
 
 
-def query(self: Table, hash_key: DynamoType | None, range_comparison: str | None, range_objs: list[DynamoType],
-          limit: int, exclusive_start_key: dict[str, Any], scan_index_forward: bool,
-          projection_expressions: list[list[str]] | None, index_name: str | None = None,
-          *args: Any, **kwargs: Any) -> Any:
+def query(
+    self: Table,
+    hash_key: DynamoType | None,
+    range_comparison: str | None,
+    range_objs: list[DynamoType],
+    limit: int,
+    exclusive_start_key: dict[str, Any],
+    scan_index_forward: bool,
+    projection_expressions: list[list[str]] | None,
+    index_name: str | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
     if index_name is None and hash_key is not None:
         # The base table's query keeps the items of hash_key and sorts them by range key.
         candidates = _partition_items(self, hash_key)
     else:
         # An index query filters every item, then sorts the matches itself.
         candidates = unsorted_items(self)
-    return _ORIGINAL["Table.query"](_Candidates(self, candidates), hash_key, range_comparison, range_objs, limit,
-                                    exclusive_start_key, scan_index_forward, projection_expressions, index_name,
-                                    *args, **kwargs)
+    return _ORIGINAL["Table.query"](
+        _Candidates(self, candidates),
+        hash_key,
+        range_comparison,
+        range_objs,
+        limit,
+        exclusive_start_key,
+        scan_index_forward,
+        projection_expressions,
+        index_name,
+        *args,
+        **kwargs,
+    )
 
 
 # --- 5. reading a missing partition does not create it -----------------------------
 
-def get_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None = None,
-             projection_expression: list[list[str]] | None = None) -> Item | None:
+
+def get_item(
+    self: Table,
+    hash_key: DynamoType,
+    range_key: DynamoType | None = None,
+    projection_expression: list[list[str]] | None = None,
+) -> Item | None:
     if range_key and self.has_range_key and hash_key not in self.items:
         return None  # moto's table.items is a defaultdict: the lookup would add the partition
     return _ORIGINAL["Table.get_item"](self, hash_key, range_key, projection_expression)  # type: ignore[no-any-return]
 
 
 # --- 6. items are answered as JSON ---------------------------------------------------
+
 
 def _answered_as_json(handler: Callable[[DynamoHandler], Any]) -> Callable[[DynamoHandler], Any]:
     @functools.wraps(handler)
@@ -522,6 +569,7 @@ def _answered_as_json(handler: Callable[[DynamoHandler], Any]) -> Callable[[Dyna
             # Already plain {type: value} data (dynamo_to_dict); bytes become base64 here.
             return dynamo_json_dump(result.result)
         return result
+
     return answer
 
 
@@ -545,6 +593,7 @@ def item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, at
 
 # --- 10. requests are JSON with binary values decoded -------------------------------------------
 
+
 def _binary_decoded(node: Any) -> Any:
     """The body with every AttributeValue's B and BS base64-decoded, as moto's
     parser hands it over. Only an AttributeValue is a JSON object whose one
@@ -552,7 +601,7 @@ def _binary_decoded(node: Any) -> Any:
     item attribute named B holds an object, never a string."""
     if isinstance(node, dict):
         if len(node) == 1:
-            (name, value), = node.items()
+            ((name, value),) = node.items()
             if name == "B" and isinstance(value, str):
                 return {"B": base64.b64decode(value)}
             if name == "BS" and isinstance(value, list) and all(isinstance(v, str) for v in value):
@@ -576,6 +625,7 @@ def parse_parameters(self: DynamoHandler, request: Any) -> None:
 
 # --- 11. an expression validator builds its processing map once ----------------------------------
 
+
 def _processing_map(self: DepthFirstTraverser) -> dict[type, Callable[[Any], Any]]:
     mapping = self.__dict__.get("_processing_map_once")
     if mapping is None:
@@ -596,6 +646,7 @@ def _process(self: DepthFirstTraverser, node: Any) -> Any:
 
 # --- 7. update expressions are parsed once per text ---------------------------------------
 
+
 @functools.lru_cache(maxsize=1024)
 def _parse_update_expression(expression: str) -> UpdateExpression:
     return _ORIGINAL["UpdateExpressionParser.make"](expression)  # type: ignore[no-any-return]
@@ -607,12 +658,14 @@ def _cached_parse(cls: type, expression_str: str) -> UpdateExpression:
 
 # --- 8. whole-expression checks run at the expression nodes ---------------------------------
 
+
 def _at_expression_nodes(check: Callable[[Any, UpdateExpression], UpdateExpression]) -> Callable[..., Any]:
     @functools.wraps(check)
     def at_expression_nodes(self: Any, node: UpdateExpression) -> UpdateExpression:
         if type(node) is not UpdateExpression:
             return node  # a clause, action or path: the expression node above it sees its subtree
         return check(self, node)
+
     return at_expression_nodes
 
 

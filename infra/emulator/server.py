@@ -21,6 +21,7 @@ SIGTERM and SIGINT end the process at once: the stack saved its state
 before, and freeing millions of objects one by one at exit only delays the
 stop.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,10 @@ import os
 import signal
 import sys
 import threading
-from types import FrameType
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import FrameType
+from typing import Any
 from urllib.parse import parse_qs
 
 from infra.emulator.dynamodb_patch import install
@@ -46,8 +48,18 @@ MODULE_LIST_SOURCE_SHA256 = "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7
 
 ADMIN_PREFIX = "/_crm/"
 _DYNAMODB_TARGET = "DynamoDB_"
-_DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
-                              "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"})
+_DYNAMODB_WRITES = frozenset(
+    {
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    }
+)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -67,7 +79,8 @@ def cache_module_list() -> None:
     if not hasattr(backends.list_of_moto_modules, "__wrapped__"):
         listed = backends.list_of_moto_modules
         backends.list_of_moto_modules = functools.wraps(listed)(  # type: ignore[assignment]
-            functools.cache(lambda: tuple(listed())))
+            functools.cache(lambda: tuple(listed()))
+        )
 
 
 def release_received_messages() -> int:
@@ -110,8 +123,7 @@ class EmulatorApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith(ADMIN_PREFIX):
             query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
-            return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX):], query,
-                               start_response)
+            return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX) :], query, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(_DYNAMODB_TARGET):
             return self._moto(environ, start_response)

@@ -8,6 +8,7 @@ The file: ``{"format": 1, "table": name, "items": [...]}``, each item in
 DynamoDB's low-level typed JSON with binary values in base64, sorted by key,
 so an unchanged table gives the same bytes and is not rewritten.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,7 @@ def wire(value: DynamoType) -> dict[str, Any]:
 def _typed(value: dict[str, Any]) -> DynamoType:
     """DynamoType(value) in one pass, binary values decoded as moto's request
     parser hands them over (a restore builds millions of these)."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     typed = DynamoType.__new__(DynamoType)
     typed.type = kind
     if kind == "M":
@@ -83,11 +84,13 @@ class TableFiles:
 
     def save(self, table: Table, name: str, lock: threading.Lock) -> dict[str, Any]:
         with lock:  # one state of the table, not one torn by a write
-            items = [{attribute: wire(value) for attribute, value in item.attrs.items()}
-                     for item in unsorted_items(table)]
+            items = [
+                {attribute: wire(value) for attribute, value in item.attrs.items()} for item in unsorted_items(table)
+            ]
         items.sort(key=_sort_key)
-        data = json.dumps({"format": FORMAT, "table": table.name, "items": items},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        data = json.dumps(
+            {"format": FORMAT, "table": table.name, "items": items}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
         path = self.folder / name
         digest = hashlib.sha256(data).hexdigest()
         written = digest != self._written.get(path) or not path.is_file()

@@ -21,6 +21,7 @@ of a batch whose handler raised) are not deleted; they come back after the
 queue's visibility timeout, and moto's redrive policy moves them to the DLQ
 after maxReceiveCount.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,12 @@ import sys
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any
 
 from chalice.app import Cron, Rate, ScheduledEventConfig, SQSEventConfig
 
@@ -60,6 +62,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 @dataclass
 class LambdaContext:
     """What handlers and Powertools read off Lambda's context object."""
+
     function_name: str
     memory_limit_in_mb: int
     timeout_seconds: int
@@ -103,8 +106,12 @@ class FunctionLimits:
 
     def context(self, name: str) -> LambdaContext:
         config = self._config(chalice_stage=CONFIG_STAGE, function_name=name, config_from_disk=self._disk)
-        return LambdaContext(function_name=name, memory_limit_in_mb=config.lambda_memory_size or 128,
-                             timeout_seconds=config.lambda_timeout or 60, stopping=self.stopping)
+        return LambdaContext(
+            function_name=name,
+            memory_limit_in_mb=config.lambda_memory_size or 128,
+            timeout_seconds=config.lambda_timeout or 60,
+            stopping=self.stopping,
+        )
 
 
 def rate_seconds(expression: Any) -> int | None:
@@ -130,9 +137,10 @@ def _invoke(name: str, handler: Handler, event: dict[str, Any], limits: Function
 
 # --- SQS ------------------------------------------------------------------------
 
+
 @dataclass
 class QueuePoller:
-    name: str            # function name in handler_map
+    name: str  # function name in handler_map
     queue_name: str
     batch_size: int
     url: str = ""
@@ -150,8 +158,12 @@ class QueuePoller:
 
     def poll(self, handler: Handler, limits: FunctionLimits) -> int:
         answer = client("sqs").receive_message(
-            QueueUrl=self.url, MaxNumberOfMessages=max(1, min(self.batch_size, 10)), WaitTimeSeconds=WAIT_SECONDS,
-            MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
+            QueueUrl=self.url,
+            MaxNumberOfMessages=max(1, min(self.batch_size, 10)),
+            WaitTimeSeconds=WAIT_SECONDS,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
         messages = answer.get("Messages", [])
         if not messages:
             return 0
@@ -165,8 +177,13 @@ class QueuePoller:
         if failed and limits.stopping():
             log.info("%s: stopping: %d of %d message(s) kept, to be delivered again", self.name, len(failed), len(ids))
         elif failed:
-            log.warning("%s: %d of %d message(s) failed; they return after %ss",
-                        self.name, len(failed), len(ids), self.visibility)
+            log.warning(
+                "%s: %d of %d message(s) failed; they return after %ss",
+                self.name,
+                len(failed),
+                len(ids),
+                self.visibility,
+            )
         self._delete([m for m in messages if m["MessageId"] not in failed])
         return len(messages)
 
@@ -189,7 +206,7 @@ class QueuePoller:
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         sqs = client("sqs")
         for start in range(0, len(messages), 10):
-            chunk = messages[start:start + 10]
+            chunk = messages[start : start + 10]
             entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
             answer = sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)
             for failure in answer.get("Failed") or []:
@@ -235,6 +252,7 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 # --- schedules -------------------------------------------------------------------
 
+
 @dataclass
 class Schedule:
     name: str
@@ -249,7 +267,7 @@ class Schedule:
             "detail-type": "Scheduled Event",
             "source": "aws.events",
             "account": "123456789012",
-            "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": region,
             "resources": [f"arn:aws:events:{region}:123456789012:rule/{self.name}"],
             "detail": {},
@@ -257,6 +275,7 @@ class Schedule:
 
 
 # --- the loop --------------------------------------------------------------------
+
 
 class StopFlag:
     """Set from a signal handler; plain attribute, no locks (signal-safe)."""
@@ -337,8 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.pump", description=__doc__.splitlines()[0])
     parser.add_argument("--no-schedules", action="store_true", help="only deliver queue messages")
     parser.add_argument("--name", default="pump", help="the name in log lines")
-    parser.add_argument("--max-batch", type=int, default=10,
-                        help="messages per invocation at most (1 spreads a job's chunks over the workers)")
+    parser.add_argument(
+        "--max-batch",
+        type=int,
+        default=10,
+        help="messages per invocation at most (1 spreads a job's chunks over the workers)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=f"[{args.name}] %(levelname)s %(message)s")
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -6,6 +6,7 @@ local` (the API) and the job pump (SQS queues and schedules -> the Lambda
 handlers). Saves the state every few seconds and on Ctrl-C/SIGTERM, then stops
 everything it started. See infra/local/README.md.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -21,10 +22,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 log = logging.getLogger("local.run")
 
@@ -49,8 +51,10 @@ CHALICE_STAGE = "local"
 DEPLOYED_STAGE = "dev"
 
 # The `chalice` console script, minus botocore's "Found credentials" chatter.
-_CHALICE_MAIN = ("import logging, sys; import infra.local.api_server; from chalice.cli import main; "
-                 "logging.getLogger('botocore').setLevel(logging.WARNING); sys.argv[0] = 'chalice'; sys.exit(main())")
+_CHALICE_MAIN = (
+    "import logging, sys; import infra.local.api_server; from chalice.cli import main; "
+    "logging.getLogger('botocore').setLevel(logging.WARNING); sys.argv[0] = 'chalice'; sys.exit(main())"
+)
 
 CURSOR_SECRET_FILE = "cursor-secret"
 LOCK_FILE = ".lock"
@@ -114,6 +118,7 @@ class StopFlag:
 
 # --- environment -------------------------------------------------------------------
 
+
 def deployed_stage_environment() -> dict[str, str]:
     """environment_variables of the deployed stage, as Lambda would see them."""
     try:
@@ -148,15 +153,17 @@ def configure_environment(options: Options) -> dict[str, str]:
         os.environ.pop(name, None)
     for name, value in deployed_stage_environment().items():
         os.environ.setdefault(name, str(value))
-    os.environ.update({
-        "CRM_STAGE": "local",
-        "CRM_AWS_ENDPOINT_URL": options.aws_url,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "AWS_DEFAULT_REGION": options.region,
-        # config.py prefers AWS_REGION; keep both in step.
-        "AWS_REGION": options.region,
-    })
+    os.environ.update(
+        {
+            "CRM_STAGE": "local",
+            "CRM_AWS_ENDPOINT_URL": options.aws_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": options.region,
+            # config.py prefers AWS_REGION; keep both in step.
+            "AWS_REGION": options.region,
+        }
+    )
     # CRM_TABLE_NAME, CRM_BUCKET_NAME, CRM_QUEUE_PREFIX: when unset, chalicelib.config's defaults apply everywhere.
     if not os.environ.get("CRM_CURSOR_SECRET"):
         os.environ["CRM_CURSOR_SECRET"] = cursor_secret(options.data_dir)
@@ -178,6 +185,7 @@ def _reset_chalicelib_caches() -> None:
 
 # --- processes ---------------------------------------------------------------------
 
+
 def _die_with_parent() -> Callable[[], None] | None:
     """A preexec hook (Linux): if this process is killed hard, the kernel
     stops the children too, since they run in their own sessions."""
@@ -198,15 +206,23 @@ def _die_with_parent() -> Callable[[], None] | None:
     return hook
 
 
-def spawn(name: str, args: list[str], env: Mapping[str, str], *,
-          log_file: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    name: str, args: list[str], env: Mapping[str, str], *, log_file: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Own session: Ctrl-C reaches only run.py, which then stops children in order
     (the final snapshot needs moto after the API and pump are gone)."""
     stdout = open(log_file, "wb") if log_file else None
     try:
-        proc = subprocess.Popen([sys.executable, *args], cwd=REPO_ROOT, env=dict(env), stdin=subprocess.DEVNULL,
-                                stdout=stdout, stderr=subprocess.STDOUT if stdout else None,
-                                start_new_session=True, preexec_fn=_die_with_parent())
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=REPO_ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT if stdout else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),
+        )
     finally:
         if stdout:
             stdout.close()
@@ -257,9 +273,12 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 
 # --- the demo tenant -------------------------------------------------------------------
 
+
 def demo_login() -> tuple[str, str]:
-    return (os.environ.get("CRM_LOCAL_OWNER_EMAIL") or DEFAULT_OWNER_EMAIL,
-            os.environ.get("CRM_LOCAL_OWNER_PASSWORD") or DEFAULT_OWNER_PASSWORD)
+    return (
+        os.environ.get("CRM_LOCAL_OWNER_EMAIL") or DEFAULT_OWNER_EMAIL,
+        os.environ.get("CRM_LOCAL_OWNER_PASSWORD") or DEFAULT_OWNER_PASSWORD,
+    )
 
 
 def seed_local() -> None:
@@ -280,6 +299,7 @@ def seed_local() -> None:
 
 # --- the stack ----------------------------------------------------------------------------
 
+
 class Stack:
     def __init__(self, options: Options, stop: StopFlag):
         self.options = options
@@ -298,11 +318,18 @@ class Stack:
         env = configure_environment(options)
 
         # moto's server with the DynamoDB adaptation the tests run on (infra/emulator).
-        self.moto = spawn("AWS emulator", ["-m", "infra.emulator", "-H", HOST, "-p", str(options.aws_port),
-                                           "--data-dir", str(options.data_dir)], env,
-                          log_file=options.data_dir / MOTO_LOG)
-        self._wait_for(lambda: http_status(f"{options.aws_url}/moto-api/") == 200, MOTO_READY_SECONDS,
-                       "the AWS emulator", {"AWS emulator": self.moto})
+        self.moto = spawn(
+            "AWS emulator",
+            ["-m", "infra.emulator", "-H", HOST, "-p", str(options.aws_port), "--data-dir", str(options.data_dir)],
+            env,
+            log_file=options.data_dir / MOTO_LOG,
+        )
+        self._wait_for(
+            lambda: http_status(f"{options.aws_url}/moto-api/") == 200,
+            MOTO_READY_SECONDS,
+            "the AWS emulator",
+            {"AWS emulator": self.moto},
+        )
 
         from chalicelib.storage.dynamo.provision import create_resources
         from infra.local.snapshot import Snapshotter
@@ -315,18 +342,35 @@ class Stack:
         seed_local()
         self._check_stop()
 
-        self.children["api"] = spawn("chalice local", [
-            "-c", _CHALICE_MAIN,
-            "local", "--no-autoreload", "--host", HOST, "--port", str(options.api_port), "--stage", CHALICE_STAGE,
-        ], env)
+        self.children["api"] = spawn(
+            "chalice local",
+            [
+                "-c",
+                _CHALICE_MAIN,
+                "local",
+                "--no-autoreload",
+                "--host",
+                HOST,
+                "--port",
+                str(options.api_port),
+                "--stage",
+                CHALICE_STAGE,
+            ],
+            env,
+        )
         # More than one consumer of the same queues, like Lambda concurrency (see pump.py).
         batch = ["--max-batch", "1"] if options.pump_workers > 1 else []
         self.children["pump"] = spawn("job pump", ["-m", "infra.local.pump", *batch], env)
         for n in range(2, options.pump_workers + 1):
-            self.children[f"pump {n}"] = spawn(f"job pump {n}", [
-                "-m", "infra.local.pump", "--no-schedules", "--name", f"pump {n}", *batch], env)
-        self._wait_for(lambda: http_status(f"{options.api_url}/health") == 200, API_READY_SECONDS,
-                       "GET /health", {"AWS emulator": self.moto, **self.children})
+            self.children[f"pump {n}"] = spawn(
+                f"job pump {n}", ["-m", "infra.local.pump", "--no-schedules", "--name", f"pump {n}", *batch], env
+            )
+        self._wait_for(
+            lambda: http_status(f"{options.api_url}/health") == 200,
+            API_READY_SECONDS,
+            "GET /health",
+            {"AWS emulator": self.moto, **self.children},
+        )
 
     def serve(self) -> bool:
         """Until a stop signal (True) or a child's death (False); snapshots meanwhile."""
@@ -348,7 +392,7 @@ class Stack:
     def shutdown(self) -> bool:
         """Stops API and pump, takes the final snapshot, stops moto. True if all went well."""
         ok = True
-        for name, proc in self.children.items():
+        for proc in self.children.values():
             if proc.poll() is None:
                 _signal_group(proc, signal.SIGTERM)
         for name, proc in self.children.items():
@@ -372,8 +416,13 @@ class Stack:
             return -1.0
         return time.monotonic() - started
 
-    def _wait_for(self, ready: Callable[[], bool], seconds: float, what: str,
-                  watched: Mapping[str, subprocess.Popen[bytes] | None]) -> None:
+    def _wait_for(
+        self,
+        ready: Callable[[], bool],
+        seconds: float,
+        what: str,
+        watched: Mapping[str, subprocess.Popen[bytes] | None],
+    ) -> None:
         deadline = time.monotonic() + seconds
         while not ready():
             self._check_stop()
@@ -413,17 +462,19 @@ class Stack:
 
 def banner(options: Options) -> str:
     email, password = demo_login()
-    return "\n".join([
-        "",
-        "CRM local stack is ready",
-        f"  API         {options.api_url}",
-        f"  Docs        {options.api_url}/docs",
-        f"  Demo login  {email} / {password}",
-        f"  Data dir    {options.data_dir}  (saved every {options.snapshot_seconds:g}s and on exit)",
-        f"  AWS (moto)  {options.aws_url}",
-        "  Stop with Ctrl-C",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            "CRM local stack is ready",
+            f"  API         {options.api_url}",
+            f"  Docs        {options.api_url}/docs",
+            f"  Demo login  {email} / {password}",
+            f"  Data dir    {options.data_dir}  (saved every {options.snapshot_seconds:g}s and on exit)",
+            f"  AWS (moto)  {options.aws_url}",
+            "  Stop with Ctrl-C",
+            "",
+        ]
+    )
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ BatchWriteItem of tens of thousands of items took minutes.
 Every file is written atomically (temp file + os.replace), so a crash
 mid-save leaves the previous snapshot intact.
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,9 @@ import shutil
 import tempfile
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from chalicelib.config import get_settings
 from chalicelib.storage.dynamo.aws import client
@@ -48,6 +50,7 @@ _EMULATOR_SECONDS = 120
 
 
 # --- small helpers -----------------------------------------------------------
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ def _dump(document: Any) -> bytes:
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _b64(data: bytes) -> str:
@@ -83,6 +86,7 @@ def _b64(data: bytes) -> str:
 
 
 # --- the snapshotter -------------------------------------------------------------
+
 
 class Snapshotter:
     """Knows the table, bucket and queues from the settings (the same env the
@@ -102,8 +106,7 @@ class Snapshotter:
         self.queues = names + [dead_letter_name(name) for name in names]
         self._s3_dir = data_dir / S3_DIR
         self._s3_index: dict[str, dict[str, Any]] = self._load_s3_index()
-        self._table_query = urllib.parse.urlencode({"region": self.region, "table": self.table,
-                                                    "file": DYNAMODB_FILE})
+        self._table_query = urllib.parse.urlencode({"region": self.region, "table": self.table, "file": DYNAMODB_FILE})
         self._saved_writes: int | None = None  # the emulator's write count when the table was last saved
 
     # -- save --------------------------------------------------------------
@@ -131,8 +134,9 @@ class Snapshotter:
         return int(self._emulator("POST", "sqs/release")["released"])
 
     def _emulator(self, method: str, action: str) -> Any:
-        request = urllib.request.Request(f"{self.emulator}/_crm/{action}", method=method,
-                                         data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            f"{self.emulator}/_crm/{action}", method=method, data=b"" if method == "POST" else None
+        )
         with urllib.request.urlopen(request, timeout=_EMULATOR_SECONDS) as answer:
             return json.loads(answer.read())
 
@@ -183,9 +187,12 @@ class Snapshotter:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        entry: dict[str, Any] = {"etag": etag, "file": name,
-                                 "content_type": answer.get("ContentType", "binary/octet-stream"),
-                                 "metadata": answer.get("Metadata", {})}
+        entry: dict[str, Any] = {
+            "etag": etag,
+            "file": name,
+            "content_type": answer.get("ContentType", "binary/octet-stream"),
+            "metadata": answer.get("Metadata", {}),
+        }
         for field in ("ContentDisposition", "ContentEncoding", "CacheControl"):
             if answer.get(field):
                 entry[field] = answer[field]
@@ -204,9 +211,14 @@ class Snapshotter:
             url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
             messages = saved.setdefault(name, [])
             while total < _DRAIN_MAX_MESSAGES:
-                answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                             VisibilityTimeout=_DRAIN_VISIBILITY_SECONDS,
-                                             MessageAttributeNames=["All"], MessageSystemAttributeNames=["All"])
+                answer = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=0,
+                    VisibilityTimeout=_DRAIN_VISIBILITY_SECONDS,
+                    MessageAttributeNames=["All"],
+                    MessageSystemAttributeNames=["All"],
+                )
                 batch = answer.get("Messages", [])
                 if not batch:
                     break
@@ -218,8 +230,9 @@ class Snapshotter:
 
     @staticmethod
     def _warn_unsaved(sqs: Any, name: str, url: str) -> None:
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
+            "Attributes"
+        ]
         delayed = int(attrs.get("ApproximateNumberOfMessagesDelayed", "0"))
         if delayed:
             log.warning("%d delayed message(s) in %s are not saved (not yet visible)", delayed, name)
@@ -240,11 +253,20 @@ class Snapshotter:
     def restore_objects(self) -> int:
         s3 = client("s3")
         for key, entry in self._s3_index.items():
-            extra = {field: entry[field] for field in ("ContentDisposition", "ContentEncoding", "CacheControl")
-                     if entry.get(field)}
+            extra = {
+                field: entry[field]
+                for field in ("ContentDisposition", "ContentEncoding", "CacheControl")
+                if entry.get(field)
+            }
             with open(self._s3_dir / entry["file"], "rb") as body:
-                answer = s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=entry["content_type"],
-                                       Metadata=entry.get("metadata") or {}, **extra)
+                answer = s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=entry["content_type"],
+                    Metadata=entry.get("metadata") or {},
+                    **extra,
+                )
             # A multipart ETag changes on a single PUT; keep the index in step so the body is not copied again.
             entry["etag"] = answer["ETag"]
         return len(self._s3_index)
@@ -284,9 +306,13 @@ def _stored_message(message: dict[str, Any]) -> dict[str, Any]:
             stored["BinaryValue"] = _b64(value["BinaryValue"])
         attributes[name] = stored
     system = message.get("Attributes") or {}
-    return {"body": message["Body"], "message_attributes": attributes,
-            "attributes": {k: system[k] for k in ("MessageGroupId", "MessageDeduplicationId", "SentTimestamp")
-                           if k in system}}
+    return {
+        "body": message["Body"],
+        "message_attributes": attributes,
+        "attributes": {
+            k: system[k] for k in ("MessageGroupId", "MessageDeduplicationId", "SentTimestamp") if k in system
+        },
+    }
 
 
 def _send_entry(entry_id: str, stored: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Decisions: ``closed`` changes only through POST .../close and .../reopen
 (each writes a history system event in the same transaction); PATCH does not
 take it. Closing a closed case (or reopening an open one) is a 409.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,10 +15,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.shared.access import ListAccess
 from chalicelib.domain.contacts.models import fold
-from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
+from chalicelib.domain.shared.access import ListAccess
+from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 MAX_TAGS = 10
 TagName = Annotated[str, Field(min_length=1, max_length=50)]
@@ -29,10 +30,13 @@ class _CaseFields(BaseModel):
 
     title: Title | None = None
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_MEMBERS, description="Participants (contacts)")
-    access_list: list[Id] | None = Field(default=None, max_length=MAX_LISTED,
-                                         description="Users; empty: public. The creator joins a non-empty list.")
+    access_list: list[Id] | None = Field(
+        default=None, max_length=MAX_LISTED, description="Users; empty: public. The creator joins a non-empty list."
+    )
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
-    custom_fields: dict[str, Any] | None = Field(default=None, description="Values by custom field id; null removes one")
+    custom_fields: dict[str, Any] | None = Field(
+        default=None, description="Values by custom field id; null removes one"
+    )
 
 
 class NewCase(_CaseFields):
@@ -41,6 +45,7 @@ class NewCase(_CaseFields):
 
 class CaseChanges(_CaseFields):
     """PATCH: only the fields sent; ``closed`` changes through close/reopen."""
+
     title: Annotated[Title, NotNull] = omittable()
 
 
@@ -64,6 +69,7 @@ class Case(Record):
 
 class CaseQuery(BaseModel):
     """GET /v1/cases filters."""
+
     model_config = ConfigDict(extra="forbid")
 
     closed: bool | None = None

@@ -2,29 +2,37 @@
 delete, list; the contact cascade. Access, participants, tags and custom
 values follow the rules deals share (domain/restricted_records.py); hidden
 cases are 404. Each write is one transaction (storage/cases.py)."""
+
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
+from chalicelib.domain.contacts.models import fold
+from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
+from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
-from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.contacts.models import fold
-from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.shared.events import RecordDeleted
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.errors import Conflict
+from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
-from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
+from chalicelib.domain.shared.records import require_version
 
 
 class Cases(RestrictedRecordService):
-    def __init__(self, store: Any, users: Any, notifier: Any, events: EventPublisher, parents: Parents,
-                 custom_fields: Any = None,
-                 clock: Clock = utc_now):
+    def __init__(
+        self,
+        store: Any,
+        users: Any,
+        notifier: Any,
+        events: EventPublisher,
+        parents: Parents,
+        custom_fields: Any = None,
+        clock: Clock = utc_now,
+    ):
         self._store = store
         self._events = events
         self._parents = parents
@@ -48,8 +56,15 @@ class Cases(RestrictedRecordService):
 
     def create(self, principal: Principal, request: NewCase) -> Case:
         now = self._clock()
-        case = Case(id=new_id(), tenant_id=principal.tenant_id, title=request.title, created_at=now,
-                    created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        case = Case(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            title=request.title,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         case = self._apply(principal, case, None, request.model_dump(exclude_unset=True))
         saved = self._store.create(case, by=principal.user_id)
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/cases/{saved.id}")
@@ -62,9 +77,17 @@ class Cases(RestrictedRecordService):
         if before.closed == closed:
             raise Conflict(f"The case is already {'closed' if closed else 'open'}.")
         now = self._clock()
-        after = before.model_copy(update={"closed": closed, "closed_at": now if closed else None,
-                                          "updated_at": now, "updated_by": principal.user_id})
-        return self._store.save_with_event(principal, before, after, event_text="Case closed" if closed else "Case reopened")
+        after = before.model_copy(
+            update={
+                "closed": closed,
+                "closed_at": now if closed else None,
+                "updated_at": now,
+                "updated_by": principal.user_id,
+            }
+        )
+        return self._store.save_with_event(
+            principal, before, after, event_text="Case closed" if closed else "Case reopened"
+        )
 
     def delete(self, principal: Principal, case_id: str, *, expected_version: int | None) -> Case:
         case = self.get(principal, case_id, Operation.DELETE)
@@ -89,8 +112,7 @@ class Cases(RestrictedRecordService):
             if case is None or contact_id not in case.member_ids:
                 continue
             members = [m for m in dict.fromkeys(to_id if m == contact_id else m for m in case.member_ids) if m]
-            after = case.model_copy(update={"member_ids": members, "updated_at": self._clock(),
-                                            "updated_by": "system"})
+            after = case.model_copy(update={"member_ids": members, "updated_at": self._clock(), "updated_by": "system"})
             self._store.update(case, after, by="system")
             moved += 1
         return moved
@@ -104,14 +126,14 @@ class Cases(RestrictedRecordService):
             self._rules.contacts(principal, members, "member_ids", current=before.member_ids if before else ())
             update["member_ids"] = members
         if "access_list" in fields:
-            update["access_list"] = self._rules.access_list(principal, fields["access_list"] or [], case.created_by,
-                                                            current=before.access_list if before else ())
+            update["access_list"] = self._rules.access_list(
+                principal, fields["access_list"] or [], case.created_by, current=before.access_list if before else ()
+            )
         if "tags" in fields:
             tags = fields["tags"] or []
             update["tags"] = self._rules.tags(tags, self._store.tag_names(principal.tenant_id) if tags else {})
         if "custom_fields" in fields:
-            update["custom_fields"] = self._rules.custom_values(principal, case.custom_fields,
-                                                                fields["custom_fields"] or {})
+            update["custom_fields"] = self._rules.custom_values(
+                principal, case.custom_fields, fields["custom_fields"] or {}
+            )
         return case.model_copy(update=update)
-
-

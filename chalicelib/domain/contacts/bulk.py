@@ -22,6 +22,7 @@ Rules:
 - Managers to set are checked once, up front (active users of the tenant):
   a wrong id is one 422 for the request, not one failure per contact.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -29,14 +30,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chalicelib.domain.shared.access import ContactShare, Operation
-from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure
-from chalicelib.domain.contacts.models import (MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags,
-                                        fold)
-from chalicelib.domain.identity.module_access import ensure_module_access
-from chalicelib.domain.shared.errors import (Conflict, FieldError, Forbidden, NotFound, PreconditionFailed,
-                                      ValidationFailed)
+from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags, fold
 from chalicelib.domain.identity.models import Tenant, UserStatus
+from chalicelib.domain.identity.module_access import ensure_module_access
+from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure
+from chalicelib.domain.shared.access import ContactShare, Operation
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.principal import Principal
 
 MAX_IDS = 5000
@@ -56,12 +62,17 @@ class BulkAction(StrEnum):
 
 # The field each action needs, and the operation it needs on each contact.
 _NEEDS: dict[BulkAction, str | None] = {
-    BulkAction.ADD_TAGS: "tags", BulkAction.REMOVE_TAGS: "tags", BulkAction.SET_MANAGERS: "managers",
-    BulkAction.SET_ACCESS: "access", BulkAction.DELETE: None,
+    BulkAction.ADD_TAGS: "tags",
+    BulkAction.REMOVE_TAGS: "tags",
+    BulkAction.SET_MANAGERS: "managers",
+    BulkAction.SET_ACCESS: "access",
+    BulkAction.DELETE: None,
 }
 _OPERATION: dict[BulkAction, Operation] = {
-    BulkAction.ADD_TAGS: Operation.WRITE, BulkAction.REMOVE_TAGS: Operation.WRITE,
-    BulkAction.SET_MANAGERS: Operation.CHANGE_ACCESS, BulkAction.SET_ACCESS: Operation.CHANGE_ACCESS,
+    BulkAction.ADD_TAGS: Operation.WRITE,
+    BulkAction.REMOVE_TAGS: Operation.WRITE,
+    BulkAction.SET_MANAGERS: Operation.CHANGE_ACCESS,
+    BulkAction.SET_ACCESS: Operation.CHANGE_ACCESS,
     BulkAction.DELETE: Operation.DELETE,
 }
 
@@ -74,11 +85,14 @@ _SAME_WHEN_REPEATED = frozenset({BulkAction.ADD_TAGS, BulkAction.REMOVE_TAGS, Bu
 
 class _BulkChange(BaseModel):
     """What to do to each contact (shared by the request and the job message)."""
+
     action: BulkAction
-    tags: list[TagName] | None = Field(default=None, min_length=1, max_length=MAX_TAGS,
-                                       description="add_tags, remove_tags")
+    tags: list[TagName] | None = Field(
+        default=None, min_length=1, max_length=MAX_TAGS, description="add_tags, remove_tags"
+    )
     managers: list[Annotated[str, Field(max_length=40)]] | None = Field(
-        default=None, min_length=1, max_length=MAX_MANAGERS, description="set_managers: the new managers (user ids)")
+        default=None, min_length=1, max_length=MAX_MANAGERS, description="set_managers: the new managers (user ids)"
+    )
     access: ContactShare | None = Field(default=None, description="set_access")
 
     @model_validator(mode="after")
@@ -96,8 +110,11 @@ class _BulkChange(BaseModel):
 class BulkRequest(_BulkChange):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[ContactId] = Field(min_length=1, max_length=MAX_IDS,
-                                 description=f"Contact ids (duplicates ignored); more than {SYNC_LIMIT} run as a job")
+    ids: list[ContactId] = Field(
+        min_length=1,
+        max_length=MAX_IDS,
+        description=f"Contact ids (duplicates ignored); more than {SYNC_LIMIT} run as a job",
+    )
 
     @field_validator("ids")
     @classmethod
@@ -107,6 +124,7 @@ class BulkRequest(_BulkChange):
 
 class ContactBulkChunk(_BulkChange):
     """Job message: one chunk (at most 100 contacts) of a bulk job."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["contacts.bulk"] = "contacts.bulk"
@@ -149,9 +167,16 @@ class ContactBulk:
         job = self._jobs.start(principal, JOB_KIND, len(request.ids), chunk_size=CHUNK_SIZE)
         change = request.model_dump(exclude={"ids"}, exclude_none=True)
         self._queue.send_many(
-            ContactBulkChunk(**change, tenant_id=principal.tenant_id, job_id=job.id, chunk=n, user_id=principal.user_id,
-                             ids=request.ids[start:start + CHUNK_SIZE]).model_dump(mode="json")
-            for n, start in enumerate(range(0, len(request.ids), CHUNK_SIZE)))
+            ContactBulkChunk(
+                **change,
+                tenant_id=principal.tenant_id,
+                job_id=job.id,
+                chunk=n,
+                user_id=principal.user_id,
+                ids=request.ids[start : start + CHUNK_SIZE],
+            ).model_dump(mode="json")
+            for n, start in enumerate(range(0, len(request.ids), CHUNK_SIZE))
+        )
         return job
 
     def run_chunk(self, message: ContactBulkChunk) -> None:
@@ -163,8 +188,14 @@ class ContactBulk:
                 return failure(contact_id, 403, "forbidden", refusal)
             return self.apply(principal, tenant, message, contact_id)  # type: ignore[arg-type]
 
-        self._jobs.run_chunk(message.tenant_id, message.job_id, message.chunk, message.ids, work,
-                             resumable=message.action not in _SAME_WHEN_REPEATED)
+        self._jobs.run_chunk(
+            message.tenant_id,
+            message.job_id,
+            message.chunk,
+            message.ids,
+            work,
+            resumable=message.action not in _SAME_WHEN_REPEATED,
+        )
 
     def apply(self, principal: Principal, tenant: Tenant, change: _BulkChange, contact_id: str) -> Failure | None:
         """Change one contact; None when done, else why not."""
@@ -176,8 +207,13 @@ class ContactBulk:
                     return None
                 fields = _changed_fields(change, contact)
                 if fields:
-                    self._contacts.update(principal, tenant, contact_id, ContactChanges.model_validate(fields),
-                                          expected_version=contact.version)
+                    self._contacts.update(
+                        principal,
+                        tenant,
+                        contact_id,
+                        ContactChanges.model_validate(fields),
+                        expected_version=contact.version,
+                    )
                 return None
             except NotFound:
                 return failure(contact_id, 404, "not_found", "The contact does not exist.")
@@ -198,8 +234,10 @@ class ContactBulk:
         found = {u.id: u for u in self._identity.get_users(tenant_id, managers)}
         bad = [m for m in dict.fromkeys(managers) if m not in found or found[m].status == UserStatus.DEACTIVATED]
         if bad:
-            raise ValidationFailed("Managers must be active users of this tenant.",
-                                   errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad])
+            raise ValidationFailed(
+                "Managers must be active users of this tenant.",
+                errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad],
+            )
 
     def _job_principal(self, tenant_id: str, user_id: str) -> tuple[Principal | None, Tenant | None, str | None]:
         """The job's creator as they are now: (principal, tenant, None), or why they may not act."""
@@ -207,8 +245,7 @@ class ContactBulk:
         user = self._identity.get_user(tenant_id, user_id)
         if tenant is None or user is None or user.status != UserStatus.ACTIVE:
             return None, None, "The user who started this job is no longer active."
-        principal = Principal(tenant_id=tenant_id, user_id=user.id, role=user.role,
-                              group_ids=frozenset(user.group_ids))
+        principal = Principal(tenant_id=tenant_id, user_id=user.id, role=user.role, group_ids=frozenset(user.group_ids))
         try:
             ensure_module_access(principal, tenant)
         except Forbidden as err:

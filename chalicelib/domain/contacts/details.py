@@ -2,15 +2,16 @@
 primary per type. Phones are stored in E.164 (parsed in the tenant's default
 region), e-mails checked and lower-cased in their domain, websites made
 absolute."""
+
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from chalicelib.domain.shared.errors import FieldError, ValidationFailed
 from chalicelib.domain.identity.models import _EMAIL
+from chalicelib.domain.shared.errors import FieldError, ValidationFailed
 
 
 class DetailType(StrEnum):
@@ -25,12 +26,16 @@ CATEGORIES: dict[DetailType, tuple[str, ...]] = {
     DetailType.EMAIL: ("work", "home", "other"),
     DetailType.PHONE: ("work", "mobile", "home", "fax", "direct", "other"),
     DetailType.WEBSITE: ("work", "personal", "other"),
-    DetailType.SOCIAL: ("linkedin", "xing", "facebook", "twitter", "instagram", "github", "youtube", "skype",
-                        "other"),
+    DetailType.SOCIAL: ("linkedin", "xing", "facebook", "twitter", "instagram", "github", "youtube", "skype", "other"),
     DetailType.ADDRESS: ("work", "home", "billing", "delivery", "postal", "other"),
 }
-DEFAULT_CATEGORY = {DetailType.EMAIL: "work", DetailType.PHONE: "work", DetailType.WEBSITE: "work",
-                    DetailType.SOCIAL: "other", DetailType.ADDRESS: "work"}
+DEFAULT_CATEGORY = {
+    DetailType.EMAIL: "work",
+    DetailType.PHONE: "work",
+    DetailType.WEBSITE: "work",
+    DetailType.SOCIAL: "other",
+    DetailType.ADDRESS: "work",
+}
 # Searchable details per type (each is an index entry written with the contact).
 MAX_SEARCHABLE_PER_TYPE = 5
 MAX_DETAILS = 40
@@ -57,7 +62,7 @@ class ContactDetail(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: DetailType
     category: str | None = Field(default=None, max_length=30)
-    value: Union[Address, Annotated[str, Field(min_length=1, max_length=500)]]
+    value: Address | Annotated[str, Field(min_length=1, max_length=500)]
     primary: bool = False
 
 
@@ -137,12 +142,15 @@ def normalise_details(details: list[ContactDetail], region: str, *, field: str =
         of_kind = [d for d in result if d["type"] == kind.value]
         searchable = [d for d in of_kind if kind in (DetailType.EMAIL, DetailType.PHONE)]
         if len({d["value"] for d in searchable}) > MAX_SEARCHABLE_PER_TYPE:
-            raise ValidationFailed("Too many contact details of one type.", errors=[
-                FieldError(field, f"at most {MAX_SEARCHABLE_PER_TYPE} {kind.value} entries")])
+            raise ValidationFailed(
+                "Too many contact details of one type.",
+                errors=[FieldError(field, f"at most {MAX_SEARCHABLE_PER_TYPE} {kind.value} entries")],
+            )
         primaries = [d for d in of_kind if d["primary"]]
         if len(primaries) > 1:
-            raise ValidationFailed("Only one primary detail per type.", errors=[
-                FieldError(field, f"more than one primary {kind.value}")])
+            raise ValidationFailed(
+                "Only one primary detail per type.", errors=[FieldError(field, f"more than one primary {kind.value}")]
+            )
         if of_kind and not primaries:
             of_kind[0]["primary"] = True
     return result

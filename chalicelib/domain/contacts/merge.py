@@ -27,18 +27,20 @@ nothing, a copied photo is not copied again, moves take only what is left),
 so a rerun completes a merge that stopped half-way; ``from``'s history is
 moved before ``from`` is deleted, so its cascade never sees it.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind, fold
-from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.records.parents import Parents
+from chalicelib.domain.shared.access import Operation
+from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.events import ContactsMerged
 from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
@@ -62,8 +64,9 @@ class MergeRequest(BaseModel):
 
 
 class ContactMerge:
-    def __init__(self, contacts: Any, photos: Any, identity: Any, parents: Parents, events: EventPublisher,
-                 history: SystemEvents):
+    def __init__(
+        self, contacts: Any, photos: Any, identity: Any, parents: Parents, events: EventPublisher, history: SystemEvents
+    ):
         self._contacts = contacts
         self._photos = photos
         self._identity = identity  # users (storage/identity.py)
@@ -71,19 +74,24 @@ class ContactMerge:
         self._events = events
         self._history = history
 
-    def merge(self, principal: Principal, tenant: Tenant, request: MergeRequest, *,
-              expected_version: int | None = None) -> Contact:
+    def merge(
+        self, principal: Principal, tenant: Tenant, request: MergeRequest, *, expected_version: int | None = None
+    ) -> Contact:
         if request.from_id == request.into_id:
-            raise ValidationFailed("A contact cannot be merged into itself.",
-                                   errors=[FieldError("into_id", "must differ from from_id")])
+            raise ValidationFailed(
+                "A contact cannot be merged into itself.", errors=[FieldError("into_id", "must differ from from_id")]
+            )
         source = self._contacts.get(principal, request.from_id, Operation.DELETE)
         target = self._contacts.get(principal, request.into_id, Operation.WRITE)
         if source.kind != target.kind:
-            raise ValidationFailed(f"A {source.kind.value} cannot be merged into a {target.kind.value}.",
-                                   errors=[FieldError("into_id", f"must be a {source.kind.value}")])
+            raise ValidationFailed(
+                f"A {source.kind.value} cannot be merged into a {target.kind.value}.",
+                errors=[FieldError("into_id", f"must be a {source.kind.value}")],
+            )
         if expected_version is not None and target.version != expected_version:
-            raise PreconditionFailed(f"The contact is at version {target.version}, not {expected_version}; "
-                                     "reload it and merge again.")
+            raise PreconditionFailed(
+                f"The contact is at version {target.version}, not {expected_version}; reload it and merge again."
+            )
         fields = self._merged_fields(principal, source, target)
         if "managers" in fields:
             self._contacts.get(principal, target.id, Operation.CHANGE_ACCESS)
@@ -94,16 +102,18 @@ class ContactMerge:
 
         survivor = target
         if fields:
-            survivor = self._concurrently(lambda: self._contacts.update(
-                principal, tenant, target.id, changes, expected_version=target.version), expected_version)
+            survivor = self._concurrently(
+                lambda: self._contacts.update(principal, tenant, target.id, changes, expected_version=target.version),
+                expected_version,
+            )
         survivor = self._photos.copy(principal, source, survivor)
         if source.kind == ContactKind.COMPANY:
             self._contacts.move_persons(principal.tenant_id, source.id, survivor.id)
         self._events.publish(ContactsMerged(tenant_id=principal.tenant_id, from_id=source.id, into_id=survivor.id))
-        self._concurrently(lambda: self._contacts.delete(principal, source.id, expected_version=source.version),
-                           None)
-        self._history.add_system_event(principal, "contact", survivor.id,
-                                       f"Merged {source.display_name} ({source.id}) into this contact.")
+        self._concurrently(lambda: self._contacts.delete(principal, source.id, expected_version=source.version), None)
+        self._history.add_system_event(
+            principal, "contact", survivor.id, f"Merged {source.display_name} ({source.id}) into this contact."
+        )
         return self._contacts.get(principal, survivor.id)
 
     def _merged_fields(self, principal: Principal, source: Contact, target: Contact) -> dict[str, Any]:
@@ -119,13 +129,17 @@ class ContactMerge:
             fields["tags"] = [*target.tags, *new_tags]
         new_managers = [m for m in source.managers if m not in target.managers]
         if new_managers:
-            active = {u.id for u in self._identity.get_users(principal.tenant_id, new_managers)
-                      if u.status != UserStatus.DEACTIVATED}
+            active = {
+                u.id
+                for u in self._identity.get_users(principal.tenant_id, new_managers)
+                if u.status != UserStatus.DEACTIVATED
+            }
             new_managers = [m for m in new_managers if m in active]
             if new_managers:
                 fields["managers"] = [*target.managers, *new_managers]
-        filled = {k: v for k, v in source.custom_fields.items()
-                  if not _empty(v) and _empty(target.custom_fields.get(k))}
+        filled = {
+            k: v for k, v in source.custom_fields.items() if not _empty(v) and _empty(target.custom_fields.get(k))
+        }
         if filled:
             fields["custom_fields"] = filled
         for name in FILLED_FIELDS:
@@ -165,8 +179,9 @@ def _checked_changes(fields: dict[str, Any]) -> ContactChanges:
             where = ".".join(str(p) for p in item.get("loc", ())) or "body"
             problems.append(FieldError(where, item.get("msg", "invalid")))
         summary = "; ".join(f"{p.field}: {p.message}" for p in problems)
-        raise ValidationFailed(f"The merged contact would break a limit ({summary}); change one of the "
-                               "contacts first.", errors=problems) from None
+        raise ValidationFailed(
+            f"The merged contact would break a limit ({summary}); change one of the contacts first.", errors=problems
+        ) from None
 
 
 def _detail_key(detail: dict[str, Any]) -> tuple[str, str]:

@@ -6,6 +6,7 @@ and admins), shared for reading, or shared for reading and writing. The
 creator is the first manager unless others are named. Hidden contacts answer
 404. Changing managers or the share mode needs CHANGE_ACCESS.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,10 +16,10 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.shared import access
-from chalicelib.domain.shared.access import ContactAccess, ContactShare, Operation
 from chalicelib.domain.contacts.details import ContactDetail, DetailType, detail_values, looks_like_phone
 from chalicelib.domain.settings.currency import CurrencyCode
+from chalicelib.domain.shared import access
+from chalicelib.domain.shared.access import ContactAccess, ContactShare, Operation
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold, spelling_variants, words
 
@@ -62,13 +63,14 @@ class _ContactFields(BaseModel):
     description: Annotated[str, Field(max_length=10_000)] | None = None
     currency: CurrencyCode | None = Field(default=None, description="ISO 4217 code, default for its invoices")
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
-    managers: Annotated[list[Annotated[str, Field(max_length=40)]], NotNull,
-                        Field(min_length=1, max_length=MAX_MANAGERS)] = omittable(
-        description="User ids; a contact keeps at least one manager")
+    managers: Annotated[
+        list[Annotated[str, Field(max_length=40)]], NotNull, Field(min_length=1, max_length=MAX_MANAGERS)
+    ] = omittable(description="User ids; a contact keeps at least one manager")
     access: Annotated[ContactShare, NotNull] = omittable(description="Default private")
     details: list[ContactDetail] | None = None
     custom_fields: dict[str, Any] | None = Field(
-        default=None, description="Custom field values by field id (see /v1/custom-fields); null removes one.")
+        default=None, description="Custom field values by field id (see /v1/custom-fields); null removes one."
+    )
 
     @field_validator("first_name", "last_name", "company_name", "job_title")
     @classmethod
@@ -161,8 +163,11 @@ class Contact(Record):
         Each token is an index entry in the contact's transaction, hence the caps."""
         name = [w for w in words(self.display_name) if len(w) >= 2][:MAX_NAME_TOKENS]
         variants = [w for w in spelling_variants(self.display_name) if len(w) >= 2][:MAX_VARIANT_TOKENS]
-        company = ([w for w in words(self.company_name or "") if len(w) >= 2][:MAX_COMPANY_TOKENS]
-                   if self.kind == ContactKind.PERSON else [])
+        company = (
+            [w for w in words(self.company_name or "") if len(w) >= 2][:MAX_COMPANY_TOKENS]
+            if self.kind == ContactKind.PERSON
+            else []
+        )
         return list(dict.fromkeys(name + variants + company + [fold(e) for e in self.emails()]))
 
 
@@ -175,12 +180,17 @@ class ContactSort(StrEnum):
 
 class ContactQuery(BaseModel):
     """GET /v1/contacts filters (CON-12)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    q: str | None = Field(default=None, min_length=2, max_length=100,
-                          description="Words that each begin a word of the name, the company's name or an "
-                                      "e-mail address (any order, accents and case ignored: 'anna mu', "
-                                      "'muller anna'), or a phone number in any common format")
+    q: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=100,
+        description="Words that each begin a word of the name, the company's name or an "
+        "e-mail address (any order, accents and case ignored: 'anna mu', "
+        "'muller anna'), or a phone number in any common format",
+    )
     kind: ContactKind | None = None
     type_id: str | None = Field(default=None, max_length=40, description="'none' for contacts without a type")
     tag: TagName | None = None
@@ -189,15 +199,18 @@ class ContactQuery(BaseModel):
     company_id: str | None = Field(default=None, max_length=40, description="persons of this company")
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
-    sort: ContactSort | None = Field(default=None, description="Default name; not with q (matches come by "
-                                                                "the matched word)")
+    sort: ContactSort | None = Field(
+        default=None, description="Default name; not with q (matches come by the matched word)"
+    )
 
     @model_validator(mode="after")
     def _searchable(self) -> "ContactQuery":
         if self.q is not None:
             if self.sort is not None:
-                raise ValueError("sort cannot be combined with q: search results come in the order of the matched "
-                                 "word; leave sort out or filter without q")
+                raise ValueError(
+                    "sort cannot be combined with q: search results come in the order of the matched "
+                    "word; leave sort out or filter without q"
+                )
             if not looks_like_phone(self.q) and not any(len(w) >= 2 for w in words(self.q)):
                 raise ValueError("q needs a word of at least two letters")
         return self
@@ -243,9 +256,11 @@ def entry_matches(entry: dict[str, Any], query: ContactQuery) -> bool:
 
 
 def entry_access(entry: dict[str, Any]) -> ContactAccess:
-    return ContactAccess(managers=frozenset(entry.get("managers") or []),
-                         share=ContactShare(entry.get("access", ContactShare.PRIVATE.value)),
-                         created_by=entry.get("created_by") or "")
+    return ContactAccess(
+        managers=frozenset(entry.get("managers") or []),
+        share=ContactShare(entry.get("access", ContactShare.PRIVATE.value)),
+        created_by=entry.get("created_by") or "",
+    )
 
 
 def can(principal: Any, operation: Operation, contact: Contact) -> bool:

@@ -27,18 +27,25 @@ Rules:
 Pillow is imported inside ``process_image`` only: the HTTP function must not
 pay for it at cold start.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.domain.contacts.models import Contact
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
-from chalicelib.domain.contacts.models import Contact
-from chalicelib.domain.shared.errors import (Conflict, NotFound, PayloadTooLarge, PreconditionFailed, UnsupportedMediaType,
-                                      ValidationFailed)
-from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.shared.records import require_version
 
 MAX_PHOTO_BYTES = 1024 * 1024
 MAX_PIXELS = 25_000_000
@@ -47,8 +54,16 @@ JPEG_QUALITY = 85
 URL_SECONDS = 300
 
 # What a client may declare (API Gateway must pass these as binary, see app.py).
-MEDIA_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif", "image/x-icon",
-               "image/vnd.microsoft.icon")
+MEDIA_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/avif",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+)
 # What Pillow may open: the formats browsers show (a JPEG opens as MPO when
 # it carries a second picture, e.g. from a camera).
 PILLOW_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "AVIF", "ICO")
@@ -94,8 +109,7 @@ def _decoded(stream: Any) -> ProcessedPhoto:
     try:
         image = Image.open(stream, formats=list(PILLOW_FORMATS))
     except UnidentifiedImageError:
-        raise UnsupportedMediaType(f"The body is not an image in a format browsers show ({SHOWN_FORMATS}).") \
-            from None
+        raise UnsupportedMediaType(f"The body is not an image in a format browsers show ({SHOWN_FORMATS}).") from None
     except bomb:
         raise _bomb() from None
     except (OSError, SyntaxError, ValueError, EOFError):
@@ -146,6 +160,7 @@ def _damaged() -> ValidationFailed:
 
 class PhotoBlobs(Protocol):
     """Where the images live (storage/contact_photos.py)."""
+
     def put(self, tenant_id: str, contact_id: str, data: bytes, content_type: str) -> None: ...
 
     def get(self, tenant_id: str, contact_id: str) -> tuple[bytes, str]: ...
@@ -161,8 +176,9 @@ class ContactPhotos:
         self._blobs = blobs
         self._clock = clock
 
-    def put(self, principal: Principal, contact_id: str, data: bytes, *,
-            expected_version: int | None = None) -> Contact:
+    def put(
+        self, principal: Principal, contact_id: str, data: bytes, *, expected_version: int | None = None
+    ) -> Contact:
         """Store the image as the contact's photo; the contact with its new version."""
         if len(data) > MAX_PHOTO_BYTES:
             raise PayloadTooLarge(f"A photo may be at most {MAX_PHOTO_BYTES // 1024} KB.")
@@ -171,8 +187,13 @@ class ContactPhotos:
         require_version(contact, expected_version, "contact")
         photo = process_image(data)
         self._blobs.put(principal.tenant_id, contact.id, photo.data, photo.content_type)
-        record = {"content_type": photo.content_type, "width": photo.width, "height": photo.height,
-                  "size": len(photo.data), "updated_at": iso(self._clock())}
+        record = {
+            "content_type": photo.content_type,
+            "width": photo.width,
+            "height": photo.height,
+            "size": len(photo.data),
+            "updated_at": iso(self._clock()),
+        }
         try:
             return self._save(principal, contact.id, record, expected_version)
         except NotFound:
@@ -217,8 +238,9 @@ class ContactPhotos:
         """Cascade of a deleted contact: its image goes (idempotent)."""
         self._blobs.delete(tenant_id, contact_id)
 
-    def _save(self, principal: Principal, contact_id: str, photo: dict[str, Any] | None,
-              expected_version: int | None) -> Contact:
+    def _save(
+        self, principal: Principal, contact_id: str, photo: dict[str, Any] | None, expected_version: int | None
+    ) -> Contact:
         try:
             return self._contacts.set_photo(principal, contact_id, photo, expected_version=expected_version)
         except PreconditionFailed:

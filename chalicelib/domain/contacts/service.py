@@ -5,25 +5,33 @@ Writes name the version they change. Each write is one transaction holding
 the contact, its index entries, the change-log entry and the counters of the
 settings it references.
 """
+
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from chalicelib.domain.shared import access
+from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
+from chalicelib.domain.contacts.models import (
+    Contact,
+    ContactChanges,
+    ContactKind,
+    ContactQuery,
+    NewContact,
+    check_kind_fields,
+    clean_tags,
+    entry_access,
+    entry_matches,
+)
+from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.records.parents import ParentRef, Parents
+from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ContactShare, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
-from chalicelib.domain.contacts.models import (Contact, ContactChanges, ContactKind, ContactQuery, NewContact,
-                                        check_kind_fields, clean_tags, entry_access, entry_matches)
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
-from chalicelib.domain.identity.models import Tenant, UserStatus
-from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.events import CompanyRenamed, RecordDeleted
+from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.ports import EventPublisher
+from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
 
 DEFAULT_REGION = "DE"
@@ -34,8 +42,16 @@ ACCESS_FIELDS = ("managers", "access")
 
 
 class Contacts:
-    def __init__(self, store: Any, users: Any, notifier: Any, events: EventPublisher, parents: Parents,
-                 clock: Clock = utc_now, custom_fields: Any = None):
+    def __init__(
+        self,
+        store: Any,
+        users: Any,
+        notifier: Any,
+        events: EventPublisher,
+        parents: Parents,
+        clock: Clock = utc_now,
+        custom_fields: Any = None,
+    ):
         self._store = store
         self._users = users
         self._notifier = notifier
@@ -53,8 +69,9 @@ class Contacts:
         access.require(principal, operation, contact.access_record(), what="contact")
         return contact
 
-    def list(self, principal: Principal, query: ContactQuery, page: PageRequest, *,
-             region: str = DEFAULT_REGION) -> Slice[Contact]:
+    def list(
+        self, principal: Principal, query: ContactQuery, page: PageRequest, *, region: str = DEFAULT_REGION
+    ) -> Slice[Contact]:
         phone = None
         if query.q and looks_like_phone(query.q):
             phone = normalise_phone(query.q, region) or "invalid"
@@ -82,16 +99,25 @@ class Contacts:
     def create(self, principal: Principal, tenant: Tenant, request: NewContact) -> Contact:
         now = self._clock()
         fields = request.model_dump(exclude_unset=True, exclude={"kind"})
-        contact = Contact(id=new_id(), tenant_id=principal.tenant_id, kind=request.kind,
-                          created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id,
-                          managers=[principal.user_id], access=ContactShare.PRIVATE)
+        contact = Contact(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            kind=request.kind,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+            managers=[principal.user_id],
+            access=ContactShare.PRIVATE,
+        )
         contact = self._apply(principal, tenant, contact, fields)
         self._store.create(contact, by=principal.user_id)
         self._notify_new_managers(principal, None, contact)
         return contact
 
-    def update(self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *,
-               expected_version: int) -> Contact:
+    def update(
+        self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *, expected_version: int
+    ) -> Contact:
         before = self.get(principal, contact_id, Operation.WRITE)
         require_version(before, expected_version, "contact")
         fields = changes.model_dump(exclude_unset=True)
@@ -122,15 +148,20 @@ class Contacts:
         self._events.publish(RecordDeleted(tenant_id=principal.tenant_id, record_kind="contact", record_id=contact.id))
         return contact
 
-    def set_photo(self, principal: Principal, contact_id: str, photo: dict[str, Any] | None, *,
-                  expected_version: int | None = None) -> Contact:
+    def set_photo(
+        self,
+        principal: Principal,
+        contact_id: str,
+        photo: dict[str, Any] | None,
+        *,
+        expected_version: int | None = None,
+    ) -> Contact:
         """CON-7: record (None: clear) the photo's metadata; needs WRITE. The
         image itself is stored by domain/contact_photo.py. Without
         ``expected_version`` the write is checked against the version read here."""
         before = self.get(principal, contact_id, Operation.WRITE)
         require_version(before, expected_version, "contact")
-        after = before.model_copy(update={"photo": photo, "updated_at": self._clock(),
-                                          "updated_by": principal.user_id})
+        after = before.model_copy(update={"photo": photo, "updated_at": self._clock(), "updated_by": principal.user_id})
         return self._store.update(before, after, by=principal.user_id)
 
     def unlink_company(self, tenant_id: str, company_id: str) -> int:
@@ -141,8 +172,11 @@ class Contacts:
         """A company's persons move to another company (a merge) or, with None,
         lose the link. Safe to rerun: it finds only the persons still linked."""
         target = self._store.get(tenant_id, to_company_id) if to_company_id else None
-        return self._update_persons(tenant_id, company_id, {
-            "company_id": target.id if target else None, "company_name": target.company_name if target else None})
+        return self._update_persons(
+            tenant_id,
+            company_id,
+            {"company_id": target.id if target else None, "company_name": target.company_name if target else None},
+        )
 
     def refresh_company_name(self, job: CompanyRenamed) -> int:
         """A renamed company's persons show its new name. Idempotent: only
@@ -156,12 +190,16 @@ class Contacts:
         system = Principal(tenant_id=tenant_id, user_id="system", role=Role.ADMIN)
         unlinked, page = 0, PageRequest(limit=100)
         while True:
-            found = self._store.query_contacts(tenant_id, ContactQuery(company_id=company_id), page,
-                                               visible=lambda e: True)
+            found = self._store.query_contacts(
+                tenant_id, ContactQuery(company_id=company_id), page, visible=lambda e: True
+            )
             for listed in found.items:
                 person = self._store.get(tenant_id, listed.id)  # read to be written: consistent
-                if (person is None or person.company_id != company_id
-                        or all(getattr(person, k) == v for k, v in changes.items())):
+                if (
+                    person is None
+                    or person.company_id != company_id
+                    or all(getattr(person, k) == v for k, v in changes.items())
+                ):
                     continue
                 after = person.model_copy(update={**changes, "updated_at": self._clock(), "updated_by": "system"})
                 self._store.update(person, after, by=system.user_id)
@@ -174,8 +212,9 @@ class Contacts:
 
     def _apply(self, principal: Principal, tenant: Tenant, contact: Contact, fields: dict[str, Any]) -> Contact:
         """The contact with ``fields`` applied, every value checked."""
-        update: dict[str, Any] = {k: v for k, v in fields.items()
-                                  if k not in ("details", "tags", "managers", "custom_fields")}
+        update: dict[str, Any] = {
+            k: v for k, v in fields.items() if k not in ("details", "tags", "managers", "custom_fields")
+        }
         if "details" in fields:
             details = [ContactDetail.model_validate(d) for d in (fields["details"] or [])]
             update["details"] = normalise_details(details, region(tenant))
@@ -189,8 +228,9 @@ class Contacts:
             update["company_name"] = None
         if "custom_fields" in fields:
             merged = {**contact.custom_fields, **(fields["custom_fields"] or {})}
-            checked = (self._custom_fields.validate(principal, contact.kind.value, merged) if self._custom_fields
-                       else merged)
+            checked = (
+                self._custom_fields.validate(principal, contact.kind.value, merged) if self._custom_fields else merged
+            )
             update["custom_fields"] = {k: v for k, v in checked.items() if v is not None}
         return contact.model_copy(update=update)
 
@@ -208,24 +248,34 @@ class Contacts:
         found = {u.id: u for u in self._users.get_users(principal.tenant_id, wanted)} if wanted else {}
         bad = [m for m in wanted if m not in found or found[m].status == UserStatus.DEACTIVATED]
         if bad:
-            raise ValidationFailed("Managers must be active users of this tenant.",
-                                   errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad])
+            raise ValidationFailed(
+                "Managers must be active users of this tenant.",
+                errors=[FieldError("managers", f"unknown or inactive user {m}") for m in bad],
+            )
         return wanted
 
     def _company(self, principal: Principal, company_id: str, contact_id: str) -> Contact:
         """The company a person is linked to: it must exist and be visible."""
         company = self._store.get(principal.tenant_id, company_id)
-        if (company is None or company.kind != ContactKind.COMPANY or company_id == contact_id
-                or not access.allowed(principal, Operation.READ, company.access_record())):
-            raise ValidationFailed("The company does not exist.",
-                                   errors=[FieldError("company_id", "no such company")])
+        if (
+            company is None
+            or company.kind != ContactKind.COMPANY
+            or company_id == contact_id
+            or not access.allowed(principal, Operation.READ, company.access_record())
+        ):
+            raise ValidationFailed("The company does not exist.", errors=[FieldError("company_id", "no such company")])
         return company
 
     def _notify_new_managers(self, principal: Principal, before: Contact | None, after: Contact) -> None:
         new = [m for m in after.managers if m != principal.user_id and (before is None or m not in before.managers)]
         if new:
-            self._notifier.notify(principal.tenant_id, new, "contact.manager",
-                                  f"You are now a manager of {after.display_name}", f"/v1/contacts/{after.id}")
+            self._notifier.notify(
+                principal.tenant_id,
+                new,
+                "contact.manager",
+                f"You are now a manager of {after.display_name}",
+                f"/v1/contacts/{after.id}",
+            )
 
 
 def region(tenant: Tenant) -> str:
@@ -235,6 +285,9 @@ def region(tenant: Tenant) -> str:
 
 def _kind_view(contact: Contact) -> dict[str, Any]:
     """The fields CON-1 checks; a person's company_name is its company's, copied, not its own."""
-    names = ("company_name",) if contact.kind == ContactKind.COMPANY else ("first_name", "last_name", "job_title",
-                                                                            "company_id")
+    names = (
+        ("company_name",)
+        if contact.kind == ContactKind.COMPANY
+        else ("first_name", "last_name", "job_title", "company_id")
+    )
     return {k: getattr(contact, k) for k in names}

@@ -22,6 +22,7 @@ Decisions:
   stages' current status, so changing a stage's status in the settings is
   seen at once.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,12 +33,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.shared.access import ListAccess
+from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.settings.currency import CurrencyCode, minor_units, round_money
+from chalicelib.domain.settings.lists import StageStatus
+from chalicelib.domain.shared.access import ListAccess
 from chalicelib.domain.shared.errors import FieldError, ValidationFailed
 from chalicelib.domain.shared.records import NotNull, Record, omittable
-from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
-from chalicelib.domain.settings.lists import StageStatus
 
 MAX_TAGS = 10
 _AMOUNT = re.compile(r"^\d{1,15}(\.\d{1,4})?$")
@@ -62,23 +63,26 @@ class _DealFields(BaseModel):
     contact_id: Id | None = Field(default=None, description="The main contact (person or company)")
     member_ids: list[Id] | None = Field(default=None, max_length=MAX_MEMBERS, description="Further contacts")
     description: Annotated[str, Field(max_length=10_000)] | None = None
-    amount: str | None = Field(default=None, description="Decimal string, e.g. \"12000.00\"", examples=["12000.00"])
+    amount: str | None = Field(default=None, description='Decimal string, e.g. "12000.00"', examples=["12000.00"])
     currency: Annotated[CurrencyCode, NotNull] = omittable(description="ISO 4217; default: the tenant's currency")
     bid_type: Annotated[BidType, NotNull] = omittable(description="Default fixed")
     periods: int | None = Field(default=None, gt=0, le=100_000, description="Number of periods (not for fixed)")
     expected_close_date: date | None = None
     responsible_id: Annotated[Id, NotNull] = omittable(description="A user; default: the creator")
     probability: Annotated[int, NotNull, Field(ge=0, le=100)] = omittable()
-    access_list: list[Id] | None = Field(default=None, max_length=MAX_LISTED,
-                                         description="Users; empty: public. The creator joins a non-empty list.")
+    access_list: list[Id] | None = Field(
+        default=None, max_length=MAX_LISTED, description="Users; empty: public. The creator joins a non-empty list."
+    )
     tags: list[TagName] | None = Field(default=None, max_length=MAX_TAGS)
-    custom_fields: dict[str, Any] | None = Field(default=None, description="Values by custom field id; null removes one")
+    custom_fields: dict[str, Any] | None = Field(
+        default=None, description="Values by custom field id; null removes one"
+    )
 
     @field_validator("amount")
     @classmethod
     def _amount(cls, value: str | None) -> str | None:
         if value is not None and not _AMOUNT.match(value):
-            raise ValueError("must be a non-negative decimal string such as \"1200.50\"")
+            raise ValueError('must be a non-negative decimal string such as "1200.50"')
         return value
 
 
@@ -94,8 +98,10 @@ class DealChanges(_DealFields):
     @classmethod
     def _stage_has_its_own_operation(cls, data: Any) -> Any:
         if isinstance(data, dict) and "stage_id" in data:
-            raise ValueError("stage_id changes through PUT /v1/deals/{id}/stage (it copies the stage's probability, "
-                             "sets the close date and records the change in the history)")
+            raise ValueError(
+                "stage_id changes through PUT /v1/deals/{id}/stage (it copies the stage's probability, "
+                "sets the close date and records the change in the history)"
+            )
         return data
 
 
@@ -171,6 +177,7 @@ def check_budget(deal: Deal, sent: dict[str, Any]) -> Deal:
 
 class DealQuery(BaseModel):
     """GET /v1/deals filters (DEA-8)."""
+
     model_config = ConfigDict(extra="forbid")
 
     responsible_id: Id | None = None
@@ -208,6 +215,7 @@ def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
 
 
 # ---- projects (DEA-7) ----
+
 
 class NewProject(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -25,16 +25,18 @@ Cost model (deliberate; it does not grow with the number of deals):
   writes in the same stage and currency (a transaction conflict is retried by
   the client as a 409); fine for a CRM's write rate.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from pydantic import BaseModel
 
 from chalicelib.domain.settings.currency import MissingRates, convert, rate_for, rate_table, round_money
-from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.settings.lists import StageStatus
+from chalicelib.domain.shared.principal import Principal
 
 PUBLIC, PRIVATE = "PUB", "PRIV"
 
@@ -66,15 +68,27 @@ def add_aggregates(totals: Totals, items: Iterable[dict[str, Any]], scopes: tupl
     for item in items:
         scope, stage_id, currency = item["sk"].split("#", 2)
         if scope in scopes:
-            _add(totals, stage_id, currency, int(item.get("count", 0)), Decimal(item.get("value", 0)),
-                 Decimal(item.get("weighted", 0)))
+            _add(
+                totals,
+                stage_id,
+                currency,
+                int(item.get("count", 0)),
+                Decimal(item.get("value", 0)),
+                Decimal(item.get("weighted", 0)),
+            )
 
 
 def add_entries(totals: Totals, entries: Iterable[dict[str, Any]]) -> None:
     """Private deals read one by one (their index entries)."""
     for entry in entries:
-        _add(totals, entry["stage_id"], entry["currency"], 1, Decimal(entry.get("value") or 0),
-             Decimal(entry.get("weighted") or 0))
+        _add(
+            totals,
+            entry["stage_id"],
+            entry["currency"],
+            1,
+            Decimal(entry.get("value") or 0),
+            Decimal(entry.get("weighted") or 0),
+        )
 
 
 def _add(totals: Totals, stage_id: str, currency: str, count: int, value: Decimal, weighted: Decimal) -> None:
@@ -99,12 +113,26 @@ def build(stages: list[Any], totals: Totals, currency: str, rates: Any) -> Pipel
                 count += n
                 value += convert(v, code, currency, table)
                 weighted += convert(w, code, currency, table)
-        rows.append(PipelineStage(stage_id=stage.id, name=stage.name, status=stage.status or StageStatus.OPEN,
-                                  probability=stage.probability or 0, color=stage.color, count=count,
-                                  sum=_money(value, currency), weighted_sum=_money(weighted, currency)))
+        rows.append(
+            PipelineStage(
+                stage_id=stage.id,
+                name=stage.name,
+                status=stage.status or StageStatus.OPEN,
+                probability=stage.probability or 0,
+                color=stage.color,
+                count=count,
+                sum=_money(value, currency),
+                weighted_sum=_money(weighted, currency),
+            )
+        )
         all_count, all_sum, all_weighted = all_count + count, all_sum + value, all_weighted + weighted
-    return Pipeline(currency=currency, stages=rows, count=all_count, sum=_money(all_sum, currency),
-                    weighted_sum=_money(all_weighted, currency))
+    return Pipeline(
+        currency=currency,
+        stages=rows,
+        count=all_count,
+        sum=_money(all_sum, currency),
+        weighted_sum=_money(all_weighted, currency),
+    )
 
 
 def _money(amount: Decimal, currency: str) -> str:

@@ -7,27 +7,37 @@ one transaction (storage/deals.py): the deal, its index entries, tag registry,
 change log, custom-field and stage use counters, pipeline aggregates and, for
 a stage change, the history event.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.shared.access import Operation
-from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.shared.events import RecordDeleted
-from chalicelib.domain.shared.ports import EventPublisher
-from chalicelib.domain.deals.models import (BidType, Deal, DealQuery, NewDeal, NewProject, Project,
-                                     StageChange, check_budget, entry_matches)
-from chalicelib.domain.shared.errors import FieldError, ValidationFailed
 from chalicelib.domain.contacts.models import fold
-from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.records import require_version
-from chalicelib.domain.shared.principal import Principal, Role
+from chalicelib.domain.deals.models import (
+    BidType,
+    Deal,
+    DealQuery,
+    NewDeal,
+    NewProject,
+    Project,
+    StageChange,
+    check_budget,
+    entry_matches,
+)
 from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
+from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
 from chalicelib.domain.shared import access
+from chalicelib.domain.shared.access import Operation
+from chalicelib.domain.shared.clock import Clock, new_id, utc_now
+from chalicelib.domain.shared.errors import FieldError, ValidationFailed
+from chalicelib.domain.shared.events import RecordDeleted
+from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.ports import EventPublisher
+from chalicelib.domain.shared.principal import Principal, Role
+from chalicelib.domain.shared.records import require_version
 
 STAGES = "deal-stages"
 
@@ -41,8 +51,18 @@ def today_in(time_zone: str, now: datetime) -> date:
 
 
 class Deals(RestrictedRecordService):
-    def __init__(self, store: Any, users: Any, notifier: Any, events: EventPublisher, parents: Parents,
-                 stages: Any, money: Any, custom_fields: Any = None, clock: Clock = utc_now):
+    def __init__(
+        self,
+        store: Any,
+        users: Any,
+        notifier: Any,
+        events: EventPublisher,
+        parents: Parents,
+        stages: Any,
+        money: Any,
+        custom_fields: Any = None,
+        clock: Clock = utc_now,
+    ):
         self._store = store
         self._stages = stages
         self._money = money
@@ -69,8 +89,12 @@ class Deals(RestrictedRecordService):
         close_range = None
         facet = "all"
         only_stage = next(iter(status_stages)) if status_stages and len(status_stages) == 1 else None
-        for name, value in (("contact", query.contact_id), ("tag", fold(query.tag) if query.tag else None),
-                            ("resp", query.responsible_id), ("stage", query.stage_id or only_stage)):
+        for name, value in (
+            ("contact", query.contact_id),
+            ("tag", fold(query.tag) if query.tag else None),
+            ("resp", query.responsible_id),
+            ("stage", query.stage_id or only_stage),
+        ):
             if value:
                 facet = f"{name}#{value}"
                 break
@@ -90,18 +114,29 @@ class Deals(RestrictedRecordService):
         fields = request.model_dump(exclude_unset=True)
         stage = self._stage(principal, fields.pop("stage_id", None))
         currency = fields.get("currency") or self._money.get(principal).currency
-        deal = Deal(id=new_id(), tenant_id=principal.tenant_id, title=request.title, currency=currency,
-                    responsible_id=principal.user_id, stage_id=stage.id, stage_status=stage.status,
-                    probability=stage.probability or 0,
-                    actual_close_date=None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now),
-                    created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        deal = Deal(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            title=request.title,
+            currency=currency,
+            responsible_id=principal.user_id,
+            stage_id=stage.id,
+            stage_status=stage.status,
+            probability=stage.probability or 0,
+            actual_close_date=None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now),
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         deal = self._apply(principal, deal, None, fields)
         saved = self._store.create(deal, by=principal.user_id)
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/deals/{saved.id}")
         return saved
 
-    def change_stage(self, principal: Principal, tenant: Any, deal_id: str, request: StageChange, *,
-                     expected_version: int) -> Deal:
+    def change_stage(
+        self, principal: Principal, tenant: Any, deal_id: str, request: StageChange, *, expected_version: int
+    ) -> Deal:
         """DEA-4: copies the stage's probability, sets the actual close date
         (today in the tenant's time zone) for won/lost and clears it for open,
         and records "Stage: A -> B" in the history, in one transaction."""
@@ -110,9 +145,16 @@ class Deals(RestrictedRecordService):
         stage = self._stage(principal, request.stage_id)
         now = self._clock()
         closed = None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now)
-        after = before.model_copy(update={
-            "stage_id": stage.id, "stage_status": stage.status, "probability": stage.probability or 0,
-            "actual_close_date": closed, "updated_at": now, "updated_by": principal.user_id})
+        after = before.model_copy(
+            update={
+                "stage_id": stage.id,
+                "stage_status": stage.status,
+                "probability": stage.probability or 0,
+                "actual_close_date": closed,
+                "updated_at": now,
+                "updated_by": principal.user_id,
+            }
+        )
         old = self._stages.resolve(principal, STAGES, before.stage_id)
         text = f"Stage: {old.name if old else before.stage_id} -> {stage.name}"
         return self._store.change_stage(principal, before, after, event_text=text)
@@ -148,8 +190,14 @@ class Deals(RestrictedRecordService):
             main = to_id if deal.contact_id == contact_id else deal.contact_id
             members = [to_id if m == contact_id else m for m in deal.member_ids]
             members = [m for m in dict.fromkeys(members) if m and m != main]
-            after = deal.model_copy(update={"contact_id": main, "member_ids": members,
-                                            "updated_at": self._clock(), "updated_by": system.user_id})
+            after = deal.model_copy(
+                update={
+                    "contact_id": main,
+                    "member_ids": members,
+                    "updated_at": self._clock(),
+                    "updated_by": system.user_id,
+                }
+            )
             self._store.update(deal, after, by=system.user_id)
             moved += 1
         return moved
@@ -160,9 +208,18 @@ class Deals(RestrictedRecordService):
         deal = self.get(principal, deal_id, Operation.WRITE)
         members = [self._rules.active_user(principal, u, "member_ids") for u in dict.fromkeys(request.member_ids)]
         now = self._clock()
-        project = Project(id=new_id(), tenant_id=principal.tenant_id, deal_id=deal.id, title=request.title,
-                          description=request.description, member_ids=members, created_at=now,
-                          created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        project = Project(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            deal_id=deal.id,
+            title=request.title,
+            description=request.description,
+            member_ids=members,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         self._store.add_project(deal, project)
         return project
 
@@ -184,20 +241,31 @@ class Deals(RestrictedRecordService):
         stages = sorted(self._stages.list(principal, STAGES), key=lambda s: s.order)
         first_open = next((s for s in stages if s.status == StageStatus.OPEN), None)
         if first_open is None:
-            raise ValidationFailed("There is no open deal stage; name one.",
-                                   errors=[FieldError("stage_id", "required: the tenant has no open stage")])
+            raise ValidationFailed(
+                "There is no open deal stage; name one.",
+                errors=[FieldError("stage_id", "required: the tenant has no open stage")],
+            )
         return first_open
 
     def _apply(self, principal: Principal, deal: Deal, before: Deal | None, fields: dict[str, Any]) -> Deal:
         """The deal with ``fields`` applied, every value checked."""
-        plain = ("title", "description", "amount", "currency", "bid_type", "periods", "expected_close_date",
-                 "probability")
+        plain = (
+            "title",
+            "description",
+            "amount",
+            "currency",
+            "bid_type",
+            "periods",
+            "expected_close_date",
+            "probability",
+        )
         update: dict[str, Any] = {k: fields[k] for k in plain if k in fields}
         if "bid_type" in update and update["bid_type"] == BidType.FIXED and "periods" not in fields:
             update["periods"] = None
         if "contact_id" in fields:
-            self._rules.contacts(principal, [fields["contact_id"]], "contact_id",
-                                 current=before.contact_ids if before else ())
+            self._rules.contacts(
+                principal, [fields["contact_id"]], "contact_id", current=before.contact_ids if before else ()
+            )
             update["contact_id"] = fields["contact_id"]
         if "member_ids" in fields:
             members = list(dict.fromkeys(fields["member_ids"] or []))
@@ -206,14 +274,15 @@ class Deals(RestrictedRecordService):
         if fields.get("responsible_id") and fields["responsible_id"] != deal.responsible_id:
             update["responsible_id"] = self._rules.active_user(principal, fields["responsible_id"], "responsible_id")
         if "access_list" in fields:
-            update["access_list"] = self._rules.access_list(principal, fields["access_list"] or [], deal.created_by,
-                                                            current=before.access_list if before else ())
+            update["access_list"] = self._rules.access_list(
+                principal, fields["access_list"] or [], deal.created_by, current=before.access_list if before else ()
+            )
         if "tags" in fields:
             tags = fields["tags"] or []
             update["tags"] = self._rules.tags(tags, self._store.tag_names(principal.tenant_id) if tags else {})
         if "custom_fields" in fields:
-            update["custom_fields"] = self._rules.custom_values(principal, deal.custom_fields,
-                                                                fields["custom_fields"] or {})
+            update["custom_fields"] = self._rules.custom_values(
+                principal, deal.custom_fields, fields["custom_fields"] or {}
+            )
         result = deal.model_copy(update=update)
         return check_budget(result, fields)
-

@@ -5,6 +5,7 @@ e-mail address (whether or not an account exists) in fixed windows; past the
 limit every attempt answers 429 until the window ends, the right password
 included, so guessing cannot go on and existence is not revealed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -13,14 +14,20 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from chalicelib.domain.identity.models import (
+    Password,
+    StoredToken,
+    Tenant,
+    TokenKind,
+    User,
+    UserStatus,
+    normalise_email,
+)
+from chalicelib.domain.identity.secrets import BearerToken, hash_password, secret_matches, verify_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import (FieldError, NotFound, TooManyRequests, Unauthorized,
-                                      ValidationFailed)
-from chalicelib.domain.identity.models import (Password, StoredToken, Tenant, TokenKind, User, UserStatus,
-                                        normalise_email)
+from chalicelib.domain.shared.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
-from chalicelib.domain.identity.secrets import BearerToken, hash_password, secret_matches, verify_password
 
 SESSION_LIFETIME = timedelta(days=7)
 INVITATION_LIFETIME = timedelta(days=7)
@@ -35,8 +42,9 @@ class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=256)
-    tenant_id: str | None = Field(default=None, max_length=64,
-                                  description="Needed only when the address has accounts in several tenants.")
+    tenant_id: str | None = Field(
+        default=None, max_length=64, description="Needed only when the address has accounts in several tenants."
+    )
 
 
 class AcceptInvitation(BaseModel):
@@ -69,9 +77,11 @@ class Auth:
         if self._store.failed_logins(digest, window) >= MAX_FAILED_LOGINS:
             retry_after = (window + 1) * LOGIN_WINDOW_SECONDS - int(now.timestamp())
             raise TooManyRequests("Too many failed logins; try again later.", retry_after=retry_after)
-        candidates = [u for u in self._store.users_with_login_email(request.email)
-                      if u.status == UserStatus.ACTIVE
-                      and (request.tenant_id is None or u.tenant_id == request.tenant_id)][:MAX_LOGIN_CANDIDATES]
+        candidates = [
+            u
+            for u in self._store.users_with_login_email(request.email)
+            if u.status == UserStatus.ACTIVE and (request.tenant_id is None or u.tenant_id == request.tenant_id)
+        ][:MAX_LOGIN_CANDIDATES]
         matches = [u for u in candidates if verify_password(request.password, u.password_hash)]
         if not candidates:
             verify_password(request.password, None)  # the same work as a real check
@@ -80,9 +90,10 @@ class Auth:
             self._store.record_failed_login(digest, window, window_end + timedelta(minutes=1))
             raise Unauthorized(WRONG_CREDENTIALS)
         if len(matches) > 1:
-            raise ValidationFailed("This address has accounts in several tenants; say which one.",
-                                   errors=[FieldError("tenant_id", "required: one of " +
-                                                      ", ".join(sorted(u.tenant_id for u in matches)))])
+            raise ValidationFailed(
+                "This address has accounts in several tenants; say which one.",
+                errors=[FieldError("tenant_id", "required: one of " + ", ".join(sorted(u.tenant_id for u in matches)))],
+            )
         user = matches[0]
         return self._issue(user, TokenKind.SESSION, "login", now + SESSION_LIFETIME)[0], user
 
@@ -91,9 +102,19 @@ class Auth:
         token_id = new_id()
         bearer = BearerToken.new(kind.value, user.tenant_id, user.id, token_id)
         stored = StoredToken(
-            id=token_id, tenant_id=user.tenant_id, user_id=user.id, kind=kind, name=name,
-            secret_hash=bearer.secret_hash, expires_at=expires_at, last4=bearer.secret[-4:],
-            created_at=now, created_by=user.id, updated_at=now, updated_by=user.id)
+            id=token_id,
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            kind=kind,
+            name=name,
+            secret_hash=bearer.secret_hash,
+            expires_at=expires_at,
+            last4=bearer.secret[-4:],
+            created_at=now,
+            created_by=user.id,
+            updated_at=now,
+            updated_by=user.id,
+        )
         self._store.put_token(stored)
         return str(bearer), stored
 
@@ -107,15 +128,21 @@ class Auth:
         if bearer is None or bearer.kind == TokenKind.INVITE.value:
             raise Unauthorized("The token is not valid.")
         tenant, user, token = self._store.credential_items(bearer.tenant_id, bearer.user_id, bearer.token_id)
-        if (tenant is None or user is None or token is None or token.kind.value != bearer.kind
-                or not secret_matches(bearer.secret, token.secret_hash)):
+        if (
+            tenant is None
+            or user is None
+            or token is None
+            or token.kind.value != bearer.kind
+            or not secret_matches(bearer.secret, token.secret_hash)
+        ):
             raise Unauthorized("The token is not valid.")
         if token.expires_at is not None and token.expires_at <= self._clock():
             raise Unauthorized("The token has expired.")
         if user.status != UserStatus.ACTIVE:
             raise Unauthorized("The token is not valid.")
-        principal = Principal(tenant_id=tenant.id, user_id=user.id, role=user.role,
-                              group_ids=frozenset(user.group_ids), token_id=token.id)
+        principal = Principal(
+            tenant_id=tenant.id, user_id=user.id, role=user.role, group_ids=frozenset(user.group_ids), token_id=token.id
+        )
         return principal, tenant
 
     def logout(self, principal: Principal) -> None:
@@ -129,10 +156,19 @@ class Auth:
         now = self._clock()
         token_id = new_id()
         bearer = BearerToken.new(TokenKind.INVITE.value, user.tenant_id, user.id, token_id)
-        stored = StoredToken(id=token_id, tenant_id=user.tenant_id, user_id=user.id, kind=TokenKind.INVITE,
-                             name="invitation", secret_hash=bearer.secret_hash,
-                             expires_at=now + INVITATION_LIFETIME, created_at=now, created_by=user.created_by,
-                             updated_at=now, updated_by=user.created_by)
+        stored = StoredToken(
+            id=token_id,
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            kind=TokenKind.INVITE,
+            name="invitation",
+            secret_hash=bearer.secret_hash,
+            expires_at=now + INVITATION_LIFETIME,
+            created_at=now,
+            created_by=user.created_by,
+            updated_at=now,
+            updated_by=user.created_by,
+        )
         return str(bearer), stored
 
     def accept_invitation(self, request: AcceptInvitation) -> tuple[str, User]:
@@ -142,14 +178,24 @@ class Auth:
             raise invalid
         token = self._store.get_token(bearer.tenant_id, bearer.user_id, bearer.token_id)
         user = self._store.get_user(bearer.tenant_id, bearer.user_id)
-        if (token is None or user is None or token.kind != TokenKind.INVITE
-                or not secret_matches(bearer.secret, token.secret_hash)
-                or (token.expires_at is not None and token.expires_at <= self._clock())
-                or user.status != UserStatus.INVITED):
+        if (
+            token is None
+            or user is None
+            or token.kind != TokenKind.INVITE
+            or not secret_matches(bearer.secret, token.secret_hash)
+            or (token.expires_at is not None and token.expires_at <= self._clock())
+            or user.status != UserStatus.INVITED
+        ):
             raise invalid
         now = self._clock()
-        activated = user.model_copy(update={"password_hash": hash_password(request.password),
-                                            "status": UserStatus.ACTIVE, "updated_at": now, "updated_by": user.id})
+        activated = user.model_copy(
+            update={
+                "password_hash": hash_password(request.password),
+                "status": UserStatus.ACTIVE,
+                "updated_at": now,
+                "updated_by": user.id,
+            }
+        )
         saved = self._store.update_user(user, activated, expected_version=user.version, delete_invite=token.id)
         return self._issue(saved, TokenKind.SESSION, "login", now + SESSION_LIFETIME)[0], saved
 
@@ -158,8 +204,9 @@ class Auth:
     def create_api_token(self, principal: Principal, request: NewApiToken) -> tuple[str, StoredToken]:
         now = self._clock()
         if request.expires_at is not None and request.expires_at <= now:
-            raise ValidationFailed("The expiry must lie in the future.",
-                                   errors=[FieldError("expires_at", "must lie in the future")])
+            raise ValidationFailed(
+                "The expiry must lie in the future.", errors=[FieldError("expires_at", "must lie in the future")]
+            )
         user = self._store.get_user(principal.tenant_id, principal.user_id)
         return self._issue(user, TokenKind.API, request.name, request.expires_at)
 

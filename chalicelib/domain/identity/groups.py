@@ -1,13 +1,14 @@
 """Groups of users (TEN-2); used for module access (TEN-3) and sharing."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.identity.models import Group, Name
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.identity.models import Group, Name
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 
@@ -49,17 +50,34 @@ class Groups:
         self._require_admin(principal)
         members = self._checked_members(principal, request.member_ids, set())
         now = self._clock()
-        group = Group(id=new_id(), tenant_id=principal.tenant_id, name=request.name.strip(), member_ids=members,
-                      created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        group = Group(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            name=request.name.strip(),
+            member_ids=members,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         return self._store.save_group(None, group)
 
     def update(self, principal: Principal, group_id: str, changes: GroupChanges, *, expected_version: int) -> Group:
         self._require_admin(principal)
         before = self.get(principal, group_id)
-        members = before.member_ids if changes.member_ids is None else \
-            self._checked_members(principal, changes.member_ids, set(before.member_ids))
-        after = before.model_copy(update={"name": (changes.name or before.name).strip(), "member_ids": members,
-                                          "updated_at": self._clock(), "updated_by": principal.user_id})
+        members = (
+            before.member_ids
+            if changes.member_ids is None
+            else self._checked_members(principal, changes.member_ids, set(before.member_ids))
+        )
+        after = before.model_copy(
+            update={
+                "name": (changes.name or before.name).strip(),
+                "member_ids": members,
+                "updated_at": self._clock(),
+                "updated_by": principal.user_id,
+            }
+        )
         return self._store.save_group(before.model_copy(update={"version": expected_version}), after)
 
     def delete(self, principal: Principal, group_id: str, *, expected_version: int | None = None) -> None:
@@ -72,14 +90,18 @@ class Groups:
     def _checked_members(self, principal: Principal, member_ids: list[str], current: set[str]) -> list[str]:
         wanted = list(dict.fromkeys(member_ids))
         if len(set(wanted) ^ current) > MAX_MEMBER_CHANGES:
-            raise ValidationFailed("Too many membership changes at once.",
-                                   errors=[FieldError("member_ids", f"change at most {MAX_MEMBER_CHANGES} members per request")])
+            raise ValidationFailed(
+                "Too many membership changes at once.",
+                errors=[FieldError("member_ids", f"change at most {MAX_MEMBER_CHANGES} members per request")],
+            )
         new = set(wanted) - current
         found = {u.id for u in self._store.get_users(principal.tenant_id, new)} if new else set()
         unknown = sorted(new - found)
         if unknown:
-            raise ValidationFailed("Some members are not users of this tenant.",
-                                   errors=[FieldError("member_ids", f"unknown user {u}") for u in unknown])
+            raise ValidationFailed(
+                "Some members are not users of this tenant.",
+                errors=[FieldError("member_ids", f"unknown user {u}") for u in unknown],
+            )
         return wanted
 
     @staticmethod

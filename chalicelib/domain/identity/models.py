@@ -1,4 +1,5 @@
 """Tenants, users, groups and tokens as the domain sees them (TEN-1..4)."""
+
 from __future__ import annotations
 
 import re
@@ -8,9 +9,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from chalicelib.domain.identity.secrets import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from chalicelib.domain.shared.principal import Role
 from chalicelib.domain.shared.records import Record
-from chalicelib.domain.identity.secrets import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 # Deliberately simple: the address must have one @ and a dotted domain; the
 # real test is the mail that reaches it.
@@ -42,6 +43,7 @@ class UserStatus(StrEnum):
 
 class CrmAccess(BaseModel):
     """TEN-3: the module on or off, and whether only listed users/groups may use it."""
+
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True

@@ -3,18 +3,20 @@ switches it off. The check runs on every CRM endpoint, right after
 authentication; identity endpoints (login, me, users, groups, tokens,
 notifications, this setting) stay reachable so the owner can switch it back.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.identity.models import CrmAccess, Tenant
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, ValidationFailed
-from chalicelib.domain.identity.models import CrmAccess, Tenant
 from chalicelib.domain.shared.principal import Principal
 
-SWITCHED_OFF = ("The CRM module is switched off for this tenant. "
-                "The owner can switch it on with PUT /v1/settings/crm-access.")
+SWITCHED_OFF = (
+    "The CRM module is switched off for this tenant. The owner can switch it on with PUT /v1/settings/crm-access."
+)
 NOT_LISTED = "The CRM module is limited to listed users and groups, and you are not among them; ask the owner."
 
 
@@ -51,8 +53,13 @@ class CrmAccessSettings:
                 errors.append(FieldError("group_ids", f"unknown group {group_id}"))
         if errors:
             raise ValidationFailed("Some listed users or groups do not exist.", errors=errors)
-        cleaned = CrmAccess(enabled=access.enabled, restricted=access.restricted,
-                            user_ids=sorted(set(access.user_ids)), group_ids=sorted(set(access.group_ids)))
+        cleaned = CrmAccess(
+            enabled=access.enabled,
+            restricted=access.restricted,
+            user_ids=sorted(set(access.user_ids)),
+            group_ids=sorted(set(access.group_ids)),
+        )
         now: datetime = self._clock()
-        return self._store.save_crm_access(principal.tenant_id, cleaned, expected_version=expected_version,
-                                           at=now, by=principal.user_id)
+        return self._store.save_crm_access(
+            principal.tenant_id, cleaned, expected_version=expected_version, at=now, by=principal.user_id
+        )

@@ -4,6 +4,7 @@
 (settings lists, currency, contact tags) are its subscribers in
 bootstrap/events.py, run inline so the tenant is complete when created.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -11,13 +12,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.domain.identity.models import Email, Name, Password, Tenant, User, UserStatus
+from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound
-from chalicelib.domain.identity.models import Email, Name, Password, Tenant, User, UserStatus
-from chalicelib.domain.shared.principal import Principal, Role
-from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.events import TenantCreated
 from chalicelib.domain.shared.ports import EventPublisher
+from chalicelib.domain.shared.principal import Role
+
 
 class NewTenant(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -58,14 +60,28 @@ class Tenants:
     def create(self, request: NewTenant) -> tuple[Tenant, User, str | None]:
         """The tenant, its owner and, without a password, the owner's invitation token."""
         now = self._clock()
-        tenant = Tenant(id=new_id(), name=request.name, time_zone=request.time_zone,
-                        phone_region=request.phone_region, created_at=now, updated_at=now)
+        tenant = Tenant(
+            id=new_id(),
+            name=request.name,
+            time_zone=request.time_zone,
+            phone_region=request.phone_region,
+            created_at=now,
+            updated_at=now,
+        )
         owner_id = new_id()
-        owner = User(id=owner_id, tenant_id=tenant.id, email=request.owner_email, name=request.owner_name,
-                     role=Role.OWNER,
-                     status=UserStatus.ACTIVE if request.owner_password else UserStatus.INVITED,
-                     password_hash=hash_password(request.owner_password) if request.owner_password else None,
-                     created_at=now, created_by=owner_id, updated_at=now, updated_by=owner_id)
+        owner = User(
+            id=owner_id,
+            tenant_id=tenant.id,
+            email=request.owner_email,
+            name=request.owner_name,
+            role=Role.OWNER,
+            status=UserStatus.ACTIVE if request.owner_password else UserStatus.INVITED,
+            password_hash=hash_password(request.owner_password) if request.owner_password else None,
+            created_at=now,
+            created_by=owner_id,
+            updated_at=now,
+            updated_by=owner_id,
+        )
         invitation, invite_record = (None, None)
         if request.owner_password is None:
             invitation, invite_record = self._auth.invitation_for(owner)

@@ -7,18 +7,19 @@
 - Everyone in the tenant may read the user directory (names, roles), since
   records name their managers and responsible users.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.identity.models import Email, Name, Password, User, UserStatus
+from chalicelib.domain.identity.secrets import hash_password, verify_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.identity.models import Email, Name, Password, User, UserStatus
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import ROLE_RANK, Principal, Role
-from chalicelib.domain.identity.secrets import hash_password, verify_password
 
 
 class NewUser(BaseModel):
@@ -36,8 +37,9 @@ class UserChanges(BaseModel):
     role: Role | None = None
     status: UserStatus | None = Field(default=None, description="active or deactivated")
     password: Password | None = None
-    current_password: str | None = Field(default=None, max_length=256,
-                                         description="Required when changing your own password.")
+    current_password: str | None = Field(
+        default=None, max_length=256, description="Required when changing your own password."
+    )
 
 
 class Users:
@@ -63,30 +65,50 @@ class Users:
         if request.role == Role.OWNER and not principal.is_owner:
             raise Forbidden("Only an owner can add another owner.")
         now = self._clock()
-        user = User(id=new_id(), tenant_id=principal.tenant_id, email=request.email, name=request.name,
-                    role=request.role, status=UserStatus.ACTIVE if request.password else UserStatus.INVITED,
-                    password_hash=hash_password(request.password) if request.password else None,
-                    created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        user = User(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            email=request.email,
+            name=request.name,
+            role=request.role,
+            status=UserStatus.ACTIVE if request.password else UserStatus.INVITED,
+            password_hash=hash_password(request.password) if request.password else None,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         invitation, invite_record = (None, None)
         if request.password is None:
             invitation, invite_record = self._auth.invitation_for(user)
         self._store.add_user(user, invite_record)
-        self._notifier.notify(principal.tenant_id, [user.id], "user.added",
-                              "You were added to the CRM", f"/v1/users/{user.id}",
-                              email_note=_invitation_note(invitation))
+        self._notifier.notify(
+            principal.tenant_id,
+            [user.id],
+            "user.added",
+            "You were added to the CRM",
+            f"/v1/users/{user.id}",
+            email_note=_invitation_note(invitation),
+        )
         return user, invitation
 
     def update(self, principal: Principal, user_id: str, changes: UserChanges, *, expected_version: int) -> User:
         before = self.get(principal, user_id)
         self._authorise_change(principal, before, changes)
-        update: dict[str, Any] = {k: v for k, v in changes.model_dump(exclude_unset=True).items()
-                                  if k not in ("password", "current_password") and v is not None}
+        update: dict[str, Any] = {
+            k: v
+            for k, v in changes.model_dump(exclude_unset=True).items()
+            if k not in ("password", "current_password") and v is not None
+        }
         if changes.status == UserStatus.INVITED:
-            raise ValidationFailed("A user cannot be set back to invited.",
-                                   errors=[FieldError("status", "must be active or deactivated")])
+            raise ValidationFailed(
+                "A user cannot be set back to invited.", errors=[FieldError("status", "must be active or deactivated")]
+            )
         if changes.status == UserStatus.ACTIVE and before.status == UserStatus.INVITED:
-            raise ValidationFailed("An invited user becomes active by accepting the invitation.",
-                                   errors=[FieldError("status", "the invitation is still open")])
+            raise ValidationFailed(
+                "An invited user becomes active by accepting the invitation.",
+                errors=[FieldError("status", "the invitation is still open")],
+            )
         if changes.password is not None:
             update["password_hash"] = hash_password(changes.password)
         after = before.model_copy(update={**update, "updated_at": self._clock(), "updated_by": principal.user_id})
@@ -94,8 +116,12 @@ class Users:
 
     def deactivate(self, principal: Principal, user_id: str, *, expected_version: int | None = None) -> User:
         before = self.get(principal, user_id)
-        return self.update(principal, user_id, UserChanges(status=UserStatus.DEACTIVATED),
-                           expected_version=expected_version if expected_version is not None else before.version)
+        return self.update(
+            principal,
+            user_id,
+            UserChanges(status=UserStatus.DEACTIVATED),
+            expected_version=expected_version if expected_version is not None else before.version,
+        )
 
     @staticmethod
     def _authorise_change(principal: Principal, target: User, changes: UserChanges) -> None:
@@ -113,12 +139,16 @@ class Users:
             raise Forbidden("A deactivated user cannot reactivate themselves.")
         if changes.password is not None and is_self:
             if not changes.current_password or not verify_password(changes.current_password, target.password_hash):
-                raise ValidationFailed("To change your password, give the current one.",
-                                       errors=[FieldError("current_password", "is missing or wrong")])
+                raise ValidationFailed(
+                    "To change your password, give the current one.",
+                    errors=[FieldError("current_password", "is missing or wrong")],
+                )
 
 
 def _invitation_note(invitation: str | None) -> str | None:
     if invitation is None:
         return None
-    return ("Set your password with POST /v1/auth/accept-invitation and this one-time token "
-            f"(valid for 7 days):\n\n{invitation}")
+    return (
+        "Set your password with POST /v1/auth/accept-invitation and this one-time token "
+        f"(valid for 7 days):\n\n{invitation}"
+    )

@@ -6,9 +6,10 @@ The schedule pattern: a scheduled run takes ``now`` from the clock, finds the
 due work cheaply and enqueues one message per unit of work; an idempotent SQS
 consumer does the work. Deleting what is already gone changes nothing, so a
 message delivered twice is harmless."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
@@ -24,6 +25,7 @@ MAX_SWEEP_SPAN = timedelta(days=14)
 
 class PurgeExpired(BaseModel):
     """Job message: delete what expired within one hour bucket."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["housekeeping.purge_expired"] = "housekeeping.purge_expired"
@@ -32,7 +34,7 @@ class PurgeExpired(BaseModel):
 
 
 def _hour(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class Housekeeping:

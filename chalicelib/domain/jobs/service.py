@@ -26,14 +26,16 @@ Who sees a job: its creator and admins; for everyone else it does not exist
 (404). This is the access policy's private-list rule (a list holding only
 the creator), so the decision stays in domain/access.py.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -126,8 +128,17 @@ class JobStore(Protocol):
 
     def record_success(self, tenant_id: str, job_id: str, chunk: int, key: str, expires_at: datetime) -> None: ...
 
-    def finish_chunk(self, tenant_id: str, job_id: str, chunk: int, *, succeeded: int, failures: list[Failure],
-                     at: datetime, expires_at: datetime) -> bool: ...
+    def finish_chunk(
+        self,
+        tenant_id: str,
+        job_id: str,
+        chunk: int,
+        *,
+        succeeded: int,
+        failures: list[Failure],
+        at: datetime,
+        expires_at: datetime,
+    ) -> bool: ...
 
     def finish_job(self, tenant_id: str, job_id: str, at: datetime) -> None: ...
 
@@ -142,8 +153,15 @@ class BackgroundJobs:
     def start(self, principal: Principal, kind: str, total: int, *, chunk_size: int = CHUNK_SIZE) -> BackgroundJob:
         """The status record of a new job of ``total`` items in chunks of ``chunk_size``."""
         now = self._clock()
-        job = BackgroundJob(id=new_id(), tenant_id=principal.tenant_id, kind=kind, created_by=principal.user_id,
-                            created_at=now, total=total, chunks=max(1, math.ceil(total / chunk_size)))
+        job = BackgroundJob(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            kind=kind,
+            created_by=principal.user_id,
+            created_at=now,
+            total=total,
+            chunks=max(1, math.ceil(total / chunk_size)),
+        )
         self._store.create(job, self._expiry(now))
         return job
 
@@ -155,8 +173,9 @@ class BackgroundJobs:
         failures = self._store.failures(principal.tenant_id, job_id, MAX_FAILURES_SHOWN) if job.failed else []
         return job, failures
 
-    def run_chunk(self, tenant_id: str, job_id: str, chunk: int, keys: list[str], work: ItemWork, *,
-                  resumable: bool = True) -> bool:
+    def run_chunk(
+        self, tenant_id: str, job_id: str, chunk: int, keys: list[str], work: ItemWork, *, resumable: bool = True
+    ) -> bool:
         """Do chunk ``chunk`` (its items ``keys``) once; False when there was
         nothing (left) to do: finished before, or the job is gone.
 
@@ -188,9 +207,15 @@ class BackgroundJobs:
             if outcomes[key] is None and resumable:
                 self._store.record_success(tenant_id, job_id, chunk, key, self._expiry(job.created_at))
         failures = [f for f in outcomes.values() if f is not None]
-        counted = self._store.finish_chunk(tenant_id, job_id, chunk, succeeded=len(outcomes) - len(failures),
-                                           failures=failures, at=self._clock(),
-                                           expires_at=self._expiry(job.created_at))
+        counted = self._store.finish_chunk(
+            tenant_id,
+            job_id,
+            chunk,
+            succeeded=len(outcomes) - len(failures),
+            failures=failures,
+            at=self._clock(),
+            expires_at=self._expiry(job.created_at),
+        )
         self._finish_if_complete(job)
         return counted
 

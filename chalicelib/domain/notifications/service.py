@@ -6,6 +6,7 @@ marks each notification e-mailed, so a redelivered job sends nothing twice.
 An ``email_note`` (e.g. an invitation token) travels only in the job message
 and the e-mail, never into the stored notification.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -13,9 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
-from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -45,6 +46,7 @@ class Notification(Record):
 
 class SendNotificationEmails(BaseModel):
     """Job message: e-mail these notifications to their users."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["notifications.email"] = "notifications.email"
@@ -55,8 +57,7 @@ class SendNotificationEmails(BaseModel):
 
 
 class Notifier:
-    def __init__(self, store: Any, users: Any, mailer: Any, queue: Any, clock: Clock = utc_now,
-                 public_url: str = ""):
+    def __init__(self, store: Any, users: Any, mailer: Any, queue: Any, clock: Clock = utc_now, public_url: str = ""):
         self._store = store
         self._users = users
         self._mailer = mailer
@@ -64,9 +65,18 @@ class Notifier:
         self._clock = clock
         self._public_url = public_url.rstrip("/")
 
-    def notify(self, tenant_id: str, user_ids: list[str], kind: str, subject: str, link: str | None = None,
-               *, email_note: str | None = None, once_key: str | None = None,
-               once_at: datetime | None = None) -> list[Notification]:
+    def notify(
+        self,
+        tenant_id: str,
+        user_ids: list[str],
+        kind: str,
+        subject: str,
+        link: str | None = None,
+        *,
+        email_note: str | None = None,
+        once_key: str | None = None,
+        once_at: datetime | None = None,
+    ) -> list[Notification]:
         """Store one notification per user and queue their e-mails.
 
         With ``once_key`` (and ``once_at``, the moment the notification is
@@ -76,10 +86,19 @@ class Notifier:
         now = self._clock()
         if once_key is not None and once_at is None:
             raise ValueError("once_key needs once_at")
-        created = [Notification(id=_notification_id(once_key, user_id, once_at) if once_key and once_at else new_id(),
-                                tenant_id=tenant_id, user_id=user_id, kind=kind, subject=subject,
-                                link=link, created_at=now, updated_at=now)
-                   for user_id in dict.fromkeys(user_ids)]
+        created = [
+            Notification(
+                id=_notification_id(once_key, user_id, once_at) if once_key and once_at else new_id(),
+                tenant_id=tenant_id,
+                user_id=user_id,
+                kind=kind,
+                subject=subject,
+                link=link,
+                created_at=now,
+                updated_at=now,
+            )
+            for user_id in dict.fromkeys(user_ids)
+        ]
         if not created:
             return []
         try:
@@ -89,10 +108,12 @@ class Notifier:
                 raise
             return []
         for start in range(0, len(created), 100):
-            batch = created[start:start + 100]
-            self._queue.send(SendNotificationEmails(
-                tenant_id=tenant_id, notifications=[(n.user_id, n.id) for n in batch],
-                email_note=email_note).model_dump(mode="json"))
+            batch = created[start : start + 100]
+            self._queue.send(
+                SendNotificationEmails(
+                    tenant_id=tenant_id, notifications=[(n.user_id, n.id) for n in batch], email_note=email_note
+                ).model_dump(mode="json")
+            )
         return created
 
     def send_emails(self, job: SendNotificationEmails) -> int:
@@ -105,8 +126,9 @@ class Notifier:
                 continue
             if user.status == UserStatus.DEACTIVATED:
                 continue
-            self._mailer.send(to=user.email, subject=notification.subject,
-                              text=self._email_text(notification, job.email_note))
+            self._mailer.send(
+                to=user.email, subject=notification.subject, text=self._email_text(notification, job.email_note)
+            )
             self._store.mark_emailed(job.tenant_id, user_id, notification_id, self._clock())
             sent += 1
         return sent

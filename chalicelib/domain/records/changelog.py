@@ -12,13 +12,15 @@ outlives the record: after a delete only admins can read it
 ``diff`` is pure: values are compared as JSON values (``1`` and ``True`` and
 ``1.0`` differ, dict key order does not matter, list order does).
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,9 +36,17 @@ Entity = Literal["contact", "deal", "case", "task"]
 ENTITIES: tuple[str, ...] = ("contact", "deal", "case", "task")
 
 # Bookkeeping every record carries: a change to these alone is no change.
-AUDIT_FIELDS: frozenset[str] = frozenset({
-    "id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by",
-})
+AUDIT_FIELDS: frozenset[str] = frozenset(
+    {
+        "id",
+        "tenant_id",
+        "version",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "updated_by",
+    }
+)
 
 
 class ChangeAction(StrEnum):
@@ -55,6 +65,7 @@ class FieldChange(BaseModel):
 
 class ChangeEntry(Record):
     """One write to one record. Immutable: version stays 1."""
+
     entity: str
     record_id: str
     action: ChangeAction
@@ -99,8 +110,12 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *,
-         ignore: set[str] | frozenset[str] = AUDIT_FIELDS) -> list[FieldChange]:
+def diff(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    ignore: set[str] | frozenset[str] = AUDIT_FIELDS,
+) -> list[FieldChange]:
     """The fields that differ between two versions of a record, by name.
 
     - create (``before`` None): every field with a value (not None, "", [] or
@@ -123,22 +138,39 @@ def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *,
     return changes
 
 
-def change_entry(entity: str, record_id: str, before: Mapping[str, Any] | None,
-                 after: Mapping[str, Any] | None, *, by: str | None, at: datetime,
-                 ignore: set[str] | frozenset[str] = AUDIT_FIELDS) -> ChangeEntry | None:
+def change_entry(
+    entity: str,
+    record_id: str,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    by: str | None,
+    at: datetime,
+    ignore: set[str] | frozenset[str] = AUDIT_FIELDS,
+) -> ChangeEntry | None:
     """The log entry for one write, or None for an update that changed
     nothing (a create or a delete is always logged)."""
     if entity not in ENTITIES:
         raise ValueError(f"no change log for {entity}")
     if before is None and after is None:
         raise ValueError("a change needs a before or an after")
-    action = (ChangeAction.CREATED if before is None else
-              ChangeAction.DELETED if after is None else ChangeAction.UPDATED)
+    action = ChangeAction.CREATED if before is None else ChangeAction.DELETED if after is None else ChangeAction.UPDATED
     changes = diff(before, after, ignore=ignore)
     if action == ChangeAction.UPDATED and not changes:
         return None
-    return ChangeEntry(id=new_id(), entity=entity, record_id=record_id, action=action, changes=changes,
-                       at=at, by=by, created_at=at, created_by=by, updated_at=at, updated_by=by)
+    return ChangeEntry(
+        id=new_id(),
+        entity=entity,
+        record_id=record_id,
+        action=action,
+        changes=changes,
+        at=at,
+        by=by,
+        created_at=at,
+        created_by=by,
+        updated_at=at,
+        updated_by=by,
+    )
 
 
 class ChangeLog:
@@ -153,8 +185,9 @@ class ChangeLog:
         parent = self._parents.resolve(principal, kind, record_id)
         return self._store.list_changes(principal.tenant_id, parent.kind, parent.id, page)
 
-    def for_any_record(self, principal: Principal, entity: str, record_id: str,
-                       page: PageRequest) -> Slice[ChangeEntry]:
+    def for_any_record(
+        self, principal: Principal, entity: str, record_id: str, page: PageRequest
+    ) -> Slice[ChangeEntry]:
         """Admins only: the log of any record of the tenant, deleted ones
         included (their access fields are gone with them)."""
         if not principal.is_admin:

@@ -16,6 +16,7 @@ the right to add history to the parent (``access.may_create_history``). A
 file of a parent the caller may not read answers exactly like a file that
 does not exist.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,11 +29,18 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.shared import access
 from chalicelib.domain.records.parents import Parents
+from chalicelib.domain.shared import access
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import (Conflict, FieldError, Forbidden, NotFound, PayloadTooLarge,
-                                      UnsupportedMediaType, ValidationFailed)
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -49,23 +57,36 @@ MAX_FILENAME = 200
 
 # Documents people attach to CRM records. Not HTML, SVG or scripts: nothing a
 # browser would run (downloads are attachments anyway, this is a second fence).
-ALLOWED_TYPES: frozenset[str] = frozenset({
-    "application/pdf",
-    "image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/bmp", "image/heic", "image/heif",
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/vnd.oasis.opendocument.presentation",
-    "application/rtf", "text/rtf",
-    "text/plain", "text/csv",
-    "application/zip", "application/x-zip-compressed",
-    "message/rfc822", "application/vnd.ms-outlook",
-})
+ALLOWED_TYPES: frozenset[str] = frozenset(
+    {
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/tiff",
+        "image/bmp",
+        "image/heic",
+        "image/heif",
+        "application/msword",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.ms-excel",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+        "application/rtf",
+        "text/rtf",
+        "text/plain",
+        "text/csv",
+        "application/zip",
+        "application/x-zip-compressed",
+        "message/rfc822",
+        "application/vnd.ms-outlook",
+    }
+)
 _CHARSET = re.compile(r"^[A-Za-z0-9._-]{1,40}$")
 
 
@@ -75,6 +96,7 @@ def valid_id(value: str) -> bool:
 
 class ParentLink(BaseModel):
     """The record a history event or a file hangs off."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: ParentKind
@@ -101,10 +123,12 @@ class StoredFile(Record):
 class NewFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    filename: str = Field(min_length=1, max_length=1000,
-                          description="Path parts are dropped; at most 200 characters are kept.")
-    content_type: str = Field(min_length=3, max_length=200,
-                              description="A document, image, text/CSV, zip or e-mail type; others answer 415.")
+    filename: str = Field(
+        min_length=1, max_length=1000, description="Path parts are dropped; at most 200 characters are kept."
+    )
+    content_type: str = Field(
+        min_length=3, max_length=200, description="A document, image, text/CSV, zip or e-mail type; others answer 415."
+    )
     size: int = Field(ge=1, description=f"Bytes; at most {MAX_FILE_BYTES} (10 MB), larger answers 413.")
     parent: ParentLink
 
@@ -147,6 +171,7 @@ class FileStore(Protocol):
 
 # ---- pure rules ----
 
+
 def sanitise_filename(raw: str) -> str:
     """The last path part, without control characters (whitespace becomes one
     space), surrounding dots and spaces, at most MAX_FILENAME characters (the
@@ -154,24 +179,28 @@ def sanitise_filename(raw: str) -> str:
     name = unicodedata.normalize("NFC", raw)
     name = re.split(r"[/\\]", name)[-1]
     # Whitespace of any kind becomes a space; other control and format characters go.
-    name = "".join(" " if ch.isspace() or unicodedata.category(ch)[0] == "Z" else ch
-                   for ch in name if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    name = "".join(
+        " " if ch.isspace() or unicodedata.category(ch)[0] == "Z" else ch
+        for ch in name
+        if ch.isspace() or unicodedata.category(ch)[0] != "C"
+    )
     name = re.sub(r" +", " ", name).strip(" .")
     if not name:
         raise ValidationFailed("The file name is empty.", errors=[FieldError("filename", "must name a file")])
     if len(name) > MAX_FILENAME:
         stem, ext = os.path.splitext(name)
         ext = ext if len(ext) <= 16 else ""
-        name = stem[:MAX_FILENAME - len(ext)].rstrip(" .") + ext
+        name = stem[: MAX_FILENAME - len(ext)].rstrip(" .") + ext
     return name
 
 
 def ascii_filename(name: str) -> str:
     """A plain-ASCII stand-in for the Content-Disposition header ("Müller.pdf"
     -> "Muller.pdf"), without quotes or backslashes."""
+
     def fold(text: str) -> str:
         text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-        return re.sub(r'[^A-Za-z0-9 ._()+,-]', "_", text).strip(" ._")
+        return re.sub(r"[^A-Za-z0-9 ._()+,-]", "_", text).strip(" ._")
 
     stem, ext = os.path.splitext(name)
     return (fold(stem) or "file") + ("." + fold(ext) if fold(ext) else "")
@@ -185,7 +214,8 @@ def normalise_content_type(raw: str) -> str:
     if base not in ALLOWED_TYPES:
         raise UnsupportedMediaType(
             f"Files of type {base[:100]!r} are not accepted; allowed are PDF, images, office documents, "
-            "plain text, CSV, zip and e-mail messages.")
+            "plain text, CSV, zip and e-mail messages."
+        )
     for param in params:
         name, _, value = param.partition("=")
         value = value.strip().strip('"')
@@ -211,6 +241,7 @@ def upload_problem(file: StoredFile, found: ObjectInfo) -> str | None:
 
 # ---- the service ----
 
+
 class Files:
     def __init__(self, store: FileStore, parents: Parents, clock: Clock = utc_now):
         self._store = store
@@ -226,10 +257,19 @@ class Files:
         if not access.may_create_history(principal, parent_readable=True):
             raise Forbidden(f"You may not add files to this {parent.kind}.")
         now = self._clock()
-        file = StoredFile(id=new_id(), tenant_id=principal.tenant_id, parent=ParentLink(kind=parent.kind, id=parent.id),
-                          filename=filename, content_type=content_type, size=request.size,
-                          uploaded_by=principal.user_id, created_at=now, created_by=principal.user_id,
-                          updated_at=now, updated_by=principal.user_id)
+        file = StoredFile(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            parent=ParentLink(kind=parent.kind, id=parent.id),
+            filename=filename,
+            content_type=content_type,
+            size=request.size,
+            uploaded_by=principal.user_id,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         self._store.add_file(file)
         url = self._store.upload_url(file.tenant_id, file.id, content_type, UPLOAD_SECONDS)
         return Upload(file=file, url=url, headers={"Content-Type": content_type}, expires_in=UPLOAD_SECONDS)

@@ -20,21 +20,23 @@ Rules:
   collaborator); their use counters move with the events in the same
   transactions (storage/records/history.category_usage_ops).
 """
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.domain.shared import access
+from chalicelib.domain.records.files import Files, ParentLink, RecordId, valid_id
 from chalicelib.domain.records.parents import Parents
+from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import HistoryAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.records.files import Files, ParentLink, RecordId, valid_id
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -76,12 +78,14 @@ class NewHistoryEvent(BaseModel):
     category_id: RecordId | None = Field(default=None, description="A history category (SET-9).")
     text: str = Field(min_length=1, max_length=MAX_TEXT)
     happened_at: AwareDatetime | None = Field(default=None, description="ISO 8601 with offset; default now.")
-    file_ids: list[RecordId] = Field(default_factory=list, max_length=MAX_FILES,
-                                     description="Uploaded files of the same record (POST /v1/files).")
+    file_ids: list[RecordId] = Field(
+        default_factory=list, max_length=MAX_FILES, description="Uploaded files of the same record (POST /v1/files)."
+    )
 
 
 class HistoryChanges(BaseModel):
     """Only the fields sent change; ``category_id: null`` removes the category."""
+
     model_config = ConfigDict(extra="forbid")
 
     kind: UserKind | None = None
@@ -93,13 +97,15 @@ class HistoryChanges(BaseModel):
 
 class HistoryFilter(BaseModel):
     """Filters of a history list; ``from``/``to`` bound ``happened_at`` (inclusive)."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     category_id: str | None = Field(default=None, max_length=64)
     author_id: str | None = Field(default=None, max_length=64)
     kind: HistoryKind | None = None
-    happened_from: AwareDatetime | None = Field(default=None, alias="from",
-                                                description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z.")
+    happened_from: AwareDatetime | None = Field(
+        default=None, alias="from", description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z."
+    )
     happened_to: AwareDatetime | None = Field(default=None, alias="to")
 
     @field_validator("happened_from", "happened_to", mode="before")
@@ -115,8 +121,11 @@ class HistoryFilter(BaseModel):
         return self
 
     def equals(self) -> dict[str, str]:
-        found = {"category_id": self.category_id, "author_id": self.author_id,
-                 "kind": self.kind.value if self.kind else None}
+        found = {
+            "category_id": self.category_id,
+            "author_id": self.author_id,
+            "kind": self.kind.value if self.kind else None,
+        }
         return {name: value for name, value in found.items() if value is not None}
 
     def cursor_scope(self) -> dict[str, Any]:
@@ -130,13 +139,21 @@ CategoryCheck = Callable[[Principal, str], bool]
 
 def _to_millis(moment: datetime) -> datetime:
     """UTC, whole milliseconds: what the sort key holds."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def system_event(principal: Principal, parent_kind: str, parent_id: str, text: str, *,
-                 kind: HistoryKind = HistoryKind.SYSTEM, category_id: str | None = None,
-                 happened_at: datetime | None = None, at: datetime | None = None) -> HistoryEvent:
+def system_event(
+    principal: Principal,
+    parent_kind: str,
+    parent_id: str,
+    text: str,
+    *,
+    kind: HistoryKind = HistoryKind.SYSTEM,
+    category_id: str | None = None,
+    happened_at: datetime | None = None,
+    at: datetime | None = None,
+) -> HistoryEvent:
     """An event another service adds about its own record (a stage change, a
     merge, a VoIP call, an invoice mail). No access check: the calling
     service has checked its own write. Write it with
@@ -144,10 +161,19 @@ def system_event(principal: Principal, parent_kind: str, parent_id: str, text: s
     inside that service's transaction."""
     now = at or utc_now()
     return HistoryEvent(
-        id=new_id(), tenant_id=principal.tenant_id, parent=ParentLink(kind=parent_kind, id=parent_id),  # type: ignore[arg-type]
-        kind=kind, category_id=category_id, text=text[:MAX_TEXT] or "-",
-        happened_at=_to_millis(happened_at or now), author_id=principal.user_id,
-        created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+        id=new_id(),
+        tenant_id=principal.tenant_id,
+        parent=ParentLink(kind=parent_kind, id=parent_id),  # type: ignore[arg-type]
+        kind=kind,
+        category_id=category_id,
+        text=text[:MAX_TEXT] or "-",
+        happened_at=_to_millis(happened_at or now),
+        author_id=principal.user_id,
+        created_at=now,
+        created_by=principal.user_id,
+        updated_at=now,
+        updated_by=principal.user_id,
+    )
 
 
 class HistoryStore(Protocol):
@@ -155,9 +181,16 @@ class HistoryStore(Protocol):
 
     def find_event(self, tenant_id: str, event_id: str) -> HistoryEvent | None: ...
 
-    def list_events(self, tenant_id: str, parent: ParentLink, page: PageRequest, *,
-                    happened_from: datetime | None = None, happened_to: datetime | None = None,
-                    equals: dict[str, str] | None = None) -> Slice[HistoryEvent]: ...
+    def list_events(
+        self,
+        tenant_id: str,
+        parent: ParentLink,
+        page: PageRequest,
+        *,
+        happened_from: datetime | None = None,
+        happened_to: datetime | None = None,
+        equals: dict[str, str] | None = None,
+    ) -> Slice[HistoryEvent]: ...
 
     def replace_event(self, before: HistoryEvent, after: HistoryEvent, *, expected_version: int) -> HistoryEvent: ...
 
@@ -165,8 +198,9 @@ class HistoryStore(Protocol):
 
 
 class History:
-    def __init__(self, store: HistoryStore, files: Files, parents: Parents, categories: CategoryCheck,
-                 clock: Clock = utc_now):
+    def __init__(
+        self, store: HistoryStore, files: Files, parents: Parents, categories: CategoryCheck, clock: Clock = utc_now
+    ):
         self._store = store
         self._files = files
         self._parents = parents
@@ -181,17 +215,26 @@ class History:
 
     def _check_category(self, principal: Principal, category_id: str | None) -> None:
         if category_id is not None and not self._categories(principal, category_id):
-            raise ValidationFailed("Unknown history category.",
-                                   errors=[FieldError("category_id", "is not a history category of this tenant")])
+            raise ValidationFailed(
+                "Unknown history category.",
+                errors=[FieldError("category_id", "is not a history category of this tenant")],
+            )
 
     # ---- a parent's history ----
 
-    def list(self, principal: Principal, kind: str, parent_id: str, where: HistoryFilter,
-             page: PageRequest) -> Slice[HistoryEvent]:
+    def list(
+        self, principal: Principal, kind: str, parent_id: str, where: HistoryFilter, page: PageRequest
+    ) -> Slice[HistoryEvent]:
         """Newest first."""
         parent = self._parent(principal, kind, parent_id)
-        return self._store.list_events(principal.tenant_id, parent, page, happened_from=where.happened_from,
-                                       happened_to=where.happened_to, equals=where.equals())
+        return self._store.list_events(
+            principal.tenant_id,
+            parent,
+            page,
+            happened_from=where.happened_from,
+            happened_to=where.happened_to,
+            equals=where.equals(),
+        )
 
     def create(self, principal: Principal, kind: str, parent_id: str, request: NewHistoryEvent) -> HistoryEvent:
         parent = self._parent(principal, kind, parent_id)
@@ -201,10 +244,20 @@ class History:
         file_ids = self._files.attachable(principal, parent, request.file_ids)
         now = self._clock()
         event = HistoryEvent(
-            id=new_id(), tenant_id=principal.tenant_id, parent=parent, kind=HistoryKind(request.kind),
-            category_id=request.category_id, text=request.text,
-            happened_at=_to_millis(request.happened_at or now), author_id=principal.user_id, file_ids=file_ids,
-            created_at=now, created_by=principal.user_id, updated_at=now, updated_by=principal.user_id)
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            parent=parent,
+            kind=HistoryKind(request.kind),
+            category_id=request.category_id,
+            text=request.text,
+            happened_at=_to_millis(request.happened_at or now),
+            author_id=principal.user_id,
+            file_ids=file_ids,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         self._store.add_event(event)
         return event
 
@@ -213,16 +266,16 @@ class History:
     def get(self, principal: Principal, event_id: str) -> HistoryEvent:
         return self._authorised(principal, event_id, Operation.READ)
 
-    def update(self, principal: Principal, event_id: str, changes: HistoryChanges, *,
-               expected_version: int) -> HistoryEvent:
+    def update(
+        self, principal: Principal, event_id: str, changes: HistoryChanges, *, expected_version: int
+    ) -> HistoryEvent:
         before = self._authorised(principal, event_id, Operation.WRITE)
         if before.kind == HistoryKind.SYSTEM:
             raise Conflict("System events cannot be changed.")
         sent = changes.model_dump(exclude_unset=True)
         for name in ("kind", "text", "happened_at", "file_ids"):
             if name in sent and sent[name] is None:
-                raise ValidationFailed("The request has invalid fields.",
-                                       errors=[FieldError(name, "must not be null")])
+                raise ValidationFailed("The request has invalid fields.", errors=[FieldError(name, "must not be null")])
         if "category_id" in sent and sent["category_id"] != before.category_id:
             self._check_category(principal, sent["category_id"])
         if "file_ids" in sent:

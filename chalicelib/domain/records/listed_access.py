@@ -6,18 +6,20 @@ see, tags and custom field values. Written once, used by both services.
 Access itself is decided by domain/access.py (``ListAccess``): only admins
 and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 """
+
 from __future__ import annotations
 
-from typing import Annotated, Any, Iterable
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from chalicelib.domain.shared import access
-from chalicelib.domain.records.parents import ParentRef, Parents
-from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.contacts.models import clean_tags, fold
-from chalicelib.domain.shared.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.identity.models import UserStatus
+from chalicelib.domain.records.parents import ParentRef, Parents
+from chalicelib.domain.shared import access
+from chalicelib.domain.shared.access import ListAccess, Operation
+from chalicelib.domain.shared.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
 
@@ -40,14 +42,20 @@ Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_
 
 def list_access(record: Any) -> ListAccess:
     """The access description of a deal or case (anything with these fields)."""
-    return ListAccess(access_list=frozenset(record.access_list or []), created_by=record.created_by or "",
-                      responsible_id=getattr(record, "responsible_id", None))
+    return ListAccess(
+        access_list=frozenset(record.access_list or []),
+        created_by=record.created_by or "",
+        responsible_id=getattr(record, "responsible_id", None),
+    )
 
 
 def entry_access(entry: dict[str, Any]) -> ListAccess:
     """The same, from an index entry (which carries the access attributes)."""
-    return ListAccess(access_list=frozenset(entry.get("access_list") or []),
-                      created_by=entry.get("created_by") or "", responsible_id=entry.get("responsible_id"))
+    return ListAccess(
+        access_list=frozenset(entry.get("access_list") or []),
+        created_by=entry.get("created_by") or "",
+        responsible_id=entry.get("responsible_id"),
+    )
 
 
 class RestrictedRecords:
@@ -65,8 +73,9 @@ class RestrictedRecords:
 
     # ---- field rules ----
 
-    def access_list(self, principal: Principal, wanted: list[str], created_by: str,
-                    current: Iterable[str] = ()) -> list[str]:
+    def access_list(
+        self, principal: Principal, wanted: list[str], created_by: str, current: Iterable[str] = ()
+    ) -> list[str]:
         """Users listed: active users of the tenant (users already listed may
         stay even if deactivated meanwhile); the creator joins a non-empty list."""
         listed = list(dict.fromkeys(wanted))
@@ -77,19 +86,24 @@ class RestrictedRecords:
         found = {u.id: u for u in self._users.get_users(principal.tenant_id, new)} if new else {}
         bad = [u for u in new if u not in found or found[u].status == UserStatus.DEACTIVATED]
         if bad:
-            raise ValidationFailed("The access list names only active users of this tenant.",
-                                   errors=[FieldError("access_list", f"unknown or inactive user {u}") for u in bad])
+            raise ValidationFailed(
+                "The access list names only active users of this tenant.",
+                errors=[FieldError("access_list", f"unknown or inactive user {u}") for u in bad],
+            )
         return listed
 
     def active_user(self, principal: Principal, user_id: str, field: str) -> str:
         found = self._users.get_users(principal.tenant_id, [user_id])
         if not found or found[0].status == UserStatus.DEACTIVATED:
-            raise ValidationFailed("The user must be an active user of this tenant.",
-                                   errors=[FieldError(field, f"unknown or inactive user {user_id}")])
+            raise ValidationFailed(
+                "The user must be an active user of this tenant.",
+                errors=[FieldError(field, f"unknown or inactive user {user_id}")],
+            )
         return user_id
 
-    def contacts(self, principal: Principal, ids: Iterable[str | None], field: str,
-                 current: Iterable[str | None] = ()) -> None:
+    def contacts(
+        self, principal: Principal, ids: Iterable[str | None], field: str, current: Iterable[str | None] = ()
+    ) -> None:
         """Newly linked contacts must exist and be visible to the caller
         (contacts already linked stay, even if the caller cannot see them)."""
         kept = {c for c in current if c}
@@ -100,8 +114,10 @@ class RestrictedRecords:
             except NotFound:
                 bad.append(contact_id)
         if bad:
-            raise ValidationFailed("Linked contacts must exist and be visible to you.",
-                                   errors=[FieldError(field, f"no such contact {c}") for c in bad])
+            raise ValidationFailed(
+                "Linked contacts must exist and be visible to you.",
+                errors=[FieldError(field, f"no such contact {c}") for c in bad],
+            )
 
     @staticmethod
     def tags(tags: list[str], known: dict[str, str]) -> list[str]:
@@ -115,14 +131,20 @@ class RestrictedRecords:
 
     # ---- notifications ----
 
-    def notify_listed(self, principal: Principal, before: Iterable[str], after: Iterable[str], title: str,
-                      link: str) -> None:
+    def notify_listed(
+        self, principal: Principal, before: Iterable[str], after: Iterable[str], title: str, link: str
+    ) -> None:
         """Users newly put on the list (not the caller) are told (DEA-6, CAS-2)."""
         old = set(before)
         new = [u for u in after if u not in old and u != principal.user_id]
         if new:
-            self._notifier.notify(principal.tenant_id, new, f"{self.kind}.access",
-                                  f"You were given access to the {self.kind} {title}", link)
+            self._notifier.notify(
+                principal.tenant_id,
+                new,
+                f"{self.kind}.access",
+                f"You were given access to the {self.kind} {title}",
+                link,
+            )
 
 
 class RestrictedRecordService:

@@ -6,10 +6,12 @@ access fields; everything else asks ``resolve`` and never loads a parent
 itself. Hidden or missing parents are NotFound, never Forbidden. What a
 deleted parent takes with it is listed in bootstrap/events.py.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import NotFound

@@ -30,20 +30,22 @@ running the rename or delete again finishes the rest.
 Entities plug in through ``TaggedRecords``: contacts, deals and cases
 (the container wires the three: bootstrap/container.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Mapping, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.shared import access
-from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure, JobStatus
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactQuery, entry_access, fold
-from chalicelib.domain.identity.module_access import ensure_module_access
-from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.identity.models import Tenant, UserStatus
+from chalicelib.domain.identity.module_access import ensure_module_access
+from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure, JobStatus
+from chalicelib.domain.shared import access
+from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
 
@@ -56,6 +58,7 @@ RETRIES = 3
 
 class TagEntity(StrEnum):
     """Entities that carry tags."""
+
     CONTACT = "contact"
     DEAL = "deal"
     CASE = "case"
@@ -63,6 +66,7 @@ class TagEntity(StrEnum):
 
 class TagQuery(BaseModel):
     """GET /v1/tags."""
+
     model_config = ConfigDict(extra="forbid")
 
     entity: TagEntity = Field(default=TagEntity.CONTACT, description="Whose tags: contact, deal or case")
@@ -70,10 +74,12 @@ class TagQuery(BaseModel):
 
 class TagRename(BaseModel):
     """PATCH /v1/tags/{entity}/{name}."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=50)] = Field(
-        description="The new name; an existing other tag's name merges the two")
+        description="The new name; an existing other tag's name merges the two"
+    )
 
     @field_validator("name")
     @classmethod
@@ -86,6 +92,7 @@ class TagRename(BaseModel):
 
 class TagChangeChunk(BaseModel):
     """Job message: rename (``new_name``) or remove (None) a tag on these records."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["tags.change"] = "tags.change"
@@ -116,15 +123,13 @@ class TaggedRecords(Protocol):
     def count(self, principal: Principal, folded: str) -> int:
         """Records with the tag that the caller may read."""
 
-    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
-                ) -> Slice[Any]:
+    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None) -> Slice[Any]:
         """Up to ``limit`` records with the tag (each has an ``id``); ``after`` is set when there are more."""
 
     def retag(self, principal: Principal, tenant: Tenant, record: Any, folded: str, new_name: str | None) -> None:
         """Rewrite one record: the tag becomes ``new_name`` (None: removed)."""
 
-    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str,
-                 new_name: str | None) -> None:
+    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         """``retag`` by id; a record that is gone is left alone."""
 
     def save_name(self, tenant_id: str, name: str) -> None:
@@ -138,15 +143,20 @@ def renamed_tags(tags: list[str], folded: str, new_name: str | None) -> list[str
     """``tags`` with the tag ``folded`` renamed (or removed), in order, each tag once."""
     result: dict[str, str] = {}
     for tag in tags:
-        name = (new_name if fold(tag) == folded else tag)
+        name = new_name if fold(tag) == folded else tag
         if name is not None and fold(name) not in result:
             result[fold(name)] = name
     return list(result.values())
 
 
 class Tags:
-    def __init__(self, records: Mapping[str, TaggedRecords], jobs: BackgroundJobs | None = None,
-                 identity: Any = None, queue: Any = None):
+    def __init__(
+        self,
+        records: Mapping[str, TaggedRecords],
+        jobs: BackgroundJobs | None = None,
+        identity: Any = None,
+        queue: Any = None,
+    ):
         self._records = dict(records)
         self._jobs = jobs
         self._identity = identity  # tenants and users (storage/identity.py), for jobs
@@ -159,12 +169,13 @@ class Tags:
         after = (page.after or {}).get("tag")
         if isinstance(after, str):
             ordered = [(key, name) for key, name in ordered if key > after]
-        chosen = ordered[:page.limit]
+        chosen = ordered[: page.limit]
         items = [TagCount(name, entity, records.count(principal, key)) for key, name in chosen]
         return Slice(items, {"tag": chosen[-1][0]} if len(ordered) > page.limit else None)
 
-    def rename(self, principal: Principal, tenant: Tenant, entity: str, name: str,
-               new_name: str) -> TagCount | BackgroundJob:
+    def rename(
+        self, principal: Principal, tenant: Tenant, entity: str, name: str, new_name: str
+    ) -> TagCount | BackgroundJob:
         """The renamed tag, or the job renaming it on a large number of records."""
         records, names, old = self._existing(principal, entity, name)
         new = fold(new_name)
@@ -217,22 +228,33 @@ class Tags:
             job, _ = self._jobs.get(creator, message.job_id)
         except NotFound:  # expired: nothing to finish
             return
-        if (job.status == JobStatus.DONE and message.drop_tag and principal is not None
-                and not records.holders(principal, message.tag, 1).items):
+        if (
+            job.status == JobStatus.DONE
+            and message.drop_tag
+            and principal is not None
+            and not records.holders(principal, message.tag, 1).items
+        ):
             records.drop_name(message.tenant_id, message.tag)
 
     # ---- rules ----
 
     @staticmethod
-    def _retag_all(records: TaggedRecords, principal: Principal, tenant: Tenant, holders: list[Any], folded: str,
-                   new_name: str | None) -> None:
+    def _retag_all(
+        records: TaggedRecords,
+        principal: Principal,
+        tenant: Tenant,
+        holders: list[Any],
+        folded: str,
+        new_name: str | None,
+    ) -> None:
         for record in holders:
             try:
                 records.retag(principal, tenant, record, folded, new_name)
             except PreconditionFailed:
                 # The caller named no version: a record changing under us is a conflict, not a stale If-Match.
-                raise Conflict("A record holding the tag kept changing meanwhile; send the request again to "
-                               "finish the rest.") from None
+                raise Conflict(
+                    "A record holding the tag kept changing meanwhile; send the request again to finish the rest."
+                ) from None
 
     def _of(self, entity: str) -> TaggedRecords:
         if entity not in self._records:
@@ -249,18 +271,39 @@ class Tags:
             raise NotFound("The tag does not exist.")
         return records, names, folded
 
-    def _start_job(self, principal: Principal, entity: str, records: TaggedRecords, folded: str,
-                   new_name: str | None, *, drop_tag: bool) -> BackgroundJob:
+    def _start_job(
+        self,
+        principal: Principal,
+        entity: str,
+        records: TaggedRecords,
+        folded: str,
+        new_name: str | None,
+        *,
+        drop_tag: bool,
+    ) -> BackgroundJob:
         if self._jobs is None or self._queue is None:
-            raise Conflict(f"The tag is on more than {MAX_SYNC_RECORDS} records; renaming or deleting it "
-                           "at once is not possible here.")
+            raise Conflict(
+                f"The tag is on more than {MAX_SYNC_RECORDS} records; renaming or deleting it "
+                "at once is not possible here."
+            )
         ids = self._holder_ids(records, principal, folded)
-        job = self._jobs.start(principal, RENAME_JOB if new_name is not None else DELETE_JOB, len(ids), chunk_size=CHUNK_SIZE)
+        job = self._jobs.start(
+            principal, RENAME_JOB if new_name is not None else DELETE_JOB, len(ids), chunk_size=CHUNK_SIZE
+        )
         self._queue.send_many(
-            TagChangeChunk(tenant_id=principal.tenant_id, job_id=job.id, chunk=n, user_id=principal.user_id,
-                           entity=entity, tag=folded, new_name=new_name, drop_tag=drop_tag,
-                           ids=ids[start:start + CHUNK_SIZE]).model_dump(mode="json")
-            for n, start in enumerate(range(0, len(ids), CHUNK_SIZE)))
+            TagChangeChunk(
+                tenant_id=principal.tenant_id,
+                job_id=job.id,
+                chunk=n,
+                user_id=principal.user_id,
+                entity=entity,
+                tag=folded,
+                new_name=new_name,
+                drop_tag=drop_tag,
+                ids=ids[start : start + CHUNK_SIZE],
+            ).model_dump(mode="json")
+            for n, start in enumerate(range(0, len(ids), CHUNK_SIZE))
+        )
         return job
 
     @staticmethod
@@ -280,8 +323,7 @@ class Tags:
         user = self._identity.get_user(tenant_id, user_id)
         if tenant is None or user is None or user.status != UserStatus.ACTIVE:
             return None, None, "The user who started this job is no longer active."
-        principal = Principal(tenant_id=tenant_id, user_id=user.id, role=user.role,
-                              group_ids=frozenset(user.group_ids))
+        principal = Principal(tenant_id=tenant_id, user_id=user.id, role=user.role, group_ids=frozenset(user.group_ids))
         if not principal.is_admin:
             return None, None, "The user who started this job is no longer an owner or admin."
         try:
@@ -312,31 +354,31 @@ class ContactTags:
         readable = access.readable(principal)
         return self._store.count_tagged(principal.tenant_id, folded, lambda entry: readable(entry_access(entry)))
 
-    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
-                ) -> Slice[Contact]:
+    def holders(
+        self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
+    ) -> Slice[Contact]:
         # The folded name is the filter: it is what the index is keyed by
         # (model_construct: a folded name may be longer than a typed one).
         query = ContactQuery.model_construct(tag=folded)
         return self._contacts.list(principal, query, PageRequest(limit=limit, after=after))
 
-    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str,
-                 new_name: str | None) -> None:
+    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
             contact = self._contacts.get(principal, record_id)
         except NotFound:
             return
         self.retag(principal, tenant, contact, folded, new_name)
 
-    def retag(self, principal: Principal, tenant: Tenant, record: Contact, folded: str,
-              new_name: str | None) -> None:
+    def retag(self, principal: Principal, tenant: Tenant, record: Contact, folded: str, new_name: str | None) -> None:
         contact = record
         for attempt in range(RETRIES):
             tags = renamed_tags(contact.tags, folded, new_name)
             if tags == contact.tags:
                 return
             try:
-                self._contacts.update(principal, tenant, contact.id, ContactChanges(tags=tags),
-                                      expected_version=contact.version)
+                self._contacts.update(
+                    principal, tenant, contact.id, ContactChanges(tags=tags), expected_version=contact.version
+                )
                 return
             except PreconditionFailed:
                 if attempt == RETRIES - 1:
@@ -374,16 +416,14 @@ class RestrictedRecordTags:
 
     def count(self, principal: Principal, folded: str) -> int:
         readable = access.readable(principal)
-        return self._store.count_tagged(principal.tenant_id, folded,
-                                        lambda entry: readable(self._entry_access(entry)))
+        return self._store.count_tagged(principal.tenant_id, folded, lambda entry: readable(self._entry_access(entry)))
 
-    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
-                ) -> Slice[Any]:
-        return self._service.list(principal, self._query.model_construct(tag=folded),
-                                  PageRequest(limit=limit, after=after))
+    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None) -> Slice[Any]:
+        return self._service.list(
+            principal, self._query.model_construct(tag=folded), PageRequest(limit=limit, after=after)
+        )
 
-    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str,
-                 new_name: str | None) -> None:
+    def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
             record = self._service.get(principal, record_id)
         except NotFound:
@@ -396,8 +436,7 @@ class RestrictedRecordTags:
             if tags == record.tags:
                 return
             try:
-                self._service.update(principal, record.id, self._changes(tags=tags),
-                                     expected_version=record.version)
+                self._service.update(principal, record.id, self._changes(tags=tags), expected_version=record.version)
                 return
             except PreconditionFailed:
                 if attempt == RETRIES - 1:

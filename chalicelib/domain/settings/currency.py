@@ -11,12 +11,14 @@ currency, manual exchange rates, and conversion with exact decimals.
   Converting a set of amounts names every missing pair at once
   (``MissingRates``, 422), so reports can tell the admin what to add (REP-3).
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Annotated, Any, Iterable, Mapping, Union
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -41,7 +43,6 @@ class Currency(BaseModel):
 def _currencies() -> dict[str, Currency]:
     from babel.core import get_global
     from babel.numbers import get_currency_name, get_territory_currencies
-
     from iso4217 import Currency as Iso4217
 
     today = date.today()
@@ -49,8 +50,10 @@ def _currencies() -> dict[str, Currency]:
     for territory in get_global("territory_currencies"):
         tender.update(get_territory_currencies(territory, start_date=today, tender=True, non_tender=False))
     iso = {c.code: c.exponent for c in Iso4217 if c.exponent is not None}
-    return {code: Currency(code=code, name=get_currency_name(code, locale="en"), minor_units=iso[code])
-            for code in sorted(tender & set(iso))}
+    return {
+        code: Currency(code=code, name=get_currency_name(code, locale="en"), minor_units=iso[code])
+        for code in sorted(tender & set(iso))
+    }
 
 
 def currencies() -> list[Currency]:
@@ -85,14 +88,14 @@ def _known_code(value: str) -> str:
     return value
 
 
-CurrencyCode = Annotated[str, BeforeValidator(_code), AfterValidator(_known_code),
-                         Field(description="ISO 4217 code", examples=["EUR"])]
+CurrencyCode = Annotated[
+    str, BeforeValidator(_code), AfterValidator(_known_code), Field(description="ISO 4217 code", examples=["EUR"])
+]
 
 
 def parse_rate(value: str) -> Decimal:
     """A rate as a Decimal: > 0, at most 12 integer digits and 10 decimals."""
-    message = (f"must be a decimal string greater than 0 with at most {RATE_DECIMALS} decimals, "
-               'e.g. "0.92"')
+    message = f'must be a decimal string greater than 0 with at most {RATE_DECIMALS} decimals, e.g. "0.92"'
     text = value.strip()
     if not text or not all(c.isdigit() or c == "." for c in text) or text.count(".") > 1:
         raise ValueError(message)
@@ -101,8 +104,12 @@ def parse_rate(value: str) -> Decimal:
     except InvalidOperation:
         raise ValueError(message) from None
     whole, _, decimals = text.partition(".")
-    if rate <= 0 or len(decimals) > RATE_DECIMALS or len(whole.lstrip("0")) > RATE_INTEGER_DIGITS \
-            or (text.endswith(".") or text.startswith(".")):
+    if (
+        rate <= 0
+        or len(decimals) > RATE_DECIMALS
+        or len(whole.lstrip("0")) > RATE_INTEGER_DIGITS
+        or (text.endswith(".") or text.startswith("."))
+    ):
         raise ValueError(message)
     return rate
 
@@ -112,14 +119,17 @@ def _rate_text(value: str) -> str:
     return value.strip()
 
 
-RateText = Annotated[str, AfterValidator(_rate_text),
-                     Field(description="Units of `to` per unit of `from`, a decimal string", examples=["0.92"])]
+RateText = Annotated[
+    str,
+    AfterValidator(_rate_text),
+    Field(description="Units of `to` per unit of `from`, a decimal string", examples=["0.92"]),
+]
 
 
 class ExchangeRate(BaseModel):
     """1 `from` = `rate` `to`."""
-    model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True,
-                              serialize_by_alias=True)
+
+    model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True, serialize_by_alias=True)
 
     from_: CurrencyCode = Field(alias="from")
     to: CurrencyCode
@@ -157,13 +167,14 @@ class ExchangeRates(BaseModel):
 
 class MoneySettings(Record):
     """The tenant's default currency and its exchange rates (one versioned item)."""
+
     currency: str = DEFAULT_CURRENCY
     rates: list[ExchangeRate] = Field(default_factory=list)
 
 
 # ---- conversion ----
 
-Rates = Union[Iterable[ExchangeRate], Mapping[tuple[str, str], Decimal]]
+Rates = Iterable[ExchangeRate] | Mapping[tuple[str, str], Decimal]
 
 
 def rate_table(rates: Rates) -> dict[tuple[str, str], Decimal]:
@@ -192,14 +203,16 @@ def rate_for(from_code: str, to_code: str, rates: Rates) -> Decimal | None:
 
 class MissingRates(ValidationFailed):
     """Amounts could not be converted: these (from, to) pairs have no rate."""
+
     title = "Exchange rates missing"
 
     def __init__(self, pairs: Iterable[tuple[str, str]]):
         self.pairs = sorted(set(pairs))
         listed = ", ".join(f"{a} -> {b}" for a, b in self.pairs)
-        super().__init__(f"No exchange rate for {listed}; an admin adds them with PUT /v1/exchange-rates.",
-                         errors=[FieldError("rates", f"no rate for {a} -> {b} (nor {b} -> {a})")
-                                 for a, b in self.pairs])
+        super().__init__(
+            f"No exchange rate for {listed}; an admin adds them with PUT /v1/exchange-rates.",
+            errors=[FieldError("rates", f"no rate for {a} -> {b} (nor {b} -> {a})") for a, b in self.pairs],
+        )
 
 
 def convert(amount: Decimal, from_code: str, to_code: str, rates: Rates) -> Decimal:
@@ -226,6 +239,7 @@ def convert_all(amounts: Iterable[tuple[Decimal, str]], to_code: str, rates: Rat
 
 # ---- the tenant's settings ----
 
+
 class CurrencySettings:
     def __init__(self, store: Any, clock: Clock = utc_now):
         self._store = store
@@ -239,25 +253,39 @@ class CurrencySettings:
             found = self._store.get(principal.tenant_id)
         return found
 
-    def set_currency(self, principal: Principal, request: CurrencySetting, *,
-                     expected_version: int | None) -> MoneySettings:
+    def set_currency(
+        self, principal: Principal, request: CurrencySetting, *, expected_version: int | None
+    ) -> MoneySettings:
         self._require_admin(principal)
         self.get(principal)
-        return self._store.update(principal.tenant_id, {"currency": request.currency},
-                                  expected_version=expected_version, at=self._clock(), by=principal.user_id)
+        return self._store.update(
+            principal.tenant_id,
+            {"currency": request.currency},
+            expected_version=expected_version,
+            at=self._clock(),
+            by=principal.user_id,
+        )
 
-    def set_rates(self, principal: Principal, request: ExchangeRates, *,
-                  expected_version: int | None) -> MoneySettings:
+    def set_rates(self, principal: Principal, request: ExchangeRates, *, expected_version: int | None) -> MoneySettings:
         self._require_admin(principal)
         self.get(principal)
         rates = [rate.model_dump(mode="json") for rate in request.rates]
-        return self._store.update(principal.tenant_id, {"rates": rates},
-                                  expected_version=expected_version, at=self._clock(), by=principal.user_id)
+        return self._store.update(
+            principal.tenant_id,
+            {"rates": rates},
+            expected_version=expected_version,
+            at=self._clock(),
+            by=principal.user_id,
+        )
 
     def seed(self, owner: Principal) -> None:
         now = self._clock()
-        self._store.create(owner.tenant_id, MoneySettings(id="money", created_at=now, created_by=owner.user_id,
-                                                          updated_at=now, updated_by=owner.user_id))
+        self._store.create(
+            owner.tenant_id,
+            MoneySettings(
+                id="money", created_at=now, created_by=owner.user_id, updated_at=now, updated_by=owner.user_id
+            ),
+        )
 
     @staticmethod
     def _require_admin(principal: Principal) -> None:

@@ -19,16 +19,25 @@ entity; records carry their values in ``custom_fields: {<field id>: value}``.
 - Every CRM user reads the definitions (to fill the values); owners and
   admins change them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Iterable, Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
@@ -64,7 +73,7 @@ TEXT_LIMITS = {FieldType.TEXT: 1000, FieldType.TEXTAREA: 10000}
 
 # The entities whose fields a record of this kind carries.
 ENTITY_SCOPES: dict[str, tuple[str, ...]] = {
-    "contact": ("contact", "person", "company"),   # any contact (schemas shared by both kinds)
+    "contact": ("contact", "person", "company"),  # any contact (schemas shared by both kinds)
     "person": ("contact", "person"),
     "company": ("contact", "company"),
     "deal": ("deal",),
@@ -92,10 +101,12 @@ def custom_field_values(scope: str, **field_options: Any) -> Any:
     It marks the schema so that ``GET /openapi.json`` with a bearer token lists
     the tenant's fields applying to ``scope`` as typed properties."""
     kinds_for(scope)
-    description = field_options.pop("description", "Values by custom field id (see /v1/custom-fields); "
-                                                   "null removes a value.")
-    return Field(default_factory=dict, description=description,
-                 json_schema_extra={OPENAPI_SCOPE_KEY: scope}, **field_options)
+    description = field_options.pop(
+        "description", "Values by custom field id (see /v1/custom-fields); null removes a value."
+    )
+    return Field(
+        default_factory=dict, description=description, json_schema_extra={OPENAPI_SCOPE_KEY: scope}, **field_options
+    )
 
 
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -145,8 +156,9 @@ class CustomFieldChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: Label | None = None
     type: FieldType | None = Field(default=None, description="only while no record holds a value")
-    options: list[Option] | None = Field(default=None, max_length=MAX_OPTIONS,
-                                         description="The full new list; while in use it may only grow.")
+    options: list[Option] | None = Field(
+        default=None, max_length=MAX_OPTIONS, description="The full new list; while in use it may only grow."
+    )
     order: int | None = Field(default=None, ge=0, le=10000)
 
 
@@ -156,6 +168,7 @@ class CustomFieldQuery(BaseModel):
 
 
 # ---- values ----
+
 
 def _value_error(field_id: str, message: str) -> FieldError:
     return FieldError(f"custom_fields.{field_id}", message)
@@ -190,8 +203,9 @@ def _checked(definition: CustomField, value: Any) -> tuple[Any, str | None]:
     return None, "has an unknown type"
 
 
-def validate_values(definitions: Iterable[CustomField], entity_kinds: Iterable[str],
-                    values: Mapping[str, Any]) -> dict[str, Any]:
+def validate_values(
+    definitions: Iterable[CustomField], entity_kinds: Iterable[str], values: Mapping[str, Any]
+) -> dict[str, Any]:
     """Check submitted custom field values against the definitions.
 
     ``entity_kinds``: the entities whose fields apply (``kinds_for("person")``
@@ -230,6 +244,7 @@ def merge_values(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict
 
 
 # ---- definitions ----
+
 
 def _sorted(fields: Iterable[CustomField]) -> list[CustomField]:
     entity_rank = {e.value: i for i, e in enumerate(FieldEntity)}
@@ -272,23 +287,32 @@ class CustomFields:
         if len(same_entity) >= self._max:
             raise Conflict(f"An entity has at most {self._max} custom fields.")
         now = self._clock()
-        field = CustomField(id=new_id(), entity=request.entity, label=request.label, type=request.type,
-                            options=request.options or [],
-                            order=max((f.order for f in same_entity), default=0) + 1,
-                            created_at=now, created_by=principal.user_id, updated_at=now,
-                            updated_by=principal.user_id)
+        field = CustomField(
+            id=new_id(),
+            entity=request.entity,
+            label=request.label,
+            type=request.type,
+            options=request.options or [],
+            order=max((f.order for f in same_entity), default=0) + 1,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+        )
         self._store.add_field(principal.tenant_id, field)
         return field
 
-    def update(self, principal: Principal, field_id: str, changes: CustomFieldChanges, *,
-               expected_version: int) -> CustomField:
+    def update(
+        self, principal: Principal, field_id: str, changes: CustomFieldChanges, *, expected_version: int
+    ) -> CustomField:
         self._require_admin(principal)
         before = self._store.get_field(principal.tenant_id, field_id, consistent=True)
         if before is None or not before.active:
             raise NotFound("The custom field does not exist.")
         if before.version != expected_version:
-            raise PreconditionFailed(f"The custom field is at version {before.version}; reload it and apply "
-                                     "the change again.")
+            raise PreconditionFailed(
+                f"The custom field is at version {before.version}; reload it and apply the change again."
+            )
         update = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
         new_type = FieldType(update.get("type", before.type))
         if new_type != FieldType.SELECT and "options" not in update:
@@ -297,22 +321,34 @@ class CustomFields:
         try:
             _check_options(new_type, options)
         except ValueError as err:
-            raise ValidationFailed("The options do not fit the field type.",
-                                   errors=[FieldError("options", str(err))]) from None
-        removed = [o for o in before.options if o not in options] if before.type == FieldType.SELECT \
-            and new_type == FieldType.SELECT else []
+            raise ValidationFailed(
+                "The options do not fit the field type.", errors=[FieldError("options", str(err))]
+            ) from None
+        removed = (
+            [o for o in before.options if o not in options]
+            if before.type == FieldType.SELECT and new_type == FieldType.SELECT
+            else []
+        )
         needs_unused = new_type != before.type or bool(removed)
         if needs_unused and before.in_use > 0:
-            what = ("its type cannot change" if new_type != before.type
-                    else "its options may only grow (removed: " + ", ".join(removed) + ")")
-            raise Conflict(f"The custom field \"{before.label}\" holds values in {_records(before.in_use)}; "
-                           f"{what}.")
-        after = before.model_copy(update={**update, "type": new_type, "updated_at": self._clock(),
-                                          "updated_by": principal.user_id})
-        self._store.save_field(principal.tenant_id, after, expected_version=expected_version,
-                               require_unused=needs_unused,
-                               changed=Conflict(f"The custom field \"{before.label}\" came into use or changed "
-                                                "meanwhile; reload it and try again."))
+            what = (
+                "its type cannot change"
+                if new_type != before.type
+                else "its options may only grow (removed: " + ", ".join(removed) + ")"
+            )
+            raise Conflict(f'The custom field "{before.label}" holds values in {_records(before.in_use)}; {what}.')
+        after = before.model_copy(
+            update={**update, "type": new_type, "updated_at": self._clock(), "updated_by": principal.user_id}
+        )
+        self._store.save_field(
+            principal.tenant_id,
+            after,
+            expected_version=expected_version,
+            require_unused=needs_unused,
+            changed=Conflict(
+                f'The custom field "{before.label}" came into use or changed meanwhile; reload it and try again.'
+            ),
+        )
         return after.model_copy(update={"version": expected_version + 1})
 
     def delete(self, principal: Principal, field_id: str, *, expected_version: int | None = None) -> None:
@@ -323,11 +359,18 @@ class CustomFields:
         if expected_version is not None and field.version != expected_version:
             raise PreconditionFailed(f"The custom field is at version {field.version}; reload it.")
         if field.in_use > 0:
-            raise Conflict(f"The custom field \"{field.label}\" holds values in {_records(field.in_use)}; "
-                           "remove those values first.")
-        self._store.delete_field(principal.tenant_id, field, at=self._clock(), by=principal.user_id,
-                                 changed=Conflict(f"The custom field \"{field.label}\" came into use or changed "
-                                                  "meanwhile; reload it and try again."))
+            raise Conflict(
+                f'The custom field "{field.label}" holds values in {_records(field.in_use)}; remove those values first.'
+            )
+        self._store.delete_field(
+            principal.tenant_id,
+            field,
+            at=self._clock(),
+            by=principal.user_id,
+            changed=Conflict(
+                f'The custom field "{field.label}" came into use or changed meanwhile; reload it and try again.'
+            ),
+        )
 
     @staticmethod
     def _require_admin(principal: Principal) -> None:

@@ -31,19 +31,28 @@ Rules:
 - A new tenant gets the reference defaults (SPEC "Defaults"); lists of tenants
   created before this feature are seeded on first use. Seeding is idempotent.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Callable, Iterable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, NotFound, PreconditionFailed, ValidationFailed
-from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.events import CategoryReplaced
 from chalicelib.domain.shared.ports import EventPublisher
+from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
 # A list holds at most this many entries: a reorder rewrites the moved entries
@@ -52,8 +61,9 @@ MAX_ENTRIES = 90
 
 EntryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb", examples=["#3c78d8"])]
-Icon = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="An icon name, e.g. phone",
-                            examples=["phone"])]
+Icon = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,49}$", description="An icon name, e.g. phone", examples=["phone"])
+]
 Probability = Annotated[int, Field(ge=0, le=100, description="Success probability in percent")]
 
 
@@ -72,6 +82,7 @@ class EntryState(StrEnum):
 
 
 # ---- request bodies, one pair per list ----
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -129,20 +140,22 @@ class DealStageChanges(_Body):
 
 class NewOrder(_Body):
     ids: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
-        max_length=MAX_ENTRIES, description="Every id of the list, in the new order.")
+        max_length=MAX_ENTRIES, description="Every id of the list, in the new order."
+    )
 
 
 # ---- the specs ----
 
+
 @dataclass(frozen=True)
 class ListSpec:
-    name: str                      # URL segment and storage name, e.g. "deal-stages"
-    title: str                     # "deal stage", for messages
-    reference_field: str           # what records pointing at an entry call it
+    name: str  # URL segment and storage name, e.g. "deal-stages"
+    title: str  # "deal stage", for messages
+    reference_field: str  # what records pointing at an entry call it
     new: type[BaseModel]
     changes: type[BaseModel]
     defaults: tuple[dict[str, Any], ...]
-    extras: tuple[str, ...] = ()   # fields besides the name
+    extras: tuple[str, ...] = ()  # fields besides the name
     removable: tuple[str, ...] = ()  # extras that PATCH null removes (others: null = unchanged)
     # Each of kept_values of the field `kept` must keep at least one entry.
     kept: str | None = None
@@ -170,31 +183,91 @@ def _names(*names: str) -> tuple[dict[str, Any], ...]:
     return tuple({"name": n} for n in names)
 
 
-LIST_SPECS: dict[str, ListSpec] = {spec.name: spec for spec in (
-    ListSpec("contact-types", "contact type", "type_id", NewContactType, ContactTypeChanges,
-             _names("Client", "Supplier", "Partner", "Competitor")),
-    ListSpec("temperatures", "temperature", "temperature_id", NewTemperature, TemperatureChanges,
-             ({"name": "Cold", "color": "#6fa8dc"}, {"name": "Warm", "color": "#f6b26b"},
-              {"name": "Hot", "color": "#e06666"}),
-             extras=("color",)),
-    ListSpec("history-categories", "history category", "category_id", NewHistoryCategory, HistoryCategoryChanges,
-             _names("Note", "E-mail", "Phone call", "Appointment")),
-    ListSpec("task-categories", "task category", "category_id", NewTaskCategory, TaskCategoryChanges,
-             tuple({"name": n, "icon": i} for n, i in (
-                 ("Phone call", "phone"), ("Opportunity", "opportunity"), ("Demo", "demo"), ("E-mail", "email"),
-                 ("Fax", "fax"), ("Follow-up", "follow-up"), ("Lunch", "lunch"), ("Appointment", "appointment"),
-                 ("Note", "note"), ("Delivery", "delivery"), ("Social networks", "social-networks"),
-                 ("Thank-you", "thank-you"))),
-             extras=("icon",), removable=("icon",), replaceable=True),
-    ListSpec("deal-stages", "deal stage", "stage_id", NewDealStage, DealStageChanges,
-             tuple({"name": n, "probability": p, "color": c, "status": s} for n, p, c, s in (
-                 ("Initial contact", 1, "#cfe2f3", "open"), ("Initial fit criteria", 2, "#9fc5e8", "open"),
-                 ("Suspect", 3, "#6fa8dc", "open"), ("Need assessment", 20, "#3d85c6", "open"),
-                 ("Qualified prospect", 50, "#0b5394", "open"), ("Proposal", 75, "#674ea7", "open"),
-                 ("Negotiations", 90, "#351c75", "open"), ("Closed won", 100, "#6aa84f", "won"),
-                 ("Closed lost", 0, "#cc0000", "lost"))),
-             extras=("probability", "color", "status"), kept="status", kept_values=("won", "lost")),
-)}
+LIST_SPECS: dict[str, ListSpec] = {
+    spec.name: spec
+    for spec in (
+        ListSpec(
+            "contact-types",
+            "contact type",
+            "type_id",
+            NewContactType,
+            ContactTypeChanges,
+            _names("Client", "Supplier", "Partner", "Competitor"),
+        ),
+        ListSpec(
+            "temperatures",
+            "temperature",
+            "temperature_id",
+            NewTemperature,
+            TemperatureChanges,
+            (
+                {"name": "Cold", "color": "#6fa8dc"},
+                {"name": "Warm", "color": "#f6b26b"},
+                {"name": "Hot", "color": "#e06666"},
+            ),
+            extras=("color",),
+        ),
+        ListSpec(
+            "history-categories",
+            "history category",
+            "category_id",
+            NewHistoryCategory,
+            HistoryCategoryChanges,
+            _names("Note", "E-mail", "Phone call", "Appointment"),
+        ),
+        ListSpec(
+            "task-categories",
+            "task category",
+            "category_id",
+            NewTaskCategory,
+            TaskCategoryChanges,
+            tuple(
+                {"name": n, "icon": i}
+                for n, i in (
+                    ("Phone call", "phone"),
+                    ("Opportunity", "opportunity"),
+                    ("Demo", "demo"),
+                    ("E-mail", "email"),
+                    ("Fax", "fax"),
+                    ("Follow-up", "follow-up"),
+                    ("Lunch", "lunch"),
+                    ("Appointment", "appointment"),
+                    ("Note", "note"),
+                    ("Delivery", "delivery"),
+                    ("Social networks", "social-networks"),
+                    ("Thank-you", "thank-you"),
+                )
+            ),
+            extras=("icon",),
+            removable=("icon",),
+            replaceable=True,
+        ),
+        ListSpec(
+            "deal-stages",
+            "deal stage",
+            "stage_id",
+            NewDealStage,
+            DealStageChanges,
+            tuple(
+                {"name": n, "probability": p, "color": c, "status": s}
+                for n, p, c, s in (
+                    ("Initial contact", 1, "#cfe2f3", "open"),
+                    ("Initial fit criteria", 2, "#9fc5e8", "open"),
+                    ("Suspect", 3, "#6fa8dc", "open"),
+                    ("Need assessment", 20, "#3d85c6", "open"),
+                    ("Qualified prospect", 50, "#0b5394", "open"),
+                    ("Proposal", 75, "#674ea7", "open"),
+                    ("Negotiations", 90, "#351c75", "open"),
+                    ("Closed won", 100, "#6aa84f", "won"),
+                    ("Closed lost", 0, "#cc0000", "lost"),
+                )
+            ),
+            extras=("probability", "color", "status"),
+            kept="status",
+            kept_values=("won", "lost"),
+        ),
+    )
+}
 
 
 class ListEntry(Record):
@@ -218,8 +291,9 @@ class ListEntry(Record):
 @dataclass(frozen=True)
 class ListState:
     """A whole list as storage reads it in one Query."""
-    entries: list[ListEntry]          # active entries, in order
-    version: int                      # of the list itself (changes with create, delete, reorder)
+
+    entries: list[ListEntry]  # active entries, in order
+    version: int  # of the list itself (changes with create, delete, reorder)
     counters: dict[str, int] = field(default_factory=dict)  # "count" and the kept counters
 
     def find(self, entry_id: str) -> ListEntry | None:
@@ -229,8 +303,9 @@ class ListState:
 @dataclass(frozen=True)
 class CounterChange:
     """What a write does to the list's counters, and the rule guarding it."""
+
     deltas: dict[str, int]
-    guard: str | None = None          # this counter must stay >= 1 (the write requires it > 1 before)
+    guard: str | None = None  # this counter must stay >= 1 (the write requires it > 1 before)
     guard_error: Conflict | None = None
 
 
@@ -265,16 +340,19 @@ class SettingsLists:
             raise NotFound(f"The {spec.title} does not exist.")
         return entry
 
-    def reference(self, principal: Principal, list_name: str, entry_id: str, *,
-                  field_name: str | None = None) -> ListEntry:
+    def reference(
+        self, principal: Principal, list_name: str, entry_id: str, *, field_name: str | None = None
+    ) -> ListEntry:
         """The active entry a record is about to point at; ValidationFailed
         naming the record's field (e.g. type_id) when there is none. The
         record's transaction re-checks it (``usage_ops``)."""
         spec = spec_of(list_name)
         entry = self._store.get_entry(principal.tenant_id, spec.name, entry_id)
         if entry is None or not entry.active:
-            raise ValidationFailed(f"There is no such {spec.title}.",
-                                   errors=[FieldError(field_name or spec.reference_field, f"no such {spec.title}")])
+            raise ValidationFailed(
+                f"There is no such {spec.title}.",
+                errors=[FieldError(field_name or spec.reference_field, f"no such {spec.title}")],
+            )
         return entry
 
     def resolve(self, principal: Principal, list_name: str, entry_id: str) -> ListEntry | None:
@@ -283,8 +361,7 @@ class SettingsLists:
         spec = spec_of(list_name)
         seen: set[str] = set()
         entry = self._store.get_entry(principal.tenant_id, spec.name, entry_id)
-        while entry is not None and entry.state == EntryState.RETIRED and entry.replaced_by \
-                and entry.id not in seen:
+        while entry is not None and entry.state == EntryState.RETIRED and entry.replaced_by and entry.id not in seen:
             seen.add(entry.id)
             entry = self._store.get_entry(principal.tenant_id, spec.name, entry.replaced_by)
         return entry if entry is not None and entry.active else None
@@ -300,19 +377,32 @@ class SettingsLists:
         name = values.pop("name")
         self._ensure_name_free(spec, state, name)
         now = self._clock()
-        entry = ListEntry(id=new_id(), list_name=spec.name, name=name,
-                          order=max((e.order for e in state.entries), default=0) + 1,
-                          created_at=now, created_by=principal.user_id, updated_at=now,
-                          updated_by=principal.user_id, **values)
+        entry = ListEntry(
+            id=new_id(),
+            list_name=spec.name,
+            name=name,
+            order=max((e.order for e in state.entries), default=0) + 1,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+            **values,
+        )
         counted = spec.counter(getattr(entry, spec.kept)) if spec.kept else None
         change = CounterChange({"count": 1, **({counted: 1} if counted else {})})
-        self._store.add_entry(principal.tenant_id, entry, change, max_entries=self._max,
-                              name_taken=self._name_taken(spec, name),
-                              full=Conflict(f"A list holds at most {self._max} entries."))
+        self._store.add_entry(
+            principal.tenant_id,
+            entry,
+            change,
+            max_entries=self._max,
+            name_taken=self._name_taken(spec, name),
+            full=Conflict(f"A list holds at most {self._max} entries."),
+        )
         return entry
 
-    def update(self, principal: Principal, list_name: str, entry_id: str, changes: BaseModel, *,
-               expected_version: int) -> ListEntry:
+    def update(
+        self, principal: Principal, list_name: str, entry_id: str, changes: BaseModel, *, expected_version: int
+    ) -> ListEntry:
         spec = self._writable(principal, list_name)
         state = self._state(principal, spec, consistent=True)
         before = state.find(entry_id)
@@ -320,20 +410,37 @@ class SettingsLists:
             raise NotFound(f"The {spec.title} does not exist.")
         if before.version != expected_version:
             raise _stale(before)
-        update = {k: v for k, v in changes.model_dump(mode="json", exclude_unset=True).items()
-                  if v is not None or k in spec.removable}
+        update = {
+            k: v
+            for k, v in changes.model_dump(mode="json", exclude_unset=True).items()
+            if v is not None or k in spec.removable
+        }
         if "name" in update:
             if fold(update["name"]) != fold(before.name):
                 self._ensure_name_free(spec, state, update["name"])
         change = self._kept_change(spec, state, before, update.get(spec.kept) if spec.kept else None)
-        after = ListEntry.model_validate({**before.model_dump(), **update, "updated_at": self._clock(),
-                                          "updated_by": principal.user_id})
-        self._store.save_entry(principal.tenant_id, before, after, change, expected_version=expected_version,
-                               name_taken=self._name_taken(spec, after.name))
+        after = ListEntry.model_validate(
+            {**before.model_dump(), **update, "updated_at": self._clock(), "updated_by": principal.user_id}
+        )
+        self._store.save_entry(
+            principal.tenant_id,
+            before,
+            after,
+            change,
+            expected_version=expected_version,
+            name_taken=self._name_taken(spec, after.name),
+        )
         return after.model_copy(update={"version": expected_version + 1})
 
-    def delete(self, principal: Principal, list_name: str, entry_id: str, *,
-               expected_version: int | None = None, replacement: str | None = None) -> None:
+    def delete(
+        self,
+        principal: Principal,
+        list_name: str,
+        entry_id: str,
+        *,
+        expected_version: int | None = None,
+        replacement: str | None = None,
+    ) -> None:
         """Delete an entry; ``replacement`` (task categories only) names the
         entry that takes over the records of one in use."""
         spec = self._writable(principal, list_name)
@@ -348,25 +455,52 @@ class SettingsLists:
         if state.counters.get("count", len(state.entries)) <= 1 or len(state.entries) <= 1:
             raise Conflict(f"The last {spec.title} cannot be deleted; a list keeps at least one entry.")
         change = self._kept_change(spec, state, entry, None, deleting=True)
-        change = CounterChange({**change.deltas, "count": change.deltas.get("count", 0) - 1},
-                               change.guard or "count",
-                               change.guard_error or Conflict(f"The last {spec.title} cannot be deleted."))
+        change = CounterChange(
+            {**change.deltas, "count": change.deltas.get("count", 0) - 1},
+            change.guard or "count",
+            change.guard_error or Conflict(f"The last {spec.title} cannot be deleted."),
+        )
         now = self._clock()
         if entry.in_use > 0:
             if not spec.replaceable or replacement is None:
-                hint = " Name a replacement with ?replace_with=<id>." if spec.replaceable else \
-                    f" Change those records to another {spec.title} first."
-                raise Conflict(f"The {spec.title} \"{entry.name}\" is used by {_records(entry.in_use)}; "
-                               f"it cannot be deleted.{hint}")
-            self._store.retire_entry(principal.tenant_id, entry, change, replacement=replacement, at=now,
-                                     by=principal.user_id,
-                                     replacement_gone=_replacement_error(spec, "is no longer available"))
-            self._events.publish(CategoryReplaced(tenant_id=principal.tenant_id, list_name=spec.name,
-                                                  old_id=entry.id, new_id=replacement, by=principal.user_id))
+                hint = (
+                    " Name a replacement with ?replace_with=<id>."
+                    if spec.replaceable
+                    else f" Change those records to another {spec.title} first."
+                )
+                raise Conflict(
+                    f'The {spec.title} "{entry.name}" is used by {_records(entry.in_use)}; it cannot be deleted.{hint}'
+                )
+            self._store.retire_entry(
+                principal.tenant_id,
+                entry,
+                change,
+                replacement=replacement,
+                at=now,
+                by=principal.user_id,
+                replacement_gone=_replacement_error(spec, "is no longer available"),
+            )
+            self._events.publish(
+                CategoryReplaced(
+                    tenant_id=principal.tenant_id,
+                    list_name=spec.name,
+                    old_id=entry.id,
+                    new_id=replacement,
+                    by=principal.user_id,
+                )
+            )
             return
-        self._store.delete_entry(principal.tenant_id, entry, change, at=now, by=principal.user_id,
-                                 in_use=Conflict(f"The {spec.title} \"{entry.name}\" came into use meanwhile "
-                                                 "or was changed; reload the list and try again."))
+        self._store.delete_entry(
+            principal.tenant_id,
+            entry,
+            change,
+            at=now,
+            by=principal.user_id,
+            in_use=Conflict(
+                f'The {spec.title} "{entry.name}" came into use meanwhile '
+                "or was changed; reload the list and try again."
+            ),
+        )
 
     def reorder(self, principal: Principal, list_name: str, ids: list[str]) -> list[ListEntry]:
         spec = self._writable(principal, list_name)
@@ -381,20 +515,33 @@ class SettingsLists:
         errors += [FieldError("ids", f"{i} is not an entry of this list") for i in ids if i not in current]
         errors += [FieldError("ids", f"{e.id} ({e.name}) is missing") for e in state.entries if e.id not in seen]
         if errors:
-            raise ValidationFailed(f"Send every id of the {spec.title} list exactly once, in the new order.",
-                                   errors=errors)
+            raise ValidationFailed(
+                f"Send every id of the {spec.title} list exactly once, in the new order.", errors=errors
+            )
         by_id = {e.id: e for e in state.entries}
         now = self._clock()
-        moved = [(by_id[entry_id], position) for position, entry_id in enumerate(ids, start=1)
-                 if by_id[entry_id].order != position]
+        moved = [
+            (by_id[entry_id], position)
+            for position, entry_id in enumerate(ids, start=1)
+            if by_id[entry_id].order != position
+        ]
         if moved:
-            self._store.reorder(principal.tenant_id, spec.name, moved, list_version=state.version, at=now,
-                                by=principal.user_id)
+            self._store.reorder(
+                principal.tenant_id, spec.name, moved, list_version=state.version, at=now, by=principal.user_id
+            )
         placed = {entry_id: position for position, entry_id in enumerate(ids, start=1)}
         moved_ids = {entry.id for entry, _ in moved}
-        return [by_id[i].model_copy(update={"order": placed[i]} | (
-            {"version": by_id[i].version + 1, "updated_at": now, "updated_by": principal.user_id}
-            if i in moved_ids else {})) for i in ids]
+        return [
+            by_id[i].model_copy(
+                update={"order": placed[i]}
+                | (
+                    {"version": by_id[i].version + 1, "updated_at": now, "updated_by": principal.user_id}
+                    if i in moved_ids
+                    else {}
+                )
+            )
+            for i in ids
+        ]
 
     # ---- seeding ----
 
@@ -411,9 +558,19 @@ class SettingsLists:
 
     def _defaults(self, spec: ListSpec, by: str | None) -> tuple[list[ListEntry], dict[str, int]]:
         now = self._clock()
-        entries = [ListEntry(id=new_id(), list_name=spec.name, order=position, created_at=now, created_by=by,
-                             updated_at=now, updated_by=by, **values)
-                   for position, values in enumerate(spec.defaults, start=1)]
+        entries = [
+            ListEntry(
+                id=new_id(),
+                list_name=spec.name,
+                order=position,
+                created_at=now,
+                created_by=by,
+                updated_at=now,
+                updated_by=by,
+                **values,
+            )
+            for position, values in enumerate(spec.defaults, start=1)
+        ]
         return entries, spec.counters_of([e.model_dump(mode="json") for e in entries])
 
     # ---- helpers ----
@@ -434,15 +591,16 @@ class SettingsLists:
 
     @staticmethod
     def _name_taken(spec: ListSpec, name: str) -> Conflict:
-        return Conflict(f"A {spec.title} named \"{name.strip()}\" exists already.")
+        return Conflict(f'A {spec.title} named "{name.strip()}" exists already.')
 
     def _ensure_name_free(self, spec: ListSpec, state: ListState, name: str) -> None:
         if any(fold(e.name) == fold(name) for e in state.entries):
             raise self._name_taken(spec, name)
 
     @staticmethod
-    def _kept_change(spec: ListSpec, state: ListState, before: ListEntry, new_value: Any, *,
-                     deleting: bool = False) -> CounterChange:
+    def _kept_change(
+        spec: ListSpec, state: ListState, before: ListEntry, new_value: Any, *, deleting: bool = False
+    ) -> CounterChange:
         """Counter moves when an entry leaves (delete) or changes its kept value."""
         if spec.kept is None:
             return CounterChange({})
@@ -458,9 +616,11 @@ class SettingsLists:
         if new_counter:
             deltas[new_counter] = deltas.get(new_counter, 0) + 1
         if old_counter and deltas.get(old_counter, 0) < 0:
-            error = Conflict(f"The last {old_value} {spec.title} cannot be "
-                             f"{'deleted' if deleting else 'changed to ' + str(new_value)}; "
-                             f"a list keeps at least one {old_value} {spec.title}.")
+            error = Conflict(
+                f"The last {old_value} {spec.title} cannot be "
+                f"{'deleted' if deleting else 'changed to ' + str(new_value)}; "
+                f"a list keeps at least one {old_value} {spec.title}."
+            )
             if state.counters.get(old_counter, 0) <= 1:
                 raise error
             return CounterChange(deltas, old_counter, error)
@@ -469,8 +629,10 @@ class SettingsLists:
     @staticmethod
     def _check_replacement(spec: ListSpec, state: ListState, entry: ListEntry, replacement: str) -> None:
         if not spec.replaceable:
-            raise ValidationFailed(f"A {spec.title} is not deleted with a replacement.",
-                                   errors=[FieldError("query.replace_with", "only task categories take one")])
+            raise ValidationFailed(
+                f"A {spec.title} is not deleted with a replacement.",
+                errors=[FieldError("query.replace_with", "only task categories take one")],
+            )
         if replacement == entry.id:
             raise _replacement_error(spec, "must be another entry than the one deleted")
         if state.find(replacement) is None:
@@ -478,8 +640,9 @@ class SettingsLists:
 
 
 def _replacement_error(spec: ListSpec, message: str) -> ValidationFailed:
-    return ValidationFailed(f"The replacement {spec.title} {message}.",
-                            errors=[FieldError("query.replace_with", message)])
+    return ValidationFailed(
+        f"The replacement {spec.title} {message}.", errors=[FieldError("query.replace_with", message)]
+    )
 
 
 def _stale(entry: ListEntry) -> PreconditionFailed:

@@ -72,12 +72,13 @@ that knows the record's tenant may pass `tenant_id=`; a mismatch denies
 everything (and `require` answers NotFound). TEN-3 (module disabled or
 restricted to some users) is decided before a principal reaches this module.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import singledispatch
-from typing import Callable, Union
 
 from chalicelib.domain.shared.errors import Forbidden, NotFound
 from chalicelib.domain.shared.principal import Principal
@@ -106,6 +107,7 @@ class ContactAccess:
 @dataclass(frozen=True)
 class ListAccess:
     """A deal or a case: public when `access_list` is empty."""
+
     access_list: frozenset[str]
     created_by: str
     responsible_id: str | None = None  # grants nothing by itself
@@ -134,7 +136,7 @@ class InvoiceAccess:
     client_readable: bool  # the caller may read the client contact
 
 
-AccessRecord = Union[ContactAccess, ListAccess, TaskAccess, HistoryAccess, InvoiceAccess]
+AccessRecord = ContactAccess | ListAccess | TaskAccess | HistoryAccess | InvoiceAccess
 
 _NOTHING: frozenset[Operation] = frozenset()
 _READ = frozenset({Operation.READ})
@@ -144,6 +146,7 @@ _EVERYTHING = frozenset(Operation)
 
 
 # What a user (not owner, not admin) may do; one function per row group above.
+
 
 @singledispatch
 def _user_grants(record: object, user_id: str) -> frozenset[Operation]:
@@ -199,8 +202,7 @@ def _identified(principal: Principal, tenant_id: str | None) -> bool:
     return tenant_id is None or tenant_id == principal.tenant_id
 
 
-def permissions(principal: Principal, record: AccessRecord, *,
-                tenant_id: str | None = None) -> frozenset[Operation]:
+def permissions(principal: Principal, record: AccessRecord, *, tenant_id: str | None = None) -> frozenset[Operation]:
     """Every operation the principal may do on the record (e.g. for the API
     to tell a client which buttons to show)."""
     grants = _user_grants(record, principal.user_id)  # also rejects unknown record types
@@ -209,13 +211,20 @@ def permissions(principal: Principal, record: AccessRecord, *,
     return _EVERYTHING if principal.is_admin else grants
 
 
-def allowed(principal: Principal, operation: Operation | str, record: AccessRecord, *,
-            tenant_id: str | None = None) -> bool:
+def allowed(
+    principal: Principal, operation: Operation | str, record: AccessRecord, *, tenant_id: str | None = None
+) -> bool:
     return Operation(operation) in permissions(principal, record, tenant_id=tenant_id)
 
 
-def require(principal: Principal, operation: Operation | str, record: AccessRecord, *,
-            what: str = "record", tenant_id: str | None = None) -> None:
+def require(
+    principal: Principal,
+    operation: Operation | str,
+    record: AccessRecord,
+    *,
+    what: str = "record",
+    tenant_id: str | None = None,
+) -> None:
     """Raise NotFound when the caller may not read the record (whatever the
     operation), Forbidden when they may read it but not do `operation`."""
     operation = Operation(operation)
@@ -236,8 +245,10 @@ _VERBS = {
 
 def readable(principal: Principal) -> Callable[[AccessRecord], bool]:
     """Predicate for filtering a list down to what the caller may see."""
+
     def can_read(record: AccessRecord) -> bool:
         return Operation.READ in permissions(principal, record)
+
     return can_read
 
 

@@ -1,8 +1,9 @@
 """Time and identity sources, injectable so services and tests control them."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from ulid import ULID
 
@@ -10,7 +11,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -20,4 +21,4 @@ def new_id() -> str:
 
 def iso(moment: datetime) -> str:
     """UTC ISO 8601 with offset, the one format we store and answer."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,5 +1,6 @@
 """The one error hierarchy. Services raise these; handlers/problems.py maps
 them to RFC 9457 problem+json; storage maps AWS errors onto them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class Forbidden(CrmError):
 
 class NotFound(CrmError):
     """Also what a caller gets for a record they may not see."""
+
     title = "Not found"
 
 
@@ -43,11 +45,13 @@ class Conflict(CrmError):
 
 class PreconditionFailed(CrmError):
     """The If-Match version is not the stored one."""
+
     title = "Precondition failed"
 
 
 class PreconditionRequired(CrmError):
     """A write that must name the version it changes (If-Match) did not."""
+
     title = "Precondition required"
 
 
@@ -73,6 +77,7 @@ class TooManyRequests(CrmError):
 
 class TemporarilyUnavailable(CrmError):
     """A dependency throttled or timed out after retries; the caller may retry."""
+
     title = "Temporarily unavailable"
 
     def __init__(self, detail: str = "", *, retry_after: int = 2):

@@ -7,6 +7,7 @@ each (event, subscriber) pair runs on its own: queued as its own SQS message
 where the publisher needs the result before it answers. Every subscriber is
 idempotent: a redelivered message changes nothing the second time.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -27,6 +28,7 @@ class Event(BaseModel):
 
 class RecordDeleted(Event):
     """A contact, deal or case is gone: what hung off it goes or is unlinked."""
+
     type: Literal["record.deleted"] = "record.deleted"
     record_kind: str
     record_id: str
@@ -38,6 +40,7 @@ class RecordDeleted(Event):
 
 class ContactsMerged(Event):
     """``from_id`` was merged into ``into_id`` and deleted: what hung off it moves."""
+
     type: Literal["contacts.merged"] = "contacts.merged"
     from_id: str
     into_id: str
@@ -49,6 +52,7 @@ class ContactsMerged(Event):
 
 class CompanyRenamed(Event):
     """A company's persons show (and are found by) its new name."""
+
     type: Literal["contacts.company_renamed"] = "contacts.company_renamed"
     company_id: str
 
@@ -59,6 +63,7 @@ class CompanyRenamed(Event):
 
 class TenantCreated(Event):
     """A new tenant gets its defaults (settings lists, currency, tags)."""
+
     type: Literal["tenant.created"] = "tenant.created"
     owner_id: str
 
@@ -69,6 +74,7 @@ class TenantCreated(Event):
 
 class CategoryReplaced(Event):
     """A retired settings-list entry hands what uses it to its replacement."""
+
     type: Literal["settings.category_replaced"] = "settings.category_replaced"
     list_name: str
     old_id: str

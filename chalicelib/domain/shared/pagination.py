@@ -5,14 +5,16 @@ page, signed with HMAC-SHA256 over the tenant, the query it belongs to and the
 position. A cursor that was forged, altered, or minted for another tenant or
 another query is refused with 400; it never opens anybody else's page.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from chalicelib.domain.shared.errors import BadRequest, FieldError, ValidationFailed
 
@@ -32,6 +34,7 @@ class PageRequest:
 @dataclass(frozen=True)
 class Slice(Generic[T]):
     """What storage returns: items and the position after the last of them."""
+
     items: list[T]
     after: dict[str, Any] | None = None
 
@@ -45,6 +48,7 @@ class Page(Generic[T]):
 @dataclass(frozen=True)
 class QueryScope:
     """Who asks and for what: a cursor is valid only within the same scope."""
+
     tenant_id: str
     query: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -52,7 +56,9 @@ class QueryScope:
     def fingerprint(self) -> str:
         canonical = json.dumps(
             {"q": self.query, "p": {k: self.params[k] for k in sorted(self.params)}},
-            sort_keys=True, separators=(",", ":"), default=str,
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -1,4 +1,5 @@
 """Who is calling: resolved from the credential only, never from the request."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """What every stored record shares: id, version and who changed it when."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,5 +49,6 @@ def require_version(record: Record, expected_version: int | None, what: str = "r
     on the version they read, so a client holding an older version can never
     overwrite a newer change: it is told to reload instead (412)."""
     if expected_version is not None and record.version != expected_version:
-        raise PreconditionFailed(f"The {what} is at version {record.version}, not {expected_version}; "
-                                 "reload it and apply the change again.")
+        raise PreconditionFailed(
+            f"The {what} is at version {record.version}, not {expected_version}; reload it and apply the change again."
+        )

@@ -5,6 +5,7 @@ Folding transliterates every letter to ASCII (anyascii: "Ørsted" -> "orsted",
 "Łukasz Żółć" -> "lukasz zolc", "Ђорђе" -> "djordje"), ignores case and
 collapses whitespace. NFKD alone leaves letters such as Ø, Ł or ß untouched.
 """
+
 from __future__ import annotations
 
 import re

@@ -10,9 +10,10 @@ Times: ``due_at`` is taken with its offset and stored in UTC. The "today"
 and "this week" filters are computed in the tenant's time zone, weeks start
 on Monday.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -42,7 +43,7 @@ class DueFilter(StrEnum):
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(timezone.utc) if value is not None else None
+    return value.astimezone(UTC) if value is not None else None
 
 
 class _TaskFields(BaseModel):
@@ -53,10 +54,12 @@ class _TaskFields(BaseModel):
     description: Description | None = None
     deal_id: RecordId | None = Field(default=None, description="Optional linked deal")
     case_id: RecordId | None = Field(default=None, description="Optional linked case")
-    due_at: AwareDatetime = Field(description="ISO 8601 date-time with offset; stored in UTC",
-                                  examples=["2026-12-01T15:00:00+01:00"])
-    remind_minutes: RemindMinutes = Field(default=DEFAULT_REMINDER,
-                                          description=f"Minutes before due_at; one of {REMINDER_CHOICES}, 0: never")
+    due_at: AwareDatetime = Field(
+        description="ISO 8601 date-time with offset; stored in UTC", examples=["2026-12-01T15:00:00+01:00"]
+    )
+    remind_minutes: RemindMinutes = Field(
+        default=DEFAULT_REMINDER, description=f"Minutes before due_at; one of {REMINDER_CHOICES}, 0: never"
+    )
     responsible_id: RecordId | None = Field(default=None, description="A user id; default: the creator")
     notify: bool = Field(default=False, description="Notify the responsible user about the task")
 
@@ -72,8 +75,10 @@ class NewTask(_TaskFields):
 
 class NewTasksForContacts(_TaskFields):
     """POST /v1/tasks/bulk: the same task for each contact (TSK-6)."""
-    contact_ids: list[RecordId] = Field(min_length=1, max_length=MAX_BULK,
-                                        description="One task per contact the caller can see")
+
+    contact_ids: list[RecordId] = Field(
+        min_length=1, max_length=MAX_BULK, description="One task per contact the caller can see"
+    )
 
     def for_contact(self, contact_id: str) -> NewTask:
         fields = self.model_dump(exclude={"contact_ids"}, exclude_unset=True)
@@ -82,6 +87,7 @@ class NewTasksForContacts(_TaskFields):
 
 class TaskChanges(BaseModel):
     """PATCH: only the fields sent change; null clears an optional field."""
+
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
@@ -125,18 +131,22 @@ class Task(Record):
         return [(kind, getattr(self, f"{kind}_id")) for kind in LINK_KINDS if getattr(self, f"{kind}_id")]
 
     def access_record(self, linked_readable: bool) -> TaskAccess:
-        return TaskAccess(responsible_id=self.responsible_id, created_by=self.created_by or "",
-                          linked_readable=linked_readable)
+        return TaskAccess(
+            responsible_id=self.responsible_id, created_by=self.created_by or "", linked_readable=linked_readable
+        )
 
 
 class TaskQuery(BaseModel):
     """GET /v1/tasks filters (TSK-7)."""
+
     model_config = ConfigDict(extra="forbid")
 
     responsible_id: RecordId | None = None
     status: TaskStatus | None = None
-    due: DueFilter | None = Field(default=None, description="overdue (open, due before now), today or week "
-                                                            "(Monday-start) in the tenant's time zone")
+    due: DueFilter | None = Field(
+        default=None,
+        description="overdue (open, due before now), today or week (Monday-start) in the tenant's time zone",
+    )
     due_from: AwareDatetime | None = Field(default=None, description="due_at at or after")
     due_to: AwareDatetime | None = Field(default=None, description="due_at at or before")
     category_id: RecordId | None = None
@@ -163,8 +173,8 @@ def due_window(query: TaskQuery, now: datetime, time_zone: str) -> tuple[datetim
         else:
             first = local_today if query.due == DueFilter.TODAY else local_today - timedelta(days=local_today.weekday())
             last = first + timedelta(days=1 if query.due == DueFilter.TODAY else 7)
-            start = datetime.combine(first, time(0), tzinfo=zone).astimezone(timezone.utc)
-            end = datetime.combine(last, time(0), tzinfo=zone).astimezone(timezone.utc) - timedelta(microseconds=1000)
+            start = datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC)
+            end = datetime.combine(last, time(0), tzinfo=zone).astimezone(UTC) - timedelta(microseconds=1000)
         low = start if low is None or (start is not None and start > low) else low
         high = end if high is None or end < high else high
     return low, high

@@ -12,11 +12,13 @@ e-mail; then it marks the reminder sent under a condition on that instant.
 Re-arming (a new due time or reminder) changes the instant; a delivery for
 the old instant then finds nothing to do.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Literal
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -37,7 +39,7 @@ def reminder_instant(due_at: datetime | None, minutes: int) -> datetime | None:
         raise ValueError("due_at must carry an offset")
     # In UTC: Python subtracts wall-clock time within one zone, which would put
     # a reminder an hour off across a daylight-saving change.
-    return due_at.astimezone(timezone.utc) - timedelta(minutes=minutes)
+    return due_at.astimezone(UTC) - timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ArmedReminder:
 
 class DeliverReminder(BaseModel):
     """Job message: deliver the reminder of a task for one instant."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["reminders.deliver"] = "reminders.deliver"
@@ -75,8 +78,10 @@ class Reminders:
         since = self._store.last_sweep() or now - timedelta(minutes=5)
         since = max(since, now - MAX_CATCH_UP)
         due = self._store.due_between(since, now)
-        self._queue.send_many(DeliverReminder(tenant_id=r.tenant_id, task_id=r.task_id,
-                                              remind_at=r.remind_at).model_dump(mode="json") for r in due)
+        self._queue.send_many(
+            DeliverReminder(tenant_id=r.tenant_id, task_id=r.task_id, remind_at=r.remind_at).model_dump(mode="json")
+            for r in due
+        )
         # The current minute is read again next time: reminders may still be armed in it.
         self._store.record_sweep(now.replace(second=0, microsecond=0))
         return len(due)

@@ -9,24 +9,36 @@ Each write is one transaction: the task, its index entries, its change-log
 entry, the category use counters and its reminder (armed, re-armed or
 disarmed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.shared import access
+from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.records.parents import Parents
+from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import CrmError, FieldError, NotFound, ValidationFailed
-from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.records import require_version
 from chalicelib.domain.shared.principal import Principal, Role
+from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.tasks.models import (
+    LINK_KINDS,
+    NewTask,
+    NewTasksForContacts,
+    Task,
+    TaskChanges,
+    TaskQuery,
+    TaskStatus,
+    due_window,
+    entry_access,
+    entry_links,
+    entry_matches,
+)
 from chalicelib.domain.tasks.reminders import ArmedReminder, reminder_instant
-from chalicelib.domain.tasks.models import (LINK_KINDS, NewTask, NewTasksForContacts, Task, TaskChanges, TaskQuery,
-                                     TaskStatus, due_window, entry_access, entry_links, entry_matches)
 
 CATEGORIES = "task-categories"
 _REQUIRED = ("title", "due_at")
@@ -65,8 +77,16 @@ class BulkReport:
 
 
 class Tasks:
-    def __init__(self, store: Any, users: Any, notifier: Any, categories: Any, changes: Any, parents: Parents,
-                 clock: Clock = utc_now):
+    def __init__(
+        self,
+        store: Any,
+        users: Any,
+        notifier: Any,
+        categories: Any,
+        changes: Any,
+        parents: Parents,
+        clock: Clock = utc_now,
+    ):
         self._store = store
         self._parents = parents
         # get_users / get_user / get_tenant (the identity store)
@@ -114,8 +134,9 @@ class Tasks:
         fields.setdefault("remind_minutes", request.remind_minutes)
         fields.setdefault("notify", request.notify)
         self._check_category(principal, fields.get("category_id"))
-        fields["responsible_id"] = self._checked_responsible(principal, fields.get("responsible_id")
-                                                             or principal.user_id)
+        fields["responsible_id"] = self._checked_responsible(
+            principal, fields.get("responsible_id") or principal.user_id
+        )
         return self._create_checked(principal, fields)
 
     def create_for_contacts(self, principal: Principal, request: NewTasksForContacts) -> BulkReport:
@@ -124,15 +145,15 @@ class Tasks:
         fields.setdefault("remind_minutes", request.remind_minutes)
         fields.setdefault("notify", request.notify)
         self._check_category(principal, fields.get("category_id"))
-        fields["responsible_id"] = self._checked_responsible(principal, fields.get("responsible_id")
-                                                             or principal.user_id)
+        fields["responsible_id"] = self._checked_responsible(
+            principal, fields.get("responsible_id") or principal.user_id
+        )
         report = BulkReport()
         for contact_id in dict.fromkeys(request.contact_ids):
             try:
                 task = self._create_checked(principal, {**fields, "contact_id": contact_id}, hidden_as_404=True)
             except CrmError as error:
-                report.failed.append({"contact_id": contact_id, "status": _status_of(error),
-                                      "reason": error.detail})
+                report.failed.append({"contact_id": contact_id, "status": _status_of(error), "reason": error.detail})
                 continue
             report.created.append({"contact_id": contact_id, "task_id": task.id})
         return report
@@ -141,8 +162,16 @@ class Tasks:
         """Category and responsible user already checked."""
         now = self._clock()
         self._check_links(principal, fields, None, hidden_as_404=hidden_as_404)
-        task = Task(id=new_id(), tenant_id=principal.tenant_id, created_at=now, created_by=principal.user_id,
-                    updated_at=now, updated_by=principal.user_id, status=TaskStatus.OPEN, **fields)
+        task = Task(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            created_at=now,
+            created_by=principal.user_id,
+            updated_at=now,
+            updated_by=principal.user_id,
+            status=TaskStatus.OPEN,
+            **fields,
+        )
         self._store.create_task(principal, task, reminder=self._reminder(task))
         self._notify_responsible(principal, None, task)
         return task
@@ -156,8 +185,9 @@ class Tasks:
                 raise ValidationFailed(f"{name} cannot be cleared.", errors=[FieldError(name, "may not be null")])
         if "responsible_id" in fields:
             if fields["responsible_id"] is None:
-                raise ValidationFailed("A task has a responsible user.",
-                                       errors=[FieldError("responsible_id", "may not be null")])
+                raise ValidationFailed(
+                    "A task has a responsible user.", errors=[FieldError("responsible_id", "may not be null")]
+                )
             if fields["responsible_id"] != before.responsible_id:
                 access.require(principal, Operation.CHANGE_ACCESS, self._access(principal, before), what="task")
                 self._checked_responsible(principal, fields["responsible_id"])
@@ -169,14 +199,23 @@ class Tasks:
         after = before.model_copy(update={**fields, "updated_at": now, "updated_by": principal.user_id})
         if status is not None and status != before.status:
             closed = status == TaskStatus.CLOSED
-            after = after.model_copy(update={"status": status, "closed_at": now if closed else None,
-                                             "closed_by": principal.user_id if closed else None})
+            after = after.model_copy(
+                update={
+                    "status": status,
+                    "closed_at": now if closed else None,
+                    "closed_by": principal.user_id if closed else None,
+                }
+            )
         after = Task.model_validate(after.model_dump())
         old_instant, new_instant = self._instant(before), self._instant(after)
         rearm = new_instant is not None and (new_instant != old_instant or before.status != after.status)
-        saved = self._store.update_task(principal, before, after,
-                                        reminder=self._reminder(after) if rearm else None,
-                                   disarm=new_instant is None and old_instant is not None)
+        saved = self._store.update_task(
+            principal,
+            before,
+            after,
+            reminder=self._reminder(after) if rearm else None,
+            disarm=new_instant is None and old_instant is not None,
+        )
         self._notify_responsible(principal, before, saved)
         return saved
 
@@ -194,13 +233,15 @@ class Tasks:
         still pointing at the old entry."""
         moved, after_key = 0, None
         while True:
-            found = self._store.entry_page(principal.tenant_id, f"category#{old_id}",
-                                           PageRequest(limit=100, after=after_key))
+            found = self._store.entry_page(
+                principal.tenant_id, f"category#{old_id}", PageRequest(limit=100, after=after_key)
+            )
             for task in self._store.get_many(principal.tenant_id, [e["tid"] for e in found.items], consistent=True):
                 if task.category_id != old_id:
                     continue
-                after = task.model_copy(update={"category_id": new_id, "updated_at": self._clock(),
-                                                "updated_by": principal.user_id})
+                after = task.model_copy(
+                    update={"category_id": new_id, "updated_at": self._clock(), "updated_by": principal.user_id}
+                )
                 self._store.update_task(principal, task, after, reminder=None, disarm=False)
                 moved += 1
             if found.after is None:
@@ -216,8 +257,9 @@ class Tasks:
             for task in self._store.get_many(tenant_id, [e["tid"] for e in found.items], consistent=True):
                 if getattr(task, f"{kind}_id") != from_id:
                     continue
-                after = task.model_copy(update={f"{kind}_id": into_id, "updated_at": self._clock(),
-                                                "updated_by": "system"})
+                after = task.model_copy(
+                    update={f"{kind}_id": into_id, "updated_at": self._clock(), "updated_by": "system"}
+                )
                 self._store.update_task(system, task, after, reminder=None, disarm=False)
                 moved += 1
             if found.after is None:
@@ -238,8 +280,9 @@ class Tasks:
                 if kind == "contact":
                     self._store.delete_task(system, task, at=self._clock())
                 else:
-                    after = task.model_copy(update={f"{kind}_id": None, "updated_at": self._clock(),
-                                                    "updated_by": "system"})
+                    after = task.model_copy(
+                        update={f"{kind}_id": None, "updated_at": self._clock(), "updated_by": "system"}
+                    )
                     self._store.update_task(system, task, after, reminder=None, disarm=False)
                 done += 1
             if found.after is None:
@@ -264,9 +307,15 @@ class Tasks:
             if contact:
                 parts.append(contact)
         subject = f"Reminder: {' — '.join(parts)} — due {local:%d.%m.%Y %H:%M} ({zone_name})"
-        self._notifier.notify(reminder.tenant_id, [task.responsible_id], "task.reminder", subject,
-                              f"/v1/tasks/{task.id}", once_key=f"task-reminder:{task.id}",
-                              once_at=reminder.remind_at)
+        self._notifier.notify(
+            reminder.tenant_id,
+            [task.responsible_id],
+            "task.reminder",
+            subject,
+            f"/v1/tasks/{task.id}",
+            once_key=f"task-reminder:{task.id}",
+            once_at=reminder.remind_at,
+        )
 
     # ---- rules ----
 
@@ -294,12 +343,15 @@ class Tasks:
             return user_id
         found = self._users.get_user(principal.tenant_id, user_id)
         if found is None or found.status == UserStatus.DEACTIVATED:
-            raise ValidationFailed("The responsible user must be an active user of this tenant.",
-                                   errors=[FieldError("responsible_id", f"unknown or inactive user {user_id}")])
+            raise ValidationFailed(
+                "The responsible user must be an active user of this tenant.",
+                errors=[FieldError("responsible_id", f"unknown or inactive user {user_id}")],
+            )
         return user_id
 
-    def _check_links(self, principal: Principal, fields: dict[str, Any], before: Task | None, *,
-                     hidden_as_404: bool = False) -> None:
+    def _check_links(
+        self, principal: Principal, fields: dict[str, Any], before: Task | None, *, hidden_as_404: bool = False
+    ) -> None:
         """A newly linked contact, deal or case must exist and be readable."""
         for kind in LINK_KINDS:
             name = f"{kind}_id"
@@ -310,8 +362,9 @@ class Tasks:
                 except NotFound:
                     if hidden_as_404:
                         raise
-                    raise ValidationFailed(f"There is no such {kind}.",
-                                           errors=[FieldError(name, f"no such {kind}")]) from None
+                    raise ValidationFailed(
+                        f"There is no such {kind}.", errors=[FieldError(name, f"no such {kind}")]
+                    ) from None
 
     def _parent_title(self, tenant_id: str, kind: str, record_id: str) -> str | None:
         try:
@@ -324,15 +377,26 @@ class Tasks:
             return
         if before is not None and before.responsible_id == after.responsible_id:
             return
-        self._notifier.notify(principal.tenant_id, [after.responsible_id], "task.assigned",
-                              f"New task for you: {after.title}", f"/v1/tasks/{after.id}")
+        self._notifier.notify(
+            principal.tenant_id,
+            [after.responsible_id],
+            "task.assigned",
+            f"New task for you: {after.title}",
+            f"/v1/tasks/{after.id}",
+        )
 
 
 def _status_of(error: CrmError) -> int:
     from chalicelib.domain.shared import errors as e
 
-    for cls, status in ((e.NotFound, 404), (e.Forbidden, 403), (e.Conflict, 409), (e.ValidationFailed, 422),
-                        (e.PreconditionFailed, 412), (e.TooManyRequests, 429)):
+    for cls, status in (
+        (e.NotFound, 404),
+        (e.Forbidden, 403),
+        (e.Conflict, 409),
+        (e.ValidationFailed, 422),
+        (e.PreconditionFailed, 412),
+        (e.TooManyRequests, 429),
+    ):
         if isinstance(error, cls):
             return status
     return 400

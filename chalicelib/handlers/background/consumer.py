@@ -7,10 +7,11 @@ that kind's pydantic model and handled by an idempotent function
 ``batchItemFailures``), is retried by SQS and lands in the dead-letter queue
 after the queue's maxReceiveCount.
 """
+
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 from pydantic import ValidationError
@@ -45,8 +46,11 @@ def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
         body = None
     kind = body.get("kind") if isinstance(body, dict) else None
     tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-    start_job(kind=kind if isinstance(kind, str) else None, message_id=record.message_id,
-              tenant_id=tenant_id if isinstance(tenant_id, str) else None)
+    start_job(
+        kind=kind if isinstance(kind, str) else None,
+        message_id=record.message_id,
+        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
+    )
     try:
         if kind not in JOB_KINDS:
             raise UnknownJob(f"unknown job kind {kind!r}")
@@ -60,8 +64,14 @@ def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
         # Expected failures name their type; a bug logs its traceback, as on the HTTP path.
         expected = isinstance(error, (CrmError, ValidationError, UnknownJob, UnknownSubscriber))
         log = logger.warning if expected else logger.exception
-        log("job failed", extra={"outcome": "failed", "error": type(error).__name__,
-                                 "receive_count": record.attributes.approximate_receive_count})
+        log(
+            "job failed",
+            extra={
+                "outcome": "failed",
+                "error": type(error).__name__,
+                "receive_count": record.attributes.approximate_receive_count,
+            },
+        )
         raise
     subscriber = {"subscriber": body.get("subscriber")} if kind == "event" else {}
     logger.info("job done", extra={"outcome": "done", **subscriber})
@@ -74,8 +84,7 @@ def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, A
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=handle_job_record,
-                                    processor=processor, context=context)
+    return process_partial_response(event=event, record_handler=handle_job_record, processor=processor, context=context)
 
 
 @bp.on_sqs_message(queue=deploy_queue_name(JOB_QUEUE), batch_size=10, name="jobs")

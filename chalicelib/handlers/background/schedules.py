@@ -1,5 +1,6 @@
 """The scheduled functions: housekeeping every hour, task reminders every
 minute (TSK-4). Each finds its due work with a Query and queues it."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,5 +1,6 @@
 """Cases (CAS-1..4): CRUD, close and reopen. History, files and the change
 log of a case live in handlers/history.py and handlers/files.py."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -32,8 +33,7 @@ class CaseView(RecordView):
         return cls(**case.model_dump(exclude={"tenant_id"}))
 
 
-@route(bp, "/v1/cases", "GET", summary="List and filter cases", tag=TAG, query=CaseQuery, response=CaseView,
-       paged=True)
+@route(bp, "/v1/cases", "GET", summary="List and filter cases", tag=TAG, query=CaseQuery, response=CaseView, paged=True)
 def list_cases(call: Call) -> Page[CaseView]:
     page = call.page_request("cases.list", **call.query.filters())
     return call.page(container().cases.list(call.caller, call.query, page), CaseView.of)
@@ -49,28 +49,55 @@ def get_case(case_id: str, call: Call) -> CaseView:
     return CaseView.of(container().cases.get(call.caller, case_id))
 
 
-@route(bp, "/v1/cases/{case_id}", "PATCH", summary="Change a case (only the fields sent)", tag=TAG,
-       body=CaseChanges, response=CaseView, if_match=True, errors=(403, 404))
+@route(
+    bp,
+    "/v1/cases/{case_id}",
+    "PATCH",
+    summary="Change a case (only the fields sent)",
+    tag=TAG,
+    body=CaseChanges,
+    response=CaseView,
+    if_match=True,
+    errors=(403, 404),
+)
 def update_case(case_id: str, call: Call) -> CaseView:
-    return CaseView.of(container().cases.update(call.caller, case_id, call.body,
-                                               expected_version=call.expected_version()))
+    return CaseView.of(
+        container().cases.update(call.caller, case_id, call.body, expected_version=call.expected_version())
+    )
 
 
-@route(bp, "/v1/cases/{case_id}", "DELETE", summary="Delete a case and what hangs off it", tag=TAG, status=204,
-       errors=(404, 409, 412))
+@route(
+    bp,
+    "/v1/cases/{case_id}",
+    "DELETE",
+    summary="Delete a case and what hangs off it",
+    tag=TAG,
+    status=204,
+    errors=(404, 409, 412),
+)
 def delete_case(case_id: str, call: Call) -> None:
     container().cases.delete(call.caller, case_id, expected_version=call.optional_version())
 
 
-@route(bp, "/v1/cases/{case_id}/close", "POST", summary="Close a case", tag=TAG, response=CaseView,
-       errors=(404, 409, 412))
+@route(
+    bp, "/v1/cases/{case_id}/close", "POST", summary="Close a case", tag=TAG, response=CaseView, errors=(404, 409, 412)
+)
 def close_case(case_id: str, call: Call) -> CaseView:
-    return CaseView.of(container().cases.set_closed(call.caller, case_id, True,
-                                                   expected_version=call.optional_version()))
+    return CaseView.of(
+        container().cases.set_closed(call.caller, case_id, True, expected_version=call.optional_version())
+    )
 
 
-@route(bp, "/v1/cases/{case_id}/reopen", "POST", summary="Reopen a closed case", tag=TAG, response=CaseView,
-       errors=(404, 409, 412))
+@route(
+    bp,
+    "/v1/cases/{case_id}/reopen",
+    "POST",
+    summary="Reopen a closed case",
+    tag=TAG,
+    response=CaseView,
+    errors=(404, 409, 412),
+)
 def reopen_case(case_id: str, call: Call) -> CaseView:
-    return CaseView.of(container().cases.set_closed(call.caller, case_id, False,
-                                                   expected_version=call.optional_version()))
+    return CaseView.of(
+        container().cases.set_closed(call.caller, case_id, False, expected_version=call.optional_version())
+    )

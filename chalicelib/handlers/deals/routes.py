@@ -1,6 +1,7 @@
 """Deals (DEA-1..8): CRUD, the stage change, the pipeline and projects.
 History, files and the change log of a deal live in handlers/history.py and
 handlers/files.py (generic over parents)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,10 +10,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.settings.custom_fields import custom_field_values
 from chalicelib.domain.deals.models import Deal, DealChanges, DealQuery, NewDeal, NewProject, Project, StageChange
-from chalicelib.domain.shared.pagination import Page
 from chalicelib.domain.deals.pipeline import Pipeline
+from chalicelib.domain.settings.custom_fields import custom_field_values
+from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import RecordView
 
@@ -57,8 +58,7 @@ class ProjectView(RecordView):
         return cls(**project.model_dump(exclude={"tenant_id"}))
 
 
-@route(bp, "/v1/deals", "GET", summary="List and filter deals", tag=TAG, query=DealQuery, response=DealView,
-       paged=True)
+@route(bp, "/v1/deals", "GET", summary="List and filter deals", tag=TAG, query=DealQuery, response=DealView, paged=True)
 def list_deals(call: Call) -> Page[DealView]:
     page = call.page_request("deals.list", **call.query.filters())
     return call.page(container().deals.list(call.caller, call.query, page), DealView.of)
@@ -69,8 +69,15 @@ def create_deal(call: Call) -> DealView:
     return DealView.of(container().deals.create(call.caller, call.tenant, call.body))
 
 
-@route(bp, "/v1/deals/pipeline", "GET", summary="Per stage: count, sum and weighted sum in the default currency",
-       tag=TAG, response=Pipeline, errors=(422,))
+@route(
+    bp,
+    "/v1/deals/pipeline",
+    "GET",
+    summary="Per stage: count, sum and weighted sum in the default currency",
+    tag=TAG,
+    response=Pipeline,
+    errors=(422,),
+)
 def deal_pipeline(call: Call) -> Pipeline:
     return container().deal_pipeline.get(call.caller)
 
@@ -80,34 +87,80 @@ def get_deal(deal_id: str, call: Call) -> DealView:
     return DealView.of(container().deals.get(call.caller, deal_id))
 
 
-@route(bp, "/v1/deals/{deal_id}", "PATCH", summary="Change a deal (only the fields sent; not its stage)", tag=TAG,
-       body=DealChanges, response=DealView, if_match=True, errors=(403, 404))
+@route(
+    bp,
+    "/v1/deals/{deal_id}",
+    "PATCH",
+    summary="Change a deal (only the fields sent; not its stage)",
+    tag=TAG,
+    body=DealChanges,
+    response=DealView,
+    if_match=True,
+    errors=(403, 404),
+)
 def update_deal(deal_id: str, call: Call) -> DealView:
-    return DealView.of(container().deals.update(call.caller, deal_id, call.body,
-                                               expected_version=call.expected_version()))
+    return DealView.of(
+        container().deals.update(call.caller, deal_id, call.body, expected_version=call.expected_version())
+    )
 
 
-@route(bp, "/v1/deals/{deal_id}", "DELETE", summary="Delete a deal and what hangs off it", tag=TAG, status=204,
-       errors=(404, 409, 412))
+@route(
+    bp,
+    "/v1/deals/{deal_id}",
+    "DELETE",
+    summary="Delete a deal and what hangs off it",
+    tag=TAG,
+    status=204,
+    errors=(404, 409, 412),
+)
 def delete_deal(deal_id: str, call: Call) -> None:
     container().deals.delete(call.caller, deal_id, expected_version=call.optional_version())
 
 
-@route(bp, "/v1/deals/{deal_id}/stage", "PUT", summary="Change the stage (copies probability, close date)",
-       tag=TAG, body=StageChange, response=DealView, if_match=True, errors=(404, 412))
+@route(
+    bp,
+    "/v1/deals/{deal_id}/stage",
+    "PUT",
+    summary="Change the stage (copies probability, close date)",
+    tag=TAG,
+    body=StageChange,
+    response=DealView,
+    if_match=True,
+    errors=(404, 412),
+)
 def change_stage(deal_id: str, call: Call) -> DealView:
-    return DealView.of(container().deals.change_stage(call.caller, call.tenant, deal_id, call.body,
-                                                     expected_version=call.expected_version()))
+    return DealView.of(
+        container().deals.change_stage(
+            call.caller, call.tenant, deal_id, call.body, expected_version=call.expected_version()
+        )
+    )
 
 
-@route(bp, "/v1/deals/{deal_id}/projects", "POST", summary="Start a project linked to the deal", tag=TAG,
-       body=NewProject, response=ProjectView, status=201, errors=(404,))
+@route(
+    bp,
+    "/v1/deals/{deal_id}/projects",
+    "POST",
+    summary="Start a project linked to the deal",
+    tag=TAG,
+    body=NewProject,
+    response=ProjectView,
+    status=201,
+    errors=(404,),
+)
 def start_project(deal_id: str, call: Call) -> ProjectView:
     return ProjectView.of(container().deals.start_project(call.caller, deal_id, call.body))
 
 
-@route(bp, "/v1/deals/{deal_id}/projects", "GET", summary="The deal's projects", tag=TAG, response=ProjectView,
-       paged=True, errors=(404,))
+@route(
+    bp,
+    "/v1/deals/{deal_id}/projects",
+    "GET",
+    summary="The deal's projects",
+    tag=TAG,
+    response=ProjectView,
+    paged=True,
+    errors=(404,),
+)
 def deal_projects(deal_id: str, call: Call) -> Page[ProjectView]:
     page = call.page_request("deals.projects", deal_id=deal_id)
     return call.page(container().deals.projects(call.caller, deal_id, page), ProjectView.of)

@@ -3,6 +3,7 @@
 catch-all routes cover every depth our API uses; concrete routes always win.
 On AWS the template also maps the MISSING_AUTHENTICATION_TOKEN gateway
 response to 404 for paths deeper than these."""
+
 from __future__ import annotations
 
 from chalice import Blueprint, Response

@@ -1,9 +1,11 @@
 """HTTP middleware: log context per request, and problem+json for the errors
 Chalice itself produces before a view runs (405, 415)."""
+
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Response
 
@@ -13,8 +15,7 @@ from chalicelib.observability import start_request
 
 def request_context(event: Any, get_response: Callable[[Any], Response]) -> Response:
     context = getattr(event, "context", None) or {}
-    start_request(request_id=context.get("requestId"), method=event.method,
-                  route=context.get("resourcePath", ""))
+    start_request(request_id=context.get("requestId"), method=event.method, route=context.get("resourcePath", ""))
     response = get_response(event)
     return _as_problem(response)
 

@@ -1,5 +1,6 @@
 """OpenAPI 3.1 from the route registry and the pydantic models that validate
 requests: the document cannot drift from what the API accepts."""
+
 from __future__ import annotations
 
 import functools
@@ -9,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.handlers.http.routing import JSON, Operation
 from chalicelib.handlers.http.problems import PROBLEM_TYPE, TITLES
+from chalicelib.handlers.http.routing import JSON, Operation
 
 API_TITLE = "Serverless CRM API"
 API_VERSION = "0.1.0"
@@ -27,8 +28,11 @@ _PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "errors": {
             "type": "array",
-            "items": {"type": "object", "required": ["field", "message"],
-                      "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
         },
     },
 }
@@ -62,9 +66,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema(ref_template=_REF)
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required,
-         "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
-         **({"description": prop["description"]} if "description" in prop else {})}
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
+            **({"description": prop["description"]} if "description" in prop else {}),
+        }
         for name, prop in schema.get("properties", {}).items()
     ]
 
@@ -74,8 +82,10 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         "summary": op.summary,
         "tags": [op.tag],
         "operationId": f"{method.lower()}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_') or 'root'}",
-        "parameters": [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                       for name in _PATH_PARAM.findall(path)],
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _PATH_PARAM.findall(path)
+        ],
     }
     if op.description:
         spec["description"] = op.description
@@ -83,36 +93,64 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         spec["parameters"] += _query_parameters(op.query)
     if op.paged:
         spec["parameters"] += [
-            {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-             "description": "Items per page, 1..200 (others answer 422)."},
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "next_cursor of the previous page; valid only for the same list and filters."},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                "description": "Items per page, 1..200 (others answer 422).",
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "next_cursor of the previous page; valid only for the same list and filters.",
+            },
         ]
     if op.if_match:
-        spec["parameters"].append({"name": "If-Match", "in": "header", "required": True,
-                                   "schema": {"type": "string"}, "description": 'The record version, e.g. "3".'})
+        spec["parameters"].append(
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": 'The record version, e.g. "3".',
+            }
+        )
     if getattr(op, "idempotent", False):
-        spec["parameters"].append({
-            "name": "Idempotency-Key", "in": "header", "required": False,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-            "description": "Makes the write safe to retry: the first successful answer is kept for 24 h and "
-                           "returned again (header Idempotent-Replayed: true) for the same key and body, "
-                           "creating nothing; the same key with another body answers 422, and 409 while "
-                           "the first request is still running."})
+        spec["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "Makes the write safe to retry: the first successful answer is kept for 24 h and "
+                "returned again (header Idempotent-Replayed: true) for the same key and body, "
+                "creating nothing; the same key with another body answers 422, and 409 while "
+                "the first request is still running.",
+            }
+        )
     if op.body is not None:
         spec["requestBody"] = {"required": True, "content": {JSON: {"schema": refs[(op.body, "validation")]}}}
     elif op.content_types != (JSON,):
-        spec["requestBody"] = {"required": True, "content": {
-            ct: {"schema": {"type": "string", "format": "binary"}} for ct in op.content_types}}
+        spec["requestBody"] = {
+            "required": True,
+            "content": {ct: {"schema": {"type": "string", "format": "binary"}} for ct in op.content_types},
+        }
     success: dict[str, Any] = {"description": op.summary}
     if op.status != 204:
         if op.response is not None:
             schema = refs[(op.response, "serialization")]
             if op.paged:
-                schema = {"type": "object", "required": ["items", "next_cursor"], "properties": {
-                    "items": {"type": "array", "items": schema},
-                    "next_cursor": {"type": ["string", "null"]}}}
+                schema = {
+                    "type": "object",
+                    "required": ["items", "next_cursor"],
+                    "properties": {
+                        "items": {"type": "array", "items": schema},
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                }
             success["content"] = {JSON: {"schema": schema}}
         else:
             success["content"] = {op.produces: {"schema": {} if op.produces == JSON else {"type": "string"}}}
@@ -152,16 +190,24 @@ def document() -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": API_TITLE, "version": API_VERSION,
-                 "description": "Errors are application/problem+json (RFC 9457). Lists are paged with "
-                                "`limit` (1..200, default 50) and an opaque `cursor`."},
+        "info": {
+            "title": API_TITLE,
+            "version": API_VERSION,
+            "description": "Errors are application/problem+json (RFC 9457). Lists are paged with "
+            "`limit` (1..200, default 50) and an opaque `cursor`.",
+        },
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "responses": {f"Problem{s}": {"description": TITLES.get(s, "Error"),
-                                          "content": {PROBLEM_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}}}
-                          for s in sorted(used_statuses)},
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "A login token or a personal API token."}},
+            "responses": {
+                f"Problem{s}": {
+                    "description": TITLES.get(s, "Error"),
+                    "content": {PROBLEM_TYPE: {"schema": {"$ref": _REF.format(model="Problem")}}},
+                }
+                for s in sorted(used_statuses)
+            },
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A login token or a personal API token."}
+            },
         },
     }

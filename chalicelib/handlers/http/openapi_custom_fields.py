@@ -13,13 +13,21 @@ The cached base document is never changed: the answer is a deep copy. The
 cost is one Query for the tenant's fields, and none when no schema has a
 ``custom_fields`` property.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from chalicelib.domain.settings.custom_fields import (ENTITY_SCOPES, OPENAPI_SCOPE_KEY, TEXT_LIMITS, CustomField, FieldType,
-                                             kinds_for)
+from chalicelib.domain.settings.custom_fields import (
+    ENTITY_SCOPES,
+    OPENAPI_SCOPE_KEY,
+    TEXT_LIMITS,
+    CustomField,
+    FieldType,
+    kinds_for,
+)
 from chalicelib.domain.shared.errors import CrmError
 
 PROPERTY = "custom_fields"
@@ -28,8 +36,11 @@ _ONLY = {"person": "persons only", "company": "companies only"}
 
 def _targets(document: dict[str, Any]) -> list[str]:
     schemas = document.get("components", {}).get("schemas", {})
-    return [name for name, schema in schemas.items()
-            if isinstance(schema, dict) and isinstance(schema.get("properties", {}).get(PROPERTY), dict)]
+    return [
+        name
+        for name, schema in schemas.items()
+        if isinstance(schema, dict) and isinstance(schema.get("properties", {}).get(PROPERTY), dict)
+    ]
 
 
 def field_schema(field: CustomField, scope: str | None = None) -> dict[str, Any] | None:
@@ -74,15 +85,20 @@ def augment(document: dict[str, Any], fields: Iterable[CustomField]) -> dict[str
         scope = prop.get(OPENAPI_SCOPE_KEY)
         scope = scope if scope in ENTITY_SCOPES else None
         kinds = set(kinds_for(scope)) if scope else None
-        typed = {f.id: s for f in fields if kinds is None or f.entity.value in kinds
-                 if (s := field_schema(f, scope)) is not None}
+        typed = {
+            f.id: s
+            for f in fields
+            if kinds is None or f.entity.value in kinds
+            if (s := field_schema(f, scope)) is not None
+        }
         branch = _object_branch(prop)
         if branch is None:
             continue
         branch["properties"] = typed
         branch["additionalProperties"] = False
-        prop["description"] = (prop.get("description") or "Values by custom field id.").rstrip(".") + \
-            ". The fields listed are this tenant's (see /v1/custom-fields)."
+        prop["description"] = (prop.get("description") or "Values by custom field id.").rstrip(
+            "."
+        ) + ". The fields listed are this tenant's (see /v1/custom-fields)."
     return result
 
 

@@ -1,4 +1,5 @@
 """Domain errors -> RFC 9457 application/problem+json."""
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,20 @@ _STATUS: list[tuple[type[errors.CrmError], int]] = [
 ]
 
 TITLES = {
-    400: "Bad request", 401: "Not authenticated", 403: "Forbidden", 404: "Not found",
-    405: "Method not allowed", 409: "Conflict", 412: "Precondition failed", 428: "Precondition required", 413: "Payload too large",
-    415: "Unsupported media type", 422: "Validation failed", 429: "Too many requests",
-    500: "Internal server error", 503: "Temporarily unavailable",
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    428: "Precondition required",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Temporarily unavailable",
 }
 
 
@@ -45,9 +56,14 @@ def type_uri(status: int) -> str:
     return f"https://crm.invalid/problems/{status}"
 
 
-def problem(status: int, detail: str, *, title: str | None = None,
-            field_errors: list[errors.FieldError] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    field_errors: list[errors.FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, Any] = {
         "type": type_uri(status),
         "title": title or TITLES.get(status, "Error"),
@@ -56,8 +72,9 @@ def problem(status: int, detail: str, *, title: str | None = None,
     }
     if field_errors is not None:
         body["errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
-    return Response(body=json.dumps(body), status_code=status,
-                    headers={"Content-Type": PROBLEM_TYPE, **(headers or {})})
+    return Response(
+        body=json.dumps(body), status_code=status, headers={"Content-Type": PROBLEM_TYPE, **(headers or {})}
+    )
 
 
 def from_error(error: errors.CrmError) -> Response:
@@ -70,8 +87,9 @@ def from_error(error: errors.CrmError) -> Response:
         # RFC 9110 11.6.1: a 401 names the scheme the client must use.
         headers["WWW-Authenticate"] = 'Bearer realm="crm"'
 
-    return problem(status, error.detail, title=error.title,
-                   field_errors=error.errors if status == 422 else None, headers=headers)
+    return problem(
+        status, error.detail, title=error.title, field_errors=error.errors if status == 422 else None, headers=headers
+    )
 
 
 def field_errors(err: ValidationError, *, location: str = "") -> list[errors.FieldError]:

@@ -11,13 +11,15 @@ registers the Chalice route and wraps the view so that it
 - serialises pydantic answers and pages into the JSON envelope,
 and records an ``Operation`` that handlers/openapi.py turns into the spec.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -70,6 +72,7 @@ class Operation:
 @dataclass
 class Call:
     """What a view receives besides its path parameters."""
+
     request: Any
     body: Any = None
     query: Any = None
@@ -97,8 +100,9 @@ class Call:
 
         self._scope = QueryScope(self.caller.tenant_id, query_name, filters)
         params = self.request.query_params or {}
-        return container().cursor_codec.page_request(self._scope, limit=params.get("limit"),
-                                                     cursor=params.get("cursor"))
+        return container().cursor_codec.page_request(
+            self._scope, limit=params.get("limit"), cursor=params.get("cursor")
+        )
 
     def page(self, result: Slice[Any], view: Callable[[Any], Any] | None = None) -> Page[Any]:
         """The answer page: items shaped by ``view``, the next cursor signed."""
@@ -116,11 +120,12 @@ class Call:
         if raw is None:
             raise errors.PreconditionRequired(
                 "Send If-Match with the version you are changing: the ETag that GET "
-                f"{self.request_path} answers, e.g. If-Match: \"<version>\".")
+                f'{self.request_path} answers, e.g. If-Match: "<version>".'
+            )
         text = raw.strip()
         if text.startswith("W/"):
             # RFC 9110 13.1.1: If-Match compares strongly; a weak tag never matches.
-            raise errors.PreconditionFailed("If-Match needs the strong ETag (\"<version>\"), not a weak W/ tag.")
+            raise errors.PreconditionFailed('If-Match needs the strong ETag ("<version>"), not a weak W/ tag.')
         text = text.strip('"')
         if not text.isdigit():
             raise errors.BadRequest('If-Match must be a record version, e.g. "3".')
@@ -169,8 +174,8 @@ def _render(result: Any, op: Operation) -> Response:
 
 
 def _authenticate(call: Call, op: Operation) -> None:
-    from chalicelib.domain.identity.module_access import ensure_module_access
     from chalicelib.bootstrap import container
+    from chalicelib.domain.identity.module_access import ensure_module_access
 
     call.principal, call.tenant = container().auth.authenticate(call.header("authorization"))
     identify(tenant_id=call.principal.tenant_id, user_id=call.principal.user_id)
@@ -239,9 +244,14 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                 raw = request.raw_body or b""
                 if len(raw) > get_settings().max_body_bytes:
                     raise errors.PayloadTooLarge(
-                        f"The request body is larger than {get_settings().max_body_bytes} bytes.")
-                call = Call(request=request, raw_body=raw, headers=dict(request.headers or {}),
-                            request_path=path.format(**path_params))
+                        f"The request body is larger than {get_settings().max_body_bytes} bytes."
+                    )
+                call = Call(
+                    request=request,
+                    raw_body=raw,
+                    headers=dict(request.headers or {}),
+                    request_path=path.format(**path_params),
+                )
                 if not op.public:
                     _authenticate(call, op)
                 if op.body is not None:
@@ -250,9 +260,11 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                     call.query = _parse_query(request, op.query, op.paged)
                 if op.idempotent and call.header(IDEMPOTENCY_HEADER) is not None:
                     # Keyed on the real path: the same key on two contacts' histories is two requests.
-                    return _idempotent(call, f"{method} {call.request_path}",
-                                       lambda: _render(view(**path_params, call=call) if wants_call
-                                                       else view(**path_params), op))
+                    return _idempotent(
+                        call,
+                        f"{method} {call.request_path}",
+                        lambda: _render(view(**path_params, call=call) if wants_call else view(**path_params), op),
+                    )
                 result = view(**path_params, call=call) if wants_call else view(**path_params)
                 return _render(result, op)
             except errors.CrmError as error:

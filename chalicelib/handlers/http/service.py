@@ -1,4 +1,5 @@
 """Public service endpoints: health, the OpenAPI document and its viewer."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -20,15 +21,30 @@ class Health(BaseModel):
     status: str
 
 
-@route(bp, "/health", "GET", summary="Readiness of the API and its storage", tag=TAG,
-       response=Health, public=True, errors=(503,))
+@route(
+    bp,
+    "/health",
+    "GET",
+    summary="Readiness of the API and its storage",
+    tag=TAG,
+    response=Health,
+    public=True,
+    errors=(503,),
+)
 def health() -> Health:
     check_dependencies()
     return Health(status="ok")
 
 
-@route(bp, "/openapi.json", "GET", summary="This API as OpenAPI 3.1", tag=TAG, public=True,
-       description="With a bearer token, records' `custom_fields` list the caller's tenant's custom fields.")
+@route(
+    bp,
+    "/openapi.json",
+    "GET",
+    summary="This API as OpenAPI 3.1",
+    tag=TAG,
+    public=True,
+    description="With a bearer token, records' `custom_fields` list the caller's tenant's custom fields.",
+)
 def openapi_document(call: Call) -> Response:
     from chalicelib.handlers.http.openapi import document
     from chalicelib.handlers.http.openapi_custom_fields import for_caller
@@ -39,8 +55,7 @@ def openapi_document(call: Call) -> Response:
 
 _TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 # The Swagger UI assets we serve; anything else under /docs/ is 404.
-_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8",
-           "swagger-ui-bundle.js": "application/javascript; charset=utf-8"}
+_ASSETS = {"swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": "application/javascript; charset=utf-8"}
 
 
 def _swagger_static_dir() -> Path:
@@ -51,21 +66,30 @@ def _swagger_static_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "static"
 
 
-@route(bp, "/docs", "GET", summary="Human-readable API reference (renders offline)", tag=TAG,
-       public=True, produces="text/html")
+@route(
+    bp,
+    "/docs",
+    "GET",
+    summary="Human-readable API reference (renders offline)",
+    tag=TAG,
+    public=True,
+    produces="text/html",
+)
 def docs(call: Call) -> Response:
     # Relative URLs (a stage prefix may precede /docs); "/docs/" reaches this
     # view too, and from there the assets are one level closer.
     requested = (call.request.context or {}).get("path") or ""
     trailing = requested.endswith("/")
     html = (_TEMPLATES / "docs.html").read_text(encoding="utf-8")
-    html = html.replace("{assets}", "" if trailing else "docs/").replace("{spec}", "../openapi.json" if trailing
-                                                                          else "openapi.json")
+    html = html.replace("{assets}", "" if trailing else "docs/").replace(
+        "{spec}", "../openapi.json" if trailing else "openapi.json"
+    )
     return Response(body=html, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@route(bp, "/docs/{asset}", "GET", summary="Assets of the API reference page", tag=TAG,
-       public=True, produces="text/plain")
+@route(
+    bp, "/docs/{asset}", "GET", summary="Assets of the API reference page", tag=TAG, public=True, produces="text/plain"
+)
 def docs_asset(asset: str) -> Response:
     from chalicelib.domain.shared.errors import NotFound
 

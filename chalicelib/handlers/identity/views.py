@@ -1,5 +1,6 @@
 """Response shapes of the identity endpoints: what clients see of the domain
 records (never a hash, never a secret except the one shown once)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -80,8 +81,9 @@ class TokenView(BaseModel):
 
     @classmethod
     def of(cls, token: StoredToken) -> "TokenView":
-        return cls(id=token.id, name=token.name, created_at=token.created_at, expires_at=token.expires_at,
-                   last4=token.last4)
+        return cls(
+            id=token.id, name=token.name, created_at=token.created_at, expires_at=token.expires_at, last4=token.last4
+        )
 
 
 class TokenCreatedView(TokenView):

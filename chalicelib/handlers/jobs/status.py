@@ -1,4 +1,5 @@
 """The status of a background job (group operations, imports, tag changes)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,7 +24,8 @@ class JobView(BaseModel):
     succeeded: int
     failed: int
     failures: list[dict[str, Any]] = Field(
-        description=f"The first {MAX_FAILURES_SHOWN} failed items, e.g. {{id, status, reason, detail}}")
+        description=f"The first {MAX_FAILURES_SHOWN} failed items, e.g. {{id, status, reason, detail}}"
+    )
     created_at: datetime
     created_by: str
     started_at: datetime | None
@@ -31,12 +33,30 @@ class JobView(BaseModel):
 
     @classmethod
     def of(cls, job: BackgroundJob, failures: list[Failure]) -> "JobView":
-        return cls(id=job.id, kind=job.kind, status=job.status, total=job.total, succeeded=job.succeeded,
-                   failed=job.failed, failures=failures, created_at=job.created_at, created_by=job.created_by,
-                   started_at=job.started_at, finished_at=job.finished_at)
+        return cls(
+            id=job.id,
+            kind=job.kind,
+            status=job.status,
+            total=job.total,
+            succeeded=job.succeeded,
+            failed=job.failed,
+            failures=failures,
+            created_at=job.created_at,
+            created_by=job.created_by,
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+        )
 
 
-@route(bp, "/v1/jobs/{job_id}", "GET", summary="Progress and result of a background job", tag=TAG,
-       response=JobView, errors=(404,), description="Visible to the user who started the job and to admins.")
+@route(
+    bp,
+    "/v1/jobs/{job_id}",
+    "GET",
+    summary="Progress and result of a background job",
+    tag=TAG,
+    response=JobView,
+    errors=(404,),
+    description="Visible to the user who started the job and to admins.",
+)
 def get_job(job_id: str, call: Call) -> JobView:
     return JobView.of(*container().background_jobs.get(call.caller, job_id))

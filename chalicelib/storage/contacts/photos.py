@@ -2,6 +2,7 @@
 (``t/<tenant>/contacts/<contact id>/photo``). Overwritten by a new upload,
 deleted with the photo or the contact (idempotent: deleting a missing object
 succeeds). Clients only ever get a short-lived presigned GET URL."""
+
 from __future__ import annotations
 
 from chalicelib.storage.blobs import BlobStore, tenant_object_key

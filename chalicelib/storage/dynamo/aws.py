@@ -1,4 +1,5 @@
 """boto3 clients: created once per container, lazily, with timeouts and retries."""
+
 from __future__ import annotations
 
 import functools

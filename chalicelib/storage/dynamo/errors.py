@@ -1,22 +1,26 @@
 """AWS errors become domain errors here, and only here."""
+
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from chalicelib.domain.shared.errors import Conflict, CrmError, TemporarilyUnavailable
 
-_RETRYABLE_CODES = frozenset({
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "SlowDown",
-    "RequestThrottled",
-})
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+        "RequestThrottled",
+    }
+)
 
 
 def error_code(err: ClientError) -> str:
@@ -30,7 +34,7 @@ def to_domain_error(err: ClientError, *, on_condition: Sequence[CrmError | None]
     if code in _RETRYABLE_CODES:
         return TemporarilyUnavailable("The database is busy; please retry.")
     if code == "ConditionalCheckFailedException":
-        return (on_condition[0] if on_condition and on_condition[0] else Conflict("The record changed meanwhile."))
+        return on_condition[0] if on_condition and on_condition[0] else Conflict("The record changed meanwhile.")
     if code == "TransactionConflictException":
         return Conflict("A concurrent change touched the same records; please retry.")
     if code == "TransactionCanceledException":

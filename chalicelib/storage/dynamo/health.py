@@ -1,10 +1,11 @@
 """Readiness: do the table, the bucket and the queues answer?"""
+
 from __future__ import annotations
 
 from chalicelib.storage.blobs import BlobStore
-from chalicelib.storage.queues import Queue
 from chalicelib.storage.dynamo.table import Table
 from chalicelib.storage.dynamo.table_spec import QUEUES
+from chalicelib.storage.queues import Queue
 
 
 def check_dependencies() -> None:

@@ -18,9 +18,11 @@ Rules held here, once, for every record type:
 - fields that became null are removed from the item;
 - new tags enter the entity's tag registry (CON-6) in the same transaction.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.shared.errors import Conflict, CrmError, FieldError, PreconditionFailed, ValidationFailed
@@ -41,8 +43,10 @@ _KEY_ATTRIBUTES = ("pk", "sk", "id", "version", "tenant_id")
 def checked(ops: list[Any]) -> list[Any]:
     """The operations of one record write, refused (422) when they cannot be one transaction."""
     if len(ops) > MAX_TRANSACTION:
-        raise ValidationFailed("This change touches too much at once; split it into smaller changes.",
-                               errors=[FieldError("body", f"{len(ops)} writes, at most {MAX_TRANSACTION}")])
+        raise ValidationFailed(
+            "This change touches too much at once; split it into smaller changes.",
+            errors=[FieldError("body", f"{len(ops)} writes, at most {MAX_TRANSACTION}")],
+        )
     return ops
 
 
@@ -60,6 +64,7 @@ def _changed_meanwhile(kind: str) -> CrmError:
 class IndexedStore(Generic[R]):
     """Subclasses say the entity (``kind``), its model, keys and index entries,
     and what else each write holds (``side_ops``)."""
+
     kind: str = ""
     model: Any = None
     # The attribute of an index entry that names its record.
@@ -101,24 +106,46 @@ class IndexedStore(Generic[R]):
         """In the order asked; missing ones left out. ``consistent`` when the
         records are read to be written (cascades)."""
         ordered = list(dict.fromkeys(record_ids))
-        found = {i["pk"]: i for i in self._table.get_many((self.record_key(tenant_id, r) for r in ordered),
-                                                            consistent=consistent)}
-        return [self.model.model_validate(found[self.record_key(tenant_id, r)["pk"]])
-                for r in ordered if self.record_key(tenant_id, r)["pk"] in found]
+        found = {
+            i["pk"]: i
+            for i in self._table.get_many((self.record_key(tenant_id, r) for r in ordered), consistent=consistent)
+        }
+        return [
+            self.model.model_validate(found[self.record_key(tenant_id, r)["pk"]])
+            for r in ordered
+            if self.record_key(tenant_id, r)["pk"] in found
+        ]
 
-    def query_entries(self, partition: str, page: PageRequest, *, sort: SortKey | None = None,
-                      newest_first: bool = False, visible: Callable[[Item], bool] | None = None) -> Slice[Item]:
-        return self._table.query(partition, sort=sort, page=page, newest_first=newest_first, visible=visible,
-                                 consistent=True)
+    def query_entries(
+        self,
+        partition: str,
+        page: PageRequest,
+        *,
+        sort: SortKey | None = None,
+        newest_first: bool = False,
+        visible: Callable[[Item], bool] | None = None,
+    ) -> Slice[Item]:
+        return self._table.query(
+            partition, sort=sort, page=page, newest_first=newest_first, visible=visible, consistent=True
+        )
 
     def records_of(self, tenant_id: str, entries: Slice[Item]) -> Slice[R]:
         """The records a page of entries names, in the page's order."""
         return Slice(self.get_many(tenant_id, [e[self.entry_id] for e in entries.items]), entries.after)
 
-    def query(self, tenant_id: str, facet: str, page: PageRequest, *, sort: SortKey | None = None,
-              newest_first: bool = True, visible: Callable[[Item], bool]) -> Slice[R]:
-        entries = self.query_entries(self.facet(tenant_id, facet), page, sort=sort, newest_first=newest_first,
-                                     visible=visible)
+    def query(
+        self,
+        tenant_id: str,
+        facet: str,
+        page: PageRequest,
+        *,
+        sort: SortKey | None = None,
+        newest_first: bool = True,
+        visible: Callable[[Item], bool],
+    ) -> Slice[R]:
+        entries = self.query_entries(
+            self.facet(tenant_id, facet), page, sort=sort, newest_first=newest_first, visible=visible
+        )
         return self.records_of(tenant_id, entries)
 
     def entries(self, tenant_id: str, facet: str, sort: SortKey | None = None) -> list[Item]:
@@ -140,8 +167,11 @@ class IndexedStore(Generic[R]):
         if after is None or not hasattr(after, "tags"):
             return []
         known = {fold(t) for t in before.tags} if before else set()
-        return [Update(keys.tag(after.tenant_id, self.kind, fold(t)), set={"name": t}, bump_version=False,
-                       must_exist=False) for t in after.tags if fold(t) not in known]
+        return [
+            Update(keys.tag(after.tenant_id, self.kind, fold(t)), set={"name": t}, bump_version=False, must_exist=False)
+            for t in after.tags
+            if fold(t) not in known
+        ]
 
     def _record_ops(self, before: R | None, after: R | None, by: str | None, at: Any) -> list[Any]:
         old = self.index_entries(before) if before is not None else {}
@@ -149,9 +179,15 @@ class IndexedStore(Generic[R]):
         return [*entry_ops(old, new), *self._tag_ops(before, after), *self.side_ops(before, after, by=by, at=at)]
 
     def create(self, record: R, *, by: str | None, extra: Iterable[Any] = ()) -> R:
-        self._table.transact(checked([
-            Put(self.item(record), on_conflict=Conflict(f"The {self.kind} already exists.")),
-            *self._record_ops(None, record, by, record.updated_at), *extra]))
+        self._table.transact(
+            checked(
+                [
+                    Put(self.item(record), on_conflict=Conflict(f"The {self.kind} already exists.")),
+                    *self._record_ops(None, record, by, record.updated_at),
+                    *extra,
+                ]
+            )
+        )
         return record
 
     def update(self, before: R, after: R, *, by: str | None, extra: Iterable[Any] = ()) -> R:
@@ -160,19 +196,39 @@ class IndexedStore(Generic[R]):
         changes = {k: item.get(k) for k in item if k not in _KEY_ATTRIBUTES}
         # Fields that became null are removed.
         changes.update({k: None for k in self.item(before) if k not in item})
-        self._table.transact(checked([
-            Update(self.record_key(after.tenant_id, after.id), set=changes, expected_version=before.version,
-                   on_conflict=_changed_meanwhile(self.kind)),
-            *self._record_ops(before, after, by, after.updated_at), *extra]))
+        self._table.transact(
+            checked(
+                [
+                    Update(
+                        self.record_key(after.tenant_id, after.id),
+                        set=changes,
+                        expected_version=before.version,
+                        on_conflict=_changed_meanwhile(self.kind),
+                    ),
+                    *self._record_ops(before, after, by, after.updated_at),
+                    *extra,
+                ]
+            )
+        )
         return after.model_copy(update={"version": before.version + 1})
 
     def delete(self, record: R, *, by: str | None, at: Any, extra: Iterable[Any] = ()) -> None:
         """Delete ``record`` as read: conditioned on its version."""
         gone = record.model_copy(update={"updated_at": at})
-        self._table.transact(checked([
-            Delete(self.record_key(record.tenant_id, record.id), expected_version=record.version, must_exist=True,
-                   on_conflict=_changed_meanwhile(self.kind)),
-            *self._record_ops(gone, None, by, at), *extra]))
+        self._table.transact(
+            checked(
+                [
+                    Delete(
+                        self.record_key(record.tenant_id, record.id),
+                        expected_version=record.version,
+                        must_exist=True,
+                        on_conflict=_changed_meanwhile(self.kind),
+                    ),
+                    *self._record_ops(gone, None, by, at),
+                    *extra,
+                ]
+            )
+        )
 
     # ---- tags (the entity's registry: folded name -> display name) ----
 
@@ -191,8 +247,9 @@ class IndexedStore(Generic[R]):
 
     def save_tag(self, tenant_id: str, name: str) -> None:
         """Put a registry entry, or respell it (SET-12 rename); an upsert."""
-        self._table.update(keys.tag(tenant_id, self.kind, fold(name)), set={"name": name}, bump_version=False,
-                           must_exist=False)
+        self._table.update(
+            keys.tag(tenant_id, self.kind, fold(name)), set={"name": name}, bump_version=False, must_exist=False
+        )
 
     def delete_tag(self, tenant_id: str, folded_tag: str) -> None:
         self._table.delete(keys.tag(tenant_id, self.kind, folded_tag))

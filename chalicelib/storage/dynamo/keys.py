@@ -81,9 +81,10 @@ Access patterns (one per line: pattern -> table/index, key condition):
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.shared.clock import iso
 
@@ -110,12 +111,12 @@ def job_state(name: str) -> dict[str, str]:
 
 
 def expiry_bucket(moment: datetime) -> str:
-    return "EXPIRY#" + moment.astimezone(timezone.utc).strftime(EXPIRY_BUCKET_FORMAT)
+    return "EXPIRY#" + moment.astimezone(UTC).strftime(EXPIRY_BUCKET_FORMAT)
 
 
 def expiry_buckets(since: datetime, until: datetime) -> list[str]:
     """Every hourly bucket from ``since`` through ``until``, oldest first."""
-    start = since.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     buckets, moment = [], start
     while moment <= until:
         buckets.append(expiry_bucket(moment))
@@ -136,6 +137,7 @@ def expiry_attributes(expires_at: datetime) -> dict[str, object]:
 
 # ---- tenants, users, groups, tokens, notifications ----
 
+
 def tenant(tenant_id: str) -> dict[str, str]:
     return {"pk": tenant_prefix(tenant_id) + "TENANT", "sk": "META"}
 
@@ -146,8 +148,10 @@ def user(tenant_id: str, user_id: str) -> dict[str, str]:
 
 def user_indexes(tenant_id: str, user_id: str, email: str) -> dict[str, str]:
     return {
-        "gsi1pk": login_partition(email), "gsi1sk": user(tenant_id, user_id)["pk"],
-        "gsi2pk": tenant_users(tenant_id), "gsi2sk": user_id,
+        "gsi1pk": login_partition(email),
+        "gsi1sk": user(tenant_id, user_id)["pk"],
+        "gsi2pk": tenant_users(tenant_id),
+        "gsi2sk": user_id,
     }
 
 
@@ -196,6 +200,7 @@ def login_failures(email_digest: str, window: int) -> dict[str, str]:
 
 
 # ---- contacts ----
+
 
 def contact(tenant_id: str, contact_id: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}CONTACT#{contact_id}", "sk": "META"}
@@ -301,10 +306,11 @@ def parent_partition(tenant_id: str, kind: str, record_id: str) -> str:
     return f"{tenant_prefix(tenant_id)}{_key_part(kind).upper()}#{_key_part(record_id)}"
 
 
-def history_event(tenant_id: str, kind: str, parent_id: str, happened_at: datetime,
-                  event_id: str) -> dict[str, str]:
-    return {"pk": parent_partition(tenant_id, kind, parent_id),
-            "sk": f"{HISTORY_PREFIX}{iso(happened_at)}#{_key_part(event_id)}"}
+def history_event(tenant_id: str, kind: str, parent_id: str, happened_at: datetime, event_id: str) -> dict[str, str]:
+    return {
+        "pk": parent_partition(tenant_id, kind, parent_id),
+        "sk": f"{HISTORY_PREFIX}{iso(happened_at)}#{_key_part(event_id)}",
+    }
 
 
 def history_range(happened_from: datetime | None, happened_to: datetime | None) -> tuple[str, str]:
@@ -344,6 +350,7 @@ def change_entry(tenant_id: str, entity: str, record_id: str, entry_id: str) -> 
 
 # ---- task reminders ----
 
+
 def task(tenant_id: str, task_id: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}TASK#{task_id}", "sk": "META"}
 
@@ -353,7 +360,7 @@ def reminder(tenant_id: str, task_id: str) -> dict[str, str]:
 
 
 def reminder_bucket(moment: datetime) -> str:
-    return "REMIND#" + moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    return "REMIND#" + moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
 def reminder_schedule(tenant_id: str, task_id: str, remind_at: datetime) -> dict[str, str]:
@@ -375,11 +382,14 @@ def task_by_due(due_at: datetime, task_id: str) -> str:
 
 def task_due_range(due_from: datetime | None, due_to: datetime | None) -> tuple[str, str]:
     """Sort-key bounds of the tasks due from .. to (inclusive; None: open)."""
-    return (TASK_BY_DUE + (iso(due_from) if due_from else ""),
-            TASK_BY_DUE + (iso(due_to) if due_to else "") + _SORTS_LAST)
+    return (
+        TASK_BY_DUE + (iso(due_from) if due_from else ""),
+        TASK_BY_DUE + (iso(due_to) if due_to else "") + _SORTS_LAST,
+    )
 
 
 # ---- idempotent requests (Idempotency-Key) ----
+
 
 def idempotency(tenant_id: str, user_id: str, route: str, key: str) -> dict[str, str]:
     import hashlib

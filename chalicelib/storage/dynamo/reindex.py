@@ -11,10 +11,12 @@ writes (the local stack does so at start). Memory grows with the number of
 index entries (a few hundred bytes each): fine for hundreds of thousands of
 records; beyond that, run it per tenant from a Lambda with more memory.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
@@ -40,9 +42,9 @@ def _infixes(store: IndexedStore[Any]) -> tuple[str, str, str]:
     """What follows ``T#<tenant>#`` in the store's record keys and entry keys."""
     prefix = keys.tenant_prefix(_PROBE_TENANT)
     record_pk = store.record_key(_PROBE_TENANT, _PROBE_ID)["pk"]
-    record_infix = record_pk[len(prefix):-len(_PROBE_ID)]
-    entry_infix = store.facet(_PROBE_TENANT, "")[len(prefix):]
-    return record_infix, entry_infix, keys.tags(_PROBE_TENANT, store.kind)[len(prefix):]
+    record_infix = record_pk[len(prefix) : -len(_PROBE_ID)]
+    entry_infix = store.facet(_PROBE_TENANT, "")[len(prefix) :]
+    return record_infix, entry_infix, keys.tags(_PROBE_TENANT, store.kind)[len(prefix) :]
 
 
 def current_version(table: Table) -> int:
@@ -65,8 +67,11 @@ def reindex(stores: Iterable[IndexedStore[Any]], table: Table) -> ReindexReport:
             continue
         tenant_id, rest = split
         for store, record_infix, _, registry_infix in plans:
-            if rest.startswith(record_infix) and item["sk"] == store.record_key(tenant_id, "x")["sk"] \
-                    and "#" not in rest[len(record_infix):]:
+            if (
+                rest.startswith(record_infix)
+                and item["sk"] == store.record_key(tenant_id, "x")["sk"]
+                and "#" not in rest[len(record_infix) :]
+            ):
                 records.append((store, item))
             elif rest == registry_infix:
                 registries.append((store, tenant_id, item))
@@ -74,7 +79,8 @@ def reindex(stores: Iterable[IndexedStore[Any]], table: Table) -> ReindexReport:
     by_id = {(store.kind, item["tenant_id"], item["id"]): item for store, item in records}
     for store, item in records:
         record = store.model.model_validate(item)
-        migrated = store.migrated(record, lambda kind, record_id: by_id.get((kind, record.tenant_id, record_id)))
+        tenant_id = record.tenant_id
+        migrated = store.migrated(record, lambda kind, record_id, t=tenant_id: by_id.get((kind, t, record_id)))
         if migrated is not None:
             old, new = store.item(record), store.item(migrated)
             changes = {k: new.get(k) for k in set(old) | set(new) if old.get(k) != new.get(k)}
@@ -91,8 +97,10 @@ def reindex(stores: Iterable[IndexedStore[Any]], table: Table) -> ReindexReport:
     for store, tenant_id, item in registries:
         folded = fold(item["name"])
         if folded != item["sk"]:
-            table.write_batch(puts=[{**item, **keys.tag(tenant_id, store.kind, folded)}],
-                              deletes=[{"pk": item["pk"], "sk": item["sk"]}])
+            table.write_batch(
+                puts=[{**item, **keys.tag(tenant_id, store.kind, folded)}],
+                deletes=[{"pk": item["pk"], "sk": item["sk"]}],
+            )
             report.tags_rekeyed += 1
 
     stale = []
@@ -100,8 +108,10 @@ def reindex(stores: Iterable[IndexedStore[Any]], table: Table) -> ReindexReport:
         split = keys.split_tenant(item["pk"])
         if split is None:
             continue
-        if any(split[1].startswith(entry_infix) for _, _, entry_infix, _ in plans) \
-                and (item["pk"], item["sk"]) not in kept:
+        if (
+            any(split[1].startswith(entry_infix) for _, _, entry_infix, _ in plans)
+            and (item["pk"], item["sk"]) not in kept
+        ):
             stale.append({"pk": item["pk"], "sk": item["sk"]})
     table.write_batch(deletes=stale)
     report.entries_removed = len(stale)

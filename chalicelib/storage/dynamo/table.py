@@ -4,10 +4,12 @@ and paged queries. Items go in and come out as plain Python values.
 Every mutable item carries ``version`` (1 on create, +1 on every update), and
 every write states its condition; there is no read-then-put anywhere.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -29,6 +31,7 @@ _deserializer = TypeDeserializer()
 # caller who may see little of a large collection cannot make one request
 # read it all; the page then ends early with a cursor to go on.
 MAX_READS_PER_PAGE = 8
+_FIRST_PAGE = PageRequest()
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +45,7 @@ def deserialize(item: Mapping[str, Any]) -> Item:
 @dataclass(frozen=True)
 class SortKey:
     """A sort-key condition: ``SortKey.begins_with("CONTACT#")`` etc."""
+
     op: str
     values: tuple[str, ...]
 
@@ -74,6 +78,7 @@ class SortKey:
 
 
 # ---- transaction operations: each says what its failed condition means ----
+
 
 @dataclass
 class Put:
@@ -267,23 +272,47 @@ class Table:
             self._client.put_item(TableName=self.name, **_put_params(op))
         return {**item, "version": item.get("version", 1)}
 
-    def update(self, key: Key, *, set: Mapping[str, Any] | None = None, remove: Sequence[str] = (),
-               add: Mapping[str, int] | None = None, expected_version: int | None = None,
-               bump_version: bool = True, must_exist: bool = True, require: Any = None) -> Item:
+    def update(
+        self,
+        key: Key,
+        *,
+        set: Mapping[str, Any] | None = None,
+        remove: Sequence[str] = (),
+        add: Mapping[str, int] | None = None,
+        expected_version: int | None = None,
+        bump_version: bool = True,
+        must_exist: bool = True,
+        require: Any = None,
+    ) -> Item:
         """Update in place and return the new item. With ``expected_version``,
         a missing item is NotFound and another version PreconditionFailed;
         a failed ``require`` rule is a Conflict."""
-        op = Update(key, set=set or {}, remove=remove, add=add or {}, expected_version=expected_version,
-                    bump_version=bump_version, must_exist=must_exist, require=require)
+        op = Update(
+            key,
+            set=set or {},
+            remove=remove,
+            add=add or {},
+            expected_version=expected_version,
+            bump_version=bump_version,
+            must_exist=must_exist,
+            require=require,
+        )
         try:
             answer = self._client.update_item(
-                TableName=self.name, ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD", **_update_params(op))
+                TableName=self.name,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **_update_params(op),
+            )
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
                 old = err.response.get("Item")
-                stale = expected_version is not None and old and "version" in old and \
-                    _deserializer.deserialize(old["version"]) != expected_version
+                stale = (
+                    expected_version is not None
+                    and old
+                    and "version" in old
+                    and _deserializer.deserialize(old["version"]) != expected_version
+                )
                 if require is not None and old and not stale:
                     raise Conflict("The record is not in the state this change needs.") from err
                 raise self._condition_error(err, expected_version) from err
@@ -296,8 +325,11 @@ class Table:
         op = Delete(key, expected_version=expected_version, must_exist=must_exist)
         try:
             answer = self._client.delete_item(
-                TableName=self.name, ReturnValues="ALL_OLD",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD", **_delete_params(op))
+                TableName=self.name,
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **_delete_params(op),
+            )
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
                 raise self._condition_error(err, expected_version) from err
@@ -313,8 +345,9 @@ class Table:
         expr = _Expr()
         condition = f"{expr.name(attribute)} {op} {expr.value(value)}"
         try:
-            self._client.delete_item(TableName=self.name, Key=serialize(key),
-                                     ConditionExpression=condition, **expr.params())
+            self._client.delete_item(
+                TableName=self.name, Key=serialize(key), ConditionExpression=condition, **expr.params()
+            )
         except ClientError as err:
             if error_code(err) == "ConditionalCheckFailedException":
                 return False
@@ -372,8 +405,11 @@ class Table:
             elif isinstance(op, Delete):
                 requests.append({"Delete": {"TableName": self.name, **_delete_params(op)}})
             else:
-                check: dict[str, Any] = {"TableName": self.name, "Key": serialize(op.key),
-                                          "ConditionExpression": op.condition}
+                check: dict[str, Any] = {
+                    "TableName": self.name,
+                    "Key": serialize(op.key),
+                    "ConditionExpression": op.condition,
+                }
                 if op.values:
                     check["ExpressionAttributeValues"] = serialize(op.values)
                 requests.append({"ConditionCheck": check})
@@ -389,9 +425,17 @@ class Table:
             return Conflict("The record already exists.")
         return Conflict("The record changed meanwhile.")
 
-    def query(self, partition: str, *, sort: SortKey | None = None, index: str | None = None,
-              page: PageRequest = PageRequest(), visible: Callable[[Item], bool] | None = None,
-              newest_first: bool = False, consistent: bool = False) -> Slice[Item]:
+    def query(
+        self,
+        partition: str,
+        *,
+        sort: SortKey | None = None,
+        index: str | None = None,
+        page: PageRequest = _FIRST_PAGE,
+        visible: Callable[[Item], bool] | None = None,
+        newest_first: bool = False,
+        consistent: bool = False,
+    ) -> Slice[Item]:
         """One page of a Query. ``visible`` drops items the caller may not see
         while still filling the page; the position after the last item
         examined becomes the next cursor."""
@@ -404,8 +448,10 @@ class Table:
                 expr.values[f":sk{i}"] = value
             condition += f" AND {sort_expr}"
         params: dict[str, Any] = {
-            "TableName": self.name, "KeyConditionExpression": condition,
-            "ScanIndexForward": not newest_first, **expr.params(),
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": not newest_first,
+            **expr.params(),
         }
         if index is not None:
             params["IndexName"] = index

@@ -3,6 +3,7 @@
 One DynamoDB table (single-table design, on-demand), one S3 bucket, and the
 SQS queues each with a dead-letter queue.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Expiring items, found through the ``schedule`` index's hourly buckets."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,14 +22,17 @@ class ExpiringItemsStore:
         return datetime.fromisoformat(state["swept_until"]) if state else None
 
     def record_sweep(self, until: datetime) -> None:
-        self._table.update(keys.job_state(_JOB), set={"swept_until": iso(until)},
-                           bump_version=False, must_exist=False)
+        self._table.update(keys.job_state(_JOB), set={"swept_until": iso(until)}, bump_version=False, must_exist=False)
 
     def delete_expired(self, hour: datetime, now: datetime) -> int:
         deleted, after = 0, None
         while True:
-            page = self._table.query(keys.expiry_bucket(hour), index=SCHEDULE_INDEX,
-                                     sort=SortKey.at_most(iso(now)), page=PageRequest(limit=100, after=after))
+            page = self._table.query(
+                keys.expiry_bucket(hour),
+                index=SCHEDULE_INDEX,
+                sort=SortKey.at_most(iso(now)),
+                page=PageRequest(limit=100, after=after),
+            )
             for item in page.items:
                 # Conditional: an item whose expiry was extended meanwhile stays.
                 if self._table.delete_if(key_of(item), "ttl", "<=", int(now.timestamp())):

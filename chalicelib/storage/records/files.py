@@ -6,17 +6,18 @@ the record an event is added to), found by id alone through GSI1. The object
 key is ``t/<tenant>/files/<id>``: it does not name the parent, so moving a
 file to another record (merge) never touches S3.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
-
-from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.records.files import ObjectInfo, ParentLink, StoredFile
+from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.storage.dynamo import keys
 from chalicelib.storage.blobs import BlobStore, tenant_object_key
+from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.table import SortKey, Table
 from chalicelib.storage.dynamo.table_spec import GSI1
 
@@ -26,9 +27,11 @@ def object_key(tenant_id: str, file_id: str) -> str:
 
 
 def file_item(file: StoredFile) -> dict[str, Any]:
-    return {**file.model_dump(mode="json"),
-            **keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
-            **keys.file_indexes(file.tenant_id, file.id)}
+    return {
+        **file.model_dump(mode="json"),
+        **keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
+        **keys.file_indexes(file.tenant_id, file.id),
+    }
 
 
 def _file(item: Mapping[str, Any]) -> StoredFile:
@@ -60,18 +63,26 @@ class FileStore:
         return found
 
     def list_files(self, tenant_id: str, parent: ParentLink, page: PageRequest) -> Slice[StoredFile]:
-        found = self._table.query(keys.parent_partition(tenant_id, parent.kind, parent.id),
-                                  sort=SortKey.begins_with(keys.FILE_PREFIX), page=page, newest_first=True)
+        found = self._table.query(
+            keys.parent_partition(tenant_id, parent.kind, parent.id),
+            sort=SortKey.begins_with(keys.FILE_PREFIX),
+            page=page,
+            newest_first=True,
+        )
         return Slice([_file(i) for i in found.items], found.after)
 
     def mark_uploaded(self, file: StoredFile, size: int, at: datetime) -> StoredFile:
-        item = self._table.update(keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
-                                  set={"status": "uploaded", "size": size, "problem": None, "updated_at": iso(at)})
+        item = self._table.update(
+            keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
+            set={"status": "uploaded", "size": size, "problem": None, "updated_at": iso(at)},
+        )
         return _file(item)
 
     def mark_problem(self, file: StoredFile, problem: str, at: datetime) -> StoredFile:
-        item = self._table.update(keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
-                                  set={"problem": problem, "updated_at": iso(at)})
+        item = self._table.update(
+            keys.file(file.tenant_id, file.parent.kind, file.parent.id, file.id),
+            set={"problem": problem, "updated_at": iso(at)},
+        )
         return _file(item)
 
     # ---- objects ----

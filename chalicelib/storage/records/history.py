@@ -20,21 +20,23 @@ For other services:
 - ``move_all(tenant_id, kind, from_id, to_id)``: a merge moves every event
   and file to the surviving record; idempotent.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from chalicelib.domain.records.files import ParentLink
 from chalicelib.domain.records.history import HistoryEvent, HistoryKind, system_event
+from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.records.files import FileStore
-from chalicelib.storage.settings.lists import usage_delta_ops
 from chalicelib.storage.dynamo.table import Delete, Item, Put, SortKey, Table, Update, key_of
 from chalicelib.storage.dynamo.table_spec import GSI1
+from chalicelib.storage.records.files import FileStore
+from chalicelib.storage.settings.lists import usage_delta_ops
 
 # A cascade or a move works in pages of this many items (a move is a
 # transaction of two operations per item, a cascade of one plus at most one
@@ -79,8 +81,9 @@ def event_ops(event: HistoryEvent) -> list[Any]:
     return [event_op(event), *category_usage_ops(event.tenant_id, _usage_change(None, event.category_id))]
 
 
-def system_event_op(principal: Principal, parent_kind: str, parent_id: str, text: str, *,
-                    kind: HistoryKind = HistoryKind.SYSTEM) -> Put:
+def system_event_op(
+    principal: Principal, parent_kind: str, parent_id: str, text: str, *, kind: HistoryKind = HistoryKind.SYSTEM
+) -> Put:
     """A system event ("Stage: Proposal -> Won", "Merged X into Y") as a Put
     for the caller's own transaction; kind call/email serve HIS-2."""
     return event_op(system_event(principal, parent_kind, parent_id, text, kind=kind))
@@ -98,15 +101,27 @@ class HistoryStore:
         found = self._table.query(keys.history_by_id(tenant_id, event_id), index=GSI1, page=PageRequest(limit=1))
         return _event(found.items[0]) if found.items else None
 
-    def list_events(self, tenant_id: str, parent: ParentLink, page: PageRequest, *,
-                    happened_from: Any = None, happened_to: Any = None,
-                    equals: dict[str, str] | None = None) -> Slice[HistoryEvent]:
+    def list_events(
+        self,
+        tenant_id: str,
+        parent: ParentLink,
+        page: PageRequest,
+        *,
+        happened_from: Any = None,
+        happened_to: Any = None,
+        equals: dict[str, str] | None = None,
+    ) -> Slice[HistoryEvent]:
         """Newest first; ``equals`` narrows by attribute (category, author, kind)."""
         low, high = keys.history_range(happened_from, happened_to)
         wanted = dict(equals or {})
         visible = (lambda item: all(item.get(k) == v for k, v in wanted.items())) if wanted else None
-        found = self._table.query(keys.parent_partition(tenant_id, parent.kind, parent.id),
-                                  sort=SortKey.between(low, high), page=page, newest_first=True, visible=visible)
+        found = self._table.query(
+            keys.parent_partition(tenant_id, parent.kind, parent.id),
+            sort=SortKey.between(low, high),
+            page=page,
+            newest_first=True,
+            visible=visible,
+        )
         return Slice([_event(i) for i in found.items], found.after)
 
     def replace_event(self, before: HistoryEvent, after: HistoryEvent, *, expected_version: int) -> HistoryEvent:
@@ -115,8 +130,9 @@ class HistoryStore:
         saved = after.model_copy(update={"version": expected_version + 1})
         if old_key == new_key:
             dumped = after.model_dump(mode="json")
-            write: list[Any] = [Update(old_key, set={name: dumped[name] for name in _EVENT_FIELDS},
-                                       expected_version=expected_version)]
+            write: list[Any] = [
+                Update(old_key, set={name: dumped[name] for name in _EVENT_FIELDS}, expected_version=expected_version)
+            ]
         else:  # happened_at changed: the event moves within its collection
             write = [Delete(old_key, expected_version=expected_version, must_exist=True), Put(event_item(saved))]
         self._table.transact([*write, *usage])
@@ -124,16 +140,19 @@ class HistoryStore:
 
     def delete_event(self, event: HistoryEvent, *, expected_version: int | None) -> None:
         gone = NotFound("The history event does not exist.") if expected_version is None else None
-        self._table.transact([
-            Delete(_event_key(event), expected_version=expected_version, must_exist=True, on_conflict=gone),
-            *category_usage_ops(event.tenant_id, _usage_change(event.category_id, None)),
-        ])
+        self._table.transact(
+            [
+                Delete(_event_key(event), expected_version=expected_version, must_exist=True, on_conflict=gone),
+                *category_usage_ops(event.tenant_id, _usage_change(event.category_id, None)),
+            ]
+        )
 
     # ---- cascades ----
 
     def _first_page(self, partition: str, prefix: str) -> Slice[Item]:
-        return self._table.query(partition, sort=SortKey.begins_with(prefix), page=PageRequest(limit=BATCH),
-                                 consistent=True)
+        return self._table.query(
+            partition, sort=SortKey.begins_with(prefix), page=PageRequest(limit=BATCH), consistent=True
+        )
 
     def delete_all_for_parent(self, tenant_id: str, kind: str, parent_id: str) -> int:
         """Delete a record's events and files (records and objects). Safe to
@@ -175,10 +194,16 @@ class HistoryStore:
                     break
                 operations: list[Any] = []
                 for item in found.items:
-                    copy = {**item, "pk": target, "parent": {"kind": kind, "id": to_id},
-                            "version": int(item.get("version", 1)) + 1}
-                    operations += [Delete(key_of(item), expected_version=int(item.get("version", 1)),
-                                          must_exist=True), Put(copy)]
+                    copy = {
+                        **item,
+                        "pk": target,
+                        "parent": {"kind": kind, "id": to_id},
+                        "version": int(item.get("version", 1)) + 1,
+                    }
+                    operations += [
+                        Delete(key_of(item), expected_version=int(item.get("version", 1)), must_exist=True),
+                        Put(copy),
+                    ]
                 try:
                     self._table.transact(operations)
                 except (PreconditionFailed, Conflict):

@@ -1,6 +1,7 @@
 """What a deal's or a case's transaction writes besides the record and its
 index entries (storage/indexed_store.py): its change-log entry and the use
 counters of the custom fields it holds."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +10,12 @@ from chalicelib.storage.records.changelog import change_ops
 from chalicelib.storage.settings.custom_fields import field_usage_ops
 
 
-def restricted_record_ops(kind: str, before: Any | None, after: Any | None, *, by: str | None,
-                          at: Any) -> list[Any]:
+def restricted_record_ops(kind: str, before: Any | None, after: Any | None, *, by: str | None, at: Any) -> list[Any]:
     record = after or before
     logged = [r.model_dump(mode="json", exclude={"tenant_id"}) if r else None for r in (before, after)]
-    return [*change_ops(record.tenant_id, kind, record.id, logged[0], logged[1], by=by, at=at),
-            *field_usage_ops(record.tenant_id, before.custom_fields if before else None,
-                             after.custom_fields if after else None)]
+    return [
+        *change_ops(record.tenant_id, kind, record.id, logged[0], logged[1], by=by, at=at),
+        *field_usage_ops(
+            record.tenant_id, before.custom_fields if before else None, after.custom_fields if after else None
+        ),
+    ]

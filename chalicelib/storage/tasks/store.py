@@ -12,21 +12,23 @@ caller may not see, while filling the page) plus one BatchGetItem.
 The task's transaction also holds its change-log entry, the task-category
 use counters and the reminder (armed, re-armed or disarmed).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
-from chalicelib.domain.tasks.reminders import ArmedReminder
 from chalicelib.domain.tasks.models import Task, TaskQuery
+from chalicelib.domain.tasks.reminders import ArmedReminder
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.records.changelog import change_ops
-from chalicelib.storage.tasks.reminders import arm_op, disarm_op
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
-from chalicelib.storage.settings.lists import usage_ops
 from chalicelib.storage.dynamo.table import SortKey
+from chalicelib.storage.records.changelog import change_ops
+from chalicelib.storage.settings.lists import usage_ops
+from chalicelib.storage.tasks.reminders import arm_op, disarm_op
 
 CATEGORIES = "task-categories"
 
@@ -42,9 +44,15 @@ def facets(task: Task) -> list[str]:
 
 def index_entries(task: Task) -> dict[EntryKey, Item]:
     attributes: Item = {
-        "tid": task.id, "responsible_id": task.responsible_id, "created_by": task.created_by,
-        "status": task.status.value, "category_id": task.category_id, "contact_id": task.contact_id,
-        "deal_id": task.deal_id, "case_id": task.case_id, "due_at": iso(task.due_at),
+        "tid": task.id,
+        "responsible_id": task.responsible_id,
+        "created_by": task.created_by,
+        "status": task.status.value,
+        "category_id": task.category_id,
+        "contact_id": task.contact_id,
+        "deal_id": task.deal_id,
+        "case_id": task.case_id,
+        "due_at": iso(task.due_at),
     }
     sk = keys.task_by_due(task.due_at, task.id)
     entries: dict[EntryKey, Item] = {}
@@ -81,27 +89,44 @@ class TaskStore(IndexedStore[Task]):
     def side_ops(self, before: Task | None, after: Task | None, *, by: str | None, at: Any) -> list[Any]:
         task = after or before
         assert task is not None
-        return [*change_ops(task.tenant_id, "task", task.id, _logged(before), _logged(after), by=by, at=at),
-                *usage_ops(task.tenant_id, CATEGORIES, before.category_id if before else None,
-                           after.category_id if after else None, field="category_id")]
+        return [
+            *change_ops(task.tenant_id, "task", task.id, _logged(before), _logged(after), by=by, at=at),
+            *usage_ops(
+                task.tenant_id,
+                CATEGORIES,
+                before.category_id if before else None,
+                after.category_id if after else None,
+                field="category_id",
+            ),
+        ]
 
     def create_task(self, principal: Principal, task: Task, *, reminder: ArmedReminder | None) -> None:
         self.create(task, by=principal.user_id, extra=_reminder_ops(task, reminder, False))
 
-    def update_task(self, principal: Principal, before: Task, after: Task, *, reminder: ArmedReminder | None,
-                    disarm: bool) -> Task:
+    def update_task(
+        self, principal: Principal, before: Task, after: Task, *, reminder: ArmedReminder | None, disarm: bool
+    ) -> Task:
         return self.update(before, after, by=principal.user_id, extra=_reminder_ops(after, reminder, disarm))
 
     def delete_task(self, principal: Principal, task: Task, *, at: Any) -> None:
         self.delete(task, by=principal.user_id, at=at, extra=_reminder_ops(task, None, True))
 
-    def query_tasks(self, tenant_id: str, query: TaskQuery, low: Any, high: Any, page: PageRequest, *,
-                    visible: Callable[[Item], bool]) -> Slice[Task]:
+    def query_tasks(
+        self,
+        tenant_id: str,
+        query: TaskQuery,
+        low: Any,
+        high: Any,
+        page: PageRequest,
+        *,
+        visible: Callable[[Item], bool],
+    ) -> Slice[Task]:
         """One page of tasks for the filters, due between low and high (UTC,
         inclusive; None: open), read from the best index partition."""
         start, end = keys.task_due_range(low, high)
-        return self.query(tenant_id, plan_facet(query), page, sort=SortKey.between(start, end), newest_first=False,
-                          visible=visible)
+        return self.query(
+            tenant_id, plan_facet(query), page, sort=SortKey.between(start, end), newest_first=False, visible=visible
+        )
 
     def entry_page(self, tenant_id: str, facet: str, page: PageRequest) -> Slice[Item]:
         """Raw index entries of a facet, a page at a time (cascades and category replacement)."""
@@ -117,8 +142,9 @@ def plan_facet(query: TaskQuery) -> str:
     if query.case_id:
         return f"case#{query.case_id}"
     if query.responsible_id:
-        status = query.status.value if query.status else ("open" if query.due and query.due.value == "overdue"
-                                                           else None)
+        status = (
+            query.status.value if query.status else ("open" if query.due and query.due.value == "overdue" else None)
+        )
         return f"resp#{query.responsible_id}" + (f"#{status}" if status else "")
     if query.category_id:
         return f"category#{query.category_id}"
