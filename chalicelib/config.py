@@ -22,7 +22,7 @@ class Settings:
     aws_endpoint_url: str | None
     # Where the key that signs page cursors comes from: the value itself
     # (tests, the local stack) or a Secrets Manager ARN (deployed stages).
-    # Either is there or get_settings() refused; `cursor_secret` resolves it.
+    # Either is there or get_settings() refused; bootstrap's `cursor_secret` resolves it.
     cursor_secret_value: str = field(repr=False)
     cursor_secret_arn: str | None
     max_body_bytes: int
@@ -34,17 +34,17 @@ class Settings:
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
 
-    @functools.cached_property
-    def cursor_secret(self) -> bytes:
-        """Read once per container, on first use: only the API signs cursors,
-        so only its role may read the secret (the other functions never ask)."""
+    @property
+    def cursor_secret_inline(self) -> bytes | None:
+        """The cursor key when no lookup is needed: the value given, or the
+        built-in one of local/test. None: it lives in Secrets Manager at
+        `cursor_secret_arn`; the composition root reads it there, once per
+        container, on first use (only the API signs cursors, so only its role
+        may read the secret). Configuration itself never calls AWS."""
         if self.cursor_secret_value:
             return self.cursor_secret_value.encode()
         if self.cursor_secret_arn:
-            # Imported here: storage imports this module, and only the API needs it.
-            from chalicelib.storage.secrets import read_secret
-
-            return read_secret(self.cursor_secret_arn).encode()
+            return None
         return _BUILT_IN_CURSOR_SECRET.encode()
 
 

@@ -35,25 +35,28 @@ def test_a_deployed_stage_without_a_cursor_secret_refuses_to_start(stage_env, st
 def test_only_local_and_test_have_a_built_in_secret(stage_env):
     assert BUILT_IN_SECRET_STAGES == {"local", "test"}
     stage_env("local")
-    built_in = get_settings().cursor_secret
+    built_in = get_settings().cursor_secret_inline
     stage_env("test")
-    assert get_settings().cursor_secret == built_in
+    assert get_settings().cursor_secret_inline == built_in
 
 
 def test_an_explicit_secret_wins_and_is_not_in_the_settings_repr(stage_env):
     stage_env("prod", CRM_CURSOR_SECRET="s3cr3t-from-the-environment")
     settings = get_settings()
-    assert settings.cursor_secret == b"s3cr3t-from-the-environment"
+    assert settings.cursor_secret_inline == b"s3cr3t-from-the-environment"
     assert "s3cr3t" not in repr(settings)
 
 
 def test_a_deployed_stage_reads_its_secret_from_secrets_manager_once(aws, stage_env):
+    from chalicelib.bootstrap import Container
     from chalicelib.storage.dynamo.aws import client
 
     arn = client("secretsmanager").create_secret(Name="crm-prod-cursor", SecretString="from-secrets-manager")["ARN"]
     stage_env("prod", CRM_CURSOR_SECRET_ARN=arn)
-    settings = get_settings()
-    assert settings.cursor_secret == b"from-secrets-manager"
+    built = Container(get_settings())
+    assert built.cursor_secret == b"from-secrets-manager"
     # Once per container: a rotated value is picked up by new containers, not mid-flight.
     client("secretsmanager").put_secret_value(SecretId=arn, SecretString="rotated")
-    assert settings.cursor_secret == b"from-secrets-manager"
+    assert built.cursor_secret == b"from-secrets-manager"
+    # Settings alone never call AWS: the ARN is resolved by the composition root.
+    assert get_settings().cursor_secret_inline is None

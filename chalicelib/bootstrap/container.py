@@ -11,7 +11,7 @@ bootstrap/events.py; the ``events`` publisher reads that table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -163,7 +163,7 @@ class Container:
     def idempotency(self) -> Any:
         from chalicelib.storage.idempotency import IdempotencyStore
 
-        return IdempotencyStore()
+        return IdempotencyStore(secret=lambda: self.cursor_secret)
 
     @cached_property
     def notification_store(self) -> Any:
@@ -186,8 +186,25 @@ class Container:
         return EventBus(self, self.job_queue)
 
     @cached_property
+    def cursor_secret(self) -> bytes:
+        """Signs page cursors and seals idempotent answers. Read on first use,
+        once per container: only the API needs it, so only its role may read
+        the Secrets Manager secret (the other functions never ask)."""
+        from chalicelib.storage.secrets import cursor_secret
+
+        return cursor_secret(self.settings)
+
+    @cached_property
+    def check_dependencies(self) -> Callable[[], None]:
+        """Readiness (GET /health): raises a domain error when the table, the
+        bucket or a queue does not answer."""
+        from chalicelib.storage.dynamo.health import check_dependencies
+
+        return check_dependencies
+
+    @cached_property
     def cursor_codec(self) -> CursorCodec:
-        return CursorCodec(self.settings.cursor_secret)
+        return CursorCodec(self.cursor_secret)
 
     @cached_property
     def delete_guards(self) -> tuple[DeleteGuard, ...]:

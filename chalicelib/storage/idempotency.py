@@ -24,6 +24,7 @@ invitation token), and the table never holds a credential in clear.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -111,7 +112,14 @@ def unseal(secret: bytes, request: IdempotentRequest, sealed: str) -> str | None
 
 
 class IdempotencyStore:
-    def __init__(self, table: Table | None = None, clock: Any = utc_now, secret: bytes | None = None):
+    def __init__(
+        self,
+        table: Table | None = None,
+        clock: Any = utc_now,
+        secret: bytes | Callable[[], bytes] | None = None,
+    ):
+        # A callable (the container's cursor_secret) is asked on first seal or
+        # unseal, so a request that replays nothing never waits for Secrets Manager.
         self._table = table or Table()
         self._clock = clock
         self._secret = secret
@@ -120,8 +128,11 @@ class IdempotencyStore:
     def secret(self) -> bytes:
         if self._secret is None:
             from chalicelib.config import get_settings
+            from chalicelib.storage.secrets import cursor_secret
 
-            self._secret = get_settings().cursor_secret
+            self._secret = cursor_secret(get_settings())
+        elif callable(self._secret):
+            self._secret = self._secret()
         return self._secret
 
     @staticmethod

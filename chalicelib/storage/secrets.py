@@ -7,6 +7,7 @@ variables or the template.
 
 from __future__ import annotations
 
+from chalicelib.config import Settings
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors
 
@@ -15,3 +16,14 @@ def read_secret(secret_id: str) -> str:
     """The current string value of a secret (name or ARN)."""
     with aws_errors():
         return str(client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"])
+
+
+def cursor_secret(settings: Settings) -> bytes:
+    """The key that signs page cursors and seals idempotent answers: given in
+    the settings, or read from Secrets Manager (callers keep it: the container
+    reads it once)."""
+    inline = settings.cursor_secret_inline
+    if inline is not None:
+        return inline
+    assert settings.cursor_secret_arn  # get_settings() refuses a stage with neither
+    return read_secret(settings.cursor_secret_arn).encode()

@@ -9,8 +9,8 @@ from pathlib import Path
 from chalice import Blueprint, Response
 from pydantic import BaseModel
 
+from chalicelib.bootstrap import container
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.storage.dynamo.health import check_dependencies
 
 bp = Blueprint(__name__)
 
@@ -32,7 +32,7 @@ class Health(BaseModel):
     errors=(503,),
 )
 def health() -> Health:
-    check_dependencies()
+    container().check_dependencies()
     return Health(status="ok")
 
 
