@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test bench clean-data package lint-infra deploy
+.PHONY: setup run test lint bench clean-data package lint-infra deploy
 
 setup: $(STAMP)
 
@@ -18,8 +18,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) -m infra.local.run
 
-test: setup lint-infra
+test: setup lint-infra lint
 	$(PY) -m pytest -q -n 2
+
+# The checks that guard the shape (README "Layout"), fastest first: style, formatting,
+# the import contracts between layers ([tool.importlinter] in pyproject.toml), and types
+# (mypy reads [tool.mypy] in pyproject.toml: strict on chalicelib.domain).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 # ---- AWS (README "Deploy to AWS") ----
 STAGE ?= prod
