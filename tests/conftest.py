@@ -32,31 +32,72 @@ from infra.emulator.dynamodb_patch import install as _install_emulator_patch  # 
 
 _install_emulator_patch()
 
+# Passwords are hashed with scrypt at N=2**14 (about 60 ms per hash or check, by
+# design). Tests create and log in hundreds of users: they hash at a token cost.
+# Hashes still carry their own parameters, so checking follows the same code; the
+# production constant itself is untouched (bench/ and e2e tests keep it).
+from chalicelib.domain.identity import secrets as _password_secrets  # noqa: E402
+
+TEST_SCRYPT_N = 2**4
+if _password_secrets._SCRYPT_N != TEST_SCRYPT_N:
+    assert _password_secrets._SCRYPT_N == 2**14, "the production scrypt cost moved: update the test-only cost"
+    _password_secrets._SCRYPT_N = TEST_SCRYPT_N
+
 
 def _reset_caches() -> None:
     from chalicelib import bootstrap
     from chalicelib.config import reset_settings
-    from chalicelib.storage.dynamo.aws import reset_clients
+    from chalicelib.storage.dynamo import aws as _aws
     from chalicelib.storage.queues import reset_queue_urls
 
     reset_settings()
-    reset_clients()
+    # Clients carry the settings (region, endpoint), so they go; the boto3 session
+    # stays: it holds the parsed service models, and parsing them again for every
+    # test was about 0.4 s of each test's setup. (reset_clients() drops both.)
+    _aws.client.cache_clear()
     reset_queue_urls()
     bootstrap.reset()
 
 
+# The tenants the shared fixtures stand for: fixture name -> (tenant name, owner e-mail).
+SEEDED_TENANTS = {"tenant": ("Acme", "owner@acme.example"), "other_tenant": ("Globex", "owner@globex.example")}
+# moto's state after create_resources() and those tenants, per set of tenant
+# fixtures a test uses; built by the first such test of this process.
+_STARTS: dict[tuple[str, ...], Any] = {}
+_CREATED = pytest.StashKey[dict[str, Any]]()
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto for this test only, with table, bucket and queues from table_spec."""
+def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[None]:
+    """moto for this test only, with table, bucket and queues from table_spec,
+    and the tenants of the tenant fixtures this test uses (tests/moto_state.py)."""
     from moto import mock_aws
+
+    from tests.moto_state import MotoState
 
     for name, value in TEST_ENV.items():
         monkeypatch.setenv(name, value)
     _reset_caches()
+    wanted = tuple(name for name in SEEDED_TENANTS if name in request.fixturenames)
+    # A test that changes how a tenant is created or seeded before it is
+    # created (an autouse fixture) marks itself: its start is built for it.
+    fresh = request.node.get_closest_marker("fresh_start") is not None
     with mock_aws():
-        from chalicelib.storage.dynamo.provision import create_resources
+        start = None if fresh else _STARTS.get(wanted)
+        if start is not None:
+            start.restore()
+            created = start.extra
+        else:
+            from chalicelib.cli import create_tenant
+            from chalicelib.storage.dynamo.provision import create_resources
 
-        create_resources()
+            create_resources()
+            created = {name: create_tenant(*SEEDED_TENANTS[name], owner_password=OWNER_PASSWORD) for name in wanted}
+            if not fresh:
+                _STARTS[wanted] = MotoState(extra=created)
+            # As after a copy: the test builds its own container from here.
+            _reset_caches()
+        request.node.stash[_CREATED] = created
         yield
     _reset_caches()
 
@@ -114,10 +155,13 @@ OWNER_PASSWORD = "owner-password-1"
 class Tenant:
     """A tenant made through the admin CLI, with its owner logged in."""
 
-    def __init__(self, api: Api, name: str, owner_email: str):
-        from chalicelib.cli import create_tenant
+    def __init__(self, api: Api, name: str, owner_email: str, created: dict[str, Any] | None = None):
+        """``created``: what create_tenant answered when the tenant exists already
+        (the aws fixture's copied start)."""
+        if created is None:
+            from chalicelib.cli import create_tenant
 
-        created = create_tenant(name, owner_email, owner_password=OWNER_PASSWORD)
+            created = create_tenant(name, owner_email, owner_password=OWNER_PASSWORD)
         self.api = api
         self.id = created["tenant_id"]
         self.owner_id = created["owner_id"]
@@ -148,13 +192,13 @@ def bearer(token: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def tenant(api: Api) -> Tenant:
-    return Tenant(api, "Acme", "owner@acme.example")
+def tenant(api: Api, request: pytest.FixtureRequest) -> Tenant:
+    return Tenant(api, *SEEDED_TENANTS["tenant"], created=request.node.stash[_CREATED]["tenant"])
 
 
 @pytest.fixture
-def other_tenant(api: Api) -> Tenant:
-    return Tenant(api, "Globex", "owner@globex.example")
+def other_tenant(api: Api, request: pytest.FixtureRequest) -> Tenant:
+    return Tenant(api, *SEEDED_TENANTS["other_tenant"], created=request.node.stash[_CREATED]["other_tenant"])
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ pull in what the app's venv keeps out). Two steps a real deploy also takes:
 
 moto implements only part of CloudFormation: resource types it does not
 know are listed, not failed (the API Gateway stage settings and alarms are
-checked by tests/test_deployment.py on the template instead).
+checked by tests/infra/test_deployment.py on the template instead).
 """
 
 from __future__ import annotations

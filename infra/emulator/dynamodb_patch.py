@@ -60,7 +60,7 @@ offered upstream as it is):
    once.
 
 The moto functions replaced, wrapped or relied on are listed with a hash of
-their source in ``RECORDED_SOURCES``; tests/test_emulator_patch.py fails when
+their source in ``RECORDED_SOURCES``; tests/infra/test_emulator_patch.py fails when
 a moto upgrade changes any of them, so the patch is reviewed again before it
 runs on new code. No moto option turns any of this off, and moto 5.2.5 is
 the newest release (its faster Item.__deepcopy__ makes item 1 cheaper per
@@ -110,7 +110,7 @@ MOTO_VERSION = "5.2.5"
 TOKEN_WINDOW_SECONDS = 600
 
 # The moto code this adaptation replaces, wraps or mirrors, with the SHA-256
-# of its source in MOTO_VERSION. tests/test_emulator_patch.py compares them:
+# of its source in MOTO_VERSION. tests/infra/test_emulator_patch.py compares them:
 # after a moto upgrade, review the patch against the new code, then record
 # the new hashes (`python -m infra.emulator.dynamodb_patch`).
 RECORDED_SOURCES: dict[str, str] = {
@@ -154,7 +154,7 @@ def install() -> None:
         if moto.__version__ != MOTO_VERSION:
             warnings.warn(
                 f"infra.emulator.dynamodb_patch was written for moto {MOTO_VERSION}, "
-                f"not {moto.__version__}: run tests/test_emulator_patch.py",
+                f"not {moto.__version__}: run tests/infra/test_emulator_patch.py",
                 stacklevel=2,
             )
         _ORIGINAL.update(

@@ -43,7 +43,7 @@ from urllib.parse import parse_qs
 from infra.emulator.dynamodb_patch import install
 
 # The moto function cached here and the SHA-256 of its source in the pinned moto
-# (tests/test_emulator_patch.py compares them, as for dynamodb_patch).
+# (tests/infra/test_emulator_patch.py compares them, as for dynamodb_patch).
 MODULE_LIST_SOURCE_SHA256 = "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7b9c9d0e8957dc"
 
 ADMIN_PREFIX = "/_crm/"

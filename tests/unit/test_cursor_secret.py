@@ -1,8 +1,8 @@
 """Issue 10 item 8: a deployed stage never signs cursors with a built-in key.
 
 Only `local` and `test` may; every other stage (`dev` included) refuses to
-start without CRM_CURSOR_SECRET or a Secrets Manager ARN, and reads the
-secret from Secrets Manager once, on first use."""
+start without CRM_CURSOR_SECRET or a Secrets Manager ARN. Reading the secret
+from Secrets Manager (once, on first use) is tests/storage/test_secrets.py."""
 
 from __future__ import annotations
 
@@ -45,18 +45,3 @@ def test_an_explicit_secret_wins_and_is_not_in_the_settings_repr(stage_env):
     settings = get_settings()
     assert settings.cursor_secret_inline == b"s3cr3t-from-the-environment"
     assert "s3cr3t" not in repr(settings)
-
-
-def test_a_deployed_stage_reads_its_secret_from_secrets_manager_once(aws, stage_env):
-    from chalicelib.bootstrap import Container
-    from chalicelib.storage.dynamo.aws import client
-
-    arn = client("secretsmanager").create_secret(Name="crm-prod-cursor", SecretString="from-secrets-manager")["ARN"]
-    stage_env("prod", CRM_CURSOR_SECRET_ARN=arn)
-    built = Container(get_settings())
-    assert built.cursor_secret == b"from-secrets-manager"
-    # Once per container: a rotated value is picked up by new containers, not mid-flight.
-    client("secretsmanager").put_secret_value(SecretId=arn, SecretString="rotated")
-    assert built.cursor_secret == b"from-secrets-manager"
-    # Settings alone never call AWS: the ARN is resolved by the composition root.
-    assert get_settings().cursor_secret_inline is None

@@ -26,7 +26,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 REGION = "eu-central-1"
 START_SECONDS = 60

@@ -10,8 +10,8 @@ import pytest
 from chalicelib.bootstrap import container
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.table import Table
+from tests.api.test_tasks import berlin_tenant, contact, task
 from tests.conftest import bearer, sent_emails
-from tests.test_tasks import berlin_tenant, contact, task
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

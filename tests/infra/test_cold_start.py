@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEAVY_MODULES = ("weasyprint", "openpyxl", "twilio.rest", "aws_xray_sdk", "PIL")
 NO_BOTO3_DIRS = ("chalicelib/domain", "chalicelib/handlers")
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from chalicelib.domain.deals.pipeline import build
 from chalicelib.domain.settings.lists import ListEntry
+from tests.api.test_deals import create_deal, patch, set_stage, stages
 from tests.conftest import bearer
-from tests.test_deals import create_deal, patch, set_stage, stages
 
 
 def pipeline(api, token, expect=200):

@@ -7,7 +7,11 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from conftest import Api, Tenant, bearer
+
+from tests.conftest import Api, Tenant, bearer
+
+# no_default_tags changes what a new tenant gets: the shared start would carry the defaults.
+pytestmark = pytest.mark.fresh_start
 
 
 @pytest.fixture(autouse=True)

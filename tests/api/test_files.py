@@ -13,8 +13,8 @@ import pytest
 
 from chalicelib.domain.records.files import ascii_filename, normalise_content_type, sanitise_filename
 from chalicelib.domain.shared.errors import UnsupportedMediaType, ValidationFailed
+from tests.api.test_history import _objects, _upload
 from tests.conftest import bearer
-from tests.test_history import _objects, _upload
 
 BUCKET = "crm-test-files"
 

@@ -1,8 +1,8 @@
 """Cases through the real API (CAS-1..4): fields, access, filters, close and
 reopen with history events, delete with cascade, contact cascade, isolation."""
 
+from tests.api.test_deals import contact
 from tests.conftest import bearer
-from tests.test_deals import contact
 
 
 def create_case(api, token, expect=201, **fields):

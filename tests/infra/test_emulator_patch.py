@@ -28,7 +28,7 @@ from infra.emulator.dynamodb_patch import original
 
 REGION = "eu-central-1"
 TABLE = "patch-test"
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
