@@ -220,8 +220,8 @@ class _FormSettings(BaseModel):
 class NewWebForm(_FormSettings):
     name: FormName
     kind: ContactKind = ContactKind.PERSON
-    fields: Annotated[list[FormField], Field(min_length=1, max_length=MAX_FIELDS)]  # type: ignore[assignment]
-    return_url: ReturnUrl  # type: ignore[assignment]
+    fields: Annotated[list[FormField], Field(min_length=1, max_length=MAX_FIELDS)]
+    return_url: ReturnUrl
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "NewWebForm":

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from chalicelib.domain.contacts.details import ContactDetail, DetailType, normalise_details
+from chalicelib.domain.contacts.details import Address, ContactDetail, DetailType, normalise_details
 from chalicelib.domain.contacts.models import ContactKind
 from chalicelib.domain.forms.models import ADDRESS_PARTS, ADDRESS_REQUIRED_PARTS, FieldName, FormField, WebForm
 from chalicelib.domain.settings.custom_fields import CustomField, FieldType, validate_values
@@ -139,7 +139,9 @@ def clean(form: WebForm, received: Received, custom: dict[str, CustomField], reg
         elif asked.field == FieldName.ADDRESS:
             address = _clean_address(asked, received, errors)
             if address is not None:
-                details.append(ContactDetail(type=DetailType.ADDRESS, category=asked.detail_category, value=address))
+                details.append(
+                    ContactDetail(type=DetailType.ADDRESS, category=asked.detail_category, value=Address(**address))
+                )
                 shown = ", ".join(v for v in (address[p] for p in ADDRESS_PARTS) if v)
                 result.answers.append((label, shown))
         elif asked.detail_type is not None:
