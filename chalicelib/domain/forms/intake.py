@@ -25,7 +25,6 @@ id, so a retried job finds what the first attempt did and finishes it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -385,13 +384,3 @@ class FormIntake:
                 once_key=f"web-form:{submission.submission_id}",
                 once_at=submission.received_at,
             )
-
-
-def answer_values(outcome: Outcome) -> Callable[[str], str]:
-    """The visitor's answer for an input, as text (to fill a re-shown form)."""
-
-    def value(name: str) -> str:
-        raw = outcome.values.get(name)
-        return raw if isinstance(raw, str) else ""
-
-    return value
