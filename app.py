@@ -9,6 +9,8 @@ from chalicelib.handlers.contacts import bulk as contact_bulk
 from chalicelib.handlers.contacts import photo as contact_photos
 from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
+from chalicelib.handlers.forms import public as public_forms
+from chalicelib.handlers.forms import routes as web_forms
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
@@ -41,6 +43,8 @@ for blueprint in (
     tasks,
     deals,
     cases,
+    web_forms,
+    public_forms,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

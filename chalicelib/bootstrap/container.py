@@ -23,6 +23,9 @@ from chalicelib.domain.contacts.photo import ContactPhotos
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.deals.pipeline import DealPipeline
 from chalicelib.domain.deals.service import Deals
+from chalicelib.domain.forms.intake import FormIntake
+from chalicelib.domain.forms.service import WebForms
+from chalicelib.domain.forms.stamps import Stamps, derive_key
 from chalicelib.domain.identity.auth import Auth
 from chalicelib.domain.identity.groups import Groups
 from chalicelib.domain.identity.module_access import CrmAccessSettings
@@ -39,6 +42,7 @@ from chalicelib.domain.records.tags import Tags
 from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
+from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
@@ -375,3 +379,53 @@ class Container:
     @cached_property
     def cases(self) -> Cases:
         return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents, self.custom_fields)
+
+    # ---- web forms (WEB-1..3) ----
+
+    @cached_property
+    def web_form_store(self) -> Any:
+        from chalicelib.storage.forms import WebFormStore
+
+        return WebFormStore()
+
+    @cached_property
+    def web_form_counters(self) -> Any:
+        from chalicelib.storage.forms import FormRateCounters
+
+        return FormRateCounters()
+
+    @cached_property
+    def web_form_clock(self) -> Clock:
+        """Rate windows and fill times (tests override it by name)."""
+        return utc_now
+
+    @cached_property
+    def web_form_stamps(self) -> Stamps:
+        return Stamps(derive_key(self.settings.cursor_secret, "stamps"))
+
+    @cached_property
+    def web_forms(self) -> WebForms:
+        return WebForms(
+            self.web_form_store,
+            self.identity_store,
+            self.custom_fields,
+            self.web_form_stamps,
+            clock=self.web_form_clock,
+        )
+
+    @cached_property
+    def web_form_intake(self) -> FormIntake:
+        return FormIntake(
+            self.web_form_store,
+            self.web_form_counters,
+            self.identity_store,
+            self.contacts,
+            self.contact_store,
+            self.history_store,
+            self.custom_fields,
+            self.notifier,
+            self.job_queue,
+            self.web_form_stamps,
+            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            clock=self.web_form_clock,
+        )

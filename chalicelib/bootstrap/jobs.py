@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.forms.submission import FormSubmission
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
@@ -45,5 +46,7 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "contacts.bulk": (ContactBulkChunk, lambda c, job: c.contact_bulk.run_chunk(job)),
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
+    # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
+    "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
 }

@@ -4,7 +4,10 @@ Base table: ``pk`` / ``sk``. Every ``pk`` starts with ``T#<tenant_id>#`` so a
 tenant's data is structurally apart from every other tenant's. The only keys
 that do not start with a tenant are those of the cross-tenant
 ``schedule`` index (time buckets, read by scheduled jobs) and the ``SYS#``
-items of those jobs; a request path never queries them.
+items of those jobs; a request path never queries them. Exceptions read by
+request paths, because the tenant is not known before they are read: the
+login lookup (``LOGIN#``, ``SYS#LOGIN#``) and a web form's public key
+(``FORMKEY#<key>``: one item naming its tenant and form, WEB-2).
 
 Access patterns (one per line: pattern -> table/index, key condition):
 
@@ -78,6 +81,13 @@ Access patterns (one per line: pattern -> table/index, key condition):
   project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
   cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
                                               tag#<folded>, contact#<cid>); entries in the case's transaction
+  web form by id                   -> table   pk=T#t#WEBFORM#<id>, sk=META
+  a tenant's web forms, newest     -> table   pk=T#t#WFX#all, sk=<form id>  (index entry in the form's transaction)
+  web form by its public key       -> table   pk=FORMKEY#<key>, sk=FORM  (names tenant and form; written in the
+                                              form's transaction; the only way a stranger's request finds a tenant)
+  web form submissions per client  -> table   pk=T#t#FORMLIMIT#ip#<hmac(ip)>, sk=W#<window>  (conditional ADD;
+    address / per form, per window            pk=T#t#FORMLIMIT#form#<id>; expire an hour after the window:
+                                              keys.expiry_attributes)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -460,3 +470,23 @@ def case(tenant_id: str, case_id: str) -> dict[str, str]:
 
 def case_facet(tenant_id: str, facet: str) -> str:
     return f"{tenant_prefix(tenant_id)}KX#{facet}"
+
+
+# ---- web forms (WEB-1..3) ----
+
+
+def web_form(tenant_id: str, form_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}WEBFORM#{_key_part(form_id)}", "sk": "META"}
+
+
+def web_form_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WFX#{facet}"
+
+
+def web_form_key(public_key: str) -> dict[str, str]:
+    """Cross-tenant by necessity: a stranger's submission names only the key."""
+    return {"pk": f"FORMKEY#{_key_part(public_key)}", "sk": "FORM"}
+
+
+def web_form_limit(tenant_id: str, scope: str, subject: str, window: int) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}FORMLIMIT#{_key_part(scope)}#{_key_part(subject)}", "sk": f"W#{window}"}
