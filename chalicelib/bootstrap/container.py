@@ -401,7 +401,7 @@ class Container:
 
     @cached_property
     def web_form_stamps(self) -> Stamps:
-        return Stamps(derive_key(self.settings.cursor_secret, "stamps"))
+        return Stamps(derive_key(self.cursor_secret, "stamps"))
 
     @cached_property
     def web_forms(self) -> WebForms:
@@ -426,6 +426,6 @@ class Container:
             self.notifier,
             self.job_queue,
             self.web_form_stamps,
-            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            client_key=derive_key(self.cursor_secret, "clients"),
             clock=self.web_form_clock,
         )
