@@ -44,19 +44,58 @@ if _password_secrets._SCRYPT_N != TEST_SCRYPT_N:
     _password_secrets._SCRYPT_N = TEST_SCRYPT_N
 
 
+# (region, endpoint) the cached boto3 clients were built for. They are kept from
+# test to test while it holds (moto intercepts a client whatever mock it was
+# made under); a test that points the settings elsewhere has them built again.
+_clients_target: tuple[str, str | None] | None = None
+
+
 def _reset_caches() -> None:
+    global _clients_target
     from chalicelib import bootstrap
-    from chalicelib.config import reset_settings
+    from chalicelib.config import get_settings, reset_settings
     from chalicelib.storage.dynamo import aws as _aws
     from chalicelib.storage.queues import reset_queue_urls
 
+    # The settings cached now are those any client built since the last reset used.
+    used = get_settings() if get_settings.cache_info().currsize else None
+    if used is not None and (used.region, used.aws_endpoint_url) != _clients_target:
+        _aws.client.cache_clear()
+        _clients_target = None
     reset_settings()
-    # Clients carry the settings (region, endpoint), so they go; the boto3 session
-    # stays: it holds the parsed service models, and parsing them again for every
-    # test was about 0.4 s of each test's setup. (reset_clients() drops both.)
-    _aws.client.cache_clear()
+    # The boto3 session stays in any case: it holds the parsed service models,
+    # and parsing them again for every test was about 0.4 s of each test's setup.
+    # (reset_clients() drops both.)
     reset_queue_urls()
     bootstrap.reset()
+
+
+def _use_clients_for_these_settings() -> None:
+    """Keep the cached clients if they were built for the settings in force now."""
+    global _clients_target
+    from chalicelib.config import get_settings
+    from chalicelib.storage.dynamo import aws as _aws
+
+    settings = get_settings()
+    target = (settings.region, settings.aws_endpoint_url)
+    if target != _clients_target:
+        _aws.client.cache_clear()
+        _clients_target = target
+
+
+# Under xdist a run ends when its busier worker does: the slow levels are
+# collected first, so a long end-to-end test never starts last on one worker
+# while the other has nothing left. (Order within a level is kept.)
+_SLOW_LEVELS_FIRST = ("e2e", "infra", "jobs")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        parts = item.nodeid.split("/")
+        level = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+        return _SLOW_LEVELS_FIRST.index(level) if level in _SLOW_LEVELS_FIRST else len(_SLOW_LEVELS_FIRST)
+
+    items.sort(key=rank)
 
 
 # The tenants the shared fixtures stand for: fixture name -> (tenant name, owner e-mail).
@@ -78,6 +117,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
     for name, value in TEST_ENV.items():
         monkeypatch.setenv(name, value)
     _reset_caches()
+    _use_clients_for_these_settings()
     wanted = tuple(name for name in SEEDED_TENANTS if name in request.fixturenames)
     # A test that changes how a tenant is created or seeded before it is
     # created (an autouse fixture) marks itself: its start is built for it.
@@ -93,10 +133,20 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
 
             create_resources()
             created = {name: create_tenant(*SEEDED_TENANTS[name], owner_password=OWNER_PASSWORD) for name in wanted}
+            if created:
+                # The owners log in as a client would (their sessions last 7 days).
+                from chalice.test import Client
+
+                from app import app as chalice_app
+
+                with Client(chalice_app) as test_client:
+                    for made in created.values():
+                        made["owner_token"] = login(Api(test_client), str(made["owner_email"]), OWNER_PASSWORD)
             if not fresh:
                 _STARTS[wanted] = MotoState(extra=created)
             # As after a copy: the test builds its own container from here.
             _reset_caches()
+            _use_clients_for_these_settings()
         request.node.stash[_CREATED] = created
         yield
     _reset_caches()
@@ -152,12 +202,18 @@ def api(client: Any) -> Api:
 OWNER_PASSWORD = "owner-password-1"
 
 
+def login(api: Api, email: str, password: str) -> str:
+    status, body, _ = api.call("POST", "/v1/auth/login", {"email": email, "password": password})
+    assert status == 200, body
+    return body["token"]
+
+
 class Tenant:
     """A tenant made through the admin CLI, with its owner logged in."""
 
     def __init__(self, api: Api, name: str, owner_email: str, created: dict[str, Any] | None = None):
-        """``created``: what create_tenant answered when the tenant exists already
-        (the aws fixture's copied start)."""
+        """``created``: what create_tenant answered, and the owner's session
+        token, when the tenant exists already (the aws fixture's copied start)."""
         if created is None:
             from chalicelib.cli import create_tenant
 
@@ -166,12 +222,10 @@ class Tenant:
         self.id = created["tenant_id"]
         self.owner_id = created["owner_id"]
         self.owner_email = owner_email
-        self.owner_token = self.login(owner_email, OWNER_PASSWORD)
+        self.owner_token = created.get("owner_token") or self.login(owner_email, OWNER_PASSWORD)
 
     def login(self, email: str, password: str) -> str:
-        status, body, _ = self.api.call("POST", "/v1/auth/login", {"email": email, "password": password})
-        assert status == 200, body
-        return body["token"]
+        return login(self.api, email, password)
 
     def add_user(
         self, email: str, role: str = "user", password: str = "user-password-1", token: str | None = None
