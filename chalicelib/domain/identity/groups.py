@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.identity.models import Group, Name
+from chalicelib.domain.identity.ports import GroupStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -29,7 +30,7 @@ class GroupChanges(BaseModel):
 
 
 class Groups:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: GroupStore, clock: Clock = utc_now):
         self._store = store
         self._clock = clock
 
@@ -39,7 +40,7 @@ class Groups:
             raise NotFound("No such group.")
         return group
 
-    def get_many(self, principal: Principal, group_ids: list[str]) -> list[Group]:
+    def get_many(self, principal: Principal, group_ids: builtins.list[str]) -> builtins.list[Group]:
         found = self._store.get_groups(principal.tenant_id, group_ids) if group_ids else []
         return sorted(found, key=lambda g: g.name.lower())
 
@@ -87,7 +88,9 @@ class Groups:
             group = group.model_copy(update={"version": expected_version})
         self._store.delete_group(group)
 
-    def _checked_members(self, principal: Principal, member_ids: list[str], current: set[str]) -> list[str]:
+    def _checked_members(
+        self, principal: Principal, member_ids: builtins.list[str], current: set[str]
+    ) -> builtins.list[str]:
         wanted = list(dict.fromkeys(member_ids))
         if len(set(wanted) ^ current) > MAX_MEMBER_CHANGES:
             raise ValidationFailed(

@@ -7,12 +7,12 @@ bootstrap/events.py, run inline so the tenant is complete when created.
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.identity.models import Email, Name, Password, Tenant, User, UserStatus
+from chalicelib.domain.identity.ports import Invitations, TenantStore
 from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound
@@ -51,7 +51,7 @@ class NewTenant(BaseModel):
 
 
 class Tenants:
-    def __init__(self, store: Any, auth: Any, events: EventPublisher, clock: Clock = utc_now):
+    def __init__(self, store: TenantStore, auth: Invitations, events: EventPublisher, clock: Clock = utc_now):
         self._store = store
         self._auth = auth
         self._events = events

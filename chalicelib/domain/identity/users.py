@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.identity.models import Email, Name, Password, User, UserStatus
+from chalicelib.domain.identity.ports import Invitations, UserStore
 from chalicelib.domain.identity.secrets import hash_password, verify_password
+from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -43,7 +45,7 @@ class UserChanges(BaseModel):
 
 
 class Users:
-    def __init__(self, store: Any, auth: Any, notifier: Any, clock: Clock = utc_now):
+    def __init__(self, store: UserStore, auth: Invitations, notifier: Notify, clock: Clock = utc_now):
         self._store = store
         self._auth = auth
         self._notifier = notifier

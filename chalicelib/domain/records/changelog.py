@@ -25,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.records.parents import Parents
+from chalicelib.domain.records.ports import ChangeLogStore
 from chalicelib.domain.shared.clock import new_id
 from chalicelib.domain.shared.errors import Forbidden
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -74,7 +75,7 @@ class ChangeEntry(Record):
     by: str | None = None
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     """A JSON value for ``value``; common non-JSON scalars are converted,
     anything else is refused (the log stores JSON only)."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -102,11 +103,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _is_empty(value: Any) -> bool:
+def _is_empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
@@ -176,7 +177,7 @@ def change_entry(
 class ChangeLog:
     """Reading the log; writing happens inside the record's own transaction."""
 
-    def __init__(self, store: Any, parents: Parents):
+    def __init__(self, store: ChangeLogStore, parents: Parents):
         self._store = store
         self._parents = parents
 

@@ -22,6 +22,7 @@ entity; records carry their values in ``custom_fields: {<field id>: value}``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
@@ -29,6 +30,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from chalicelib.domain.settings.ports import CustomFieldStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import (
     Conflict,
@@ -174,7 +176,7 @@ def _value_error(field_id: str, message: str) -> FieldError:
     return FieldError(f"custom_fields.{field_id}", message)
 
 
-def _checked(definition: CustomField, value: Any) -> tuple[Any, str | None]:
+def _checked(definition: CustomField, value: object) -> tuple[object, str | None]:
     """(normalised value, None) or (None, error message)."""
     kind = definition.type
     if kind == FieldType.HEADING:
@@ -252,7 +254,7 @@ def _sorted(fields: Iterable[CustomField]) -> list[CustomField]:
 
 
 class CustomFields:
-    def __init__(self, store: Any, clock: Clock = utc_now, max_per_entity: int = MAX_FIELDS_PER_ENTITY):
+    def __init__(self, store: CustomFieldStore, clock: Clock = utc_now, max_per_entity: int = MAX_FIELDS_PER_ENTITY):
         self._store = store
         self._clock = clock
         self._max = max_per_entity
@@ -264,7 +266,7 @@ class CustomFields:
             fields = [f for f in fields if f.entity.value == str(entity)]
         return _sorted(fields)
 
-    def for_scope(self, principal: Principal, scope: str) -> list[CustomField]:
+    def for_scope(self, principal: Principal, scope: str) -> builtins.list[CustomField]:
         kinds = set(kinds_for(scope))
         return [f for f in self.list(principal) if f.entity.value in kinds]
 
