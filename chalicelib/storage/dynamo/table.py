@@ -7,9 +7,10 @@ every write states its condition; there is no read-then-put anywhere.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -20,6 +21,9 @@ from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
 from chalicelib.storage.dynamo.table_spec import PK, SK, index_keys
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 Item = dict[str, Any]
 Key = dict[str, str]
@@ -95,7 +99,7 @@ class Update:
     # Numbers are added; sets gain their members.
     add: Mapping[str, Any] = field(default_factory=dict)
     # Sets lose these members.
-    discard: Mapping[str, set[str]] = field(default_factory=dict)
+    discard: Mapping[str, builtins.set[str]] = field(default_factory=dict)
     expected_version: int | None = None
     # Rules stated as conditions, e.g. ("owner_count", ">", 1) or a list of them.
     require: Any = None
@@ -159,11 +163,15 @@ def _version_condition(expr: _Expr, expected_version: int | None, must_exist: bo
 Rule = tuple[str, str, Any]
 
 
+def _is_one_rule(require: Rule | Sequence[Rule]) -> TypeIs[Rule]:
+    return bool(require) and isinstance(require[0], str)
+
+
 def _rules(expr: "_Expr", require: Rule | Sequence[Rule] | None) -> list[str]:
     """Conditions such as ("owner_count", ">", 1) or ("sent_at", "not_exists", None)."""
     if require is None:
         return []
-    rules = [require] if isinstance(require[0], str) else list(require)  # type: ignore[index]
+    rules = [require] if _is_one_rule(require) else list(require)
     built = []
     for attribute, comparison, value in rules:
         if comparison == "not_exists":

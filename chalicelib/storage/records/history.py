@@ -29,6 +29,7 @@ from typing import Any
 
 from chalicelib.domain.records.files import ParentLink
 from chalicelib.domain.records.history import HistoryEvent, HistoryKind, system_event
+from chalicelib.domain.records.ports import FileStore as FilePort
 from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
@@ -90,7 +91,7 @@ def system_event_op(
 
 
 class HistoryStore:
-    def __init__(self, table: Table | None = None, files: FileStore | None = None):
+    def __init__(self, table: Table | None = None, files: FilePort | None = None):
         self._table = table or Table()
         self._files = files or FileStore(self._table)
 
