@@ -20,6 +20,7 @@ from chalicelib.domain.shared.errors import Conflict, CrmError, NotFound, Precon
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
+from chalicelib.storage.dynamo.keys import SortKey
 from chalicelib.storage.dynamo.table_spec import PK, SK, index_keys
 
 if TYPE_CHECKING:
@@ -44,41 +45,6 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def deserialize(item: Mapping[str, Any]) -> Item:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
-
-
-@dataclass(frozen=True)
-class SortKey:
-    """A sort-key condition: ``SortKey.begins_with("CONTACT#")`` etc."""
-
-    op: str
-    values: tuple[str, ...]
-
-    @classmethod
-    def eq(cls, value: str) -> "SortKey":
-        return cls("=", (value,))
-
-    @classmethod
-    def begins_with(cls, prefix: str) -> "SortKey":
-        return cls("begins_with", (prefix,))
-
-    @classmethod
-    def between(cls, low: str, high: str) -> "SortKey":
-        return cls("between", (low, high))
-
-    @classmethod
-    def at_most(cls, value: str) -> "SortKey":
-        return cls("<=", (value,))
-
-    @classmethod
-    def at_least(cls, value: str) -> "SortKey":
-        return cls(">=", (value,))
-
-    def expression(self, name: str) -> str:
-        if self.op == "begins_with":
-            return f"begins_with({name}, :sk0)"
-        if self.op == "between":
-            return f"{name} BETWEEN :sk0 AND :sk1"
-        return f"{name} {self.op} :sk0"
 
 
 # ---- transaction operations: each says what its failed condition means ----
