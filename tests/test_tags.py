@@ -7,7 +7,8 @@ from datetime import UTC
 from typing import Any
 
 import pytest
-from conftest import Api, Tenant, bearer
+
+from tests.conftest import Api, Tenant, bearer
 
 
 @pytest.fixture(autouse=True)
