@@ -74,7 +74,8 @@ class Container:
         """Replace collaborators by name; everything built so far is built
         again on next use, so every service sees the replacements."""
         self._overrides.update(collaborators)
-        for name in [n for n, v in vars(type(self)).items() if isinstance(v, cached_property)]:
+        built = {n for klass in type(self).__mro__ for n, v in vars(klass).items() if isinstance(v, cached_property)}
+        for name in built:
             self.__dict__.pop(name, None)
         self.__dict__.update(self._overrides)
 
