@@ -19,43 +19,45 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.domain.cases.ports import CaseStorage
 from chalicelib.domain.cases.service import Cases
 from chalicelib.domain.contacts.bulk import ContactBulk
 from chalicelib.domain.contacts.merge import ContactMerge
 from chalicelib.domain.contacts.photo import ContactPhotos
-from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.deals.pipeline import DealPipeline
-from chalicelib.domain.deals.ports import DealStorage
 from chalicelib.domain.deals.service import Deals
 from chalicelib.domain.identity.auth import Auth
 from chalicelib.domain.identity.groups import Groups
 from chalicelib.domain.identity.module_access import CrmAccessSettings
-from chalicelib.domain.identity.ports import IdentityStorage
 from chalicelib.domain.identity.tenants import Tenants
 from chalicelib.domain.identity.users import Users
 from chalicelib.domain.jobs.housekeeping import Housekeeping
-from chalicelib.domain.jobs.ports import JobStore
 from chalicelib.domain.jobs.service import BackgroundJobs
-from chalicelib.domain.notifications.ports import Mailer, NotificationStore
 from chalicelib.domain.notifications.service import Notifier
 from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
 from chalicelib.domain.records.history import History
 from chalicelib.domain.records.parents import DeleteGuard, Parents
-from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
 from chalicelib.domain.records.tags import TaggedRecords, Tags
 from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
-from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.pagination import CursorCodec
-from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
-from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
+
+if TYPE_CHECKING:
+    from chalicelib.domain.cases.ports import CaseStorage
+    from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
+    from chalicelib.domain.deals.ports import DealStorage
+    from chalicelib.domain.identity.ports import IdentityStorage
+    from chalicelib.domain.jobs.ports import JobStore
+    from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
+    from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
+    from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
+    from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
 
 if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore

@@ -5,25 +5,27 @@ cases are 404. Each write is one transaction (storage/cases.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
-from chalicelib.domain.cases.ports import CaseStore
 from chalicelib.domain.contacts.models import fold
-from chalicelib.domain.identity.ports import UserDirectory
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.settings.ports import CustomValues
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict
 from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import Entry, EventPublisher
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.cases.ports import CaseStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
 
 class Cases(RestrictedRecordService[Case]):

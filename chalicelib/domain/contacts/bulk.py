@@ -26,12 +26,11 @@ Rules:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags, fold
-from chalicelib.domain.contacts.ports import BulkIdentity
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
@@ -45,8 +44,11 @@ from chalicelib.domain.shared.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
-from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import BulkIdentity
+    from chalicelib.domain.shared.ports import JobQueue
 
 MAX_IDS = 5000
 SYNC_LIMIT = 100

@@ -32,22 +32,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind, fold
 from chalicelib.domain.contacts.photo import ContactPhotos
-from chalicelib.domain.contacts.ports import SystemEvents
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
-from chalicelib.domain.identity.ports import UserDirectory
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.events import ContactsMerged
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import SystemEvents
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.shared.ports import EventPublisher
 
 # Scalar fields the survivor takes from ``from`` when its own are empty.
 FILLED_FIELDS = ("job_title", "description", "type_id", "temperature_id", "company_id", "currency")

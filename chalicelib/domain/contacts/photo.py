@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.domain.contacts.models import Contact
-from chalicelib.domain.contacts.ports import PhotoBlobs
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
@@ -48,6 +47,9 @@ from chalicelib.domain.shared.errors import (
 )
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import PhotoBlobs
 
 if TYPE_CHECKING:  # Pillow itself is imported where an image is processed (cold start)
     from PIL.Image import Image

@@ -9,7 +9,7 @@ settings it references.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
 from chalicelib.domain.contacts.models import (
@@ -24,21 +24,23 @@ from chalicelib.domain.contacts.models import (
     entry_matches,
     fold,
 )
-from chalicelib.domain.contacts.ports import ContactStore
 from chalicelib.domain.identity.models import Tenant, UserStatus
-from chalicelib.domain.identity.ports import UserDirectory
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.records.parents import ParentRef, Parents
-from chalicelib.domain.settings.ports import CustomValues
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ContactShare, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.events import CompanyRenamed, RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import Entry, EventPublisher
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import ContactStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
 DEFAULT_REGION = "DE"
 

@@ -30,15 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from chalicelib.domain.deals.ports import PipelineStore
 from chalicelib.domain.settings.currency import MissingRates, Rates, convert, rate_for, rate_table, round_money
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
-from chalicelib.domain.settings.ports import ListEntries, MoneySettingsReader
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.deals.ports import PipelineStore
+    from chalicelib.domain.settings.ports import ListEntries, MoneySettingsReader
 
 PUBLIC, PRIVATE = "PUB", "PRIV"
 

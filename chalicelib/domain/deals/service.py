@@ -11,7 +11,7 @@ a stage change, the history event.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.contacts.models import fold
@@ -26,23 +26,25 @@ from chalicelib.domain.deals.models import (
     check_budget,
     entry_matches,
 )
-from chalicelib.domain.deals.ports import DealStages, DealStore
 from chalicelib.domain.identity.models import Tenant
-from chalicelib.domain.identity.ports import UserDirectory
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
-from chalicelib.domain.settings.ports import CustomValues, MoneySettingsReader
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, ValidationFailed
 from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import Entry, EventPublisher
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.deals.ports import DealStages, DealStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues, MoneySettingsReader
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
 STAGES = "deal-stages"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -22,12 +23,14 @@ from chalicelib.domain.identity.models import (
     UserStatus,
     normalise_email,
 )
-from chalicelib.domain.identity.ports import AuthStore
 from chalicelib.domain.identity.secrets import BearerToken, hash_password, secret_matches, verify_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import AuthStore
 
 SESSION_LIFETIME = timedelta(days=7)
 INVITATION_LIFETIME = timedelta(days=7)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import builtins
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.identity.models import Group, Name
-from chalicelib.domain.identity.ports import GroupStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import GroupStore
 
 # A membership change is one transaction; DynamoDB takes 100 operations.
 MAX_MEMBER_CHANGES = 90

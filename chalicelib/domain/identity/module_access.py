@@ -7,12 +7,15 @@ notifications, this setting) stay reachable so the owner can switch it back.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.identity.models import CrmAccess, Tenant
-from chalicelib.domain.identity.ports import ModuleAccessStore
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import ModuleAccessStore
 
 SWITCHED_OFF = (
     "The CRM module is switched off for this tenant. The owner can switch it on with PUT /v1/settings/crm-access."

@@ -7,18 +7,21 @@ bootstrap/events.py, run inline so the tenant is complete when created.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.identity.models import Email, Name, Password, Tenant, User, UserStatus
-from chalicelib.domain.identity.ports import Invitations, TenantStore
 from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.events import TenantCreated
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import Invitations, TenantStore
+    from chalicelib.domain.shared.ports import EventPublisher
 
 
 class NewTenant(BaseModel):

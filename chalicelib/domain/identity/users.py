@@ -10,18 +10,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.identity.models import Email, Name, Password, User, UserStatus
-from chalicelib.domain.identity.ports import Invitations, UserStore
 from chalicelib.domain.identity.secrets import hash_password, verify_password
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import ROLE_RANK, Principal, Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import Invitations, UserStore
+    from chalicelib.domain.notifications.ports import Notify
 
 
 class NewUser(BaseModel):

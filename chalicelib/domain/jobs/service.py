@@ -35,16 +35,18 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.jobs.ports import JobStore
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound, TemporarilyUnavailable
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.jobs.ports import JobStore
 
 CHUNK_SIZE = 100
 MAX_FAILURES_SHOWN = 100

@@ -10,19 +10,21 @@ and the e-mail, never into the stored notification.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.identity.models import UserStatus
-from chalicelib.domain.identity.ports import UserDirectory
-from chalicelib.domain.notifications.ports import Mailer, NotificationStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.shared.ports import JobQueue
 
 
 def _notification_id(once_key: str, user_id: str, moment: datetime) -> str:

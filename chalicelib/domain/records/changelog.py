@@ -20,17 +20,19 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.records.ports import ChangeLogStore
 from chalicelib.domain.shared.clock import new_id
 from chalicelib.domain.shared.errors import Forbidden
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import ChangeLogStore
 
 # Entities with a change log; the first three are also parent kinds.
 Entity = Literal["contact", "deal", "case", "task"]

@@ -24,12 +24,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.records.ports import FileStore
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import (
@@ -44,6 +43,9 @@ from chalicelib.domain.shared.errors import (
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import FileStore
 
 ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
 _ID = re.compile(ID_PATTERN)

@@ -27,13 +27,12 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.records.files import Files, ParentLink, RecordId, valid_id
 from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.records.ports import HistoryStore
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import HistoryAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
@@ -41,6 +40,9 @@ from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, Not
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import HistoryStore
 
 MAX_TEXT = 20_000
 MAX_FILES = 20

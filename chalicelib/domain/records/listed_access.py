@@ -10,23 +10,25 @@ and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, Generic, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 
 from chalicelib.domain.contacts.models import clean_tags, fold
 from chalicelib.domain.identity.models import UserStatus
-from chalicelib.domain.identity.ports import UserDirectory
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.records.parents import ParentRef, Parents
-from chalicelib.domain.records.ports import ListedStore, R
-from chalicelib.domain.settings.ports import CustomValues
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.shared.clock import Clock
 from chalicelib.domain.shared.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.records.ports import ListedRecord, ListedStore
+    from chalicelib.domain.settings.ports import CustomValues
 
 # Each member and listed user is an index entry in the record's transaction
 # (at most 100 operations): 20 + 20, with 10 tags and 30 custom fields, fits.
@@ -167,6 +169,10 @@ class RestrictedRecords:
                 f"You were given access to the {self.kind} {title}",
                 link,
             )
+
+
+# A deal or a case (the ports' ListedRecord; named as text: the ports are imported for type checking only).
+R = TypeVar("R", bound="ListedRecord")
 
 
 class RestrictedRecordService(Generic[R]):

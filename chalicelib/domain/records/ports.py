@@ -46,11 +46,11 @@ class HistoryStore(Protocol):
         ...
 
     def replace_event(self, before: HistoryEvent, after: HistoryEvent, *, expected_version: int) -> HistoryEvent:
-        """Conditional on ``expected_version`` (PreconditionFailed; NotFound when gone)."""
+        """Conditional on ``expected_version``: PreconditionFailed when changed or gone."""
         ...
 
     def delete_event(self, event: HistoryEvent, *, expected_version: int | None) -> None:
-        """NotFound when gone; PreconditionFailed for another version."""
+        """With ``expected_version``: PreconditionFailed when changed or gone; without: NotFound when gone."""
         ...
 
 

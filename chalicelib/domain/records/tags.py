@@ -37,7 +37,7 @@ import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -45,15 +45,17 @@ from chalicelib.domain.contacts.models import ContactChanges, ContactQuery, entr
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
-from chalicelib.domain.identity.ports import TenantMembers
 from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure, JobStatus
 from chalicelib.domain.records.listed_access import entry_access as list_entry_access
-from chalicelib.domain.records.ports import TaggedRecord, TagRegistry
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal, Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import TenantMembers
+    from chalicelib.domain.records.ports import TaggedRecord, TagRegistry
+    from chalicelib.domain.shared.ports import JobQueue
 
 # Records rewritten within one request; more run as a background job.
 MAX_SYNC_RECORDS = 200
@@ -411,7 +413,7 @@ class ContactTags:
 
 
 # A deal or a case, its list filter and its PATCH model (RestrictedRecordTags).
-Rec = TypeVar("Rec", bound=TaggedRecord)
+Rec = TypeVar("Rec", bound="TaggedRecord")
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 ChangesModel = TypeVar("ChangesModel", bound=BaseModel)
 _Query_contra = TypeVar("_Query_contra", bound=BaseModel, contravariant=True)

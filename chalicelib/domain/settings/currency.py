@@ -18,15 +18,17 @@ import functools
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from chalicelib.domain.settings.ports import MoneySettingsStore
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, TemporarilyUnavailable, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import MoneySettingsStore
 
 DEFAULT_CURRENCY = "EUR"
 MAX_RATES = 300

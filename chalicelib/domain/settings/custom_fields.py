@@ -26,11 +26,10 @@ import builtins
 from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chalicelib.domain.settings.ports import CustomFieldStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import (
     Conflict,
@@ -42,6 +41,9 @@ from chalicelib.domain.shared.errors import (
 )
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import CustomFieldStore
 
 # A record's write holds one counter update per field that gains or loses a
 # value, next to its own items, in one transaction (at most 100 operations).

@@ -38,11 +38,10 @@ import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from chalicelib.domain.settings.ports import SettingsListStore
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import (
     Conflict,
@@ -54,9 +53,12 @@ from chalicelib.domain.shared.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.shared.events import CategoryReplaced
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import SettingsListStore
+    from chalicelib.domain.shared.ports import EventPublisher
 
 # A list holds at most this many entries: a reorder rewrites the moved entries
 # and the list counter in one transaction (DynamoDB takes 100 operations).

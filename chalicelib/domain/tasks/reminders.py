@@ -18,13 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chalicelib.domain.shared.clock import Clock, utc_now
-from chalicelib.domain.shared.ports import JobQueue
-from chalicelib.domain.tasks.ports import ReminderStore
+
+if TYPE_CHECKING:
+    from chalicelib.domain.shared.ports import JobQueue
+    from chalicelib.domain.tasks.ports import ReminderStore
 
 REMINDER_CHOICES = (0, 5, 15, 30, 60, 120, 1440)
 DEFAULT_REMINDER: Final = 1440

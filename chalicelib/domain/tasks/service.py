@@ -14,21 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.identity.models import UserStatus
-from chalicelib.domain.identity.ports import TenantMembers
-from chalicelib.domain.notifications.ports import Notify
 from chalicelib.domain.records.changelog import ChangeEntry
 from chalicelib.domain.records.parents import Parents
-from chalicelib.domain.records.ports import ChangeLogStore
-from chalicelib.domain.settings.ports import EntryReferences
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import CrmError, FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import Entry
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
 from chalicelib.domain.tasks.models import (
@@ -44,8 +39,15 @@ from chalicelib.domain.tasks.models import (
     entry_links,
     entry_matches,
 )
-from chalicelib.domain.tasks.ports import TaskStore
 from chalicelib.domain.tasks.reminders import ArmedReminder, reminder_instant
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import TenantMembers
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.records.ports import ChangeLogStore
+    from chalicelib.domain.settings.ports import EntryReferences
+    from chalicelib.domain.shared.ports import Entry
+    from chalicelib.domain.tasks.ports import TaskStore
 
 CATEGORIES = "task-categories"
 _REQUIRED = ("title", "due_at")

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.records.files import ParentLink
 from chalicelib.domain.records.history import HistoryEvent, HistoryKind, system_event
-from chalicelib.domain.records.ports import FileStore as FilePort
 from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
@@ -38,6 +37,9 @@ from chalicelib.storage.dynamo.table import Delete, Item, Put, SortKey, Table, U
 from chalicelib.storage.dynamo.table_spec import GSI1
 from chalicelib.storage.records.files import FileStore
 from chalicelib.storage.settings.lists import usage_delta_ops
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import FileStore as FilePort
 
 # A cascade or a move works in pages of this many items (a move is a
 # transaction of two operations per item, a cascade of one plus at most one
