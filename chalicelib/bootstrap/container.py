@@ -3,7 +3,10 @@
 ``Container`` builds each collaborator on first use (the HTTP function's cold
 start pays only for what a request touches) and keeps it for the life of the
 Lambda container. Tests hand in fakes: ``Container(overrides={"contact_store":
-FakeContactStore(), ...})`` replaces any attribute by name before it is built.
+FakeContactStore(), ...})`` replaces any attribute by name before it is built
+(tests/unit/conftest.py replaces every adapter with its twin from
+storage/memory, and the clock). Each adapter is typed with the domain port it
+fills, so mypy holds every DynamoDB adapter to its port here.
 
 What follows what (cascades, merges, seeding) is not wired here but listed in
 bootstrap/events.py; the ``events`` publisher reads that table.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
 from chalicelib.domain.cases.service import Cases
@@ -38,7 +41,7 @@ from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
 from chalicelib.domain.records.history import History
 from chalicelib.domain.records.parents import DeleteGuard, Parents
-from chalicelib.domain.records.tags import Tags
+from chalicelib.domain.records.tags import TaggedRecords, Tags
 from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
@@ -47,136 +50,153 @@ from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
 
+if TYPE_CHECKING:
+    from chalicelib.domain.cases.ports import CaseStorage
+    from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
+    from chalicelib.domain.deals.ports import DealStorage
+    from chalicelib.domain.forms.ports import RateCounters, WebFormStore
+    from chalicelib.domain.identity.ports import IdentityStorage
+    from chalicelib.domain.jobs.ports import JobStore
+    from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
+    from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
+    from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
+    from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
+
+if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
+    from chalicelib.storage.idempotency import IdempotencyStore
+
 JOB_QUEUE = "jobs"
 
 
 class Container:
-    def __init__(self, settings: Settings, overrides: Mapping[str, Any] | None = None):
+    def __init__(self, settings: Settings, overrides: Mapping[str, object] | None = None):
         self.settings = settings
         self._overrides = dict(overrides or {})
         # cached_property stores into __dict__: an override is simply there first.
         self.__dict__.update(self._overrides)
 
-    def override(self, **collaborators: Any) -> None:
+    def override(self, **collaborators: object) -> None:
         """Replace collaborators by name; everything built so far is built
         again on next use, so every service sees the replacements."""
         self._overrides.update(collaborators)
-        for name in [n for n, v in vars(type(self)).items() if isinstance(v, cached_property)]:
+        built = {n for klass in type(self).__mro__ for n, v in vars(klass).items() if isinstance(v, cached_property)}
+        for name in built:
             self.__dict__.pop(name, None)
         self.__dict__.update(self._overrides)
 
     # ---- adapters (storage: the only boto3) ----
 
     @cached_property
-    def identity_store(self) -> Any:
+    def identity_store(self) -> IdentityStorage:
         from chalicelib.storage.identity import IdentityStore
 
         return IdentityStore()
 
     @cached_property
-    def job_queue(self) -> Any:
+    def job_queue(self) -> JobQueue:
         from chalicelib.storage.queues import Queue
 
         return Queue(JOB_QUEUE)
 
     @cached_property
-    def contact_store(self) -> Any:
+    def contact_store(self) -> ContactStorage:
         from chalicelib.storage.contacts.store import ContactStore
 
         return ContactStore()
 
     @cached_property
-    def contact_photo_store(self) -> Any:
+    def contact_photo_store(self) -> PhotoBlobs:
         from chalicelib.storage.contacts.photos import ContactPhotoStore
 
         return ContactPhotoStore()
 
     @cached_property
-    def file_store(self) -> Any:
+    def file_store(self) -> FileStore:
         from chalicelib.storage.records.files import FileStore
 
         return FileStore()
 
     @cached_property
-    def history_store(self) -> Any:
+    def history_store(self) -> HistoryStorage:
         from chalicelib.storage.records.history import HistoryStore
 
         return HistoryStore(files=self.file_store)
 
     @cached_property
-    def changelog_store(self) -> Any:
+    def changelog_store(self) -> ChangeLogStore:
         from chalicelib.storage.records.changelog import ChangeLogStore
 
         return ChangeLogStore()
 
     @cached_property
-    def task_store(self) -> Any:
+    def task_store(self) -> TaskStore:
         from chalicelib.storage.tasks.store import TaskStore
 
         return TaskStore()
 
     @cached_property
-    def reminder_store(self) -> Any:
+    def reminder_store(self) -> ReminderStore:
         from chalicelib.storage.tasks.reminders import ReminderStore
 
         return ReminderStore()
 
     @cached_property
-    def deal_store(self) -> Any:
+    def deal_store(self) -> DealStorage:
         from chalicelib.storage.deals import DealStore
 
         return DealStore()
 
     @cached_property
-    def case_store(self) -> Any:
+    def case_store(self) -> CaseStorage:
         from chalicelib.storage.cases import CaseStore
 
         return CaseStore()
 
     @cached_property
-    def settings_list_store(self) -> Any:
+    def settings_list_store(self) -> SettingsListStore:
         from chalicelib.storage.settings.lists import SettingsListStore
 
         return SettingsListStore()
 
     @cached_property
-    def money_settings_store(self) -> Any:
+    def money_settings_store(self) -> MoneySettingsStore:
         from chalicelib.storage.settings.lists import MoneySettingsStore
 
         return MoneySettingsStore()
 
     @cached_property
-    def custom_field_store(self) -> Any:
+    def custom_field_store(self) -> CustomFieldStore:
         from chalicelib.storage.settings.custom_fields import CustomFieldStore
 
         return CustomFieldStore()
 
     @cached_property
-    def background_job_store(self) -> Any:
+    def background_job_store(self) -> JobStore:
         from chalicelib.storage.jobs.store import BackgroundJobStore
 
         return BackgroundJobStore()
 
     @cached_property
-    def expiring_items(self) -> Any:
+    def expiring_items(self) -> ExpiringItems:
         from chalicelib.storage.jobs.expiry import ExpiringItemsStore
 
         return ExpiringItemsStore()
 
     @cached_property
-    def idempotency(self) -> Any:
+    def idempotency(self) -> IdempotencyStore:
         from chalicelib.storage.idempotency import IdempotencyStore
 
         return IdempotencyStore(secret=lambda: self.cursor_secret)
 
     @cached_property
-    def notification_store(self) -> Any:
+    def notification_store(self) -> NotificationStore:
         from chalicelib.storage.notifications import NotificationStore
 
         return NotificationStore()
 
     @cached_property
-    def mailer(self) -> Any:
+    def mailer(self) -> Mailer:
         from chalicelib.storage.mail import SesMailer
 
         return SesMailer(self.settings.mail_from)
@@ -184,7 +204,12 @@ class Container:
     # ---- cross-cutting ----
 
     @cached_property
-    def events(self) -> Any:
+    def clock(self) -> Clock:
+        """Every service's "now" (unit tests hand in a fixed one)."""
+        return utc_now
+
+    @cached_property
+    def events(self) -> EventPublisher:
         from chalicelib.bootstrap.events import EventBus
 
         return EventBus(self, self.job_queue)
@@ -194,6 +219,9 @@ class Container:
         """Signs page cursors and seals idempotent answers. Read on first use,
         once per container: only the API needs it, so only its role may read
         the Secrets Manager secret (the other functions never ask)."""
+        inline = self.settings.cursor_secret_inline
+        if inline is not None:  # local stack, tests
+            return inline
         from chalicelib.storage.secrets import cursor_secret
 
         return cursor_secret(self.settings)
@@ -231,7 +259,7 @@ class Container:
 
     @cached_property
     def auth(self) -> Auth:
-        return Auth(self.identity_store)
+        return Auth(self.identity_store, clock=self.clock)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -240,46 +268,47 @@ class Container:
             self.identity_store,
             self.mailer,
             self.job_queue,
+            clock=self.clock,
             public_url=self.settings.public_url,
         )
 
     @cached_property
     def users(self) -> Users:
-        return Users(self.identity_store, self.auth, self.notifier)
+        return Users(self.identity_store, self.auth, self.notifier, clock=self.clock)
 
     @cached_property
     def groups(self) -> Groups:
-        return Groups(self.identity_store)
+        return Groups(self.identity_store, clock=self.clock)
 
     @cached_property
     def tenants(self) -> Tenants:
-        return Tenants(self.identity_store, self.auth, self.events)
+        return Tenants(self.identity_store, self.auth, self.events, clock=self.clock)
 
     @cached_property
     def crm_access(self) -> CrmAccessSettings:
-        return CrmAccessSettings(self.identity_store)
+        return CrmAccessSettings(self.identity_store, clock=self.clock)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
-        return Housekeeping(self.expiring_items, self.job_queue)
+        return Housekeeping(self.expiring_items, self.job_queue, clock=self.clock)
 
     @cached_property
     def background_jobs(self) -> BackgroundJobs:
-        return BackgroundJobs(self.background_job_store)
+        return BackgroundJobs(self.background_job_store, clock=self.clock)
 
     # ---- settings ----
 
     @cached_property
     def settings_lists(self) -> SettingsLists:
-        return SettingsLists(self.settings_list_store, self.events)
+        return SettingsLists(self.settings_list_store, self.events, clock=self.clock)
 
     @cached_property
     def currency_settings(self) -> CurrencySettings:
-        return CurrencySettings(self.money_settings_store)
+        return CurrencySettings(self.money_settings_store, clock=self.clock)
 
     @cached_property
     def custom_fields(self) -> CustomFields:
-        return CustomFields(self.custom_field_store)
+        return CustomFields(self.custom_field_store, clock=self.clock)
 
     # ---- contacts ----
 
@@ -291,12 +320,13 @@ class Container:
             self.notifier,
             self.events,
             self.parents,
+            clock=self.clock,
             custom_fields=self.custom_fields,
         )
 
     @cached_property
     def contact_photos(self) -> ContactPhotos:
-        return ContactPhotos(self.contacts, self.contact_photo_store)
+        return ContactPhotos(self.contacts, self.contact_photo_store, clock=self.clock)
 
     @cached_property
     def contact_bulk(self) -> ContactBulk:
@@ -312,7 +342,7 @@ class Container:
 
     @cached_property
     def files(self) -> Files:
-        return Files(self.file_store, self.parents)
+        return Files(self.file_store, self.parents, clock=self.clock)
 
     @cached_property
     def history(self) -> History:
@@ -324,6 +354,7 @@ class Container:
                 principal, "history-categories", category_id
             )
             is not None,
+            clock=self.clock,
         )
 
     @cached_property
@@ -336,12 +367,13 @@ class Container:
         from chalicelib.domain.deals.models import DealChanges, DealQuery
         from chalicelib.domain.records.tags import ContactTags, RestrictedRecordTags
 
+        records: dict[str, TaggedRecords] = {
+            "contact": ContactTags(self.contacts, self.contact_store),
+            "deal": RestrictedRecordTags("deal", self.deals, self.deal_store, DealQuery, DealChanges),
+            "case": RestrictedRecordTags("case", self.cases, self.case_store, CaseQuery, CaseChanges),
+        }
         return Tags(
-            {
-                "contact": ContactTags(self.contacts, self.contact_store),
-                "deal": RestrictedRecordTags("deal", self.deals, self.deal_store, DealQuery, DealChanges),
-                "case": RestrictedRecordTags("case", self.cases, self.case_store, CaseQuery, CaseChanges),
-            },
+            records,
             self.background_jobs,
             self.identity_store,
             self.job_queue,
@@ -352,12 +384,18 @@ class Container:
     @cached_property
     def tasks(self) -> Tasks:
         return Tasks(
-            self.task_store, self.identity_store, self.notifier, self.settings_lists, self.changelog_store, self.parents
+            self.task_store,
+            self.identity_store,
+            self.notifier,
+            self.settings_lists,
+            self.changelog_store,
+            self.parents,
+            clock=self.clock,
         )
 
     @cached_property
     def reminders(self) -> Reminders:
-        return Reminders(self.reminder_store, self.job_queue, deliverer=self.tasks.deliver_reminder)
+        return Reminders(self.reminder_store, self.job_queue, deliverer=self.tasks.deliver_reminder, clock=self.clock)
 
     @cached_property
     def deals(self) -> Deals:
@@ -370,6 +408,7 @@ class Container:
             self.settings_lists,
             self.currency_settings,
             self.custom_fields,
+            clock=self.clock,
         )
 
     @cached_property
@@ -378,26 +417,34 @@ class Container:
 
     @cached_property
     def cases(self) -> Cases:
-        return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents, self.custom_fields)
+        return Cases(
+            self.case_store,
+            self.identity_store,
+            self.notifier,
+            self.events,
+            self.parents,
+            self.custom_fields,
+            clock=self.clock,
+        )
 
     # ---- web forms (WEB-1..3) ----
 
     @cached_property
-    def web_form_store(self) -> Any:
+    def web_form_store(self) -> WebFormStore:
         from chalicelib.storage.forms import WebFormStore
 
         return WebFormStore()
 
     @cached_property
-    def web_form_counters(self) -> Any:
+    def web_form_counters(self) -> RateCounters:
         from chalicelib.storage.forms import FormRateCounters
 
         return FormRateCounters()
 
     @cached_property
     def web_form_clock(self) -> Clock:
-        """Rate windows and fill times (tests override it by name)."""
-        return utc_now
+        """Rate windows and fill times (API tests override it by name)."""
+        return self.clock
 
     @cached_property
     def web_form_stamps(self) -> Stamps:

@@ -103,7 +103,13 @@ def _groups(
         name, label = asked.input_name, asked.shown_label(labels)
         text = values.get(name)
         value = text if isinstance(text, str) else ""
-        common = {"name": name, "label": label, "required": asked.required, "value": value, "error": errors.get(name)}
+        common: dict[str, Any] = {
+            "name": name,
+            "label": label,
+            "required": asked.required,
+            "value": value,
+            "error": errors.get(name),
+        }
         if asked.field == FieldName.CUSTOM:
             definition = custom.get(asked.custom_field_id or "")
             if definition is None:
@@ -133,7 +139,7 @@ def _groups(
                     required=asked.required and part in ADDRESS_REQUIRED_PARTS,
                     autocomplete=section + _ADDRESS_AUTOCOMPLETE[part],
                     maxlength=ADDRESS_LIMITS[part],
-                    value=parts.get(part) if isinstance(parts.get(part), str) else "",
+                    value=str(parts.get(part)) if isinstance(parts.get(part), str) else "",
                     error=errors.get(f"{name}.{part}") or (errors.get(name) if part == "street" else None),
                 )
                 for part in ADDRESS_PARTS

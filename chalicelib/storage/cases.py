@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.domain.cases.models import Case
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
+from chalicelib.storage.indexes.cases import index_entries
 from chalicelib.storage.records.history import system_event_op
 from chalicelib.storage.records.listed_access import restricted_record_ops
 
@@ -30,20 +30,7 @@ class CaseStore(IndexedStore[Case]):
         return keys.case_facet(tenant_id, name)
 
     def index_entries(self, case: Case) -> dict[EntryKey, Item]:
-        attributes: Item = {
-            "rid": case.id,
-            "access_list": list(case.access_list),
-            "created_by": case.created_by,
-            "tags": [fold(t) for t in case.tags],
-            "contact_ids": case.contact_ids,
-            "closed": case.closed,
-        }
-        facets = ["all", f"closed#{'true' if case.closed else 'false'}"]
-        facets += [f"tag#{fold(t)}" for t in case.tags] + [f"contact#{c}" for c in case.contact_ids]
-        return {
-            (self.facet(case.tenant_id, f), case.id): {"pk": self.facet(case.tenant_id, f), "sk": case.id, **attributes}
-            for f in facets
-        }
+        return index_entries(case)
 
     def side_ops(self, before: Case | None, after: Case | None, *, by: str | None, at: Any) -> list[Any]:
         return restricted_record_ops(self.kind, before, after, by=by, at=at)

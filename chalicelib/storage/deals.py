@@ -19,7 +19,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.deals.models import Deal, Project
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -27,24 +26,16 @@ from chalicelib.domain.shared.principal import Principal
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
 from chalicelib.storage.dynamo.table import Check, Delete, Put, SortKey, Update
+from chalicelib.storage.indexes.deals import contribution, index_entries
 from chalicelib.storage.records.history import system_event_op
 from chalicelib.storage.records.listed_access import restricted_record_ops
 from chalicelib.storage.settings.lists import usage_ops
-
-PUBLIC, PRIVATE = "PUB", "PRIV"
-
-
-def _contribution(deal: Deal | None) -> dict[tuple[str, str, str], tuple[int, Decimal, Decimal]]:
-    if deal is None:
-        return {}
-    scope = PRIVATE if deal.access_list else PUBLIC
-    return {(scope, deal.stage_id, deal.currency): (1, deal.value or Decimal(0), deal.weighted)}
 
 
 def aggregate_ops(tenant_id: str, before: Deal | None, after: Deal | None) -> list[Update]:
     deltas: dict[tuple[str, str, str], list[Any]] = {}
     for sign, deal in ((-1, before), (1, after)):
-        for key, (count, value, weighted) in _contribution(deal).items():
+        for key, (count, value, weighted) in contribution(deal).items():
             total = deltas.setdefault(key, [0, Decimal(0), Decimal(0)])
             total[0] += sign * count
             total[1] += sign * value
@@ -72,33 +63,7 @@ class DealStore(IndexedStore[Deal]):
         return keys.deal_facet(tenant_id, name)
 
     def index_entries(self, deal: Deal) -> dict[EntryKey, Item]:
-        tenant = deal.tenant_id
-        value = deal.value
-        attributes: Item = {
-            "rid": deal.id,
-            "access_list": list(deal.access_list),
-            "created_by": deal.created_by,
-            "responsible_id": deal.responsible_id,
-            "stage_id": deal.stage_id,
-            "stage_status": deal.stage_status.value,
-            "tags": [fold(t) for t in deal.tags],
-            "contact_ids": deal.contact_ids,
-            "close": deal.expected_close_date.isoformat() if deal.expected_close_date else None,
-            "currency": deal.currency,
-            "value": str(value) if value is not None else "0",
-            "weighted": str(deal.weighted),
-            "probability": deal.probability,
-        }
-        facets = ["all", f"resp#{deal.responsible_id}", f"stage#{deal.stage_id}", f"status#{deal.stage_status.value}"]
-        facets += [f"tag#{fold(t)}" for t in deal.tags] + [f"contact#{c}" for c in deal.contact_ids]
-        facets += [f"acl#{u}" for u in deal.access_list]
-        entries = {
-            (self.facet(tenant, f), deal.id): {"pk": self.facet(tenant, f), "sk": deal.id, **attributes} for f in facets
-        }
-        if deal.expected_close_date:
-            pk, sk = self.facet(tenant, "close"), keys.deal_by_close(deal.expected_close_date.isoformat(), deal.id)
-            entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
-        return entries
+        return index_entries(deal)
 
     def side_ops(self, before: Deal | None, after: Deal | None, *, by: str | None, at: Any) -> list[Any]:
         tenant = (after or before).tenant_id  # type: ignore[union-attr]

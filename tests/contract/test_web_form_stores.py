@@ -39,7 +39,7 @@ def form(tenant_id: str = "t1", **changes: Any) -> WebForm:
         tenant_id=tenant_id,
         name="Contact us",
         kind=ContactKind.PERSON,
-        fields=[FormField(field="first_name", required=True), FormField(field="last_name", required=True)],  # type: ignore[arg-type]
+        fields=[FormField(field="first_name", required=True), FormField(field="last_name", required=True)],
         return_url="https://www.acme.example/thanks",
         allowed_origins=["https://www.acme.example"],
         created_at=NOW,

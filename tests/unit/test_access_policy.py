@@ -290,7 +290,7 @@ def test_an_unknown_operation_is_refused_loudly():
         allowed(principal(Role.OWNER), "publish", RECORDS[("invoice", "creator")])
 
 
-def test_an_unknown_share_mode_fails_closed():
+def test_an_unknown_share_mode_fails_closed() -> None:
     odd = ContactAccess(frozenset({OTHER}), "public", OTHER)  # type: ignore[arg-type]
     assert permissions(principal(Role.USER), odd) == frozenset()
     assert permissions(principal(Role.USER, user_id=OTHER), odd) == frozenset(Operation)

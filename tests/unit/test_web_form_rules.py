@@ -169,20 +169,20 @@ def test_retry_after_points_at_the_end_of_the_window():
 # ---- form definitions ----
 
 
-def test_a_form_asks_what_its_kind_needs_once():
+def test_a_form_asks_what_its_kind_needs_once() -> None:
     def asked(*names: str) -> list[FormField]:
-        return [FormField(field=n, required=True) for n in names]  # type: ignore[arg-type]
+        return [FormField(field=n, required=True) for n in names]
 
     assert check_fields(ContactKind.PERSON, asked("first_name", "last_name")) == []
     assert check_fields(ContactKind.PERSON, asked("first_name"))
     assert check_fields(ContactKind.COMPANY, asked("company_name", "job_title"))
     assert check_fields(ContactKind.PERSON, asked("first_name", "last_name", "first_name"))
     two_phones = [*asked("first_name", "last_name"), FormField(field="phone", category="work")]
-    two_phones.append(FormField(field="phone", category="mobile"))  # type: ignore[arg-type]
+    two_phones.append(FormField(field="phone", category="mobile"))
     assert check_fields(ContactKind.PERSON, two_phones) == []
     assert [f.input_name for f in two_phones[2:]] == ["phone_work", "phone_mobile"]
     with pytest.raises(ValueError):
-        FormField(field="email", category="mobile")  # type: ignore[arg-type]
+        FormField(field="email", category="mobile")
 
 
 def test_origins_are_normalised_and_only_listed_ones_pass(world):
@@ -303,7 +303,7 @@ def test_only_asked_fields_are_read_and_each_problem_is_named(world):
     assert [d["type"] for d in cleaned.details] == ["email", "address"]
 
 
-def test_a_custom_field_deleted_since_never_refuses_a_lead():
+def test_a_custom_field_deleted_since_never_refuses_a_lead() -> None:
     # Built directly: the service (rightly) refuses a form naming a field that does not exist.
     form = WebForm(
         id="01J0000000000000000000FORM",
@@ -311,9 +311,9 @@ def test_a_custom_field_deleted_since_never_refuses_a_lead():
         name="Old",
         kind=ContactKind.PERSON,
         fields=[
-            FormField(field="first_name", required=True),  # type: ignore[arg-type]
-            FormField(field="last_name", required=True),  # type: ignore[arg-type]
-            FormField(field="custom", custom_field_id="cf-gone", required=True),  # type: ignore[arg-type]
+            FormField(field="first_name", required=True),
+            FormField(field="last_name", required=True),
+            FormField(field="custom", custom_field_id="cf-gone", required=True),
         ],
         return_url="https://x.example/",
         key="k" * 43,
@@ -379,7 +379,7 @@ def test_a_known_address_adds_to_that_contact_and_tells_who_may_see_it(world):
     assert note.user_ids == ["admin"] and "again" in note.subject
 
 
-def test_processing_is_idempotent_when_retried_after_a_partial_failure(world):
+def test_processing_is_idempotent_when_retried_after_a_partial_failure(world: World) -> None:
     form = world.form()
     real_add = world.history.add_event
     calls = {"n": 0}
@@ -430,13 +430,13 @@ def test_bots_are_dropped_quietly_and_cost_the_form_nothing(world):
     assert not any(scope == "form" for (_, scope, _, _) in world.counters.hits)
 
 
-def test_a_client_over_its_limit_gets_429_with_retry_after_and_its_answers_back(world):
+def test_a_client_over_its_limit_gets_429_with_retry_after_and_its_answers_back(world: World) -> None:
     form = world.form()
     for _ in range(PER_CLIENT.hits):
         world.send(form, {"first_name": "x"}, wait=3)
     refused = world.send(form, ANNA, wait=3)
-    assert refused.error is not None and refused.error.retry_after >= 1  # type: ignore[attr-defined]
+    assert refused.error is not None and refused.error.retry_after >= 1
     assert refused.values["first_name"] == "Anna"
-    world.clock.now += timedelta(seconds=refused.error.retry_after)  # type: ignore[attr-defined]
+    world.clock.now += timedelta(seconds=refused.error.retry_after)
     retried = world.send(form, ANNA)
     assert retried.accepted and not retried.dropped and len(world.contacts.of_tenant(T)) == 1

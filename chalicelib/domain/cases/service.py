@@ -5,7 +5,7 @@ cases are 404. Each write is one transaction (storage/cases.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
 from chalicelib.domain.contacts.models import fold
@@ -17,20 +17,28 @@ from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict
 from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
 
+if TYPE_CHECKING:
+    from chalicelib.domain.cases.ports import CaseStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
-class Cases(RestrictedRecordService):
+
+class Cases(RestrictedRecordService[Case]):
+    _store: CaseStore
+
     def __init__(
         self,
-        store: Any,
-        users: Any,
-        notifier: Any,
+        store: CaseStore,
+        users: UserDirectory,
+        notifier: Notify,
         events: EventPublisher,
         parents: Parents,
-        custom_fields: Any = None,
+        custom_fields: CustomValues | None = None,
         clock: Clock = utc_now,
     ):
         self._store = store
@@ -42,7 +50,7 @@ class Cases(RestrictedRecordService):
     def list(self, principal: Principal, query: CaseQuery, page: PageRequest) -> Slice[Case]:
         readable = access.readable(principal)
 
-        def visible(entry: dict[str, Any]) -> bool:
+        def visible(entry: Entry) -> bool:
             return readable(entry_access(entry)) and entry_matches(entry, query)
 
         facet = "all"

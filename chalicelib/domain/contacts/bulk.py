@@ -26,11 +26,12 @@ Rules:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags, fold
+from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
 from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure
@@ -44,6 +45,10 @@ from chalicelib.domain.shared.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import BulkIdentity
+    from chalicelib.domain.shared.ports import JobQueue
 
 MAX_IDS = 5000
 SYNC_LIMIT = 100
@@ -145,7 +150,7 @@ def failure(contact_id: str, status: int, reason: str, detail: str) -> Failure:
 
 
 class ContactBulk:
-    def __init__(self, contacts: Any, jobs: BackgroundJobs, identity: Any, queue: Any):
+    def __init__(self, contacts: Contacts, jobs: BackgroundJobs, identity: BulkIdentity, queue: JobQueue):
         self._contacts = contacts
         self._jobs = jobs
         self._identity = identity  # users and tenants (storage/identity.py)
@@ -184,9 +189,9 @@ class ContactBulk:
         principal, tenant, refusal = self._job_principal(message.tenant_id, message.user_id)
 
         def work(contact_id: str) -> Failure | None:
-            if refusal is not None:
-                return failure(contact_id, 403, "forbidden", refusal)
-            return self.apply(principal, tenant, message, contact_id)  # type: ignore[arg-type]
+            if refusal is not None or principal is None or tenant is None:
+                return failure(contact_id, 403, "forbidden", refusal or "")
+            return self.apply(principal, tenant, message, contact_id)
 
         self._jobs.run_chunk(
             message.tenant_id,

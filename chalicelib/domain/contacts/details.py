@@ -115,7 +115,7 @@ def normalise_details(details: list[ContactDetail], region: str, *, field: str =
         if is_address != isinstance(detail.value, Address):
             errors.append(FieldError(f"{where}.value", "an address is an object; other details are text"))
             continue
-        value: Any = detail.value
+        value: object = detail.value
         if detail.type == DetailType.PHONE:
             value = normalise_phone(str(detail.value), region)
             if value is None:
@@ -131,8 +131,8 @@ def normalise_details(details: list[ContactDetail], region: str, *, field: str =
             if value is None:
                 errors.append(FieldError(f"{where}.value", "is not a web address"))
                 continue
-        elif is_address:
-            value = detail.value.model_dump()  # type: ignore[union-attr]
+        elif isinstance(detail.value, Address):
+            value = detail.value.model_dump()
         else:
             value = str(detail.value).strip()
         result.append({"type": detail.type.value, "category": category, "value": value, "primary": detail.primary})

@@ -32,25 +32,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind, fold
+from chalicelib.domain.contacts.photo import ContactPhotos
+from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.events import ContactsMerged
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import SystemEvents
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.shared.ports import EventPublisher
 
 # Scalar fields the survivor takes from ``from`` when its own are empty.
 FILLED_FIELDS = ("job_title", "description", "type_id", "temperature_id", "company_id", "currency")
-
-
-class SystemEvents(Protocol):
-    def add_system_event(self, principal: Principal, kind: str, record_id: str, text: str) -> Any: ...
 
 
 ContactId = Annotated[str, Field(min_length=1, max_length=40)]
@@ -65,7 +67,13 @@ class MergeRequest(BaseModel):
 
 class ContactMerge:
     def __init__(
-        self, contacts: Any, photos: Any, identity: Any, parents: Parents, events: EventPublisher, history: SystemEvents
+        self,
+        contacts: Contacts,
+        photos: ContactPhotos,
+        identity: UserDirectory,
+        parents: Parents,
+        events: EventPublisher,
+        history: SystemEvents,
     ):
         self._contacts = contacts
         self._photos = photos
@@ -200,5 +208,5 @@ def _unique(details: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _empty(value: Any) -> bool:
+def _empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value == {}

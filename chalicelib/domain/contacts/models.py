@@ -20,6 +20,7 @@ from chalicelib.domain.contacts.details import ContactDetail, DetailType, detail
 from chalicelib.domain.settings.currency import CurrencyCode
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ContactAccess, ContactShare, Operation
+from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold, spelling_variants, words
 
@@ -263,5 +264,5 @@ def entry_access(entry: dict[str, Any]) -> ContactAccess:
     )
 
 
-def can(principal: Any, operation: Operation, contact: Contact) -> bool:
+def can(principal: Principal, operation: Operation, contact: Contact) -> bool:
     return access.allowed(principal, operation, contact.access_record())

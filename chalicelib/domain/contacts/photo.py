@@ -31,9 +31,10 @@ pay for it at cold start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import IO, TYPE_CHECKING, Any
 
 from chalicelib.domain.contacts.models import Contact
+from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
 from chalicelib.domain.shared.errors import (
@@ -46,6 +47,12 @@ from chalicelib.domain.shared.errors import (
 )
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import PhotoBlobs
+
+if TYPE_CHECKING:  # Pillow itself is imported where an image is processed (cold start)
+    from PIL.Image import Image
 
 MAX_PHOTO_BYTES = 1024 * 1024
 MAX_PIXELS = 25_000_000
@@ -102,7 +109,7 @@ def process_image(data: bytes) -> ProcessedPhoto:
         Image.MAX_IMAGE_PIXELS = previous_limit
 
 
-def _decoded(stream: Any) -> ProcessedPhoto:
+def _decoded(stream: IO[bytes]) -> ProcessedPhoto:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
@@ -133,12 +140,14 @@ def _decoded(stream: Any) -> ProcessedPhoto:
             raise _damaged() from None
 
 
-def _encoded(image: Any) -> ProcessedPhoto:
+def _encoded(image: Image) -> ProcessedPhoto:
     import io
 
     rgba = image.convert("RGBA") if _may_be_transparent(image) else None
     out = io.BytesIO()
-    if rgba is not None and rgba.getchannel("A").getextrema()[0] < 255:
+    # A single band's extrema are (lowest, highest); a pixel under 255 is transparent.
+    lowest_alpha = rgba.getchannel("A").getextrema()[0] if rgba is not None else 255
+    if rgba is not None and isinstance(lowest_alpha, (int, float)) and lowest_alpha < 255:
         rgba.save(out, "PNG", optimize=True)
         return ProcessedPhoto(out.getvalue(), "image/png", rgba.width, rgba.height)
     rgb = (rgba or image).convert("RGB")
@@ -146,7 +155,7 @@ def _encoded(image: Any) -> ProcessedPhoto:
     return ProcessedPhoto(out.getvalue(), "image/jpeg", rgb.width, rgb.height)
 
 
-def _may_be_transparent(image: Any) -> bool:
+def _may_be_transparent(image: Image) -> bool:
     return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
 
 
@@ -158,20 +167,8 @@ def _damaged() -> ValidationFailed:
     return ValidationFailed("The image is damaged or cannot be read.")
 
 
-class PhotoBlobs(Protocol):
-    """Where the images live (storage/contact_photos.py)."""
-
-    def put(self, tenant_id: str, contact_id: str, data: bytes, content_type: str) -> None: ...
-
-    def get(self, tenant_id: str, contact_id: str) -> tuple[bytes, str]: ...
-
-    def delete(self, tenant_id: str, contact_id: str) -> None: ...
-
-    def download_url(self, tenant_id: str, contact_id: str, seconds: int) -> str: ...
-
-
 class ContactPhotos:
-    def __init__(self, contacts: Any, blobs: PhotoBlobs, clock: Clock = utc_now):
+    def __init__(self, contacts: Contacts, blobs: PhotoBlobs, clock: Clock = utc_now):
         self._contacts = contacts
         self._blobs = blobs
         self._clock = clock

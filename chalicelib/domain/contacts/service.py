@@ -8,7 +8,8 @@ settings it references.
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
 from chalicelib.domain.contacts.models import (
@@ -21,6 +22,7 @@ from chalicelib.domain.contacts.models import (
     clean_tags,
     entry_access,
     entry_matches,
+    fold,
 )
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.records.parents import ParentRef, Parents
@@ -30,9 +32,15 @@ from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.events import CompanyRenamed, RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.contacts.ports import ContactStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
 DEFAULT_REGION = "DE"
 
@@ -44,13 +52,13 @@ ACCESS_FIELDS = ("managers", "access")
 class Contacts:
     def __init__(
         self,
-        store: Any,
-        users: Any,
-        notifier: Any,
+        store: ContactStore,
+        users: UserDirectory,
+        notifier: Notify,
         events: EventPublisher,
         parents: Parents,
         clock: Clock = utc_now,
-        custom_fields: Any = None,
+        custom_fields: CustomValues | None = None,
     ):
         self._store = store
         self._users = users
@@ -77,7 +85,7 @@ class Contacts:
             phone = normalise_phone(query.q, region) or "invalid"
         readable = access.readable(principal)
 
-        def visible(entry: dict[str, Any]) -> bool:
+        def visible(entry: Entry) -> bool:
             return readable(entry_access(entry)) and entry_matches(entry, query)
 
         return self._store.query_contacts(principal.tenant_id, query, page, visible=visible, phone=phone)
@@ -238,16 +246,14 @@ class Contacts:
             update["custom_fields"] = {k: v for k, v in checked.items() if v is not None}
         return contact.model_copy(update=update)
 
-    def _canonical_tags(self, principal: Principal, tags: list[str]) -> list[str]:
+    def _canonical_tags(self, principal: Principal, tags: builtins.list[str]) -> builtins.list[str]:
         """Existing tags keep their spelling; new ones are created on the fly."""
         if not tags:
             return []
-        from chalicelib.domain.contacts.models import fold
-
         known = self._store.tag_names(principal.tenant_id)
         return [known.get(fold(t), t) for t in tags]
 
-    def _checked_managers(self, principal: Principal, managers: list[str]) -> list[str]:
+    def _checked_managers(self, principal: Principal, managers: builtins.list[str]) -> builtins.list[str]:
         wanted = list(dict.fromkeys(managers))
         found = {u.id: u for u in self._users.get_users(principal.tenant_id, wanted)} if wanted else {}
         bad = [m for m in wanted if m not in found or found[m].status == UserStatus.DEACTIVATED]

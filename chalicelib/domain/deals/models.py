@@ -204,13 +204,14 @@ def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
         return False
     if query.contact_id and query.contact_id not in (entry.get("contact_ids") or []):
         return False
-    close = entry.get("close")
-    if (query.close_from or query.close_to) and not close:
-        return False
-    if query.close_from and close < query.close_from.isoformat():
-        return False
-    if query.close_to and close > query.close_to.isoformat():
-        return False
+    if query.close_from or query.close_to:
+        close = entry.get("close")
+        if not close:
+            return False
+        if query.close_from and close < query.close_from.isoformat():
+            return False
+        if query.close_to and close > query.close_to.isoformat():
+            return False
     return True
 
 

@@ -30,13 +30,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from chalicelib.domain.settings.currency import MissingRates, convert, rate_for, rate_table, round_money
-from chalicelib.domain.settings.lists import StageStatus
+from chalicelib.domain.settings.currency import MissingRates, Rates, convert, rate_for, rate_table, round_money
+from chalicelib.domain.settings.lists import ListEntry, StageStatus
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.deals.ports import PipelineStore
+    from chalicelib.domain.settings.ports import ListEntries, MoneySettingsReader
 
 PUBLIC, PRIVATE = "PUB", "PRIV"
 
@@ -60,7 +64,7 @@ class Pipeline(BaseModel):
     weighted_sum: str
 
 
-# (stage id, currency) -> [count, value, weighted]
+# (stage id, currency) -> [count (int), value (Decimal), weighted (Decimal)]: mixed numbers, hence Any.
 Totals = dict[tuple[str, str], list[Any]]
 
 
@@ -98,7 +102,7 @@ def _add(totals: Totals, stage_id: str, currency: str, count: int, value: Decima
     total[2] += weighted
 
 
-def build(stages: list[Any], totals: Totals, currency: str, rates: Any) -> Pipeline:
+def build(stages: list[ListEntry], totals: Totals, currency: str, rates: Rates) -> Pipeline:
     table = rate_table(rates)
     known = {s.id for s in stages}
     held = {(stage, code): t for (stage, code), t in totals.items() if t[0] > 0 and stage in known}
@@ -140,7 +144,7 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 class DealPipeline:
-    def __init__(self, store: Any, stages: Any, money: Any):
+    def __init__(self, store: PipelineStore, stages: ListEntries, money: MoneySettingsReader):
         self._store = store
         self._stages = stages
         self._money = money

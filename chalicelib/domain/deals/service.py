@@ -11,7 +11,7 @@ a stage change, the history event.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.contacts.models import fold
@@ -26,18 +26,25 @@ from chalicelib.domain.deals.models import (
     check_budget,
     entry_matches,
 )
+from chalicelib.domain.identity.models import Tenant
 from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import FieldError, ValidationFailed
+from chalicelib.domain.shared.errors import Conflict, FieldError, ValidationFailed
 from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.deals.ports import DealStages, DealStore
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.settings.ports import CustomValues, MoneySettingsReader
+    from chalicelib.domain.shared.ports import Entry, EventPublisher
 
 STAGES = "deal-stages"
 
@@ -50,17 +57,19 @@ def today_in(time_zone: str, now: datetime) -> date:
     return now.astimezone(zone).date()
 
 
-class Deals(RestrictedRecordService):
+class Deals(RestrictedRecordService[Deal]):
+    _store: DealStore
+
     def __init__(
         self,
-        store: Any,
-        users: Any,
-        notifier: Any,
+        store: DealStore,
+        users: UserDirectory,
+        notifier: Notify,
         events: EventPublisher,
         parents: Parents,
-        stages: Any,
-        money: Any,
-        custom_fields: Any = None,
+        stages: DealStages,
+        money: MoneySettingsReader,
+        custom_fields: CustomValues | None = None,
         clock: Clock = utc_now,
     ):
         self._store = store
@@ -81,7 +90,7 @@ class Deals(RestrictedRecordService):
         if query.stage_status:
             status_stages = {s.id for s in self._stages.list(principal, STAGES) if s.status == query.stage_status}
 
-        def visible(entry: dict[str, Any]) -> bool:
+        def visible(entry: Entry) -> bool:
             if status_stages is not None and entry.get("stage_id") not in status_stages:
                 return False
             return readable(entry_access(entry)) and entry_matches(entry, query)
@@ -109,7 +118,7 @@ class Deals(RestrictedRecordService):
 
     # ---- writing ----
 
-    def create(self, principal: Principal, tenant: Any, request: NewDeal) -> Deal:
+    def create(self, principal: Principal, tenant: Tenant, request: NewDeal) -> Deal:
         now = self._clock()
         fields = request.model_dump(exclude_unset=True)
         stage = self._stage(principal, fields.pop("stage_id", None))
@@ -121,7 +130,7 @@ class Deals(RestrictedRecordService):
             currency=currency,
             responsible_id=principal.user_id,
             stage_id=stage.id,
-            stage_status=stage.status,
+            stage_status=stage.status or StageStatus.OPEN,  # a deal stage always has one
             probability=stage.probability or 0,
             actual_close_date=None if stage.status == StageStatus.OPEN else today_in(tenant.time_zone, now),
             created_at=now,
@@ -135,7 +144,7 @@ class Deals(RestrictedRecordService):
         return saved
 
     def change_stage(
-        self, principal: Principal, tenant: Any, deal_id: str, request: StageChange, *, expected_version: int
+        self, principal: Principal, tenant: Tenant, deal_id: str, request: StageChange, *, expected_version: int
     ) -> Deal:
         """DEA-4: copies the stage's probability, sets the actual close date
         (today in the tenant's time zone) for won/lost and clears it for open,
@@ -164,8 +173,6 @@ class Deals(RestrictedRecordService):
         require_version(deal, expected_version, "deal")
         blockers = self._parents.delete_blockers(principal, "deal", deal.id)
         if blockers:
-            from chalicelib.domain.shared.errors import Conflict
-
             raise Conflict("The deal cannot be deleted: " + "; ".join(blockers))
         self._store.delete(deal, by=principal.user_id, at=self._clock())
         # History, files and tasks hang off it: removed in the background (parents cascades).

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -28,6 +28,9 @@ from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import AuthStore
 
 SESSION_LIFETIME = timedelta(days=7)
 INVITATION_LIFETIME = timedelta(days=7)
@@ -64,7 +67,7 @@ def _email_digest(email: str) -> str:
 
 
 class Auth:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: AuthStore, clock: Clock = utc_now):
         self._store = store
         self._clock = clock
 
@@ -208,6 +211,8 @@ class Auth:
                 "The expiry must lie in the future.", errors=[FieldError("expires_at", "must lie in the future")]
             )
         user = self._store.get_user(principal.tenant_id, principal.user_id)
+        if user is None:  # deleted since the request was authenticated
+            raise Unauthorized("The token is not valid.")
         return self._issue(user, TokenKind.API, request.name, request.expires_at)
 
     def list_api_tokens(self, principal: Principal, page: PageRequest) -> Slice[StoredToken]:

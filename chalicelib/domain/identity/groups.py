@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import builtins
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,6 +12,9 @@ from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import GroupStore
 
 # A membership change is one transaction; DynamoDB takes 100 operations.
 MAX_MEMBER_CHANGES = 90
@@ -29,7 +33,7 @@ class GroupChanges(BaseModel):
 
 
 class Groups:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: GroupStore, clock: Clock = utc_now):
         self._store = store
         self._clock = clock
 
@@ -39,7 +43,7 @@ class Groups:
             raise NotFound("No such group.")
         return group
 
-    def get_many(self, principal: Principal, group_ids: list[str]) -> list[Group]:
+    def get_many(self, principal: Principal, group_ids: builtins.list[str]) -> builtins.list[Group]:
         found = self._store.get_groups(principal.tenant_id, group_ids) if group_ids else []
         return sorted(found, key=lambda g: g.name.lower())
 
@@ -87,7 +91,9 @@ class Groups:
             group = group.model_copy(update={"version": expected_version})
         self._store.delete_group(group)
 
-    def _checked_members(self, principal: Principal, member_ids: list[str], current: set[str]) -> list[str]:
+    def _checked_members(
+        self, principal: Principal, member_ids: builtins.list[str], current: set[str]
+    ) -> builtins.list[str]:
         wanted = list(dict.fromkeys(member_ids))
         if len(set(wanted) ^ current) > MAX_MEMBER_CHANGES:
             raise ValidationFailed(

@@ -7,12 +7,15 @@ notifications, this setting) stay reachable so the owner can switch it back.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from chalicelib.domain.identity.models import CrmAccess, Tenant
 from chalicelib.domain.shared.clock import Clock, utc_now
-from chalicelib.domain.shared.errors import FieldError, Forbidden, ValidationFailed
+from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import ModuleAccessStore
 
 SWITCHED_OFF = (
     "The CRM module is switched off for this tenant. The owner can switch it on with PUT /v1/settings/crm-access."
@@ -32,7 +35,7 @@ def ensure_module_access(principal: Principal, tenant: Tenant) -> None:
 
 
 class CrmAccessSettings:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: ModuleAccessStore, clock: Clock = utc_now):
         self._store = store
         self._clock = clock
 
@@ -40,6 +43,8 @@ class CrmAccessSettings:
         if not principal.is_admin:
             raise Forbidden("Only owners and admins see the module access settings.")
         tenant = self._store.get_tenant(principal.tenant_id)
+        if tenant is None:
+            raise NotFound("No such tenant.")
         return tenant
 
     def put(self, principal: Principal, access: CrmAccess, *, expected_version: int | None) -> Tenant:

@@ -7,7 +7,7 @@ bootstrap/events.py, run inline so the tenant is complete when created.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,8 +17,11 @@ from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.events import TenantCreated
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import Invitations, TenantStore
+    from chalicelib.domain.shared.ports import EventPublisher
 
 
 class NewTenant(BaseModel):
@@ -51,7 +54,7 @@ class NewTenant(BaseModel):
 
 
 class Tenants:
-    def __init__(self, store: Any, auth: Any, events: EventPublisher, clock: Clock = utc_now):
+    def __init__(self, store: TenantStore, auth: Invitations, events: EventPublisher, clock: Clock = utc_now):
         self._store = store
         self._auth = auth
         self._events = events

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,10 @@ from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import ROLE_RANK, Principal, Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import Invitations, UserStore
+    from chalicelib.domain.notifications.ports import Notify
 
 
 class NewUser(BaseModel):
@@ -43,7 +47,7 @@ class UserChanges(BaseModel):
 
 
 class Users:
-    def __init__(self, store: Any, auth: Any, notifier: Any, clock: Clock = utc_now):
+    def __init__(self, store: UserStore, auth: Invitations, notifier: Notify, clock: Clock = utc_now):
         self._store = store
         self._auth = auth
         self._notifier = notifier

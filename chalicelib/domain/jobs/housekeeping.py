@@ -10,12 +10,14 @@ message delivered twice is harmless."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chalicelib.domain.shared.clock import Clock, utc_now
-from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
+
+if TYPE_CHECKING:
+    from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
 
 # On the first run (no checkpoint yet) look this far back.
 FIRST_SWEEP_LOOKBACK = timedelta(hours=48)

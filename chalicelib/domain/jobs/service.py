@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +44,9 @@ from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound, TemporarilyUnavailable
 from chalicelib.domain.shared.principal import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.domain.jobs.ports import JobStore
 
 CHUNK_SIZE = 100
 MAX_FAILURES_SHOWN = 100
@@ -113,36 +116,6 @@ class BackgroundJob(BaseModel):
     def access_record(self) -> ListAccess:
         # Private to its creator (admins see everything): see the module docstring.
         return ListAccess(access_list=frozenset({self.created_by}), created_by=self.created_by)
-
-
-class JobStore(Protocol):
-    def create(self, job: BackgroundJob, expires_at: datetime) -> None: ...
-
-    def get(self, tenant_id: str, job_id: str) -> BackgroundJob | None: ...
-
-    def mark_started(self, tenant_id: str, job_id: str, at: datetime) -> None: ...
-
-    def chunk_finished(self, tenant_id: str, job_id: str, chunk: int) -> bool: ...
-
-    def chunk_progress(self, tenant_id: str, job_id: str, chunk: int) -> set[str]: ...
-
-    def record_success(self, tenant_id: str, job_id: str, chunk: int, key: str, expires_at: datetime) -> None: ...
-
-    def finish_chunk(
-        self,
-        tenant_id: str,
-        job_id: str,
-        chunk: int,
-        *,
-        succeeded: int,
-        failures: list[Failure],
-        at: datetime,
-        expires_at: datetime,
-    ) -> bool: ...
-
-    def finish_job(self, tenant_id: str, job_id: str, at: datetime) -> None: ...
-
-    def failures(self, tenant_id: str, job_id: str, limit: int) -> list[Failure]: ...
 
 
 class BackgroundJobs:

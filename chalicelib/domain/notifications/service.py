@@ -10,7 +10,7 @@ and the e-mail, never into the stored notification.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,11 @@ from chalicelib.domain.shared.errors import Conflict, NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.shared.ports import JobQueue
 
 
 def _notification_id(once_key: str, user_id: str, moment: datetime) -> str:
@@ -57,7 +62,15 @@ class SendNotificationEmails(BaseModel):
 
 
 class Notifier:
-    def __init__(self, store: Any, users: Any, mailer: Any, queue: Any, clock: Clock = utc_now, public_url: str = ""):
+    def __init__(
+        self,
+        store: NotificationStore,
+        users: UserDirectory,
+        mailer: Mailer,
+        queue: JobQueue,
+        clock: Clock = utc_now,
+        public_url: str = "",
+    ):
         self._store = store
         self._users = users
         self._mailer = mailer

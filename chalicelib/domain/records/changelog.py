@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -30,6 +30,9 @@ from chalicelib.domain.shared.errors import Forbidden
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import ChangeLogStore
 
 # Entities with a change log; the first three are also parent kinds.
 Entity = Literal["contact", "deal", "case", "task"]
@@ -74,7 +77,7 @@ class ChangeEntry(Record):
     by: str | None = None
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> Any:
     """A JSON value for ``value``; common non-JSON scalars are converted,
     anything else is refused (the log stores JSON only)."""
     if value is None or isinstance(value, (str, bool, int)):
@@ -102,11 +105,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _is_empty(value: Any) -> bool:
+def _is_empty(value: object) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
@@ -176,7 +179,7 @@ def change_entry(
 class ChangeLog:
     """Reading the log; writing happens inside the record's own transaction."""
 
-    def __init__(self, store: Any, parents: Parents):
+    def __init__(self, store: ChangeLogStore, parents: Parents):
         self._store = store
         self._parents = parents
 

@@ -23,9 +23,8 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +43,9 @@ from chalicelib.domain.shared.errors import (
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import FileStore
 
 ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
 _ID = re.compile(ID_PATTERN)
@@ -102,6 +104,11 @@ class ParentLink(BaseModel):
     kind: ParentKind
     id: RecordId
 
+    @classmethod
+    def of(cls, kind: str, record_id: str) -> "ParentLink":
+        """The link to a record of any kind (validated: one of the parent kinds)."""
+        return cls.model_validate({"kind": kind, "id": record_id})
+
 
 class FileStatus(StrEnum):
     PENDING = "pending"
@@ -145,28 +152,6 @@ class Upload:
 class ObjectInfo:
     size: int
     content_type: str | None
-
-
-class FileStore(Protocol):
-    def add_file(self, file: StoredFile) -> None: ...
-
-    def find_file(self, tenant_id: str, file_id: str) -> StoredFile | None: ...
-
-    def parent_files(self, tenant_id: str, parent: ParentLink, file_ids: list[str]) -> list[StoredFile]: ...
-
-    def list_files(self, tenant_id: str, parent: ParentLink, page: PageRequest) -> Slice[StoredFile]: ...
-
-    def mark_uploaded(self, file: StoredFile, size: int, at: datetime) -> StoredFile: ...
-
-    def mark_problem(self, file: StoredFile, problem: str, at: datetime) -> StoredFile: ...
-
-    def object_info(self, tenant_id: str, file_id: str) -> ObjectInfo | None: ...
-
-    def discard_object(self, tenant_id: str, file_id: str) -> None: ...
-
-    def upload_url(self, tenant_id: str, file_id: str, content_type: str, seconds: int) -> str: ...
-
-    def download_url(self, tenant_id: str, file_id: str, filename: str, seconds: int) -> str: ...
 
 
 # ---- pure rules ----
@@ -260,7 +245,7 @@ class Files:
         file = StoredFile(
             id=new_id(),
             tenant_id=principal.tenant_id,
-            parent=ParentLink(kind=parent.kind, id=parent.id),
+            parent=ParentLink.of(parent.kind, parent.id),
             filename=filename,
             content_type=content_type,
             size=request.size,
@@ -286,7 +271,7 @@ class Files:
 
     def list_for_parent(self, principal: Principal, kind: str, parent_id: str, page: PageRequest) -> Slice[StoredFile]:
         parent = self._parents.resolve(principal, kind, parent_id)
-        return self._store.list_files(principal.tenant_id, ParentLink(kind=parent.kind, id=parent.id), page)
+        return self._store.list_files(principal.tenant_id, ParentLink.of(parent.kind, parent.id), page)
 
     def attachable(self, principal: Principal, parent: ParentLink, file_ids: list[str]) -> list[str]:
         """The ids, de-duplicated, once each names an uploaded file of this

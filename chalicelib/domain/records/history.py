@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -40,6 +40,9 @@ from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, Not
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import HistoryStore
 
 MAX_TEXT = 20_000
 MAX_FILES = 20
@@ -163,7 +166,7 @@ def system_event(
     return HistoryEvent(
         id=new_id(),
         tenant_id=principal.tenant_id,
-        parent=ParentLink(kind=parent_kind, id=parent_id),  # type: ignore[arg-type]
+        parent=ParentLink.of(parent_kind, parent_id),
         kind=kind,
         category_id=category_id,
         text=text[:MAX_TEXT] or "-",
@@ -174,27 +177,6 @@ def system_event(
         updated_at=now,
         updated_by=principal.user_id,
     )
-
-
-class HistoryStore(Protocol):
-    def add_event(self, event: HistoryEvent) -> None: ...
-
-    def find_event(self, tenant_id: str, event_id: str) -> HistoryEvent | None: ...
-
-    def list_events(
-        self,
-        tenant_id: str,
-        parent: ParentLink,
-        page: PageRequest,
-        *,
-        happened_from: datetime | None = None,
-        happened_to: datetime | None = None,
-        equals: dict[str, str] | None = None,
-    ) -> Slice[HistoryEvent]: ...
-
-    def replace_event(self, before: HistoryEvent, after: HistoryEvent, *, expected_version: int) -> HistoryEvent: ...
-
-    def delete_event(self, event: HistoryEvent, *, expected_version: int | None) -> None: ...
 
 
 class History:
@@ -295,7 +277,7 @@ class History:
 
     def _parent(self, principal: Principal, kind: str, parent_id: str) -> ParentLink:
         found = self._parents.resolve(principal, kind, parent_id)
-        return ParentLink(kind=found.kind, id=found.id)  # type: ignore[arg-type]
+        return ParentLink.of(found.kind, found.id)
 
     def _authorised(self, principal: Principal, event_id: str, operation: Operation) -> HistoryEvent:
         missing = NotFound("The history event does not exist.")

@@ -9,19 +9,26 @@ and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from chalicelib.domain.contacts.models import clean_tags, fold
 from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.records.parents import ParentRef, Parents
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ListAccess, Operation
+from chalicelib.domain.shared.clock import Clock
 from chalicelib.domain.shared.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import UserDirectory
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.records.ports import ListedRecord, ListedStore
+    from chalicelib.domain.settings.ports import CustomValues
 
 # Each member and listed user is an index entry in the record's transaction
 # (at most 100 operations): 20 + 20, with 10 tags and 30 custom fields, fits.
@@ -40,7 +47,15 @@ def _one_line(value: str) -> str:
 Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 
 
-def list_access(record: Any) -> ListAccess:
+class _ListFields(Protocol):
+    @property
+    def access_list(self) -> list[str]: ...
+
+    @property
+    def created_by(self) -> str | None: ...
+
+
+def list_access(record: _ListFields) -> ListAccess:
     """The access description of a deal or case (anything with these fields)."""
     return ListAccess(
         access_list=frozenset(record.access_list or []),
@@ -61,25 +76,32 @@ def entry_access(entry: dict[str, Any]) -> ListAccess:
 class RestrictedRecords:
     """Rules for the shared fields; ``kind`` is "deal" or "case"."""
 
-    def __init__(self, kind: str, users: Any, notifier: Any, parents: Parents, custom_fields: Any = None):
+    def __init__(
+        self,
+        kind: str,
+        users: UserDirectory,
+        notifier: Notify,
+        parents: Parents,
+        custom_fields: CustomValues | None = None,
+    ):
         self.kind = kind
         self._users = users
         self._notifier = notifier
         self._parents = parents
         self._custom_fields = custom_fields
 
-    def require(self, principal: Principal, operation: Operation, record: Any) -> None:
+    def require(self, principal: Principal, operation: Operation, record: _ListFields) -> None:
         access.require(principal, operation, list_access(record), what=self.kind)
 
     # ---- field rules ----
 
     def access_list(
-        self, principal: Principal, wanted: list[str], created_by: str, current: Iterable[str] = ()
+        self, principal: Principal, wanted: list[str], created_by: str | None, current: Iterable[str] = ()
     ) -> list[str]:
         """Users listed: active users of the tenant (users already listed may
         stay even if deactivated meanwhile); the creator joins a non-empty list."""
         listed = list(dict.fromkeys(wanted))
-        if listed and created_by not in listed:
+        if listed and created_by and created_by not in listed:
             listed.insert(0, created_by)
         kept = set(current)
         new = [u for u in listed if u not in kept]
@@ -124,7 +146,9 @@ class RestrictedRecords:
         """Trimmed and de-duplicated; existing tags keep their spelling."""
         return [known.get(fold(t), t) for t in clean_tags(tags)]
 
-    def custom_values(self, principal: Principal, current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    def custom_values(
+        self, principal: Principal, current: Mapping[str, Any], changes: Mapping[str, Any]
+    ) -> dict[str, Any]:
         merged = {**current, **(changes or {})}
         checked = self._custom_fields.validate(principal, self.kind, merged) if self._custom_fields else merged
         return {k: v for k, v in checked.items() if v is not None}
@@ -147,17 +171,21 @@ class RestrictedRecords:
             )
 
 
-class RestrictedRecordService:
+# A deal or a case (the ports' ListedRecord; named as text: the ports are imported for type checking only).
+R = TypeVar("R", bound="ListedRecord")
+
+
+class RestrictedRecordService(Generic[R]):
     """Reading and changing a deal or a case: the steps both take, in one place.
 
     Subclasses set ``_store``, ``_clock`` and ``_rules`` (a RestrictedRecords)
     and provide ``_apply(principal, record, before, fields)``."""
 
-    _store: Any
-    _clock: Any
+    _store: ListedStore[R]
+    _clock: Clock
     _rules: RestrictedRecords
 
-    def get(self, principal: Principal, record_id: str, operation: Operation = Operation.READ) -> Any:
+    def get(self, principal: Principal, record_id: str, operation: Operation = Operation.READ) -> R:
         record = self._store.get(principal.tenant_id, record_id)
         if record is None:
             raise NotFound(f"The {self._rules.kind} does not exist.")
@@ -170,13 +198,13 @@ class RestrictedRecordService:
             return None
         return ParentRef(self._rules.kind, record.id, record.title, record.access_record())
 
-    def link(self, record: Any) -> str:
+    def link(self, record: R) -> str:
         return f"/v1/{self._rules.kind}s/{record.id}"
 
-    def _apply(self, principal: Principal, record: Any, before: Any, fields: dict[str, Any]) -> Any:
+    def _apply(self, principal: Principal, record: R, before: R | None, fields: dict[str, Any]) -> R:
         raise NotImplementedError
 
-    def update(self, principal: Principal, record_id: str, changes: Any, *, expected_version: int) -> Any:
+    def update(self, principal: Principal, record_id: str, changes: BaseModel, *, expected_version: int) -> R:
         """PATCH: only the fields sent; changing the access list needs CHANGE_ACCESS;
         newly listed users are notified."""
         before = self.get(principal, record_id, Operation.WRITE)

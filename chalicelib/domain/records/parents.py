@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.domain.shared import access
+from chalicelib.domain.shared.access import AccessRecord, Operation
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.principal import Principal
 
@@ -26,9 +26,9 @@ class ParentRef:
     id: str
     title: str
     # The record's access description for the access policy (ContactAccess, ListAccess).
-    access: Any
+    access: AccessRecord
 
-    def allows(self, principal: Principal, operation: access.Operation) -> bool:
+    def allows(self, principal: Principal, operation: Operation) -> bool:
         return access.allowed(principal, operation, self.access)
 
 
@@ -55,7 +55,7 @@ class Parents:
         """The parent if it exists and the caller may read it; NotFound otherwise."""
         resolver = self._resolvers.get(kind)
         found = resolver(principal, record_id) if resolver else None
-        if found is None or not found.allows(principal, access.Operation.READ):
+        if found is None or not found.allows(principal, Operation.READ):
             raise NotFound(f"The {kind} does not exist.")
         return found
 

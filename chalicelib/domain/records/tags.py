@@ -33,21 +33,29 @@ Entities plug in through ``TaggedRecords``: contacts, deals and cases
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactQuery, entry_access, fold
+from chalicelib.domain.contacts.models import ContactChanges, ContactQuery, entry_access, fold
+from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
 from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure, JobStatus
+from chalicelib.domain.records.listed_access import entry_access as list_entry_access
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import TenantMembers
+    from chalicelib.domain.records.ports import TaggedRecord, TagRegistry
+    from chalicelib.domain.shared.ports import JobQueue
 
 # Records rewritten within one request; more run as a background job.
 MAX_SYNC_RECORDS = 200
@@ -123,10 +131,14 @@ class TaggedRecords(Protocol):
     def count(self, principal: Principal, folded: str) -> int:
         """Records with the tag that the caller may read."""
 
-    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None) -> Slice[Any]:
-        """Up to ``limit`` records with the tag (each has an ``id``); ``after`` is set when there are more."""
+    def holders(
+        self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
+    ) -> Slice[TaggedRecord]:
+        """Up to ``limit`` records with the tag; ``after`` is set when there are more."""
 
-    def retag(self, principal: Principal, tenant: Tenant, record: Any, folded: str, new_name: str | None) -> None:
+    def retag(
+        self, principal: Principal, tenant: Tenant, record: TaggedRecord, folded: str, new_name: str | None
+    ) -> None:
         """Rewrite one record: the tag becomes ``new_name`` (None: removed)."""
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
@@ -154,8 +166,8 @@ class Tags:
         self,
         records: Mapping[str, TaggedRecords],
         jobs: BackgroundJobs | None = None,
-        identity: Any = None,
-        queue: Any = None,
+        identity: TenantMembers | None = None,
+        queue: JobQueue | None = None,
     ):
         self._records = dict(records)
         self._jobs = jobs
@@ -243,7 +255,7 @@ class Tags:
         records: TaggedRecords,
         principal: Principal,
         tenant: Tenant,
-        holders: list[Any],
+        holders: builtins.list[TaggedRecord],
         folded: str,
         new_name: str | None,
     ) -> None:
@@ -307,8 +319,8 @@ class Tags:
         return job
 
     @staticmethod
-    def _holder_ids(records: TaggedRecords, principal: Principal, folded: str) -> list[str]:
-        ids: list[str] = []
+    def _holder_ids(records: TaggedRecords, principal: Principal, folded: str) -> builtins.list[str]:
+        ids: builtins.list[str] = []
         after = None
         while True:
             found = records.holders(principal, folded, MAX_SYNC_RECORDS, after)
@@ -319,6 +331,8 @@ class Tags:
 
     def _job_principal(self, tenant_id: str, user_id: str) -> tuple[Principal | None, Tenant | None, str | None]:
         """The job's creator as they are now, or why they may not go on."""
+        if self._identity is None:
+            raise RuntimeError("tag jobs need the identity lookup")
         tenant = self._identity.get_tenant(tenant_id)
         user = self._identity.get_user(tenant_id, user_id)
         if tenant is None or user is None or user.status != UserStatus.ACTIVE:
@@ -343,7 +357,7 @@ class ContactTags:
 
     entity = TagEntity.CONTACT.value
 
-    def __init__(self, contacts: Any, store: Any):
+    def __init__(self, contacts: Contacts, store: TagRegistry):
         self._contacts = contacts
         self._store = store
 
@@ -356,11 +370,15 @@ class ContactTags:
 
     def holders(
         self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
-    ) -> Slice[Contact]:
+    ) -> Slice[TaggedRecord]:
         # The folded name is the filter: it is what the index is keyed by
         # (model_construct: a folded name may be longer than a typed one).
         query = ContactQuery.model_construct(tag=folded)
-        return self._contacts.list(principal, query, PageRequest(limit=limit, after=after))
+        found = self._contacts.list(principal, query, PageRequest(limit=limit, after=after))
+        items: builtins.list[TaggedRecord] = list(
+            found.items
+        )  # (a local annotation: TaggedRecord is for type checking only)
+        return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
@@ -369,7 +387,9 @@ class ContactTags:
             return
         self.retag(principal, tenant, contact, folded, new_name)
 
-    def retag(self, principal: Principal, tenant: Tenant, record: Contact, folded: str, new_name: str | None) -> None:
+    def retag(
+        self, principal: Principal, tenant: Tenant, record: TaggedRecord, folded: str, new_name: str | None
+    ) -> None:
         contact = record
         for attempt in range(RETRIES):
             tags = renamed_tags(contact.tags, folded, new_name)
@@ -395,42 +415,74 @@ class ContactTags:
         self._store.delete_tag(tenant_id, folded)
 
 
-class RestrictedRecordTags:
+# A deal or a case, its list filter and its PATCH model (RestrictedRecordTags).
+Rec = TypeVar("Rec", bound="TaggedRecord")
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
+ChangesModel = TypeVar("ChangesModel", bound=BaseModel)
+_Query_contra = TypeVar("_Query_contra", bound=BaseModel, contravariant=True)
+_Changes_contra = TypeVar("_Changes_contra", bound=BaseModel, contravariant=True)
+
+
+class TaggableService(Protocol[Rec, _Query_contra, _Changes_contra]):
+    """What renaming a tag needs of the service of deals or cases."""
+
+    def list(self, principal: Principal, query: _Query_contra, page: PageRequest) -> Slice[Rec]: ...
+
+    def get(self, principal: Principal, record_id: str) -> Rec: ...
+
+    def update(
+        self, principal: Principal, record_id: str, changes: _Changes_contra, *, expected_version: int
+    ) -> Rec: ...
+
+
+class RestrictedRecordTags(Generic[Rec, QueryModel, ChangesModel]):
     """Deals or cases as tagged records (their access lists decide the counts):
     reads through their store's tag registry and index, writes through their
     service's update path. ``query_model`` / ``changes_model`` are the
     entity's list filter and PATCH models."""
 
-    def __init__(self, entity: str, service: Any, store: Any, query_model: Any, changes_model: Any):
-        from chalicelib.domain.records.listed_access import entry_access as list_entry_access
-
+    def __init__(
+        self,
+        entity: str,
+        service: TaggableService[Rec, QueryModel, ChangesModel],
+        store: TagRegistry,
+        query_model: type[QueryModel],
+        changes_model: type[ChangesModel],
+    ):
         self.entity = entity
         self._service = service
         self._store = store
         self._query = query_model
         self._changes = changes_model
-        self._entry_access = list_entry_access
 
     def names(self, tenant_id: str) -> dict[str, str]:
         return self._store.tag_names(tenant_id)
 
     def count(self, principal: Principal, folded: str) -> int:
         readable = access.readable(principal)
-        return self._store.count_tagged(principal.tenant_id, folded, lambda entry: readable(self._entry_access(entry)))
+        return self._store.count_tagged(principal.tenant_id, folded, lambda entry: readable(list_entry_access(entry)))
 
-    def holders(self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None) -> Slice[Any]:
-        return self._service.list(
+    def holders(
+        self, principal: Principal, folded: str, limit: int, after: dict[str, Any] | None = None
+    ) -> Slice[TaggedRecord]:
+        found = self._service.list(
             principal, self._query.model_construct(tag=folded), PageRequest(limit=limit, after=after)
         )
+        items: builtins.list[TaggedRecord] = list(
+            found.items
+        )  # (a local annotation: TaggedRecord is for type checking only)
+        return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
-            record = self._service.get(principal, record_id)
+            record: TaggedRecord = self._service.get(principal, record_id)
         except NotFound:
             return
         self.retag(principal, tenant, record, folded, new_name)
 
-    def retag(self, principal: Principal, tenant: Tenant, record: Any, folded: str, new_name: str | None) -> None:
+    def retag(
+        self, principal: Principal, tenant: Tenant, record: TaggedRecord, folded: str, new_name: str | None
+    ) -> None:
         for attempt in range(RETRIES):
             tags = renamed_tags(record.tags, folded, new_name)
             if tags == record.tags:

@@ -18,14 +18,17 @@ import functools
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from chalicelib.domain.shared.clock import Clock, utc_now
-from chalicelib.domain.shared.errors import FieldError, Forbidden, ValidationFailed
+from chalicelib.domain.shared.errors import FieldError, Forbidden, TemporarilyUnavailable, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import MoneySettingsStore
 
 DEFAULT_CURRENCY = "EUR"
 MAX_RATES = 300
@@ -241,7 +244,7 @@ def convert_all(amounts: Iterable[tuple[Decimal, str]], to_code: str, rates: Rat
 
 
 class CurrencySettings:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: MoneySettingsStore, clock: Clock = utc_now):
         self._store = store
         self._clock = clock
 
@@ -251,6 +254,8 @@ class CurrencySettings:
         if found is None:  # a tenant from before this feature
             self.seed(principal)
             found = self._store.get(principal.tenant_id)
+            if found is None:  # seeded just now (by this request or a concurrent one): cannot happen
+                raise TemporarilyUnavailable("The currency settings are being set up; please retry.")
         return found
 
     def set_currency(

@@ -22,10 +22,11 @@ entity; records carry their values in ``custom_fields: {<field id>: value}``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -40,6 +41,9 @@ from chalicelib.domain.shared.errors import (
 )
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import CustomFieldStore
 
 # A record's write holds one counter update per field that gains or loses a
 # value, next to its own items, in one transaction (at most 100 operations).
@@ -174,7 +178,7 @@ def _value_error(field_id: str, message: str) -> FieldError:
     return FieldError(f"custom_fields.{field_id}", message)
 
 
-def _checked(definition: CustomField, value: Any) -> tuple[Any, str | None]:
+def _checked(definition: CustomField, value: object) -> tuple[object, str | None]:
     """(normalised value, None) or (None, error message)."""
     kind = definition.type
     if kind == FieldType.HEADING:
@@ -252,7 +256,7 @@ def _sorted(fields: Iterable[CustomField]) -> list[CustomField]:
 
 
 class CustomFields:
-    def __init__(self, store: Any, clock: Clock = utc_now, max_per_entity: int = MAX_FIELDS_PER_ENTITY):
+    def __init__(self, store: CustomFieldStore, clock: Clock = utc_now, max_per_entity: int = MAX_FIELDS_PER_ENTITY):
         self._store = store
         self._clock = clock
         self._max = max_per_entity
@@ -264,7 +268,7 @@ class CustomFields:
             fields = [f for f in fields if f.entity.value == str(entity)]
         return _sorted(fields)
 
-    def for_scope(self, principal: Principal, scope: str) -> list[CustomField]:
+    def for_scope(self, principal: Principal, scope: str) -> builtins.list[CustomField]:
         kinds = set(kinds_for(scope))
         return [f for f in self.list(principal) if f.entity.value in kinds]
 

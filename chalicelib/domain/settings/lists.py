@@ -34,10 +34,11 @@ Rules:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -48,12 +49,16 @@ from chalicelib.domain.shared.errors import (
     Forbidden,
     NotFound,
     PreconditionFailed,
+    TemporarilyUnavailable,
     ValidationFailed,
 )
 from chalicelib.domain.shared.events import CategoryReplaced
-from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
+
+if TYPE_CHECKING:
+    from chalicelib.domain.settings.ports import SettingsListStore
+    from chalicelib.domain.shared.ports import EventPublisher
 
 # A list holds at most this many entries: a reorder rewrites the moved entries
 # and the list counter in one transaction (DynamoDB takes 100 operations).
@@ -163,7 +168,7 @@ class ListSpec:
     # In use, it may still be deleted by naming a replacement.
     replaceable: bool = False
 
-    def counter(self, value: Any) -> str | None:
+    def counter(self, value: object) -> str | None:
         """The list counter for entries with this value of the kept field."""
         if self.kept is None or value is None or str(value) not in self.kept_values:
             return None
@@ -322,7 +327,9 @@ def spec_of(list_name: str) -> ListSpec:
 
 
 class SettingsLists:
-    def __init__(self, store: Any, events: EventPublisher, clock: Clock = utc_now, max_entries: int = MAX_ENTRIES):
+    def __init__(
+        self, store: SettingsListStore, events: EventPublisher, clock: Clock = utc_now, max_entries: int = MAX_ENTRIES
+    ):
         self._store = store
         self._events = events
         self._clock = clock
@@ -502,7 +509,7 @@ class SettingsLists:
             ),
         )
 
-    def reorder(self, principal: Principal, list_name: str, ids: list[str]) -> list[ListEntry]:
+    def reorder(self, principal: Principal, list_name: str, ids: builtins.list[str]) -> builtins.list[ListEntry]:
         spec = self._writable(principal, list_name)
         state = self._state(principal, spec, consistent=True)
         errors: list[FieldError] = []
@@ -556,7 +563,7 @@ class SettingsLists:
     def _seed_list(self, tenant_id: str, spec: ListSpec, by: str | None) -> bool:
         return self._store.seed_lists(tenant_id, {spec.name: self._defaults(spec, by)})
 
-    def _defaults(self, spec: ListSpec, by: str | None) -> tuple[list[ListEntry], dict[str, int]]:
+    def _defaults(self, spec: ListSpec, by: str | None) -> tuple[builtins.list[ListEntry], dict[str, int]]:
         now = self._clock()
         entries = [
             ListEntry(
@@ -580,6 +587,8 @@ class SettingsLists:
         if state is None:  # a tenant from before this feature: seed on first use
             self._seed_list(principal.tenant_id, spec, principal.user_id)
             state = self._store.load_list(principal.tenant_id, spec.name, consistent=True)
+            if state is None:  # seeded just now (by this request or a concurrent one): cannot happen
+                raise TemporarilyUnavailable(f"The {spec.title} list is being set up; please retry.")
         return state
 
     @staticmethod
@@ -599,7 +608,7 @@ class SettingsLists:
 
     @staticmethod
     def _kept_change(
-        spec: ListSpec, state: ListState, before: ListEntry, new_value: Any, *, deleting: bool = False
+        spec: ListSpec, state: ListState, before: ListEntry, new_value: object, *, deleting: bool = False
     ) -> CounterChange:
         """Counter moves when an entry leaves (delete) or changes its kept value."""
         if spec.kept is None:

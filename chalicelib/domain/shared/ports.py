@@ -1,13 +1,27 @@
-"""Interfaces the domain needs from the outside world; storage implements them."""
+"""Interfaces the domain needs from the outside world; storage implements them.
+
+What every feature shares lives here (the jobs queue, the event publisher,
+expiring items, the shape of an index entry); each feature's own storage
+ports are in ``domain/<feature>/ports.py``. Protocols only: importing this
+costs nothing at cold start, and ``storage/memory`` holds a twin of every
+port for the unit tests.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from chalicelib.domain.shared.events import Event
+
+# An index entry of a listed record (storage/dynamo/indexed_store.py): the
+# attributes filters and the access policy read (``rid``/``cid``/``tid`` names
+# the record). Plain JSON values, so a dict of Any by nature.
+Entry = dict[str, Any]
+# Drops what the caller may not see (or what a filter rejects) while a page fills.
+Visible = Callable[[Entry], bool]
 
 
 class JobQueue(Protocol):

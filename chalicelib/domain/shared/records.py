@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -42,7 +42,12 @@ def omittable(**field: Any) -> Any:
     return Field(default=None, json_schema_extra=_without_default, **field)
 
 
-def require_version(record: Record, expected_version: int | None, what: str = "record") -> None:
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+def require_version(record: Versioned, expected_version: int | None, what: str = "record") -> None:
     """The version a client names (If-Match) must be the one just read.
 
     Stores read strongly consistently before a write and condition the write

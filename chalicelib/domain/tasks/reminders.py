@@ -18,14 +18,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from chalicelib.domain.shared.clock import Clock, utc_now
 
+if TYPE_CHECKING:
+    from chalicelib.domain.shared.ports import JobQueue
+    from chalicelib.domain.tasks.ports import ReminderStore
+
 REMINDER_CHOICES = (0, 5, 15, 30, 60, 120, 1440)
-DEFAULT_REMINDER = 1440
+DEFAULT_REMINDER: Final = 1440
 # After a pause (deployment, local stack off) late reminders still go out,
 # but nothing older than this is dug up.
 MAX_CATCH_UP = timedelta(days=2)
@@ -66,7 +70,7 @@ Deliverer = Callable[[ArmedReminder], None]
 
 
 class Reminders:
-    def __init__(self, store: Any, queue: Any, deliverer: Deliverer, clock: Clock = utc_now):
+    def __init__(self, store: ReminderStore, queue: JobQueue, deliverer: Deliverer, clock: Clock = utc_now):
         self._store = store
         self._queue = queue
         self._deliver = deliverer

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.identity.models import UserStatus
+from chalicelib.domain.records.changelog import ChangeEntry
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import Operation
@@ -39,6 +40,14 @@ from chalicelib.domain.tasks.models import (
     entry_matches,
 )
 from chalicelib.domain.tasks.reminders import ArmedReminder, reminder_instant
+
+if TYPE_CHECKING:
+    from chalicelib.domain.identity.ports import TenantMembers
+    from chalicelib.domain.notifications.ports import Notify
+    from chalicelib.domain.records.ports import ChangeLogStore
+    from chalicelib.domain.settings.ports import EntryReferences
+    from chalicelib.domain.shared.ports import Entry
+    from chalicelib.domain.tasks.ports import TaskStore
 
 CATEGORIES = "task-categories"
 _REQUIRED = ("title", "due_at")
@@ -79,22 +88,20 @@ class BulkReport:
 class Tasks:
     def __init__(
         self,
-        store: Any,
-        users: Any,
-        notifier: Any,
-        categories: Any,
-        changes: Any,
+        store: TaskStore,
+        users: TenantMembers,
+        notifier: Notify,
+        categories: EntryReferences,
+        changes: ChangeLogStore,
         parents: Parents,
         clock: Clock = utc_now,
     ):
         self._store = store
         self._parents = parents
-        # get_users / get_user / get_tenant (the identity store)
         self._users = users
         self._notifier = notifier
-        # the settings lists service (SET-10)
+        # the task-categories list (SET-10)
         self._categories = categories
-        # the change-log store (list_changes)
         self._changes = changes
         self._clock = clock
 
@@ -112,7 +119,7 @@ class Tasks:
         links = LinkReadability(self._parents, principal)
         readable = access.readable(principal)
 
-        def visible(entry: dict[str, Any]) -> bool:
+        def visible(entry: Entry) -> bool:
             if not entry_matches(entry, query):
                 return False
             responsible, creator = entry_access(entry)
@@ -122,7 +129,7 @@ class Tasks:
 
         return self._store.query_tasks(principal.tenant_id, query, low, high, page, visible=visible)
 
-    def changes(self, principal: Principal, task_id: str, page: PageRequest) -> Slice[Any]:
+    def changes(self, principal: Principal, task_id: str, page: PageRequest) -> Slice[ChangeEntry]:
         """The task's field-level change log, newest first; access as the task."""
         task = self.get(principal, task_id)
         return self._changes.list_changes(principal.tenant_id, "task", task.id, page)

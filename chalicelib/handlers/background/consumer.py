@@ -84,7 +84,9 @@ def process_job_batch(event: dict[str, Any], context: Any = None) -> dict[str, A
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(event=event, record_handler=handle_job_record, processor=processor, context=context)
+    return dict(
+        process_partial_response(event=event, record_handler=handle_job_record, processor=processor, context=context)
+    )
 
 
 @bp.on_sqs_message(queue=deploy_queue_name(JOB_QUEUE), batch_size=10, name="jobs")

@@ -83,9 +83,13 @@ def submitted(call: Call, target: PublicForm, outcome: Outcome, *, fresh_stamp: 
     error = outcome.error
     if error is None:
         if as_json:
-            body = {"status": "received", "id": outcome.submission_id, "message": form.thank_you_text or "Thank you."}
+            received = {
+                "status": "received",
+                "id": outcome.submission_id,
+                "message": form.thank_you_text or "Thank you.",
+            }
             return Response(
-                body=json.dumps(body), status_code=201, headers={"Content-Type": "application/json", **headers}
+                body=json.dumps(received), status_code=201, headers={"Content-Type": "application/json", **headers}
             )
         return Response(body="", status_code=303, headers={"Location": form.return_url, "Cache-Control": "no-store"})
     status = problems.status_of(error)

@@ -84,7 +84,7 @@ def preflight(key: str, call: Call) -> Response:
     method = (call.header("access-control-request-method") or "").upper()
     if not target.form.allows_origin(origin) or method != "POST":
         raise Forbidden("This origin may not post the form; an admin adds it to the form's allowed_origins.")
-    headers = {
+    headers: dict[str, str | list[str]] = {
         **answers.cors(target, call),
         "Access-Control-Allow-Methods": "POST",
         "Access-Control-Allow-Headers": "Content-Type, Accept",
@@ -114,7 +114,11 @@ def form_page(key: str, call: Call) -> Response:
     if answers.wants_json(call):
         fields = [{**f.model_dump(mode="json"), "input_name": f.input_name} for f in form.fields]
         body = {"name": form.name, "fields": fields, "consent_text": form.consent_text, "crm_stamp": stamp}
-        headers = {"Content-Type": "application/json", "Cache-Control": "no-store", **answers.cors(target, call)}
+        headers: dict[str, str | list[str]] = {
+            "Content-Type": "application/json",
+            "Cache-Control": "no-store",
+            **answers.cors(target, call),
+        }
         return Response(body=json.dumps(body), headers=headers)
     html = render_page(form, intake.custom_fields(target), action=answers.action_url(call, key), stamp=stamp)
     return answers.page(html)
@@ -136,7 +140,7 @@ def form_script(key: str, call: Call) -> Response:
     intake = container().web_form_intake
     target = intake.open(key)
     script = render_script(target.form, action=answers.action_url(call, key), stamp=intake.fresh_stamp(target))
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Content-Type": "application/javascript; charset=utf-8",
         "Cache-Control": "no-store",  # its stamp is made for this page view
         "X-Content-Type-Options": "nosniff",

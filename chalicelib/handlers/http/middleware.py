@@ -24,9 +24,10 @@ def _as_problem(response: Response) -> Response:
     if response.status_code < 400:
         return response
     headers = {k.lower(): v for k, v in (response.headers or {}).items()}
-    if headers.get("content-type", "").startswith(PROBLEM_TYPE):
+    content_type = headers.get("content-type", "")
+    if isinstance(content_type, str) and content_type.startswith(PROBLEM_TYPE):
         return response
-    if response.status_code < 500 and headers.get("content-type", "").startswith("text/html"):
+    if response.status_code < 500 and isinstance(content_type, str) and content_type.startswith("text/html"):
         return response  # a page a view made for a browser on purpose (the web form's answers, WEB-3)
     body = response.body
     if isinstance(body, (str, bytes)):
@@ -35,7 +36,11 @@ def _as_problem(response: Response) -> Response:
         except ValueError:
             body = {}
     message = body.get("Message") if isinstance(body, dict) else None
-    keep = {k: v for k, v in (response.headers or {}).items() if k.lower() in ("allow", "retry-after")}
+    keep = {
+        k: v
+        for k, v in (response.headers or {}).items()
+        if k.lower() in ("allow", "retry-after") and isinstance(v, str)
+    }
     if response.status_code >= 500:
         message = "An internal error occurred; it has been logged."
     return problem(response.status_code, message or "The request could not be served.", headers=keep)

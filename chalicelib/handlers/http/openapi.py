@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib.handlers.http.problems import PROBLEM_TYPE, TITLES
 from chalicelib.handlers.http.routing import JSON, Operation
@@ -178,7 +178,8 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
 def document() -> dict[str, Any]:
     routes = _routes()
     models = _models(routes)
-    inputs = [(m, "validation") for m in models] + [(m, "serialization") for m in models]
+    modes: tuple[JsonSchemaMode, ...] = ("validation", "serialization")
+    inputs = [(m, mode) for mode in modes for m in models]
     refs, defs = models_json_schema(inputs, ref_template=_REF)
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = _PROBLEM_SCHEMA

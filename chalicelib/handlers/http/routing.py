@@ -163,7 +163,7 @@ def _render(result: Any, op: Operation) -> Response:
         return result
     if op.status == 204:
         return Response(body="", status_code=204)
-    headers = {"Content-Type": JSON}
+    headers: dict[str, str | list[str]] = {"Content-Type": JSON}
     if isinstance(result, Page):
         body: Any = {"items": [_plain(i) for i in result.items], "next_cursor": result.next_cursor}
     else:
@@ -198,7 +198,7 @@ def _idempotent(call: Call, route_name: str, run: Callable[[], Response]) -> Res
     request = store.request(call.caller.tenant_id, call.caller.user_id, route_name, key, call.raw_body)
     stored = store.begin(request)
     if stored is not None:
-        headers = {"Content-Type": JSON, "Idempotent-Replayed": "true"}
+        headers: dict[str, str | list[str]] = {"Content-Type": JSON, "Idempotent-Replayed": "true"}
         version = _version_of(stored.body)
         if version is not None:
             headers["ETag"] = f'"{version}"'
@@ -242,6 +242,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
             request = bp.current_request
             try:
                 raw = request.raw_body or b""
+                if isinstance(raw, str):  # Chalice hands bytes; its type hints allow text
+                    raw = raw.encode()
                 if len(raw) > get_settings().max_body_bytes:
                     raise errors.PayloadTooLarge(
                         f"The request body is larger than {get_settings().max_body_bytes} bytes."

@@ -17,6 +17,10 @@ Rules held here, once, for every record type:
   transaction (``checked``);
 - fields that became null are removed from the item;
 - new tags enter the entity's tag registry (CON-6) in the same transaction.
+
+What a record type's entries are (facets, attributes, sort keys) is defined
+in storage/indexes/, without boto3: the in-memory twin
+(storage/memory/indexed_store.py) keeps the very same entries.
 """
 
 from __future__ import annotations

@@ -94,9 +94,63 @@ Later issues add their lines here; nothing outside this module builds a key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.shared.clock import iso
+
+# ---- sort-key conditions (Query) ----
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sort-key condition: ``SortKey.begins_with("CONTACT#")`` etc."""
+
+    op: str
+    values: tuple[str, ...]
+
+    @classmethod
+    def eq(cls, value: str) -> "SortKey":
+        return cls("=", (value,))
+
+    @classmethod
+    def begins_with(cls, prefix: str) -> "SortKey":
+        return cls("begins_with", (prefix,))
+
+    @classmethod
+    def between(cls, low: str, high: str) -> "SortKey":
+        return cls("between", (low, high))
+
+    @classmethod
+    def at_most(cls, value: str) -> "SortKey":
+        return cls("<=", (value,))
+
+    @classmethod
+    def at_least(cls, value: str) -> "SortKey":
+        return cls(">=", (value,))
+
+    def expression(self, name: str) -> str:
+        if self.op == "begins_with":
+            return f"begins_with({name}, :sk0)"
+        if self.op == "between":
+            return f"{name} BETWEEN :sk0 AND :sk1"
+        return f"{name} {self.op} :sk0"
+
+    def matches(self, sort_key: str) -> bool:
+        """Whether a sort key meets the condition, as DynamoDB compares strings
+        (by code point, which is UTF-8 byte order): for in-memory twins."""
+        if self.op == "begins_with":
+            return sort_key.startswith(self.values[0])
+        if self.op == "between":
+            return self.values[0] <= sort_key <= self.values[1]
+        if self.op == "=":
+            return sort_key == self.values[0]
+        if self.op == "<=":
+            return sort_key <= self.values[0]
+        if self.op == ">=":
+            return sort_key >= self.values[0]
+        raise ValueError(f"unsupported sort-key condition {self.op}")
+
 
 EXPIRY_BUCKET_FORMAT = "%Y-%m-%dT%H"
 

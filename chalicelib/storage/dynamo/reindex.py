@@ -79,8 +79,11 @@ def reindex(stores: Iterable[IndexedStore[Any]], table: Table) -> ReindexReport:
     by_id = {(store.kind, item["tenant_id"], item["id"]): item for store, item in records}
     for store, item in records:
         record = store.model.model_validate(item)
-        tenant_id = record.tenant_id
-        migrated = store.migrated(record, lambda kind, record_id, t=tenant_id: by_id.get((kind, t, record_id)))
+
+        def find(kind: str, record_id: str, tenant: str = record.tenant_id) -> dict[str, Any] | None:
+            return by_id.get((kind, tenant, record_id))
+
+        migrated = store.migrated(record, find)
         if migrated is not None:
             old, new = store.item(record), store.item(migrated)
             changes = {k: new.get(k) for k in set(old) | set(new) if old.get(k) != new.get(k)}

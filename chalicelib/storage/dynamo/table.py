@@ -7,9 +7,10 @@ every write states its condition; there is no read-then-put anywhere.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -19,7 +20,11 @@ from chalicelib.domain.shared.errors import Conflict, CrmError, NotFound, Precon
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
+from chalicelib.storage.dynamo.keys import SortKey
 from chalicelib.storage.dynamo.table_spec import PK, SK, index_keys
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
 
 Item = dict[str, Any]
 Key = dict[str, str]
@@ -42,41 +47,6 @@ def deserialize(item: Mapping[str, Any]) -> Item:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
-@dataclass(frozen=True)
-class SortKey:
-    """A sort-key condition: ``SortKey.begins_with("CONTACT#")`` etc."""
-
-    op: str
-    values: tuple[str, ...]
-
-    @classmethod
-    def eq(cls, value: str) -> "SortKey":
-        return cls("=", (value,))
-
-    @classmethod
-    def begins_with(cls, prefix: str) -> "SortKey":
-        return cls("begins_with", (prefix,))
-
-    @classmethod
-    def between(cls, low: str, high: str) -> "SortKey":
-        return cls("between", (low, high))
-
-    @classmethod
-    def at_most(cls, value: str) -> "SortKey":
-        return cls("<=", (value,))
-
-    @classmethod
-    def at_least(cls, value: str) -> "SortKey":
-        return cls(">=", (value,))
-
-    def expression(self, name: str) -> str:
-        if self.op == "begins_with":
-            return f"begins_with({name}, :sk0)"
-        if self.op == "between":
-            return f"{name} BETWEEN :sk0 AND :sk1"
-        return f"{name} {self.op} :sk0"
-
-
 # ---- transaction operations: each says what its failed condition means ----
 
 
@@ -95,7 +65,7 @@ class Update:
     # Numbers are added; sets gain their members.
     add: Mapping[str, Any] = field(default_factory=dict)
     # Sets lose these members.
-    discard: Mapping[str, set[str]] = field(default_factory=dict)
+    discard: Mapping[str, builtins.set[str]] = field(default_factory=dict)
     expected_version: int | None = None
     # Rules stated as conditions, e.g. ("owner_count", ">", 1) or a list of them.
     require: Any = None
@@ -159,11 +129,15 @@ def _version_condition(expr: _Expr, expected_version: int | None, must_exist: bo
 Rule = tuple[str, str, Any]
 
 
+def _is_one_rule(require: Rule | Sequence[Rule]) -> TypeIs[Rule]:
+    return bool(require) and isinstance(require[0], str)
+
+
 def _rules(expr: "_Expr", require: Rule | Sequence[Rule] | None) -> list[str]:
     """Conditions such as ("owner_count", ">", 1) or ("sent_at", "not_exists", None)."""
     if require is None:
         return []
-    rules = [require] if isinstance(require[0], str) else list(require)  # type: ignore[index]
+    rules = [require] if _is_one_rule(require) else list(require)
     built = []
     for attribute, comparison, value in rules:
         if comparison == "not_exists":

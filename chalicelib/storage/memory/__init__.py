@@ -1,1 +1,128 @@
-"""In-memory twins of the domain ports, for unit tests (held to the contract tests of their adapters)."""
+"""In-memory twins of every storage port, for the unit tests.
+
+One module per feature, as on every floor: identity, contacts, records
+(history, files, change log), tasks (and reminders), deals, cases, settings
+(lists, money, custom fields), notifications (and the mailer), jobs (queue,
+background jobs, expiring items), forms (web forms and their rate counters;
+forms.py also holds the small stand-ins its own unit tests use for the other
+features' collaborators). The twins of one test share a ``MemoryDb``
+(per-tenant dicts), as the DynamoDB adapters share the table; they hold the
+same rules the table's conditions hold (conditional creates, versions,
+uniqueness markers, use counters) and page with the same contract, and
+tests/contract asserts the same behaviour of each twin and its adapter.
+
+``MemoryAdapters`` builds them all; ``overrides()`` is what a Container takes
+to run every service on them (tests/unit/conftest.py). Typed by the ports:
+mypy checks here that each twin fills its port.
+
+Never imported by production code (cold start; and nothing here is durable).
+No boto3: importing this package loads no AWS library.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from chalicelib.domain.cases.ports import CaseStorage
+from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
+from chalicelib.domain.deals.ports import DealStorage
+from chalicelib.domain.forms.ports import RateCounters, WebFormStore
+from chalicelib.domain.identity.ports import IdentityStorage
+from chalicelib.domain.jobs.ports import JobStore
+from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
+from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
+from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
+from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
+from chalicelib.storage.memory.cases import MemoryCaseStore
+from chalicelib.storage.memory.contacts import MemoryContactStore, MemoryPhotoBlobs
+from chalicelib.storage.memory.db import MemoryDb
+from chalicelib.storage.memory.deals import MemoryDealStore
+from chalicelib.storage.memory.forms import MemoryRateCounters, MemoryWebFormStore
+from chalicelib.storage.memory.identity import MemoryIdentityStore
+from chalicelib.storage.memory.jobs import MemoryBackgroundJobStore, MemoryExpiringItems, MemoryQueue
+from chalicelib.storage.memory.notifications import MemoryMailer, MemoryNotificationStore
+from chalicelib.storage.memory.records import MemoryChangeLogStore, MemoryFileStore, MemoryHistoryStore
+from chalicelib.storage.memory.settings import MemoryCustomFieldStore, MemoryMoneySettingsStore, MemorySettingsListStore
+from chalicelib.storage.memory.tasks import MemoryReminderStore, MemoryTaskStore
+
+
+class Adapters(TypedDict):
+    """The container's adapters by name (bootstrap/container.py), each typed by its port."""
+
+    identity_store: IdentityStorage
+    job_queue: JobQueue
+    contact_store: ContactStorage
+    contact_photo_store: PhotoBlobs
+    file_store: FileStore
+    history_store: HistoryStorage
+    changelog_store: ChangeLogStore
+    task_store: TaskStore
+    reminder_store: ReminderStore
+    deal_store: DealStorage
+    case_store: CaseStorage
+    settings_list_store: SettingsListStore
+    money_settings_store: MoneySettingsStore
+    custom_field_store: CustomFieldStore
+    background_job_store: JobStore
+    expiring_items: ExpiringItems
+    notification_store: NotificationStore
+    mailer: Mailer
+    web_form_store: WebFormStore
+    web_form_counters: RateCounters
+
+
+class MemoryAdapters:
+    """Every twin, sharing one MemoryDb; the concrete objects stay reachable
+    for tests (the queue's messages, the mailer's sent mail, file uploads)."""
+
+    def __init__(self, db: MemoryDb | None = None):
+        self.db = db or MemoryDb()
+        self.identity = MemoryIdentityStore(self.db)
+        self.queue = MemoryQueue()
+        self.contacts = MemoryContactStore(self.db)
+        self.photos = MemoryPhotoBlobs(self.db)
+        self.files = MemoryFileStore(self.db)
+        self.history = MemoryHistoryStore(self.db, self.files)
+        self.changelog = MemoryChangeLogStore(self.db)
+        self.tasks = MemoryTaskStore(self.db)
+        self.reminders = MemoryReminderStore(self.db)
+        self.deals = MemoryDealStore(self.db)
+        self.cases = MemoryCaseStore(self.db)
+        self.settings_lists = MemorySettingsListStore(self.db)
+        self.money = MemoryMoneySettingsStore(self.db)
+        self.custom_fields = MemoryCustomFieldStore(self.db)
+        self.jobs = MemoryBackgroundJobStore(self.db)
+        self.expiring = MemoryExpiringItems(self.db)
+        self.notifications = MemoryNotificationStore(self.db)
+        self.mailer = MemoryMailer()
+        self.web_forms = MemoryWebFormStore()
+        self.web_form_counters = MemoryRateCounters()
+
+    def overrides(self) -> Adapters:
+        """What ``Container(settings, overrides=...)`` takes to use the twins."""
+        return {
+            "identity_store": self.identity,
+            "job_queue": self.queue,
+            "contact_store": self.contacts,
+            "contact_photo_store": self.photos,
+            "file_store": self.files,
+            "history_store": self.history,
+            "changelog_store": self.changelog,
+            "task_store": self.tasks,
+            "reminder_store": self.reminders,
+            "deal_store": self.deals,
+            "case_store": self.cases,
+            "settings_list_store": self.settings_lists,
+            "money_settings_store": self.money,
+            "custom_field_store": self.custom_fields,
+            "background_job_store": self.jobs,
+            "expiring_items": self.expiring,
+            "notification_store": self.notifications,
+            "mailer": self.mailer,
+            "web_form_store": self.web_forms,
+            "web_form_counters": self.web_form_counters,
+        }
+
+
+__all__ = ["Adapters", "MemoryAdapters", "MemoryDb"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.records.files import ParentLink
 from chalicelib.domain.records.history import HistoryEvent, HistoryKind, system_event
@@ -37,6 +37,9 @@ from chalicelib.storage.dynamo.table import Delete, Item, Put, SortKey, Table, U
 from chalicelib.storage.dynamo.table_spec import GSI1
 from chalicelib.storage.records.files import FileStore
 from chalicelib.storage.settings.lists import usage_delta_ops
+
+if TYPE_CHECKING:
+    from chalicelib.domain.records.ports import FileStore as FilePort
 
 # A cascade or a move works in pages of this many items (a move is a
 # transaction of two operations per item, a cascade of one plus at most one
@@ -90,7 +93,7 @@ def system_event_op(
 
 
 class HistoryStore:
-    def __init__(self, table: Table | None = None, files: FileStore | None = None):
+    def __init__(self, table: Table | None = None, files: FilePort | None = None):
         self._table = table or Table()
         self._files = files or FileStore(self._table)
 

@@ -12,6 +12,7 @@ from chalicelib.storage.settings.custom_fields import field_usage_ops
 
 def restricted_record_ops(kind: str, before: Any | None, after: Any | None, *, by: str | None, at: Any) -> list[Any]:
     record = after or before
+    assert record is not None, "a write has a before or an after"
     logged = [r.model_dump(mode="json", exclude={"tenant_id"}) if r else None for r in (before, after)]
     return [
         *change_ops(record.tenant_id, kind, record.id, logged[0], logged[1], by=by, at=at),

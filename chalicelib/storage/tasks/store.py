@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.tasks.models import Task, TaskQuery
@@ -26,40 +25,12 @@ from chalicelib.domain.tasks.reminders import ArmedReminder
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
 from chalicelib.storage.dynamo.table import SortKey
+from chalicelib.storage.indexes.tasks import index_entries, plan_facet
 from chalicelib.storage.records.changelog import change_ops
 from chalicelib.storage.settings.lists import usage_ops
 from chalicelib.storage.tasks.reminders import arm_op, disarm_op
 
 CATEGORIES = "task-categories"
-
-
-def facets(task: Task) -> list[str]:
-    status = task.status.value
-    names = ["all", f"resp#{task.responsible_id}", f"resp#{task.responsible_id}#{status}", f"status#{status}"]
-    if task.category_id:
-        names.append(f"category#{task.category_id}")
-    names += [f"{kind}#{record_id}" for kind, record_id in task.links()]
-    return names
-
-
-def index_entries(task: Task) -> dict[EntryKey, Item]:
-    attributes: Item = {
-        "tid": task.id,
-        "responsible_id": task.responsible_id,
-        "created_by": task.created_by,
-        "status": task.status.value,
-        "category_id": task.category_id,
-        "contact_id": task.contact_id,
-        "deal_id": task.deal_id,
-        "case_id": task.case_id,
-        "due_at": iso(task.due_at),
-    }
-    sk = keys.task_by_due(task.due_at, task.id)
-    entries: dict[EntryKey, Item] = {}
-    for facet in facets(task):
-        pk = keys.task_facet(task.tenant_id, facet)
-        entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
-    return entries
 
 
 def _logged(task: Task | None) -> dict[str, Any] | None:
@@ -131,25 +102,3 @@ class TaskStore(IndexedStore[Task]):
     def entry_page(self, tenant_id: str, facet: str, page: PageRequest) -> Slice[Item]:
         """Raw index entries of a facet, a page at a time (cascades and category replacement)."""
         return self.query_entries(self.facet(tenant_id, facet), page, sort=SortKey.begins_with(keys.TASK_BY_DUE))
-
-
-def plan_facet(query: TaskQuery) -> str:
-    """The most selective partition for the filters; the rest filter entries."""
-    if query.contact_id:
-        return f"contact#{query.contact_id}"
-    if query.deal_id:
-        return f"deal#{query.deal_id}"
-    if query.case_id:
-        return f"case#{query.case_id}"
-    if query.responsible_id:
-        status = (
-            query.status.value if query.status else ("open" if query.due and query.due.value == "overdue" else None)
-        )
-        return f"resp#{query.responsible_id}" + (f"#{status}" if status else "")
-    if query.category_id:
-        return f"category#{query.category_id}"
-    if query.status:
-        return f"status#{query.status.value}"
-    if query.due and query.due.value == "overdue":
-        return "status#open"
-    return "all"
