@@ -14,6 +14,7 @@ from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
+from chalicelib.domain.voip.calls import CallMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -46,4 +47,12 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+}
+
+# The calls queue's kinds (Twilio's status and recording callbacks, a call's
+# price asked again): each is merged into its call (domain/voip/calls.py).
+# The handler also gets the message id: it claims a caller's new contact.
+CALL_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any, str], object]]] = {
+    kind: (CallMessage, lambda c, message, message_id: c.call_events.handle(message, message_id))
+    for kind in ("voip.status", "voip.recording", "voip.price")
 }
