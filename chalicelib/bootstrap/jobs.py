@@ -54,5 +54,5 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
 # The handler also gets the message id: it claims a caller's new contact.
 CALL_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any, str], object]]] = {
     kind: (CallMessage, lambda c, message, message_id: c.call_events.handle(message, message_id))
-    for kind in ("voip.status", "voip.recording", "voip.price")
+    for kind in ("voip.status", "voip.recording", "voip.settle")
 }

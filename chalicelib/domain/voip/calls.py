@@ -17,6 +17,12 @@ are each guarded by the record, so a redelivery does none of them twice:
   written; a later change (a late "answered", a voicemail) rewrites its text;
 - the price: fetched from Twilio once it is known (Twilio prices a call
   shortly after it ends: a delayed message asks again, a few times).
+A finished call settles (those effects run) once it is known who took it:
+when the answering leg has reported its end, or, for a call nobody answered
+(yet, as far as the callbacks that arrived tell), when a delayed "settle"
+message comes back ``SETTLE_SECONDS`` later: callbacks overtaken on the way
+have arrived by then, so an early "completed" never turns an answered call
+into a missed one, nor makes the wrong person manager of a new contact.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ RANK = {"queued": 0, "initiated": 0, "ringing": 1, "in-progress": 2, "answered":
 MAX_WRITE_ATTEMPTS = 5
 PRICE_ATTEMPTS = 5
 PRICE_DELAY_SECONDS = 60
+SETTLE_SECONDS = 30
 RECORDING_URL_SECONDS = 300
 MAX_MANAGERS = 5
 
@@ -67,12 +74,12 @@ class CallMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    kind: Literal["voip.status", "voip.recording", "voip.price"]
+    kind: Literal["voip.status", "voip.recording", "voip.settle"]
     tenant_id: str = Field(min_length=1, max_length=40)
     received_at: datetime
     query: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str] = Field(default_factory=dict)
-    call_id: str | None = None  # voip.price: the call to price again
+    call_id: str | None = None  # voip.settle: the call to settle (or price) again
 
 
 @dataclass(frozen=True)
@@ -298,8 +305,13 @@ class CallEvents:
             call = self._recording(message)
         else:
             call = self._calls.get(message.tenant_id, message.call_id or "")
-        if call is not None and call.final:
-            call = self._settle(call, message_id or message.received_at.isoformat())
+        if call is None or not call.final:
+            return call
+        if message.kind == "voip.settle" or _taken_and_over(call):
+            return self._settle(call, message_id or message.received_at.isoformat())
+        if not call.settle_queued:
+            self._queue.send(_settle_message(call, self._clock()), delay_seconds=SETTLE_SECONDS)
+            call = self._change(call, settle_queued=True)
         return call
 
     # ---- writing the record ----
@@ -407,8 +419,12 @@ class CallEvents:
         return self._change(call, contact_id=contact_id)
 
     def _managers(self, call: Call) -> list[str]:
+        """Who took or placed the call; for a missed one, the operators it rang
+        (else the number's operators)."""
         if call.operator_id:
             return [call.operator_id]
+        if call.participants:
+            return call.participants[:MAX_MANAGERS]
         number = self._store.get_number(call.tenant_id, call.number_id) if call.number_id else None
         if number is None and call.our_number:
             number = self._store.number_by_phone(call.tenant_id, call.our_number)
@@ -457,13 +473,7 @@ class CallEvents:
         call = self._change(call, price_attempts=attempts)
         if attempts < PRICE_ATTEMPTS:
             self._queue.send(
-                {
-                    "kind": "voip.price",
-                    "tenant_id": call.tenant_id,
-                    "call_id": call.id,
-                    "received_at": self._clock().isoformat(),
-                },
-                delay_seconds=min(900, PRICE_DELAY_SECONDS * attempts),
+                _settle_message(call, self._clock()), delay_seconds=min(900, PRICE_DELAY_SECONDS * attempts)
             )
         return call
 
@@ -472,6 +482,15 @@ class CallEvents:
         if account is None:
             raise NotFound("The tenant has no Twilio account any more.")
         return account, self._credentials.of(account)
+
+
+def _taken_and_over(call: Call) -> bool:
+    """Answered, and the answering leg has reported its end: nothing more to learn."""
+    return call.answered_leg is not None and call.legs.get(call.answered_leg, -1) >= RANK["completed"]
+
+
+def _settle_message(call: Call, now: datetime) -> dict[str, Any]:
+    return {"kind": "voip.settle", "tenant_id": call.tenant_id, "call_id": call.id, "received_at": now.isoformat()}
 
 
 class CallLog:

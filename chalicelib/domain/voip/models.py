@@ -298,6 +298,7 @@ class Call(Record):
     legs: dict[str, int] = Field(default_factory=dict)
     answered_leg: str | None = None
     final: bool = False
+    settle_queued: bool = False
     history_event_id: str | None = None
     history_text: str | None = None
     contact_claim: str | None = None
