@@ -14,7 +14,7 @@ import pytest
 
 from tests.api.test_voip_api import add_number, connect, hook_path, online, twilio  # noqa: F401 (fixture)
 from tests.conftest import Api, Tenant, bearer
-from tests.voip_helpers import call_sid, post_form, recording_sid, sign, PUBLIC_URL, AUTH_TOKEN
+from tests.voip_helpers import AUTH_TOKEN, PUBLIC_URL, call_sid, post_form, recording_sid, sign
 
 
 def take_messages() -> list[dict[str, Any]]:
