@@ -352,14 +352,16 @@ def test_queues_and_secrets_only_for_the_roles_that_use_them(resources):
         assert granted.get("sqs:SendMessage", set()) == {tpl.queue_id(q) for q in role.sends_to}, kind
         consumed = {tpl.queue_id(fn.consumes) for fn in stack.FUNCTIONS.values() if fn.role == kind and fn.consumes}
         assert granted.get("sqs:ReceiveMessage", set()) == consumed, kind
-        prefixed = (
-            {"AWS::StackName"}
-            if any("secretsmanager:GetSecretValue" in a for a in role.secret_prefixes.values())
-            else set()
+        # Secrets made at run time under this stack's name prefix (a tenant's Twilio credentials).
+        prefixed = set().union(
+            *(
+                references(tpl.secret_prefix_arn(name))
+                for name, actions in role.secret_prefixes.items()
+                if "secretsmanager:GetSecretValue" in actions
+            )
         )
-        assert (
-            granted.get("secretsmanager:GetSecretValue", set()) == {tpl.secret_id(s) for s in role.secrets} | prefixed
-        ), kind
+        secrets = {tpl.secret_id(s) for s in role.secrets} | prefixed
+        assert granted.get("secretsmanager:GetSecretValue", set()) == secrets, kind
         assert ("ses:SendEmail" in granted) == role.send_email, kind
     # Only the API signs cursors; only the worker sends mail.
     assert [

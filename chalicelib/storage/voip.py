@@ -250,7 +250,7 @@ class SecretsManagerVault:
             return ref
         name = f"{get_settings().twilio_secret_prefix}{tenant_id}"
         try:
-            answer = secrets.create_secret(
+            secrets.create_secret(
                 Name=name, SecretString=text, Description="Twilio credentials of a CRM tenant (VOIP-1)"
             )
         except ClientError as err:
@@ -259,8 +259,10 @@ class SecretsManagerVault:
                     raise
             # Left from an earlier account of this tenant: take it over.
             with aws_errors():
-                answer = secrets.put_secret_value(SecretId=name, SecretString=text)
-        return str(answer["ARN"])
+                secrets.put_secret_value(SecretId=name, SecretString=text)
+        # The name, not the ARN: it is what the roles' prefix permission names, and it
+        # survives the local stack re-creating the secret (a new ARN suffix) on restore.
+        return name
 
     def get(self, ref: str) -> dict[str, str]:
         try:
