@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from chalicelib.storage.memory.twilio_api import API_HOST, FakeTwilioApi
 
-DEMO_ACCOUNT_SID = "AC00000000000000000000000000c0de"
+DEMO_ACCOUNT_SID = "AC" + "0" * 28 + "c0de"
 DEMO_AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
 DEMO_OWNED_NUMBER = "+4930555099"
 STATE_FILE = "twilio-fake.json"
