@@ -69,7 +69,10 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/deals/{deal_id}/projects", "POST"): lambda f: (f"/v1/deals/{f['deal']}/projects", {"title": "Rollout"}),
     ("/v1/cases", "POST"): lambda f: ("/v1/cases", {"title": "Workshop"}),
     ("/v1/cases/{case_id}/close", "POST"): lambda f: (f"/v1/cases/{f['case']}/close", None),
-    ("/v1/cases/{case_id}/reopen", "POST"): None,  # covered by close: the same handler shape, needs a closed case
+    ("/v1/cases/{case_id}/reopen", "POST"): None,
+    # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).
+    ("/v1/voip/numbers", "POST"): None,
+    ("/v1/voip/account/test", "POST"): None,  # covered by close: the same handler shape, needs a closed case
     ("/v1/custom-fields", "POST"): lambda f: (
         "/v1/custom-fields",
         {"entity": "contact", "label": "Shoe size", "type": "text"},
