@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.domain.contacts import photo as contact_photo
+from chalicelib.handlers.background import calls as call_events
 from chalicelib.handlers.background import consumer, schedules
 from chalicelib.handlers.cases import routes as cases
 from chalicelib.handlers.contacts import bulk as contact_bulk
@@ -20,6 +21,8 @@ from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
+from chalicelib.handlers.voip import routes as voip
+from chalicelib.handlers.voip import webhooks as twilio_webhooks
 
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
@@ -45,6 +48,9 @@ for blueprint in (
     cases,
     web_forms,
     public_forms,
+    voip,
+    twilio_webhooks,
+    call_events,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -49,6 +49,9 @@ from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
+from chalicelib.domain.voip.calls import CallEvents, CallLog
+from chalicelib.domain.voip.service import CredentialCache, Voip
+from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 if TYPE_CHECKING:
     from chalicelib.domain.cases.ports import CaseStorage
@@ -67,6 +70,8 @@ if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore
 
 JOB_QUEUE = "jobs"
+# Twilio's callbacks: their own queue and function (VOIP-7).
+CALL_QUEUE = "calls"
 
 
 class Container:
@@ -476,3 +481,110 @@ class Container:
             client_key=derive_key(self.cursor_secret, "clients"),
             clock=self.web_form_clock,
         )
+
+    # ---- telephony (VOIP) ----
+
+    @cached_property
+    def voip_store(self) -> Any:
+        from chalicelib.storage.voip import DynamoVoipStore
+
+        return DynamoVoipStore()
+
+    @cached_property
+    def call_store(self) -> Any:
+        from chalicelib.storage.voip import DynamoCallStore
+
+        return DynamoCallStore()
+
+    @cached_property
+    def voip_vault(self) -> Any:
+        from chalicelib.storage.voip import SecretsManagerVault
+
+        return SecretsManagerVault()
+
+    @cached_property
+    def recording_blobs(self) -> Any:
+        from chalicelib.storage.voip import S3RecordingBlobs
+
+        return S3RecordingBlobs()
+
+    @cached_property
+    def call_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(CALL_QUEUE)
+
+    @cached_property
+    def twilio_http_client(self) -> Any:
+        """None: Twilio itself (or the local fake for its accounts); tests
+        hand in storage/memory/twilio_api.py's fake transport."""
+        return None
+
+    @cached_property
+    def telephony(self) -> Any:
+        """The Telephony port of an account: ``telephony(credentials)``."""
+        from chalicelib.storage.twilio import telephony_for
+
+        fake_url, http_client = self.settings.twilio_fake_url, self.twilio_http_client
+        return lambda creds: telephony_for(creds, fake_url=fake_url, http_client=http_client)
+
+    @cached_property
+    def voip_credentials(self) -> CredentialCache:
+        return CredentialCache(self.voip_vault)
+
+    @cached_property
+    def voip_operators(self) -> Any:
+        from chalicelib.storage.voip import OperatorsFromUsers
+
+        return OperatorsFromUsers(self.identity_store)
+
+    @cached_property
+    def call_contacts(self) -> Any:
+        from chalicelib.storage.voip import ContactsForCalls
+
+        return ContactsForCalls(self.contact_store, lambda: self.contacts, self.identity_store)
+
+    @cached_property
+    def call_history(self) -> Any:
+        from chalicelib.storage.voip import HistoryForCalls
+
+        return HistoryForCalls(self.history_store, lambda: self.settings_lists)
+
+    @cached_property
+    def voip(self) -> Voip:
+        return Voip(
+            self.voip_store,
+            self.voip_vault,
+            self.voip_credentials,
+            self.telephony,
+            self.voip_operators,
+            public_url=self.settings.public_url,
+        )
+
+    @cached_property
+    def voip_webhooks(self) -> VoipWebhooks:
+        return VoipWebhooks(
+            self.voip_store,
+            self.voip_credentials,
+            self.call_contacts,
+            self.voip_operators,
+            self.call_queue,
+            public_url=self.settings.public_url,
+        )
+
+    @cached_property
+    def call_events(self) -> CallEvents:
+        return CallEvents(
+            self.call_store,
+            self.voip_store,
+            self.voip_credentials,
+            self.telephony,
+            self.call_contacts,
+            self.call_history,
+            self.recording_blobs,
+            self.call_queue,
+        )
+
+    @cached_property
+    def call_log(self) -> CallLog:
+        return CallLog(self.call_store, self.recording_blobs)

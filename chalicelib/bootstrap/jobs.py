@@ -15,6 +15,7 @@ from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
+from chalicelib.domain.voip.calls import CallMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -49,4 +50,12 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+}
+
+# The calls queue's kinds (Twilio's status and recording callbacks, a call's
+# price asked again): each is merged into its call (domain/voip/calls.py).
+# The handler also gets the message id: it claims a caller's new contact.
+CALL_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any, str], object]]] = {
+    kind: (CallMessage, lambda c, message, message_id: c.call_events.handle(message, message_id))
+    for kind in ("voip.status", "voip.recording", "voip.settle")
 }

@@ -80,6 +80,9 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ),
     # Needs If-Match: its replay is tested in tests/api/test_web_forms_api.py.
     ("/v1/web-forms/{form_id}/rotate-key", "POST"): None,
+    # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).
+    ("/v1/voip/numbers", "POST"): None,
+    ("/v1/voip/account/test", "POST"): None,
     ("/v1/custom-fields", "POST"): lambda f: (
         "/v1/custom-fields",
         {"entity": "contact", "label": "Shoe size", "type": "text"},
