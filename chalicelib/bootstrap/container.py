@@ -65,6 +65,18 @@ if TYPE_CHECKING:
     from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
     from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
     from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
+    from chalicelib.domain.voip.models import TwilioCredentials
+    from chalicelib.domain.voip.ports import (
+        CallHistory,
+        CallQueue,
+        CallStore,
+        ContactDirectory,
+        OperatorDirectory,
+        RecordingBlobs,
+        SecretVault,
+        Telephony,
+        VoipStore,
+    )
 
 if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore
@@ -485,43 +497,43 @@ class Container:
     # ---- telephony (VOIP) ----
 
     @cached_property
-    def voip_store(self) -> Any:
+    def voip_store(self) -> VoipStore:
         from chalicelib.storage.voip import DynamoVoipStore
 
         return DynamoVoipStore()
 
     @cached_property
-    def call_store(self) -> Any:
+    def call_store(self) -> CallStore:
         from chalicelib.storage.voip import DynamoCallStore
 
         return DynamoCallStore()
 
     @cached_property
-    def voip_vault(self) -> Any:
+    def voip_vault(self) -> SecretVault:
         from chalicelib.storage.voip import SecretsManagerVault
 
         return SecretsManagerVault()
 
     @cached_property
-    def recording_blobs(self) -> Any:
+    def recording_blobs(self) -> RecordingBlobs:
         from chalicelib.storage.voip import S3RecordingBlobs
 
         return S3RecordingBlobs()
 
     @cached_property
-    def call_queue(self) -> Any:
+    def call_queue(self) -> CallQueue:
         from chalicelib.storage.queues import Queue
 
         return Queue(CALL_QUEUE)
 
     @cached_property
-    def twilio_http_client(self) -> Any:
+    def twilio_http_client(self) -> object | None:
         """None: Twilio itself (or the local fake for its accounts); tests
         hand in storage/memory/twilio_api.py's fake transport."""
         return None
 
     @cached_property
-    def telephony(self) -> Any:
+    def telephony(self) -> Callable[[TwilioCredentials], Telephony]:
         """The Telephony port of an account: ``telephony(credentials)``."""
         from chalicelib.storage.twilio import telephony_for
 
@@ -533,19 +545,19 @@ class Container:
         return CredentialCache(self.voip_vault)
 
     @cached_property
-    def voip_operators(self) -> Any:
+    def voip_operators(self) -> OperatorDirectory:
         from chalicelib.storage.voip import OperatorsFromUsers
 
         return OperatorsFromUsers(self.identity_store)
 
     @cached_property
-    def call_contacts(self) -> Any:
+    def call_contacts(self) -> ContactDirectory:
         from chalicelib.storage.voip import ContactsForCalls
 
         return ContactsForCalls(self.contact_store, lambda: self.contacts, self.identity_store)
 
     @cached_property
-    def call_history(self) -> Any:
+    def call_history(self) -> CallHistory:
         from chalicelib.storage.voip import HistoryForCalls
 
         return HistoryForCalls(self.history_store, lambda: self.settings_lists)

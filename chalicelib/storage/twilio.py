@@ -38,7 +38,7 @@ def _transport_class() -> Any:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.http.response import Response
 
-    class Transport(TwilioHttpClient):  # type: ignore[misc]
+    class Transport(TwilioHttpClient):
         """TwilioHttpClient that keeps a response's bytes (recording media:
         the library's own Response holds decoded text only) and, for the
         local fake, sends api.twilio.com's requests to the loopback."""
@@ -61,7 +61,7 @@ def _transport_class() -> Any:
             )
             answer = session.send(prepared, timeout=timeout, allow_redirects=bool(kwargs.get("allow_redirects")))
             response = Response(int(answer.status_code), answer.text, answer.headers)
-            response.body_bytes = answer.content  # type: ignore[attr-defined]
+            response.body_bytes = answer.content
             return response
 
     return Transport

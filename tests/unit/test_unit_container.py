@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 HTTP_ONLY = {"idempotency", "check_dependencies"}
 # Not adapters but values one may fetch on a deployed stage; the unit settings carry them (no AWS).
 SETTINGS_VALUES = {"cursor_secret"}
+# None by design: the real transport (API tests hand in a fake one; unit tests replace ``telephony``).
+NONE_BY_DEFAULT = {"twilio_http_client"}
 
 
 def storage_adapters() -> set[str]:
@@ -38,7 +40,9 @@ def test_the_unit_container_builds_every_service_on_twins(unit: Unit) -> None:
     for name in Adapters.__annotations__:
         assert type(getattr(unit, name)).__module__.startswith("chalicelib.storage.memory."), name
     services = [
-        name for name, value in vars(Container).items() if isinstance(value, cached_property) and name not in HTTP_ONLY
+        name
+        for name, value in vars(Container).items()
+        if isinstance(value, cached_property) and name not in HTTP_ONLY | NONE_BY_DEFAULT
     ]
     for name in services:  # every service builds from the twins alone
         assert getattr(unit, name) is not None, name

@@ -178,7 +178,7 @@ def test_a_known_caller_gets_the_event_and_no_new_contact() -> None:
         Contact(
             id="c1",
             tenant_id=T,
-            kind="person",  # type: ignore[arg-type]
+            kind="person",
             first_name="Eva",
             last_name="Known",
             details=[{"type": "phone", "category": "work", "value": "+491705550100", "primary": True}],

@@ -132,7 +132,8 @@ def read_status(message: CallMessage) -> LegEvent | None:
     status = params.get("CallStatus", "")
     if not _SID.match(sid) or status not in RANK:
         return None
-    kind = query.get("leg") if query.get("leg") in ("client", "number") else PARENT
+    leg = query.get("leg", "")
+    kind = leg if leg in ("client", "number") else PARENT
     if kind != PARENT and not _SID.match(parent):
         return None
     return LegEvent(
@@ -296,6 +297,7 @@ class CallEvents:
         self._clock = clock
 
     def handle(self, message: CallMessage, message_id: str = "") -> Call | None:
+        call: Call | None
         if message.kind == "voip.status":
             event = read_status(message)
             if event is None:
@@ -395,9 +397,10 @@ class CallEvents:
         return self._price(call)
 
     def _ensure_contact(self, call: Call, claim: str) -> Call:
-        if call.contact_id or not call.external_number:
+        caller = call.external_number
+        if call.contact_id or not caller:
             return call
-        owners = self._contacts.owners_of(call.tenant_id, call.external_number)
+        owners = self._contacts.owners_of(call.tenant_id, caller)
         if owners:
             return self._change(call, contact_id=owners[0], contact_claim=None)
         managers = self._managers(call)
@@ -415,7 +418,7 @@ class CallEvents:
             )
             if call.contact_claim != claim:
                 raise TemporarilyUnavailable("The caller's contact is being created; retried.")
-        contact_id = self._contacts.create_caller(call.tenant_id, call.external_number, managers, by=managers[0])
+        contact_id = self._contacts.create_caller(call.tenant_id, caller, managers, by=managers[0])
         return self._change(call, contact_id=contact_id)
 
     def _managers(self, call: Call) -> list[str]:
@@ -431,7 +434,8 @@ class CallEvents:
         return [o.user_id for o in number.operators][:MAX_MANAGERS] if number else []
 
     def _write_history(self, call: Call) -> Call:
-        if not call.contact_id:
+        contact_id = call.contact_id
+        if not contact_id:
             return call
         text = summary(call)
         if call.history_text == text:
@@ -448,7 +452,7 @@ class CallEvents:
         event = system_event(
             author,
             "contact",
-            call.contact_id,
+            call.contact_id or contact_id,
             text,
             kind=HistoryKind.CALL,
             category_id=self._history.category_id(call.tenant_id),

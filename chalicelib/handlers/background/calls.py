@@ -71,8 +71,8 @@ def process_call_batch(event: dict[str, Any], context: Any = None) -> dict[str, 
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS)
-    return process_partial_response(
-        event=event, record_handler=handle_call_record, processor=processor, context=context
+    return dict(
+        process_partial_response(event=event, record_handler=handle_call_record, processor=processor, context=context)
     )
 
 

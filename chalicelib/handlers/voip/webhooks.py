@@ -8,6 +8,7 @@ callbacks are queued and acknowledged with an empty TwiML document.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
@@ -21,7 +22,7 @@ TAG = "Telephony webhooks"
 FORM = "application/x-www-form-urlencoded"
 XML = "text/xml"
 MAX_PARAMS = 100
-_WEBHOOK = {
+_WEBHOOK: dict[str, Any] = {
     "public": True,
     "tag": TAG,
     "content_types": (FORM,),

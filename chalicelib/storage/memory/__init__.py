@@ -21,6 +21,7 @@ No boto3: importing this package loads no AWS library.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
 from chalicelib.domain.cases.ports import CaseStorage
@@ -34,6 +35,18 @@ from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistorySt
 from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
 from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
 from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
+from chalicelib.domain.voip.models import TwilioCredentials
+from chalicelib.domain.voip.ports import (
+    CallHistory,
+    CallQueue,
+    CallStore,
+    ContactDirectory,
+    OperatorDirectory,
+    RecordingBlobs,
+    SecretVault,
+    Telephony,
+    VoipStore,
+)
 from chalicelib.storage.memory.cases import MemoryCaseStore
 from chalicelib.storage.memory.contacts import MemoryContactStore, MemoryPhotoBlobs
 from chalicelib.storage.memory.db import MemoryDb
@@ -45,6 +58,11 @@ from chalicelib.storage.memory.notifications import MemoryMailer, MemoryNotifica
 from chalicelib.storage.memory.records import MemoryChangeLogStore, MemoryFileStore, MemoryHistoryStore
 from chalicelib.storage.memory.settings import MemoryCustomFieldStore, MemoryMoneySettingsStore, MemorySettingsListStore
 from chalicelib.storage.memory.tasks import MemoryReminderStore, MemoryTaskStore
+from chalicelib.storage.memory.twilio_api import FakeTelephony, FakeTwilioApi
+from chalicelib.storage.memory.voip import MemoryBlobs, MemoryCallStore, MemoryOperators, MemoryVault, MemoryVoipStore
+from chalicelib.storage.memory.voip import MemoryContacts as MemoryCallContacts
+from chalicelib.storage.memory.voip import MemoryHistory as MemoryCallHistory
+from chalicelib.storage.memory.voip import MemoryQueue as MemoryCallQueue
 
 
 class Adapters(TypedDict):
@@ -70,6 +88,15 @@ class Adapters(TypedDict):
     mailer: Mailer
     web_form_store: WebFormStore
     web_form_counters: RateCounters
+    voip_store: VoipStore
+    call_store: CallStore
+    voip_vault: SecretVault
+    recording_blobs: RecordingBlobs
+    call_queue: CallQueue
+    telephony: Callable[[TwilioCredentials], Telephony]
+    voip_operators: OperatorDirectory
+    call_contacts: ContactDirectory
+    call_history: CallHistory
 
 
 class MemoryAdapters:
@@ -98,6 +125,17 @@ class MemoryAdapters:
         self.mailer = MemoryMailer()
         self.web_forms = MemoryWebFormStore()
         self.web_form_counters = MemoryRateCounters()
+        # Telephony: its own twins (storage/memory/voip.py) and a fake Twilio
+        # (accounts: ``self.twilio.accounts[sid] = token``).
+        self.voip = MemoryVoipStore()
+        self.calls = MemoryCallStore()
+        self.vault = MemoryVault()
+        self.recordings = MemoryBlobs()
+        self.call_queue = MemoryCallQueue()
+        self.twilio = FakeTwilioApi(accounts={})
+        self.operators = MemoryOperators()
+        self.call_contacts = MemoryCallContacts()
+        self.call_history = MemoryCallHistory()
 
     def overrides(self) -> Adapters:
         """What ``Container(settings, overrides=...)`` takes to use the twins."""
@@ -122,6 +160,15 @@ class MemoryAdapters:
             "mailer": self.mailer,
             "web_form_store": self.web_forms,
             "web_form_counters": self.web_form_counters,
+            "voip_store": self.voip,
+            "call_store": self.calls,
+            "voip_vault": self.vault,
+            "recording_blobs": self.recordings,
+            "call_queue": self.call_queue,
+            "telephony": FakeTelephony(self.twilio),
+            "voip_operators": self.operators,
+            "call_contacts": self.call_contacts,
+            "call_history": self.call_history,
         }
 
 

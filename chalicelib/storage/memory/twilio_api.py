@@ -30,8 +30,12 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from chalicelib.domain.voip.models import TwilioCredentials
+    from chalicelib.domain.voip.ports import Telephony
 
 API_HOST = "https://api.twilio.com"
 _ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})(/.*)?\.(json|mp3|wav)$")
@@ -216,9 +220,9 @@ class FakeTwilioApi:
                 return self._error(400, 21421, "PhoneNumber is invalid")
             if self.number(phone) is not None:
                 return self._error(400, 21422, "PhoneNumber is not available")
-            record = self._number_record(account, phone, form)
-            self.numbers[record["sid"]] = record
-            return self._json(201, record)
+            bought = self._number_record(account, phone, form)
+            self.numbers[bought["sid"]] = bought
+            return self._json(201, bought)
         record = self.numbers.get(parts[0]) if len(parts) == 1 else None
         if record is None or record["account_sid"] != account:
             return self._error(404, 20404, "The requested resource was not found")
@@ -293,9 +297,23 @@ def fake_http_client(api: FakeTwilioApi) -> Any:
             timeout: float | None = None,
             allow_redirects: bool = False,
         ) -> Any:
-            status, answer_headers, body = api.handle(method, uri, params, data, auth)  # type: ignore[arg-type]
+            status, answer_headers, body = api.handle(method, uri, params, data, auth)
             response = Response(status, body.decode("latin-1"), answer_headers)
-            response.body_bytes = body  # type: ignore[attr-defined]
+            response.body_bytes = body
             return response
 
     return FakeTwilioHttpClient()
+
+
+class FakeTelephony:
+    """The container's ``telephony`` (an account's Telephony port) for unit
+    tests: the real adapter (storage/twilio.py, the twilio library) over
+    ``api`` in process, as fake_http_client wires it."""
+
+    def __init__(self, api: FakeTwilioApi):
+        self.api = api
+
+    def __call__(self, creds: TwilioCredentials) -> Telephony:
+        from chalicelib.storage.twilio import telephony_for
+
+        return telephony_for(creds, http_client=fake_http_client(self.api))

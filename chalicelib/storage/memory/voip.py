@@ -190,7 +190,7 @@ class MemoryContacts:
         contact = Contact(
             id=new_id(),
             tenant_id=tenant_id,
-            kind="person",  # type: ignore[arg-type]
+            kind="person",
             first_name=e164,
             last_name="Unknown caller",
             managers=managers,
