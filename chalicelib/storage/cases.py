@@ -1,5 +1,5 @@
 """Cases in the single table (the shape every deal and case write shares is in
-storage/restricted_records.py).
+storage/records/listed_access.py).
 
 Index facets of a case (pk ``T#t#KX#<facet>``, sk the case id: newest first
 is a descending Query): all, closed#<true|false>, tag#<folded>,

@@ -1,4 +1,4 @@
-"""Deals in the single table (see storage/restricted_records.py for the shape
+"""Deals in the single table (see storage/records/listed_access.py for the shape
 every deal and case write shares), the pipeline aggregates and projects.
 
 Index facets of a deal (pk ``T#t#DX#<facet>``, sk the deal id, so newest
@@ -11,7 +11,7 @@ per listed user: the pipeline reads a caller's private deals from there) and
 Pipeline aggregates: ``T#t#PIPELINE`` / ``<PUB|PRIV>#<stage>#<currency>``
 with ``count``, ``value`` and ``weighted`` numbers, ADDed (Decimal) in every
 deal write's transaction: the deal's old contribution leaves, its new one
-arrives. See domain/pipeline.py for the cost model.
+arrives. See domain/deals/pipeline.py for the cost model.
 """
 
 from __future__ import annotations

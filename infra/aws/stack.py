@@ -1,7 +1,7 @@
 """What the AWS deployment is made of, declared once.
 
 `infra.aws.template` turns these lists (with the table and queues of
-`chalicelib/storage/table_spec.py`) into the merge template for `chalice
+`chalicelib/storage/dynamo/table_spec.py`) into the merge template for `chalice
 package`; `tests/infra/test_deployment.py` reads the same lists to check the
 generated template. A later issue adds its queue, function, secret or bucket
 prefix here, in one line each (infra/aws/README.md says how).

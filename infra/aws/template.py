@@ -8,7 +8,7 @@ the documents function. `chalice package --merge-template` deep-merges it
 over its own output, so a function's entry here only names what changes.
 
 Everything is derived from `infra/aws/stack.py` and
-`chalicelib/storage/table_spec.py`; nothing here names a queue or an index.
+`chalicelib/storage/dynamo/table_spec.py`; nothing here names a queue or an index.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ thread-safety questions in chalicelib.
 
 Stopping (SIGTERM/SIGINT): the batch in hand finishes its current item and
 stops. The Lambda context it was given answers "no time left" from then on,
-so a long job chunk stops between two items (domain/background_jobs.py) and
+so a long job chunk stops between two items (domain/jobs/service.py) and
 its message is kept; the stack then makes every message received and not
 deleted visible again, saves it, and it resumes after the restart.
 

@@ -73,7 +73,7 @@ def free_ports(count: int) -> list[int]:
         return [sock.getsockname()[1] for sock in sockets]
 
 
-def stack_env(api_port: int, aws_port: int, data_dir: Path) -> dict[str, str]:
+def stack_env(api_port: int, aws_port: int, data_dir: Path, twilio_port: int) -> dict[str, str]:
     # Explicit, whatever conftest or the shell put into os.environ.
     env = {
         k: v
@@ -84,6 +84,8 @@ def stack_env(api_port: int, aws_port: int, data_dir: Path) -> dict[str, str]:
         {
             "CRM_PORT": str(api_port),
             "CRM_AWS_PORT": str(aws_port),
+            # Not the default 4567: two stacks run at once under xdist (and other checkouts' too).
+            "CRM_TWILIO_FAKE_PORT": str(twilio_port),
             "CRM_DATA_DIR": str(data_dir),
             "CRM_SNAPSHOT_SECONDS": "1",
             "AWS_DEFAULT_REGION": REGION,
@@ -163,12 +165,12 @@ def interrupt(stack: Stack) -> int:
 
 @contextmanager
 def running_stack(data_dir: Path, log_path: Path, **extra_env: str) -> Iterator[Stack]:
-    api_port, aws_port = free_ports(2)
+    api_port, aws_port, twilio_port = free_ports(3)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "infra.local.run"],
             cwd=REPO_ROOT,
-            env={**stack_env(api_port, aws_port, data_dir), **extra_env},
+            env={**stack_env(api_port, aws_port, data_dir, twilio_port), **extra_env},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

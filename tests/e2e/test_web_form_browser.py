@@ -19,10 +19,7 @@ from typing import Any
 
 import pytest
 
-try:  # the local stack's helpers; the tests are being sorted into levels
-    from tests.e2e.test_local_stack import DEMO, free_ports, http_json, running_stack
-except ImportError:
-    from tests.test_local_stack import DEMO, free_ports, http_json, running_stack
+from tests.e2e.test_local_stack import DEMO, free_ports, http_json, running_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,7 +1,7 @@
 """The access policy as a matrix: record x relation x role x operation (DESIGN "Security").
 
 EXPECTED below is written out by hand, row for row like the table in the
-docstring of chalicelib/domain/access.py; it is never derived from the code.
+docstring of chalicelib/domain/shared/access.py; it is never derived from the code.
 """
 
 import pytest

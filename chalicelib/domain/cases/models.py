@@ -1,6 +1,6 @@
 """Cases (CAS-1..4; "Veranstaltungen": events, seminars, meetings): title,
 participants (contacts), tags, custom values (scope "case"), an access list
-(private exactly when non-empty; see domain/restricted_records.py), files,
+(private exactly when non-empty; see domain/records/listed_access.py), files,
 history and tasks through parents ("case"), close and reopen.
 
 Decisions: ``closed`` changes only through POST .../close and .../reopen

@@ -1,6 +1,6 @@
 """Use cases on cases (CAS-1..4): create, read, change, close, reopen,
 delete, list; the contact cascade. Access, participants, tags and custom
-values follow the rules deals share (domain/restricted_records.py); hidden
+values follow the rules deals share (domain/records/listed_access.py); hidden
 cases are 404. Each write is one transaction (storage/cases.py)."""
 
 from __future__ import annotations

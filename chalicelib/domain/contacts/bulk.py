@@ -15,7 +15,7 @@ Rules:
   concurrent change it is read and tried once more, then reported 409.
   A contact that already is as asked is not written (and counts as done).
 - Up to ``SYNC_LIMIT`` ids the answer carries every outcome. Beyond, the work
-  is a background job (domain/background_jobs.py) of ``contacts.bulk``
+  is a background job (domain/jobs/service.py) of ``contacts.bulk``
   messages with at most 100 ids each; the answer names the job. The job acts
   with the rights its creator has when it runs (a deactivated creator's job
   fails its remaining items with 403).

@@ -1,7 +1,7 @@
 """Contacts (CON-1..12): persons and companies, their details, tags, custom
 values, managers and access.
 
-Access is decided by domain/access.py only: a contact is private (managers
+Access is decided by domain/shared/access.py only: a contact is private (managers
 and admins), shared for reading, or shared for reading and writing. The
 creator is the first manager unless others are named. Hidden contacts answer
 404. Changing managers or the share mode needs CHANGE_ACCESS.
@@ -24,7 +24,7 @@ from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold, spelling_variants, words
 
-__all__ = ["fold"]  # re-exported: the one fold lives in domain/text.py
+__all__ = ["fold"]  # re-exported: the one fold lives in domain/shared/text.py
 
 MAX_TAGS = 10
 MAX_MANAGERS = 5

@@ -169,7 +169,7 @@ class Contacts:
         expected_version: int | None = None,
     ) -> Contact:
         """CON-7: record (None: clear) the photo's metadata; needs WRITE. The
-        image itself is stored by domain/contact_photo.py. Without
+        image itself is stored by domain/contacts/photo.py. Without
         ``expected_version`` the write is checked against the version read here."""
         before = self.get(principal, contact_id, Operation.WRITE)
         require_version(before, expected_version, "contact")

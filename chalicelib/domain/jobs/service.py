@@ -24,7 +24,7 @@ the status shows the first ``MAX_FAILURES_SHOWN`` in chunk order.
 
 Who sees a job: its creator and admins; for everyone else it does not exist
 (404). This is the access policy's private-list rule (a list holding only
-the creator), so the decision stays in domain/access.py.
+the creator), so the decision stays in domain/shared/access.py.
 """
 
 from __future__ import annotations

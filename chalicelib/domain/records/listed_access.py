@@ -3,7 +3,7 @@
 newly listed users are notified), member contacts the caller must be able to
 see, tags and custom field values. Written once, used by both services.
 
-Access itself is decided by domain/access.py (``ListAccess``): only admins
+Access itself is decided by domain/shared/access.py (``ListAccess``): only admins
 and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 """
 

@@ -18,7 +18,7 @@ one tag.
 - Deleting (admins): the tag leaves every record, then the registry.
 
 Up to ``MAX_SYNC_RECORDS`` records both run in the request and answer when
-done. A larger tag runs as a background job (domain/background_jobs.py, kind
+done. A larger tag runs as a background job (domain/jobs/service.py, kind
 ``tags.rename`` / ``tags.delete``, ``GET /v1/jobs/{id}``): one ``tags.change``
 message per ``CHUNK_SIZE`` records, acting with the rights its creator has
 when it runs (an admin no longer: every item fails 403). Retagging a record

@@ -1,4 +1,4 @@
-"""The one error hierarchy. Services raise these; handlers/problems.py maps
+"""The one error hierarchy. Services raise these; handlers/http/problems.py maps
 them to RFC 9457 problem+json; storage maps AWS errors onto them."""
 
 from __future__ import annotations

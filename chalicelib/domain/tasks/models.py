@@ -2,7 +2,7 @@
 and optionally a deal or a case, a due time, a reminder, a responsible user
 and a status.
 
-Access is decided by domain/access.py only (``TaskAccess``): admins, the
+Access is decided by domain/shared/access.py only (``TaskAccess``): admins, the
 responsible user and the creator read, change and delete a task; whoever may
 read its linked contact, deal or case reads it. Hidden tasks answer 404.
 

@@ -1,5 +1,5 @@
 """Cases (CAS-1..4): CRUD, close and reopen. History, files and the change
-log of a case live in handlers/history.py and handlers/files.py."""
+log of a case live in handlers/records/history.py and handlers/records/files.py."""
 
 from __future__ import annotations
 

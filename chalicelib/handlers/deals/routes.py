@@ -1,6 +1,6 @@
 """Deals (DEA-1..8): CRUD, the stage change, the pipeline and projects.
-History, files and the change log of a deal live in handlers/history.py and
-handlers/files.py (generic over parents)."""
+History, files and the change log of a deal live in handlers/records/history.py and
+handlers/records/files.py (generic over parents)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ caller's tenant's field definitions there, as typed properties named by
 field id (text/textarea: string with maxLength, select: enum, checkbox:
 boolean, date: string/date; headings take no value and are left out), each
 with the label as description. A record model marks which fields apply with
-``custom_field_values(scope)`` (domain/custom_fields.py); an unmarked
+``custom_field_values(scope)`` (domain/settings/custom_fields.py); an unmarked
 ``custom_fields`` property lists every field of the tenant.
 
 The cached base document is never changed: the answer is a deep copy. The

@@ -9,7 +9,7 @@ registers the Chalice route and wraps the view so that it
   ``limit``/``cursor`` for paged lists,
 - maps every domain error to problem+json and never lets a traceback out,
 - serialises pydantic answers and pages into the JSON envelope,
-and records an ``Operation`` that handlers/openapi.py turns into the spec.
+and records an ``Operation`` that handlers/http/openapi.py turns into the spec.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 rates, custom fields. Every CRM user reads; owners and admins change.
 
 The five settings lists share one machinery; their routes are generated from
-the list specs (domain/settings_lists.py), each with its own request and
+the list specs (domain/settings/lists.py), each with its own request and
 answer shapes so that the OpenAPI description is exact per list.
 """
 

@@ -95,7 +95,7 @@ class IndexedStore(Generic[R]):
 
     def migrated(self, record: R, find: Callable[[str, str], Item | None]) -> R | None:
         """The record as the current rules derive it, or None when it is
-        already so (storage/reindex.py; ``find(kind, id)`` gives another
+        already so (storage/dynamo/reindex.py; ``find(kind, id)`` gives another
         record's stored item)."""
         return None
 

@@ -1,4 +1,4 @@
-"""Background job status in the single table (see domain/background_jobs.py).
+"""Background job status in the single table (see domain/jobs/service.py).
 
 One item collection per job (``T#t#JOB#<id>``):
 - ``META``: kind, creator, total, number of chunks and the counters

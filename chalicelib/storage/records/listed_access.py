@@ -1,5 +1,5 @@
 """What a deal's or a case's transaction writes besides the record and its
-index entries (storage/indexed_store.py): its change-log entry and the use
+index entries (storage/dynamo/indexed_store.py): its change-log entry and the use
 counters of the custom fields it holds."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Tasks in the single table.
 
 A task is one item (``T#t#TASK#<id>`` / ``META``); its armed reminder sits
-next to it (``sk=REMINDER``, storage/reminders.py). Every list is a Query on
+next to it (``sk=REMINDER``, storage/tasks/reminders.py). Every list is a Query on
 *index entries*: one small item per facet the task belongs to (all,
 resp#<uid>, resp#<uid>#<status>, status#<s>, category#<id>, contact#<id>,
 deal#<id>, case#<id>), sorted by due time then id, written in the task's own
