@@ -375,7 +375,9 @@ class ContactTags:
         # (model_construct: a folded name may be longer than a typed one).
         query = ContactQuery.model_construct(tag=folded)
         found = self._contacts.list(principal, query, PageRequest(limit=limit, after=after))
-        return Slice(list[TaggedRecord](found.items), found.after)
+        # An annotation, not list[TaggedRecord](...): the port is imported for type checking only.
+        items: list[TaggedRecord] = list(found.items)
+        return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
@@ -465,7 +467,8 @@ class RestrictedRecordTags(Generic[Rec, QueryModel, ChangesModel]):
         found = self._service.list(
             principal, self._query.model_construct(tag=folded), PageRequest(limit=limit, after=after)
         )
-        return Slice(list[TaggedRecord](found.items), found.after)
+        items: list[TaggedRecord] = list(found.items)  # an annotation: the port exists for type checking only
+        return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
         try:
