@@ -1,0 +1,42 @@
+"""Paging as both backends do it when a filter hides items: a page that
+fills up while rows remain says "more may follow" (``after`` set) even when
+every remaining row is hidden; the next page is then empty and final. The
+DynamoDB Query cannot know what the remaining rows hold without reading them
+(storage/dynamo/table.Table.query), so the twin must not know better: a unit
+test that passes on the twin must not rely on a last page without a cursor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.contacts.models import ContactQuery
+from chalicelib.domain.shared.pagination import PageRequest
+from tests.contract.conftest import Stores, person
+
+
+def test_a_full_page_before_hidden_rows_names_a_position_and_the_next_page_is_empty(stores: Stores) -> None:
+    acme, owner = stores.tenant()
+    for first, last in (("Ann", "Adams"), ("Bea", "Brown"), ("Cem", "Cole"), ("Dan", "Dale")):
+        stores.contacts.create(person(acme.id, first, last, owner.user_id), by=owner.user_id)
+
+    def visible(entry: dict[str, Any]) -> bool:  # hides the last two by name order
+        return entry.get("cid") not in hidden
+
+    everyone = stores.contacts.query_contacts(acme.id, ContactQuery(), PageRequest(), visible=lambda e: True).items
+    hidden = {c.id for c in everyone if c.last_name in ("Cole", "Dale")}
+
+    first = stores.contacts.query_contacts(acme.id, ContactQuery(), PageRequest(limit=2), visible=visible)
+    assert [c.last_name for c in first.items] == ["Adams", "Brown"]
+    assert first.after is not None  # rows remain: the page cannot say they are all hidden
+    rest = stores.contacts.query_contacts(
+        acme.id, ContactQuery(), PageRequest(limit=2, after=first.after), visible=visible
+    )
+    assert (rest.items, rest.after) == ([], None)
+
+
+def test_a_full_page_at_the_end_of_the_rows_names_no_position(stores: Stores) -> None:
+    acme, owner = stores.tenant()
+    for first, last in (("Ann", "Adams"), ("Bea", "Brown")):
+        stores.contacts.create(person(acme.id, first, last, owner.user_id), by=owner.user_id)
+    found = stores.contacts.query_contacts(acme.id, ContactQuery(), PageRequest(limit=2), visible=lambda e: True)
+    assert ([c.last_name for c in found.items], found.after) == (["Adams", "Brown"], None)
