@@ -11,54 +11,47 @@ from pathlib import Path
 CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
 
 
-def _type_checking_blocks(tree: ast.Module) -> list[ast.If]:
-    return [
-        node
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
-    ]
-
-
-def _annotation_nodes(tree: ast.Module) -> set[int]:
-    """Every node inside an annotation or a TYPE_CHECKING block: never evaluated."""
-    skipped: set[int] = set()
-    for node in ast.walk(tree):
-        annotations: list[ast.AST] = []
+def names_used_at_run_time_but_imported_for_type_checking(source: str) -> list[tuple[int, str]]:
+    if "TYPE_CHECKING" not in source:
+        return []
+    tree = ast.parse(source)
+    nodes = list(ast.walk(tree))
+    blocks = [n for n in nodes if isinstance(n, ast.If) and getattr(n.test, "id", None) == "TYPE_CHECKING"]
+    only_for_types = {
+        (alias.asname or alias.name).split(".")[0]
+        for block in blocks
+        for statement in block.body
+        if isinstance(statement, (ast.Import, ast.ImportFrom))
+        for alias in statement.names
+    }
+    # Never evaluated: TYPE_CHECKING blocks and annotations.
+    skipped = {id(n) for block in blocks for n in ast.walk(block)}
+    for node in nodes:
+        annotations: list[ast.AST | None] = []
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-            annotations += [a.annotation for a in arguments if a.annotation is not None]
-            annotations += [a.annotation for a in (node.args.vararg, node.args.kwarg) if a and a.annotation]
-            if node.returns is not None:
-                annotations.append(node.returns)
+            arguments = [
+                *node.args.posonlyargs,
+                *node.args.args,
+                *node.args.kwonlyargs,
+                node.args.vararg,
+                node.args.kwarg,
+            ]
+            annotations += [a.annotation for a in arguments if a is not None]
+            annotations.append(node.returns)
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
-        for annotation in annotations:
-            skipped.update(id(n) for n in ast.walk(annotation))
-    for block in _type_checking_blocks(tree):
-        skipped.update(id(n) for n in ast.walk(block))
-    return skipped
-
-
-def names_used_at_run_time_but_imported_for_type_checking(source: str) -> list[tuple[int, str]]:
-    tree = ast.parse(source)
-    only_for_types: set[str] = set()
-    for block in _type_checking_blocks(tree):
-        for statement in block.body:
-            if isinstance(statement, (ast.Import, ast.ImportFrom)):
-                only_for_types |= {(a.asname or a.name).split(".")[0] for a in statement.names}
-    inside_blocks = {id(n) for block in _type_checking_blocks(tree) for n in ast.walk(block)}
+        skipped.update(id(n) for annotation in annotations if annotation is not None for n in ast.walk(annotation))
     # A name bound at run time too (a local import, a definition) is not only for types.
-    for node in ast.walk(tree):
-        if id(node) in inside_blocks:
+    for node in nodes:
+        if id(node) in skipped:
             continue
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             only_for_types -= {(a.asname or a.name).split(".")[0] for a in node.names}
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             only_for_types.discard(node.name)
-    skipped = _annotation_nodes(tree)
     return sorted(
         (node.lineno, node.id)
-        for node in ast.walk(tree)
+        for node in nodes
         if isinstance(node, ast.Name) and node.id in only_for_types and id(node) not in skipped
     )
 
