@@ -656,3 +656,60 @@ def test_custom_fields_of_another_tenant_do_not_apply(unit: Unit) -> None:
             acme.record,
             NewContact(kind="person", first_name="A", last_name="B", custom_fields={theirs.id: "x"}),
         )
+
+
+def test_a_null_icon_removes_it_but_a_null_color_keeps_it(unit: Unit) -> None:
+    from chalicelib.domain.settings.lists import TaskCategoryChanges, TemperatureChanges
+
+    acme = unit.tenant()
+    demo = unit.settings_lists.get(acme.owner, "task-categories", entry_id(unit, acme, "task-categories", "Demo"))
+    changed = unit.settings_lists.update(
+        acme.owner, "task-categories", demo.id, TaskCategoryChanges(icon=None), expected_version=demo.version
+    )
+    assert changed.icon is None
+    warm = unit.settings_lists.get(acme.owner, "temperatures", entry_id(unit, acme, "temperatures", "Warm"))
+    kept = unit.settings_lists.update(
+        acme.owner,
+        "temperatures",
+        warm.id,
+        TemperatureChanges(color=None, name="Lukewarm"),
+        expected_version=warm.version,
+    )
+    assert (kept.name, kept.color) == ("Lukewarm", "#f6b26b")
+
+
+def test_a_reorder_that_moves_nothing_changes_no_version(unit: Unit) -> None:
+    acme = unit.tenant()
+    before = unit.settings_lists.list(acme.owner, "temperatures")
+    after = unit.settings_lists.reorder(acme.owner, "temperatures", [e.id for e in before])
+    assert [e.version for e in after] == [e.version for e in before]
+
+
+def test_a_stage_probability_change_does_not_touch_existing_deals(unit: Unit) -> None:
+    acme = unit.tenant()
+    proposal = unit.settings_lists.get(acme.owner, "deal-stages", entry_id(unit, acme, "deal-stages", "Proposal"))
+    deal = unit.deals.create(acme.owner, acme.record, NewDeal(title="x", stage_id=proposal.id))
+    unit.settings_lists.update(
+        acme.owner, "deal-stages", proposal.id, DealStageChanges(probability=60), expected_version=proposal.version
+    )
+    assert unit.deals.get(acme.owner, deal.id).probability == 75
+    assert unit.deals.create(acme.owner, acme.record, NewDeal(title="y", stage_id=proposal.id)).probability == 60
+
+
+def test_a_deleted_entry_name_can_be_used_again(unit: Unit) -> None:
+    acme = unit.tenant()
+    unit.settings_lists.delete(acme.owner, "contact-types", entry_id(unit, acme, "contact-types", "Competitor"))
+    again = unit.settings_lists.create(acme.owner, "contact-types", NewContactType(name="competitor"))
+    assert again.name == "competitor"
+
+
+def test_the_tasks_of_a_retired_category_move_in_the_background(unit: Unit) -> None:
+    acme = unit.tenant()
+    demo, lunch = entry_id(unit, acme, "task-categories", "Demo"), entry_id(unit, acme, "task-categories", "Lunch")
+    made = unit.tasks.create(acme.owner, NewTask(title="Show it", due_at=START, category_id=demo))
+    unit.settings_lists.delete(acme.owner, "task-categories", demo, replacement=lunch)
+    assert unit.tasks.get(acme.owner, made.id).category_id == demo
+    unit.run_jobs()
+    assert unit.tasks.get(acme.owner, made.id).category_id == lunch
+    with pytest.raises(Conflict, match="used by 1 record"):  # the use moved with the task
+        unit.settings_lists.delete(acme.owner, "task-categories", lunch)
