@@ -889,3 +889,13 @@ def test_merging_a_contact_deleted_meanwhile_is_not_found(unit: Unit) -> None:
     with pytest.raises(NotFound):
         unit.contact_merge.merge(acme.owner, acme.record, MergeRequest(from_id=dup.id, into_id=into.id))
     assert unit.contacts.get(acme.owner, into.id).version == 1
+
+
+def test_a_merge_that_would_exceed_five_managers_changes_nothing(unit: Unit) -> None:
+    acme = unit.tenant()
+    users = [acme.add_user(f"u{n}") for n in range(6)]
+    into = person(unit, acme, managers=[u.user_id for u in users[:5]])
+    dup = person(unit, acme, managers=[users[5].user_id])
+    with pytest.raises(ValidationFailed, match="managers"):
+        unit.contact_merge.merge(acme.owner, acme.record, MergeRequest(from_id=dup.id, into_id=into.id))
+    assert unit.contacts.get(acme.owner, dup.id).id == dup.id

@@ -657,3 +657,18 @@ def test_the_close_date_is_today_in_the_tenants_zone(unit: Unit, clock: FixedClo
     clock.now = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)  # still 2 March in Los Angeles
     won = to_stage(unit, acme, deal(unit, acme), "Closed won")
     assert won.actual_close_date == date(2026, 3, 2)
+
+
+def test_changing_to_a_currency_with_fewer_decimals_than_the_amount_is_refused(unit: Unit) -> None:
+    acme = unit.tenant()
+    made = deal(unit, acme, amount="100.50")
+    with pytest.raises(ValidationFailed) as err:
+        change(unit, acme.owner, made, currency="JPY")
+    assert err.value.errors[0].field == "amount"
+    assert unit.deals.get(acme.owner, made.id).currency == "EUR"
+
+
+def test_clearing_the_amount_clears_the_value(unit: Unit) -> None:
+    acme = unit.tenant()
+    made = deal(unit, acme, amount="10.00")
+    assert change(unit, acme.owner, made, amount=None).value is None

@@ -589,3 +589,22 @@ def test_a_session_ends_timedelta_is_exact(clock: FixedClock, unit: Unit) -> Non
     acme = unit.tenant()
     _, stored = unit.auth.create_api_token(acme.owner, NewApiToken(name="x", expires_at=clock.now + timedelta(hours=1)))
     assert stored.expires_at == clock.now + timedelta(hours=1)
+
+
+def test_a_changed_address_is_the_login_from_then_on(unit: Unit) -> None:
+    acme = unit.tenant()
+    ann = acme.add_user("ann")
+    old = with_password(unit, acme, ann)
+    unit.users.update(
+        ann, ann.user_id, UserChanges(email="New.Ann@Acme.example"), expected_version=acme.user(ann).version
+    )
+    assert login(unit, "new.ann@acme.example")
+    with pytest.raises(Unauthorized):
+        login(unit, old)
+
+
+def test_an_address_of_the_tenant_cannot_be_taken_by_another_user(unit: Unit) -> None:
+    acme = unit.tenant()
+    ann, bob = acme.add_user("ann"), acme.add_user("bob")
+    with pytest.raises(Conflict, match="exists already"):
+        unit.users.update(bob, bob.user_id, UserChanges(email=acme.user(ann).email.upper()), expected_version=1)
