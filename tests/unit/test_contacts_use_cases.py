@@ -899,3 +899,16 @@ def test_a_merge_that_would_exceed_five_managers_changes_nothing(unit: Unit) -> 
     with pytest.raises(ValidationFailed, match="managers"):
         unit.contact_merge.merge(acme.owner, acme.record, MergeRequest(from_id=dup.id, into_id=into.id))
     assert unit.contacts.get(acme.owner, dup.id).id == dup.id
+
+
+def test_a_null_company_name_sent_for_a_person_keeps_its_companys_name(unit: Unit) -> None:
+    """A person's company_name is copied from its company: a PATCH with
+    ``company_name: null`` (a client echoing a form) must not clear the copy
+    while the person stays linked, or the person would no longer show, nor be
+    found by, its company's name. Fixed in Contacts._apply."""
+    acme = unit.tenant()
+    globex = company(unit, acme, "Globex")
+    anna = person(unit, acme, company_id=globex.id)
+    after = update(unit, acme, acme.owner, anna, company_name=None)
+    assert (after.company_id, after.company_name) == (globex.id, "Globex")
+    assert sorted(search(unit, acme.owner, q="globex")) == ["Anna Müller", "Globex"]
