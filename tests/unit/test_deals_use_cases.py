@@ -672,3 +672,32 @@ def test_clearing_the_amount_clears_the_value(unit: Unit) -> None:
     acme = unit.tenant()
     made = deal(unit, acme, amount="10.00")
     assert change(unit, acme.owner, made, amount=None).value is None
+
+
+def test_the_pipeline_counts_a_deal_once_through_every_access_change(unit: Unit) -> None:
+    acme = unit.tenant()
+    ann, bob = acme.add_user("ann"), acme.add_user("bob")
+    made = deal(unit, acme, ann, amount="10.00", access_list=[bob.user_id])
+
+    def counts() -> tuple[int, int, int]:
+        return tuple(unit.deal_pipeline.get(who).count for who in (bob, ann, acme.owner))  # type: ignore[return-value]
+
+    assert counts() == (1, 1, 1)
+    change(unit, ann, made, access_list=[])  # public: bob sees it once, not as listed and public
+    assert counts() == (1, 1, 1)
+    change(unit, ann, made, access_list=[bob.user_id])
+    assert counts() == (1, 1, 1)
+    change(unit, ann, made, access_list=[ann.user_id])  # bob taken off
+    assert counts() == (0, 1, 1)
+    unit.deals.delete(ann, made.id, expected_version=4)
+    assert counts() == (0, 0, 0)
+
+
+def test_tag_counts_of_deals_are_of_the_deals_the_caller_may_see(unit: Unit) -> None:
+    acme = unit.tenant()
+    ann, bob = acme.add_user("ann"), acme.add_user("bob")
+    deal(unit, acme, ann, title="private", tags=["Q3"], access_list=[ann.user_id])
+    deal(unit, acme, ann, title="public", tags=["Q3"])
+    count = {t.name: t.count for t in unit.tags.list(bob, "deal", PageRequest()).items}
+    assert count == {"Q3": 1}
+    assert {t.name: t.count for t in unit.tags.list(ann, "deal", PageRequest()).items} == {"Q3": 2}
