@@ -303,9 +303,8 @@ def test_seeding_twice_keeps_one_set_of_defaults(unit: Unit) -> None:
 
 def test_a_list_missing_for_an_old_tenant_is_seeded_on_first_read(unit: Unit) -> None:
     acme = unit.tenant()
-    for key in list(unit.memory.db._tables):  # a tenant from before the lists existed
-        if key[0] == acme.id and "list" in key[1]:
-            unit.memory.db._tables[key].clear()
+    for table in ("lists", "list_entries", "list_names"):  # a tenant from before the lists existed
+        unit.memory.db.table(acme.id, table).clear()
     assert unit.memory.db.table(acme.id, "list_entries") == {}
     assert names(unit, acme, "temperatures") == ["Cold", "Warm", "Hot"]
 
