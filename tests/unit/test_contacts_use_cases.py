@@ -889,3 +889,26 @@ def test_merging_a_contact_deleted_meanwhile_is_not_found(unit: Unit) -> None:
     with pytest.raises(NotFound):
         unit.contact_merge.merge(acme.owner, acme.record, MergeRequest(from_id=dup.id, into_id=into.id))
     assert unit.contacts.get(acme.owner, into.id).version == 1
+
+
+def test_a_merge_that_would_exceed_five_managers_changes_nothing(unit: Unit) -> None:
+    acme = unit.tenant()
+    users = [acme.add_user(f"u{n}") for n in range(6)]
+    into = person(unit, acme, managers=[u.user_id for u in users[:5]])
+    dup = person(unit, acme, managers=[users[5].user_id])
+    with pytest.raises(ValidationFailed, match="managers"):
+        unit.contact_merge.merge(acme.owner, acme.record, MergeRequest(from_id=dup.id, into_id=into.id))
+    assert unit.contacts.get(acme.owner, dup.id).id == dup.id
+
+
+def test_a_null_company_name_sent_for_a_person_keeps_its_companys_name(unit: Unit) -> None:
+    """A person's company_name is copied from its company: a PATCH with
+    ``company_name: null`` (a client echoing a form) must not clear the copy
+    while the person stays linked, or the person would no longer show, nor be
+    found by, its company's name. Fixed in Contacts._apply."""
+    acme = unit.tenant()
+    globex = company(unit, acme, "Globex")
+    anna = person(unit, acme, company_id=globex.id)
+    after = update(unit, acme, acme.owner, anna, company_name=None)
+    assert (after.company_id, after.company_name) == (globex.id, "Globex")
+    assert sorted(search(unit, acme.owner, q="globex")) == ["Anna Müller", "Globex"]

@@ -227,6 +227,10 @@ class Contacts:
         update: dict[str, Any] = {
             k: v for k, v in fields.items() if k not in ("details", "tags", "managers", "custom_fields")
         }
+        if contact.kind == ContactKind.PERSON:
+            # A person's company_name is its company's, copied below from company_id (CON-11);
+            # a null sent for it must not clear the copy while the link stays.
+            update.pop("company_name", None)
         if "details" in fields:
             details = [ContactDetail.model_validate(d) for d in (fields["details"] or [])]
             update["details"] = normalise_details(details, region(tenant))

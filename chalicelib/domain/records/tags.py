@@ -18,7 +18,7 @@ one tag.
 - Deleting (admins): the tag leaves every record, then the registry.
 
 Up to ``MAX_SYNC_RECORDS`` records both run in the request and answer when
-done. A larger tag runs as a background job (domain/jobs/service.py, kind
+done. A larger tag runs as a background job (domain/background_jobs.py, kind
 ``tags.rename`` / ``tags.delete``, ``GET /v1/jobs/{id}``): one ``tags.change``
 message per ``CHUNK_SIZE`` records, acting with the rights its creator has
 when it runs (an admin no longer: every item fails 403). Retagging a record
@@ -375,9 +375,8 @@ class ContactTags:
         # (model_construct: a folded name may be longer than a typed one).
         query = ContactQuery.model_construct(tag=folded)
         found = self._contacts.list(principal, query, PageRequest(limit=limit, after=after))
-        items: builtins.list[TaggedRecord] = list(
-            found.items
-        )  # (a local annotation: TaggedRecord is for type checking only)
+        # An annotation, not list[TaggedRecord](...): the port is imported for type checking only.
+        items: list[TaggedRecord] = list(found.items)
         return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:
@@ -468,9 +467,7 @@ class RestrictedRecordTags(Generic[Rec, QueryModel, ChangesModel]):
         found = self._service.list(
             principal, self._query.model_construct(tag=folded), PageRequest(limit=limit, after=after)
         )
-        items: builtins.list[TaggedRecord] = list(
-            found.items
-        )  # (a local annotation: TaggedRecord is for type checking only)
+        items: list[TaggedRecord] = list(found.items)  # an annotation: the port exists for type checking only
         return Slice(items, found.after)
 
     def retag_id(self, principal: Principal, tenant: Tenant, record_id: str, folded: str, new_name: str | None) -> None:

@@ -125,7 +125,12 @@ def paged(
     As a DynamoDB Query: sorted by sort key (descending with
     ``newest_first``), starting after ``page.after``, at most ``page.limit``
     values that pass ``visible``; ``after`` names the last one returned when
-    more follow, else None. The position is ``{"pk": partition, "sk": key}``."""
+    more rows follow, else None. The position is ``{"pk": partition, "sk": key}``.
+
+    "More rows", visible or not: a Query that fills its page cannot know that
+    the rows after it are all hidden without reading them, so it names a
+    position and the next page is empty (storage/dynamo/table.Table.query;
+    tests/contract/test_paging_contract.py)."""
     ordered = sorted(rows, key=lambda row: row[0], reverse=newest_first)
     start = (page.after or {}).get("sk")
     if isinstance(start, str):
@@ -136,8 +141,7 @@ def paged(
             continue
         items.append(value)
         if len(items) == page.limit:
-            rest = ordered[position + 1 :]
-            more = any(visible is None or visible(v) for _, v in rest)
+            more = position + 1 < len(ordered)
             return Slice(items, {"pk": partition, "sk": sort_key} if more else None)
     return Slice(items, None)
 
