@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.domain.contacts.photo import MAX_PIXELS, MEDIA_TYPES, process_image
-from chalicelib.domain.shared.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.domain.shared.errors import PayloadTooLarge
 from chalicelib.storage.contacts.photos import photo_key
 from tests.conftest import bearer
 
@@ -184,22 +184,6 @@ def test_a_highly_compressed_large_png_under_one_megabyte_is_422(api, tenant, co
     assert status == 422
 
 
-def test_the_pixel_limit_is_the_boundary():
-    with pytest.raises(ValidationFailed):
-        process_image(png_claiming(5001, 5000))
-    # At the limit it is decoded (a damaged body then, since the pixels are missing: still 422, but not a bomb).
-    with pytest.raises(ValidationFailed) as damaged:
-        process_image(png_claiming(5000, 5000))
-    assert "damaged" in damaged.value.detail
-
-
-def test_a_truncated_image_is_422():
-    with pytest.raises(ValidationFailed):
-        process_image(image_bytes("PNG", (300, 300), color=(1, 2, 3))[:120])
-    with pytest.raises(UnsupportedMediaType):
-        process_image(b"GIF89a")
-
-
 # ---- reading, removing, versions ----
 
 
@@ -259,21 +243,6 @@ def test_deleting_the_contact_deletes_its_photo(api, tenant, contact, run_jobs):
     assert run_jobs()["failures"] == []
     assert stored(tenant.id, contact["id"]) is None
     assert stored(tenant.id, other["id"]) is not None, "only the deleted contact's photo goes"
-
-
-def test_the_photo_cascade_can_run_twice():
-    from chalicelib.domain.contacts.photo import ContactPhotos
-
-    deleted = []
-
-    class Blobs:
-        def delete(self, tenant_id, contact_id):
-            deleted.append((tenant_id, contact_id))
-
-    photos = ContactPhotos(contacts=None, blobs=Blobs())
-    photos.forget("t1", "c1")
-    photos.forget("t1", "c1")
-    assert deleted == [("t1", "c1"), ("t1", "c1")]
 
 
 # ---- who may ----

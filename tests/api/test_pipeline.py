@@ -2,11 +2,6 @@
 weighted sum; a missing rate is 422 naming the currencies; hidden private
 deals are not counted; the aggregates follow every deal write."""
 
-from datetime import UTC
-from decimal import Decimal
-
-from chalicelib.domain.deals.pipeline import build
-from chalicelib.domain.settings.lists import ListEntry
 from tests.api.test_deals import create_deal, patch, set_stage, stages
 from tests.conftest import bearer
 
@@ -93,22 +88,3 @@ def test_only_deals_the_caller_may_see_are_counted(api, tenant):
     assert by_stage(pipeline(api, other))[first]["sum"] == "1010.00"
     assert by_stage(pipeline(api, admin))[first]["sum"] == "1110.00"
     assert by_stage(pipeline(api, tenant.owner_token))[first]["count"] == 3
-
-
-def test_build_is_pure_decimal_arithmetic():
-    from datetime import datetime
-
-    now = datetime.now(UTC)
-    stage = ListEntry(
-        id="s1",
-        list_name="deal-stages",
-        name="S",
-        order=0,
-        probability=50,
-        status="open",
-        created_at=now,
-        updated_at=now,
-    )
-    totals = {("s1", "JPY"): [2, Decimal("1001"), Decimal("500.5")], ("gone", "EUR"): [1, Decimal(5), Decimal(5)]}
-    result = build([stage], totals, "JPY", [])
-    assert result.stages[0].sum == "1001" and result.stages[0].weighted_sum == "501" and result.count == 2

@@ -3,7 +3,6 @@ admins rename (merging onto an existing tag) and delete tags on every contact.""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 import pytest
@@ -327,53 +326,3 @@ def test_the_contact_tag_filter_ignores_accents_like_the_tags_do(api: Api, tenan
 
 
 # ---- rules without AWS ----
-
-
-def test_renamed_tags_keeps_order_and_merges_by_folded_name() -> None:
-    from chalicelib.domain.records.tags import renamed_tags
-
-    assert renamed_tags(["VIP", "Lead", "Board"], "lead", "Hot") == ["VIP", "Hot", "Board"]
-    assert renamed_tags(["Lead", "VIP", "Customer"], "lead", "Customer") == ["Customer", "VIP"]
-    assert renamed_tags(["Lead", "VIP"], "lead", None) == ["VIP"]
-    assert renamed_tags(["Müller"], "muller", "MÜLLER") == ["MÜLLER"]
-    assert renamed_tags(["VIP"], "lead", "Hot") == ["VIP"]
-
-
-def test_retag_rereads_a_contact_changed_meanwhile() -> None:
-    from datetime import datetime
-
-    from chalicelib.domain.contacts.models import Contact
-    from chalicelib.domain.records.tags import ContactTags
-    from chalicelib.domain.shared.errors import PreconditionFailed
-    from chalicelib.domain.shared.principal import Principal, Role
-
-    now = datetime.now(UTC)
-    stale = Contact(
-        id="c1",
-        tenant_id="t1",
-        kind="person",
-        first_name="A",
-        last_name="B",
-        tags=["Lead"],
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-    fresh = stale.model_copy(update={"version": 2, "tags": ["Lead", "New"]})
-
-    class FakeContacts:
-        def __init__(self) -> None:
-            self.updates: list[tuple[list[str], int]] = []
-
-        def update(self, principal: Any, tenant: Any, contact_id: str, changes: Any, *, expected_version: int) -> None:
-            self.updates.append((changes.tags, expected_version))
-            if expected_version != fresh.version:
-                raise PreconditionFailed("stale")
-
-        def get(self, principal: Any, contact_id: str) -> Contact:
-            return fresh
-
-    contacts = FakeContacts()
-    admin = Principal(tenant_id="t1", user_id="u1", role=Role.ADMIN)
-    ContactTags(contacts, store=None).retag(admin, None, stale, "lead", "Hot")
-    assert contacts.updates == [(["Hot"], 1), (["Hot", "New"], 2)]

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain.contacts.models import ContactKind, NewContact
 from chalicelib.domain.forms.intake import FormIntake, derived_id
-from chalicelib.domain.forms.limits import PER_CLIENT, Limit
+from chalicelib.domain.forms.limits import PER_CLIENT, PER_FORM, Limit
 from chalicelib.domain.forms.models import FormField, NewWebForm, WebForm, WebFormChanges, check_fields
 from chalicelib.domain.forms.service import WebForms
 from chalicelib.domain.forms.stamps import MIN_FILL_SECONDS, StampCheck, Stamps, client_digest
@@ -23,6 +23,7 @@ from chalicelib.domain.shared.errors import (
     NotFound,
     PreconditionFailed,
     TemporarilyUnavailable,
+    TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -440,3 +441,27 @@ def test_a_client_over_its_limit_gets_429_with_retry_after_and_its_answers_back(
     world.clock.now += timedelta(seconds=refused.error.retry_after)
     retried = world.send(form, ANNA)
     assert retried.accepted and not retried.dropped and len(world.contacts.of_tenant(T)) == 1
+
+
+def test_the_form_limit_counts_only_what_passed_every_check(world: World) -> None:
+    import json
+
+    form = world.form()
+    stamp = world.stamps.issue(form.id, world.clock.now)
+    world.clock.now += timedelta(seconds=5)
+
+    def send(values: dict[str, Any], ip: str) -> Any:
+        body = json.dumps({"crm_stamp": stamp, **values}).encode()
+        return world.intake.submit(world.intake.open(form.key), body, "application/json", ip)
+
+    for n in range(PER_FORM.hits):
+        ip = f"10.0.{n // 4}.{n % 4}"
+        if n % 2:  # bots on the way cost the form nothing
+            assert send({**ANNA, "homepage_url": "x"}, ip).dropped == "honeypot"
+        sent = send({**ANNA, "email_work": f"lead{n}@example.de"}, ip)
+        assert sent.accepted and not sent.dropped, (n, sent.error)
+    refused = send(ANNA, "10.9.9.9")
+    assert isinstance(refused.error, TooManyRequests) and refused.error.retry_after >= 1
+    world.clock.now += timedelta(seconds=refused.error.retry_after)
+    assert send(ANNA, "10.9.9.9").accepted
+    assert len(world.contacts.of_tenant(T)) == PER_FORM.hits + 1
