@@ -100,9 +100,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # The tenants the shared fixtures stand for: fixture name -> (tenant name, owner e-mail).
 SEEDED_TENANTS = {"tenant": ("Acme", "owner@acme.example"), "other_tenant": ("Globex", "owner@globex.example")}
-# moto's state after create_resources() and those tenants, per set of tenant
+# moto's state after create_resources() and those tenants, per start variant and set of tenant
 # fixtures a test uses; built by the first such test of this process.
-_STARTS: dict[tuple[str, ...], Any] = {}
+_STARTS: dict[tuple[str, tuple[str, ...]], Any] = {}
 _CREATED = pytest.StashKey[dict[str, Any]]()
 
 
@@ -122,8 +122,12 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
     # A test that changes how a tenant is created or seeded before it is
     # created (an autouse fixture) marks itself: its start is built for it.
     fresh = request.node.get_closest_marker("fresh_start") is not None
+    # One that changes it the same way for a whole module names the change
+    # instead: that start is built once and copied like the shared one.
+    variant = request.node.get_closest_marker("start_variant")
+    key = (str(variant.args[0]) if variant else "", wanted)
     with mock_aws():
-        start = None if fresh else _STARTS.get(wanted)
+        start = None if fresh else _STARTS.get(key)
         if start is not None:
             start.restore()
             created = start.extra
@@ -143,7 +147,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iter
                     for made in created.values():
                         made["owner_token"] = login(Api(test_client), str(made["owner_email"]), OWNER_PASSWORD)
             if not fresh:
-                _STARTS[wanted] = MotoState(extra=created)
+                _STARTS[key] = MotoState(extra=created)
             # As after a copy: the test builds its own container from here.
             _reset_caches()
             _use_clients_for_these_settings()

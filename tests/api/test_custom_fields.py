@@ -252,14 +252,17 @@ def test_openapi_with_a_token_lists_the_tenants_fields(api, tenant, other_tenant
         }
     }
     validate(spec)
+    probed = spec
     # Without a token, with a bad one, or for another tenant: not these fields.
     for headers in ({}, bearer("crm_session.a.b.c.d"), bearer(other_tenant.owner_token)):
         status, spec, _ = api.call("GET", "/openapi.json", headers=headers)
         assert status == 200
         assert not spec["components"]["schemas"]["PersonProbe"]["properties"]["custom_fields"].get("properties")
-    # The real document validates with a token too.
+    # The real document with a token is valid too: it is the one validated above
+    # without the two probe schemas (validating it again took as long as the rest).
     monkeypatch.undo()
     status, spec, _ = api.call("GET", "/openapi.json", headers=bearer(tenant.owner_token))
     assert status == 200
-    validate(spec)
+    schemas = {k: v for k, v in probed["components"]["schemas"].items() if k not in ("PersonProbe", "LooseProbe")}
+    assert spec == {**probed, "components": {**probed["components"], "schemas": schemas}}
     assert "/v1/settings/deal-stages/order" in spec["paths"] and "/v1/custom-fields/{field_id}" in spec["paths"]

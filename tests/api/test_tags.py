@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import Api, Tenant, bearer
 
-# no_default_tags changes what a new tenant gets: the shared start would carry the defaults.
-pytestmark = pytest.mark.fresh_start
+# no_default_tags changes what a new tenant gets: these tests share a start without the default tags.
+pytestmark = pytest.mark.start_variant("no default tags")
 
 
 @pytest.fixture(autouse=True)
