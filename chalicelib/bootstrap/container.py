@@ -19,52 +19,50 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from chalicelib.config import Settings
-from chalicelib.domain.cases.service import Cases
-from chalicelib.domain.contacts.bulk import ContactBulk
-from chalicelib.domain.contacts.merge import ContactMerge
-from chalicelib.domain.contacts.photo import ContactPhotos
-from chalicelib.domain.contacts.service import Contacts
-from chalicelib.domain.deals.pipeline import DealPipeline
-from chalicelib.domain.deals.service import Deals
-from chalicelib.domain.forms.intake import FormIntake
-from chalicelib.domain.forms.service import WebForms
-from chalicelib.domain.forms.stamps import Stamps, derive_key
-from chalicelib.domain.identity.auth import Auth
-from chalicelib.domain.identity.groups import Groups
-from chalicelib.domain.identity.module_access import CrmAccessSettings
-from chalicelib.domain.identity.tenants import Tenants
-from chalicelib.domain.identity.users import Users
-from chalicelib.domain.jobs.housekeeping import Housekeeping
-from chalicelib.domain.jobs.service import BackgroundJobs
-from chalicelib.domain.notifications.service import Notifier
-from chalicelib.domain.records.changelog import ChangeLog
-from chalicelib.domain.records.files import Files
-from chalicelib.domain.records.history import History
-from chalicelib.domain.records.parents import DeleteGuard, Parents
-from chalicelib.domain.records.tags import TaggedRecords, Tags
-from chalicelib.domain.settings.currency import CurrencySettings
-from chalicelib.domain.settings.custom_fields import CustomFields
-from chalicelib.domain.settings.lists import SettingsLists
-from chalicelib.domain.shared.clock import Clock, utc_now
-from chalicelib.domain.shared.pagination import CursorCodec
-from chalicelib.domain.tasks.reminders import Reminders
-from chalicelib.domain.tasks.service import Tasks
-from chalicelib.domain.voip.calls import CallEvents, CallLog
-from chalicelib.domain.voip.service import CredentialCache, Voip
-from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 if TYPE_CHECKING:
     from chalicelib.domain.cases.ports import CaseStorage
+    from chalicelib.domain.cases.service import Cases
+    from chalicelib.domain.contacts.bulk import ContactBulk
+    from chalicelib.domain.contacts.merge import ContactMerge
+    from chalicelib.domain.contacts.photo import ContactPhotos
     from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
+    from chalicelib.domain.contacts.service import Contacts
+    from chalicelib.domain.deals.pipeline import DealPipeline
     from chalicelib.domain.deals.ports import DealStorage
+    from chalicelib.domain.deals.service import Deals
+    from chalicelib.domain.forms.intake import FormIntake
     from chalicelib.domain.forms.ports import RateCounters, WebFormStore
+    from chalicelib.domain.forms.service import WebForms
+    from chalicelib.domain.forms.stamps import Stamps
+    from chalicelib.domain.identity.auth import Auth
+    from chalicelib.domain.identity.groups import Groups
+    from chalicelib.domain.identity.module_access import CrmAccessSettings
     from chalicelib.domain.identity.ports import IdentityStorage
+    from chalicelib.domain.identity.tenants import Tenants
+    from chalicelib.domain.identity.users import Users
+    from chalicelib.domain.jobs.housekeeping import Housekeeping
     from chalicelib.domain.jobs.ports import JobStore
+    from chalicelib.domain.jobs.service import BackgroundJobs
     from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.notifications.service import Notifier
+    from chalicelib.domain.records.changelog import ChangeLog
+    from chalicelib.domain.records.files import Files
+    from chalicelib.domain.records.history import History
+    from chalicelib.domain.records.parents import DeleteGuard, Parents
     from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
+    from chalicelib.domain.records.tags import TaggedRecords, Tags
+    from chalicelib.domain.settings.currency import CurrencySettings
+    from chalicelib.domain.settings.custom_fields import CustomFields
+    from chalicelib.domain.settings.lists import SettingsLists
     from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
+    from chalicelib.domain.shared.clock import Clock
+    from chalicelib.domain.shared.pagination import CursorCodec
     from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
     from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
+    from chalicelib.domain.tasks.reminders import Reminders
+    from chalicelib.domain.tasks.service import Tasks
+    from chalicelib.domain.voip.calls import CallEvents, CallLog
     from chalicelib.domain.voip.models import TwilioCredentials
     from chalicelib.domain.voip.ports import (
         CallHistory,
@@ -77,6 +75,8 @@ if TYPE_CHECKING:
         Telephony,
         VoipStore,
     )
+    from chalicelib.domain.voip.service import CredentialCache, Voip
+    from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore
@@ -223,6 +223,8 @@ class Container:
     @cached_property
     def clock(self) -> Clock:
         """Every service's "now" (unit tests hand in a fixed one)."""
+        from chalicelib.domain.shared.clock import utc_now
+
         return utc_now
 
     @cached_property
@@ -253,6 +255,8 @@ class Container:
 
     @cached_property
     def cursor_codec(self) -> CursorCodec:
+        from chalicelib.domain.shared.pagination import CursorCodec
+
         return CursorCodec(self.cursor_secret)
 
     @cached_property
@@ -262,6 +266,8 @@ class Container:
 
     @cached_property
     def parents(self) -> Parents:
+        from chalicelib.domain.records.parents import Parents
+
         # Resolved lazily: the services they name take ``parents`` themselves.
         return Parents(
             {
@@ -276,10 +282,14 @@ class Container:
 
     @cached_property
     def auth(self) -> Auth:
+        from chalicelib.domain.identity.auth import Auth
+
         return Auth(self.identity_store, clock=self.clock)
 
     @cached_property
     def notifier(self) -> Notifier:
+        from chalicelib.domain.notifications.service import Notifier
+
         return Notifier(
             self.notification_store,
             self.identity_store,
@@ -291,46 +301,66 @@ class Container:
 
     @cached_property
     def users(self) -> Users:
+        from chalicelib.domain.identity.users import Users
+
         return Users(self.identity_store, self.auth, self.notifier, clock=self.clock)
 
     @cached_property
     def groups(self) -> Groups:
+        from chalicelib.domain.identity.groups import Groups
+
         return Groups(self.identity_store, clock=self.clock)
 
     @cached_property
     def tenants(self) -> Tenants:
+        from chalicelib.domain.identity.tenants import Tenants
+
         return Tenants(self.identity_store, self.auth, self.events, clock=self.clock)
 
     @cached_property
     def crm_access(self) -> CrmAccessSettings:
+        from chalicelib.domain.identity.module_access import CrmAccessSettings
+
         return CrmAccessSettings(self.identity_store, clock=self.clock)
 
     @cached_property
     def housekeeping(self) -> Housekeeping:
+        from chalicelib.domain.jobs.housekeeping import Housekeeping
+
         return Housekeeping(self.expiring_items, self.job_queue, clock=self.clock)
 
     @cached_property
     def background_jobs(self) -> BackgroundJobs:
+        from chalicelib.domain.jobs.service import BackgroundJobs
+
         return BackgroundJobs(self.background_job_store, clock=self.clock)
 
     # ---- settings ----
 
     @cached_property
     def settings_lists(self) -> SettingsLists:
+        from chalicelib.domain.settings.lists import SettingsLists
+
         return SettingsLists(self.settings_list_store, self.events, clock=self.clock)
 
     @cached_property
     def currency_settings(self) -> CurrencySettings:
+        from chalicelib.domain.settings.currency import CurrencySettings
+
         return CurrencySettings(self.money_settings_store, clock=self.clock)
 
     @cached_property
     def custom_fields(self) -> CustomFields:
+        from chalicelib.domain.settings.custom_fields import CustomFields
+
         return CustomFields(self.custom_field_store, clock=self.clock)
 
     # ---- contacts ----
 
     @cached_property
     def contacts(self) -> Contacts:
+        from chalicelib.domain.contacts.service import Contacts
+
         return Contacts(
             self.contact_store,
             self.identity_store,
@@ -343,14 +373,20 @@ class Container:
 
     @cached_property
     def contact_photos(self) -> ContactPhotos:
+        from chalicelib.domain.contacts.photo import ContactPhotos
+
         return ContactPhotos(self.contacts, self.contact_photo_store, clock=self.clock)
 
     @cached_property
     def contact_bulk(self) -> ContactBulk:
+        from chalicelib.domain.contacts.bulk import ContactBulk
+
         return ContactBulk(self.contacts, self.background_jobs, self.identity_store, self.job_queue)
 
     @cached_property
     def contact_merge(self) -> ContactMerge:
+        from chalicelib.domain.contacts.merge import ContactMerge
+
         return ContactMerge(
             self.contacts, self.contact_photos, self.identity_store, self.parents, self.events, self.history
         )
@@ -359,10 +395,14 @@ class Container:
 
     @cached_property
     def files(self) -> Files:
+        from chalicelib.domain.records.files import Files
+
         return Files(self.file_store, self.parents, clock=self.clock)
 
     @cached_property
     def history(self) -> History:
+        from chalicelib.domain.records.history import History
+
         return History(
             self.history_store,
             self.files,
@@ -376,13 +416,15 @@ class Container:
 
     @cached_property
     def changelog(self) -> ChangeLog:
+        from chalicelib.domain.records.changelog import ChangeLog
+
         return ChangeLog(self.changelog_store, self.parents)
 
     @cached_property
     def tags(self) -> Tags:
         from chalicelib.domain.cases.models import CaseChanges, CaseQuery
         from chalicelib.domain.deals.models import DealChanges, DealQuery
-        from chalicelib.domain.records.tags import ContactTags, RestrictedRecordTags
+        from chalicelib.domain.records.tags import ContactTags, RestrictedRecordTags, Tags
 
         records: dict[str, TaggedRecords] = {
             "contact": ContactTags(self.contacts, self.contact_store),
@@ -400,6 +442,8 @@ class Container:
 
     @cached_property
     def tasks(self) -> Tasks:
+        from chalicelib.domain.tasks.service import Tasks
+
         return Tasks(
             self.task_store,
             self.identity_store,
@@ -412,10 +456,14 @@ class Container:
 
     @cached_property
     def reminders(self) -> Reminders:
+        from chalicelib.domain.tasks.reminders import Reminders
+
         return Reminders(self.reminder_store, self.job_queue, deliverer=self.tasks.deliver_reminder, clock=self.clock)
 
     @cached_property
     def deals(self) -> Deals:
+        from chalicelib.domain.deals.service import Deals
+
         return Deals(
             self.deal_store,
             self.identity_store,
@@ -430,10 +478,14 @@ class Container:
 
     @cached_property
     def deal_pipeline(self) -> DealPipeline:
+        from chalicelib.domain.deals.pipeline import DealPipeline
+
         return DealPipeline(self.deal_store, self.settings_lists, self.currency_settings)
 
     @cached_property
     def cases(self) -> Cases:
+        from chalicelib.domain.cases.service import Cases
+
         return Cases(
             self.case_store,
             self.identity_store,
@@ -465,10 +517,14 @@ class Container:
 
     @cached_property
     def web_form_stamps(self) -> Stamps:
+        from chalicelib.domain.forms.stamps import Stamps, derive_key
+
         return Stamps(derive_key(self.cursor_secret, "stamps"))
 
     @cached_property
     def web_forms(self) -> WebForms:
+        from chalicelib.domain.forms.service import WebForms
+
         return WebForms(
             self.web_form_store,
             self.identity_store,
@@ -479,6 +535,9 @@ class Container:
 
     @cached_property
     def web_form_intake(self) -> FormIntake:
+        from chalicelib.domain.forms.intake import FormIntake
+        from chalicelib.domain.forms.stamps import derive_key
+
         return FormIntake(
             self.web_form_store,
             self.web_form_counters,
@@ -542,6 +601,8 @@ class Container:
 
     @cached_property
     def voip_credentials(self) -> CredentialCache:
+        from chalicelib.domain.voip.service import CredentialCache
+
         return CredentialCache(self.voip_vault)
 
     @cached_property
@@ -564,6 +625,8 @@ class Container:
 
     @cached_property
     def voip(self) -> Voip:
+        from chalicelib.domain.voip.service import Voip
+
         return Voip(
             self.voip_store,
             self.voip_vault,
@@ -575,6 +638,8 @@ class Container:
 
     @cached_property
     def voip_webhooks(self) -> VoipWebhooks:
+        from chalicelib.domain.voip.webhooks import VoipWebhooks
+
         return VoipWebhooks(
             self.voip_store,
             self.voip_credentials,
@@ -586,6 +651,8 @@ class Container:
 
     @cached_property
     def call_events(self) -> CallEvents:
+        from chalicelib.domain.voip.calls import CallEvents
+
         return CallEvents(
             self.call_store,
             self.voip_store,
@@ -599,4 +666,6 @@ class Container:
 
     @cached_property
     def call_log(self) -> CallLog:
+        from chalicelib.domain.voip.calls import CallLog
+
         return CallLog(self.call_store, self.recording_blobs)

@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from chalicelib import bootstrap
 from chalicelib.bootstrap import container
-from chalicelib.bootstrap.jobs import CALL_KINDS
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.shared.errors import CrmError
 from chalicelib.observability import end_job, logger, start_job
@@ -47,6 +46,8 @@ def handle_call_record(record: "SQSRecord") -> None:
         tenant_id=tenant_id if isinstance(tenant_id, str) else None,
     )
     try:
+        from chalicelib.bootstrap.jobs import CALL_KINDS  # the calls function's models: not in the API's cold start
+
         if kind not in CALL_KINDS:
             raise UnknownCallEvent(f"unknown call event kind {kind!r}")
         model, handler = CALL_KINDS[kind]

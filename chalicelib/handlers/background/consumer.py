@@ -19,7 +19,6 @@ from pydantic import ValidationError
 from chalicelib import bootstrap
 from chalicelib.bootstrap import container
 from chalicelib.bootstrap.events import UnknownSubscriber
-from chalicelib.bootstrap.jobs import JOB_KINDS
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.jobs.service import time_limit
 from chalicelib.domain.shared.errors import CrmError
@@ -52,6 +51,10 @@ def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
         tenant_id=tenant_id if isinstance(tenant_id, str) else None,
     )
     try:
+        # Here, not at the top: the job kinds' models load in the jobs function,
+        # not in the API's cold start (app.py imports this module for its wiring).
+        from chalicelib.bootstrap.jobs import JOB_KINDS
+
         if kind not in JOB_KINDS:
             raise UnknownJob(f"unknown job kind {kind!r}")
         model, handler = JOB_KINDS[kind]
