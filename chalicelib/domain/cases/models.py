@@ -15,10 +15,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.shared.access import ListAccess
 from chalicelib.domain.shared.records import NotNull, Record, omittable
+from chalicelib.domain.shared.text import fold
 
 MAX_TAGS = 10
 TagName = Annotated[str, Field(min_length=1, max_length=50)]

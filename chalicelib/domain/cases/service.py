@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.records.listed_access import RestrictedRecords, RestrictedRecordService, entry_access
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared import access
@@ -19,6 +18,7 @@ from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.cases.ports import CaseStore

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags, fold
+from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
@@ -45,6 +45,7 @@ from chalicelib.domain.shared.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.contacts.ports import BulkIdentity

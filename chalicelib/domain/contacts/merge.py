@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind, fold
+from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind
 from chalicelib.domain.contacts.photo import ContactPhotos
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
@@ -45,6 +45,7 @@ from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.events import ContactsMerged
 from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.contacts.ports import SystemEvents

@@ -24,8 +24,6 @@ from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold, spelling_variants, words
 
-__all__ = ["fold"]  # re-exported: the one fold lives in domain/shared/text.py
-
 MAX_TAGS = 10
 MAX_MANAGERS = 5
 MAX_NAME_TOKENS = 5

@@ -22,7 +22,6 @@ from chalicelib.domain.contacts.models import (
     clean_tags,
     entry_access,
     entry_matches,
-    fold,
 )
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.records.parents import ParentRef, Parents
@@ -34,6 +33,7 @@ from chalicelib.domain.shared.events import CompanyRenamed, RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.contacts.ports import ContactStore

@@ -194,7 +194,7 @@ class DealQuery(BaseModel):
 
 def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
     """Does an index entry pass the filters its partition did not apply?"""
-    from chalicelib.domain.contacts.models import fold
+    from chalicelib.domain.shared.text import fold
 
     if query.responsible_id and entry.get("responsible_id") != query.responsible_id:
         return False

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.deals.models import (
     BidType,
     Deal,
@@ -38,6 +37,7 @@ from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.deals.ports import DealStages, DealStore

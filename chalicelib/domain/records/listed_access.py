@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from chalicelib.domain.contacts.models import clean_tags, fold
+from chalicelib.domain.contacts.models import clean_tags
 from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.records.parents import ParentRef, Parents
 from chalicelib.domain.shared import access
@@ -23,6 +23,7 @@ from chalicelib.domain.shared.clock import Clock
 from chalicelib.domain.shared.errors import FieldError, NotFound, ValidationFailed
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.identity.ports import UserDirectory

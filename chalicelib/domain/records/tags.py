@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, Protocol, Ty
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chalicelib.domain.contacts.models import ContactChanges, ContactQuery, entry_access, fold
+from chalicelib.domain.contacts.models import ContactChanges, ContactQuery, entry_access
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
@@ -51,6 +51,7 @@ from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
+from chalicelib.domain.shared.text import fold
 
 if TYPE_CHECKING:
     from chalicelib.domain.identity.ports import TenantMembers

@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.shared.errors import Conflict, CrmError, FieldError, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.table import Delete, Put, SortKey, Table, Update
 

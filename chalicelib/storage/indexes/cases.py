@@ -7,7 +7,7 @@ Query): all, closed#<true|false>, tag#<folded>, contact#<participant>.
 from __future__ import annotations
 
 from chalicelib.domain.cases.models import Case
-from chalicelib.domain.contacts.models import fold
+from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.indexes import Entries, Entry
 

@@ -11,15 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.contacts.models import (
-    Contact,
-    ContactQuery,
-    ContactSort,
-    fold,
-    search_words,
-    tokens_match,
-)
+from chalicelib.domain.contacts.models import Contact, ContactQuery, ContactSort, search_words, tokens_match
 from chalicelib.domain.shared.clock import iso
+from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.keys import SortKey
 from chalicelib.storage.indexes import Entries, Entry

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.deals.models import Deal
+from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.indexes import Entries, Entry
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.contacts.models import Contact, ContactKind, ContactQuery, NewContact, fold
+from chalicelib.domain.contacts.models import Contact, ContactKind, ContactQuery, NewContact
 from chalicelib.domain.forms.models import WebForm
 from chalicelib.domain.identity.models import Tenant, User
 from chalicelib.domain.records.history import HistoryEvent
@@ -24,6 +24,7 @@ from chalicelib.domain.shared.clock import new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
+from chalicelib.domain.shared.text import fold
 
 
 class MemoryWebFormStore:
