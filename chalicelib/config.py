@@ -30,6 +30,8 @@ class Settings:
     mail_from: str
     # Where people reach the API (links in e-mails); empty: relative links.
     public_url: str
+    # The local stack's outbox: every e-mail sent is also written there as an .eml file.
+    outbox_dir: str = ""
 
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
@@ -96,6 +98,7 @@ def get_settings() -> Settings:
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
         mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),
         public_url=env.get("CRM_PUBLIC_URL", ""),
+        outbox_dir=env.get("CRM_OUTBOX_DIR", ""),
     )
 
 

@@ -65,7 +65,9 @@ from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import InvoiceAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
+from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
+from chalicelib.domain.shared.ports import EventPublisher
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.records import require_version
 
@@ -146,6 +148,7 @@ class Invoices:
         money: Any,
         changes: Any,
         documents: DocumentQueue,
+        events: EventPublisher,
         clock: Clock = utc_now,
         pause: Callable[[float], None] = time.sleep,
     ):
@@ -160,6 +163,7 @@ class Invoices:
         # the change-log store (list_changes)
         self._changes = changes
         self._documents = documents
+        self._events = events
         self._clock = clock
         self._pause = pause
 
@@ -382,6 +386,8 @@ class Invoices:
             )
         stock = {pid: Decimal(qty) for pid, qty in invoice.stock_taken.items()}
         self._store.delete(invoice, by=principal.user_id, at=self._clock(), write=InvoiceWrite(stock=stock))
+        # Its PDFs and their state go in the background (bootstrap/events.py).
+        self._events.publish(RecordDeleted(tenant_id=principal.tenant_id, record_kind="invoice", record_id=invoice.id))
         return invoice
 
     # ---- sending (INV-11, HIS-2) ----

@@ -143,7 +143,8 @@ class InvoiceStore(IndexedStore[Invoice]):
         issue_range: tuple[str, str] | None = None,
         visible: Callable[[Item], bool],
     ) -> Slice[Invoice]:
-        low, high = issue_range or ("", "9999-12-31#~")
+        low, high = issue_range or ("0", "9999-12-31#~")
+        low = low or "0"  # DynamoDB refuses an empty key value; every date sorts after "0"
         return super().query(
             tenant_id, facet, page, sort=SortKey.between(low, high), newest_first=True, visible=visible
         )

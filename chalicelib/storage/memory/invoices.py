@@ -179,7 +179,8 @@ class MemoryInvoiceStore:
         issue_range: tuple[str, str] | None,
         visible: Callable[[Entry], bool],
     ) -> Slice[Invoice]:
-        low, high = issue_range or ("", "9999-12-31#~")
+        low, high = issue_range or ("0", "9999-12-31#~")
+        low = low or "0"  # DynamoDB refuses an empty key value; every date sorts after "0"
         entries = [e for e in self._all_entries(tenant_id, facet) if low <= f"{e['issue_date']}#{e['rid']}" <= high]
         start = 0
         if page.after:
