@@ -279,3 +279,171 @@ def test_send_mails_the_pdf_once_bills_and_adds_history(api: Api, setup: dict[st
     other = create(api, token, "/v1/invoices", invoice_body(no_mail["id"], setup["tax"]["id"]))
     status, problem, _ = api.call("POST", f"/v1/invoices/{other['id']}/send", {}, headers=bearer(token))
     assert status == 422 and "e-mail" in problem["detail"]
+
+
+def test_contact_named_by_an_invoice_cannot_be_deleted(api: Api, setup: dict[str, Any]) -> None:
+    token, client = setup["token"], setup["client"]
+    consignee = contact(api, token)
+    create(api, token, "/v1/invoices", invoice_body(client["id"], setup["tax"]["id"], consignee_id=consignee["id"]))
+    for named in (client, consignee):
+        status, problem, _ = api.call("DELETE", f"/v1/contacts/{named['id']}", headers=bearer(token))
+        assert status == 409 and "INV0000001" in problem["detail"], problem
+    free = contact(api, token)
+    assert api.call("DELETE", f"/v1/contacts/{free['id']}", headers=bearer(token))[0] == 204
+
+
+def test_duplicate_and_delete_never_reuse_a_number(api: Api, tenant: Tenant, setup: dict[str, Any]) -> None:
+    token = setup["token"]
+    first = create(api, token, "/v1/invoices", invoice_body(setup["client"]["id"], setup["tax"]["id"]))
+    copy = create(api, token, f"/v1/invoices/{first['id']}/duplicate", {})
+    assert copy["number"] == "INV0000002" and copy["status"] == "draft" and copy["id"] != first["id"]
+    assert copy["lines"] == first["lines"] and copy["totals"] == first["totals"]
+    assert api.call("DELETE", f"/v1/invoices/{copy['id']}", headers=bearer(token))[0] == 204
+    assert api.call("GET", f"/v1/invoices/{copy['id']}", headers=bearer(token))[0] == 404
+    assert create(api, token, "/v1/invoices", invoice_body(setup["client"]["id"], setup["tax"]["id"]))["number"] == (
+        "INV0000003"
+    )
+    # Billed invoices: only admins delete them; their creator may not.
+    shared = contact(api, token, access="shared_read")
+    _, user_token = tenant.add_user("user@acme.example")
+    own = create(api, user_token, "/v1/invoices", invoice_body(shared["id"], setup["tax"]["id"]))
+    path = f"/v1/invoices/{own['id']}"
+    assert (
+        api.call("PUT", f"{path}/status", {"status": "billed"}, headers=bearer(user_token, **{"If-Match": '"1"'}))[0]
+        == 200
+    )
+    status, problem, _ = api.call("DELETE", path, headers=bearer(user_token))
+    assert status == 409 and "Only drafts" in problem["detail"]
+    assert api.call("DELETE", path, headers=bearer(token))[0] == 204
+
+
+def test_lists_filter_and_come_from_the_contact_and_the_deal(api: Api, setup: dict[str, Any]) -> None:
+    token, client, vat = setup["token"], setup["client"], setup["tax"]
+    other = contact(api, token)
+    deal = create(api, token, "/v1/deals", {"title": "ERP", "contact_id": client["id"]})
+    a = create(api, token, "/v1/invoices", invoice_body(client["id"], vat["id"], deal_id=deal["id"]))
+    b = create(
+        api, token, "/v1/invoices", invoice_body(other["id"], vat["id"], issue_date="2026-11-01", due_date="2026-11-02")
+    )
+    c = create(api, token, "/v1/invoices", invoice_body(other["id"], vat["id"], currency="USD", exchange_rate="0.92"))
+    assert (
+        api.call(
+            "PUT", f"/v1/invoices/{b['id']}/status", {"status": "billed"}, headers=bearer(token, **{"If-Match": '"1"'})
+        )[0]
+        == 200
+    )
+
+    def ids(query: str) -> list[str]:
+        status, page, _ = api.call("GET", f"/v1/invoices{query}", headers=bearer(token))
+        assert status == 200, page
+        return [i["id"] for i in page["items"]]
+
+    assert ids("") == [c["id"], a["id"], b["id"]]
+    assert ids("?status=billed") == [b["id"]]
+    assert ids(f"?client_id={other['id']}") == [c["id"], b["id"]]
+    assert ids(f"?deal_id={deal['id']}") == [a["id"]]
+    assert ids("?currency=USD") == [c["id"]]
+    assert ids("?overdue=true") == [b["id"]]
+    assert ids("?overdue=false") == [c["id"], a["id"]]
+    assert ids("?issue_from=2026-11-15&issue_to=2026-12-31") == [c["id"], a["id"]]
+    assert ids("?due_from=2026-11-01&due_to=2026-11-30") == [b["id"]]
+    assert ids("?limit=1") == [c["id"]]
+    status, page, _ = api.call("GET", "/v1/invoices?limit=2", headers=bearer(token))
+    status, rest, _ = api.call("GET", f"/v1/invoices?limit=2&cursor={page['next_cursor']}", headers=bearer(token))
+    assert [i["id"] for i in rest["items"]] == [b["id"]] and rest["next_cursor"] is None
+    contact_side = api.call("GET", f"/v1/contacts/{other['id']}/invoices", headers=bearer(token))[1]["items"]
+    assert [i["id"] for i in contact_side] == [c["id"], b["id"]]
+    deal_side = api.call("GET", f"/v1/deals/{deal['id']}/invoices", headers=bearer(token))[1]["items"]
+    assert [i["id"] for i in deal_side] == [a["id"]]
+    assert api.call("GET", "/v1/deals/01NOPE/invoices", headers=bearer(token))[0] == 404
+    assert c["exchange_currency"] == "EUR" and c["currency"] == "USD"
+    status, problem, _ = api.call(
+        "POST", "/v1/invoices", invoice_body(other["id"], vat["id"], currency="USD"), headers=bearer(token)
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "exchange_rate"
+    status, problem, _ = api.call(
+        "POST", "/v1/invoices", invoice_body(other["id"], vat["id"], deal_id=deal["id"]), headers=bearer(token)
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "deal_id"
+
+
+def test_change_log_records_every_write(api: Api, setup: dict[str, Any]) -> None:
+    token = setup["token"]
+    invoice = create(api, token, "/v1/invoices", invoice_body(setup["client"]["id"], setup["tax"]["id"]))
+    path = f"/v1/invoices/{invoice['id']}"
+    api.call("PATCH", path, {"po_number": "PO-1"}, headers=bearer(token, **{"If-Match": '"1"'}))
+    entries = api.call("GET", f"{path}/changes", headers=bearer(token))[1]["items"]
+    assert [e["action"] for e in entries] == ["updated", "created"]
+    assert entries[0]["changes"] == [{"field": "po_number", "old": "PO-4711", "new": "PO-1"}]
+    admin_view = api.call("GET", f"/v1/changes?entity=invoice&record_id={invoice['id']}", headers=bearer(token))
+    assert admin_view[0] == 200 and len(admin_view[1]["items"]) == 2
+
+
+def test_catalogue_and_taxes_admins_write_everyone_reads_in_use_is_409(
+    api: Api, tenant: Tenant, setup: dict[str, Any]
+) -> None:
+    token, vat = setup["token"], setup["tax"]
+    _, user_token = tenant.add_user("user@acme.example")
+    assert api.call("POST", "/v1/taxes", {"name": "X", "rate": "5"}, headers=bearer(user_token))[0] == 403
+    assert api.call("POST", "/v1/products", {"title": "X", "price": "1"}, headers=bearer(user_token))[0] == 403
+    assert api.call("POST", "/v1/taxes", {"name": "X", "rate": "101"}, headers=bearer(token))[0] == 422
+    assert api.call("POST", "/v1/taxes", {"name": "X", "rate": 19.5}, headers=bearer(token))[0] == 422
+    product = create(
+        api, token, "/v1/products", {"title": "Support", "sku": "SUP-1", "price": "99.5", "tax_ids": [vat["id"]]}
+    )
+    assert product["currency"] == "EUR" and product["stock"] is None and product["in_use"] == 0
+    listed = api.call("GET", "/v1/products?q=sup", headers=bearer(user_token))[1]["items"]
+    assert [p["id"] for p in listed] == [product["id"]]
+    assert api.call("GET", "/v1/taxes", headers=bearer(user_token))[1]["items"][0]["id"] == vat["id"]
+    body = {"client_id": setup["client"]["id"], "lines": [{"product_id": product["id"], "quantity": "2"}]}
+    invoice = create(api, token, "/v1/invoices", body)
+    assert invoice["lines"][0]["taxes"][0]["name"] == "USt 19 %" and invoice["totals"]["total"] == "236.81"
+    status, problem, _ = api.call("DELETE", f"/v1/taxes/{vat['id']}", headers=bearer(token))
+    assert status == 409 and "1 invoice" in problem["detail"]
+    status, problem, _ = api.call("DELETE", f"/v1/products/{product['id']}", headers=bearer(token))
+    assert status == 409 and "1 invoice" in problem["detail"]
+    status, renamed, _ = api.call(
+        "PATCH", f"/v1/taxes/{vat['id']}", {"name": "MwSt 19 %"}, headers=bearer(token, **{"If-Match": '"1"'})
+    )
+    assert status == 200 and renamed["name"] == "MwSt 19 %"
+    # Issued lines keep their snapshot.
+    kept = api.call("GET", f"/v1/invoices/{invoice['id']}", headers=bearer(token))[1]
+    assert kept["lines"][0]["taxes"][0]["name"] == "USt 19 %"
+    assert api.call("DELETE", f"/v1/invoices/{invoice['id']}", headers=bearer(token))[0] == 204
+    assert api.call("DELETE", f"/v1/products/{product['id']}", headers=bearer(token))[0] == 204
+    unused = tax(api, token, "Zero", "0")
+    assert api.call("DELETE", f"/v1/taxes/{unused['id']}", headers=bearer(token))[0] == 204
+
+
+def test_settings_validate_vat_id_iban_bic_and_take_a_logo(api: Api, tenant: Tenant, setup: dict[str, Any]) -> None:
+    from PIL import Image
+
+    token = setup["token"]
+    status, saved, _ = api.call("GET", "/v1/settings/invoices", headers=bearer(token))
+    assert status == 200 and saved["vat_id"] == "DE136695976" and saved["iban"] == "DE89370400440532013000"
+    assert saved["numbering"] == {"automatic": True, "prefix": "INV", "next_number": 1}
+    bad = {**SETTINGS, "vat_id": "DE123456789", "iban": "DE89 3704 0044 0532 0130 01", "bic": "NOTABIC"}
+    status, problem, _ = api.call("PUT", "/v1/settings/invoices", bad, headers=bearer(token))
+    assert status == 422 and {e["field"] for e in problem["errors"]} == {"vat_id", "iban", "bic"}
+    _, user_token = tenant.add_user("user@acme.example")
+    assert api.call("PUT", "/v1/settings/invoices", SETTINGS, headers=bearer(user_token))[0] == 403
+    assert api.call("GET", "/v1/settings/invoices", headers=bearer(user_token))[0] == 200
+    assert api.call("PUT", "/v1/settings/invoices", SETTINGS, headers=bearer(token, **{"If-Match": '"9"'}))[0] == 412
+    image = io.BytesIO()
+    Image.new("RGB", (1200, 400), "navy").save(image, "PNG")
+    response = api.client.http.put(
+        "/v1/settings/invoices/logo", body=image.getvalue(), headers=bearer(token, **{"Content-Type": "image/png"})
+    )
+    assert response.status_code == 200, response.body
+    import json
+
+    logo = json.loads(response.body)["logo"]
+    assert (logo["width"], logo["height"], logo["content_type"]) == (600, 200, "image/jpeg")
+    response = api.client.http.get("/v1/settings/invoices/logo", headers=bearer(token))
+    assert response.status_code == 302 and "invoice-logo" in response.headers["Location"]
+    response = api.client.http.put(
+        "/v1/settings/invoices/logo", body=b"not an image", headers=bearer(token, **{"Content-Type": "image/png"})
+    )
+    assert response.status_code == 415
+    assert api.call("DELETE", "/v1/settings/invoices/logo", headers=bearer(token))[0] == 204
+    assert api.call("GET", "/v1/settings/invoices/logo", headers=bearer(token))[0] == 404
