@@ -48,8 +48,7 @@ def usage_ops(tenant_id: str, kind: str, old: list[str], new: list[str]) -> list
             key(tenant_id, item_id),
             add={"in_use": -1},
             bump_version=False,
-            must_exist=False,
-            require=("pk", "exists", None),
+            on_conflict=Conflict(f"The {kind} {item_id} no longer exists."),
         )
         for item_id in sorted(gone)
     ]

@@ -43,6 +43,24 @@ def facets(invoice: Invoice) -> list[str]:
     return names
 
 
+def merge_counter_updates(ops: list[Any]) -> list[Any]:
+    """Counter updates (ADD only, unversioned) of the same item as one update."""
+    merged: list[Any] = []
+    seen: dict[tuple[str, str], Update] = {}
+    for op in ops:
+        if isinstance(op, Update) and not op.set and not op.bump_version and op.require is None:
+            key = (op.key["pk"], op.key["sk"])
+            if key in seen:
+                first = seen[key]
+                first.add = {**first.add, **op.add}
+                first.must_exist = first.must_exist or op.must_exist
+                first.on_conflict = first.on_conflict or op.on_conflict
+                continue
+            seen[key] = op
+        merged.append(op)
+    return merged
+
+
 def _logged(invoice: Invoice | None) -> dict[str, Any] | None:
     return invoice.model_dump(mode="json", exclude={"tenant_id"}) if invoice else None
 
@@ -131,8 +149,21 @@ class InvoiceStore(IndexedStore[Invoice]):
     def delete(  # type: ignore[override]
         self, record: Invoice, *, by: str | None, at: Any, extra: Any = (), write: InvoiceWrite | None = None
     ) -> None:
-        ops = [*stock_ops(record.tenant_id, write.stock if write else {}), *extra]
-        super().delete(record, by=by, at=at, extra=ops)
+        self._stock_on_delete = dict(write.stock) if write else {}
+        try:
+            super().delete(record, by=by, at=at, extra=extra)
+        finally:
+            self._stock_on_delete = {}
+
+    _stock_on_delete: dict[str, Any] = {}
+
+    def _record_ops(self, before: Invoice | None, after: Invoice | None, by: str | None, at: Any) -> list[Any]:
+        ops = super()._record_ops(before, after, by, at)
+        if after is None and self._stock_on_delete:
+            # A deleted invoice gives its products' stock back and stops using them:
+            # one update per product (a transaction touches an item once).
+            ops = merge_counter_updates([*ops, *stock_ops(before.tenant_id, self._stock_on_delete)])  # type: ignore[union-attr]
+        return ops
 
     def query(  # type: ignore[override]
         self,
