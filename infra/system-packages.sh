@@ -1,9 +1,11 @@
 #!/bin/sh
-# Debian packages the CRM needs beside its Python wheels (none yet beyond the
-# base system; invoice PDFs will add pango and libharfbuzz-subset0 here).
+# Debian packages the CRM needs beside its Python wheels: weasyprint renders
+# invoice PDFs with pango (and harfbuzz's subsetter: libharfbuzz-subset0 makes
+# each PDF about six times faster) and a font; poppler-utils' pdftotext and
+# pdftoppm are how a person looks at a PDF the tests made.
 # Installs only what is missing, and only where apt-get and root are at hand.
 set -e
-PACKAGES=""
+PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils"
 missing=""
 for package in $PACKAGES; do
   dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

@@ -454,4 +454,5 @@ class Container:
             self.document_queue,
             self.invoice_renderer,
             self.mailer,
+            self.job_queue,
         )

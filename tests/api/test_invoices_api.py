@@ -249,12 +249,16 @@ def test_print_view_is_html(api: Api, setup: dict[str, Any]) -> None:
     assert "INV0000001" in html and "64,22" in html and "Müller GmbH" in html
 
 
-def test_send_mails_the_pdf_once_bills_and_adds_history(api: Api, setup: dict[str, Any], run_documents: Any) -> None:
+def test_send_mails_the_pdf_once_bills_and_adds_history(
+    api: Api, setup: dict[str, Any], run_documents: Any, run_jobs: Any
+) -> None:
     token, client = setup["token"], setup["client"]
     invoice = create(api, token, "/v1/invoices", invoice_body(client["id"], setup["tax"]["id"]))
     status, sent, _ = api.call("POST", f"/v1/invoices/{invoice['id']}/send", {}, headers=bearer(token))
     assert status == 202 and sent["status"] == "billed" and sent["sent_to"] == "anna@example.de"
-    assert run_documents()["failures"] == []
+    assert run_documents()["failures"] == []  # renders the PDF, hands the mail to the jobs worker
+    assert sent_emails() == []
+    assert run_jobs()["failures"] == []
     mails = [m for m in sent_emails() if "anna@example.de" in str(getattr(m, "destinations", ""))]
     assert len(mails) == 1
     raw = mails[0].raw_data
@@ -265,14 +269,14 @@ def test_send_mails_the_pdf_once_bills_and_adds_history(api: Api, setup: dict[st
     ]
     # A redelivered message sends nothing twice.
     from chalicelib.bootstrap import container
-    from chalicelib.domain.invoices.documents import SendInvoice
+    from chalicelib.domain.invoices.documents import MailInvoice
     from chalicelib.storage.dynamo import keys
     from chalicelib.storage.dynamo.table import SortKey, Table
 
     tenant_id = setup["tenant_id"]
     mail_items = Table().query(keys.invoice(tenant_id, invoice["id"])["pk"], sort=SortKey.begins_with(keys.MAIL_PREFIX))
     assert [m["status"] for m in mail_items.items] == ["sent"]
-    job = SendInvoice(tenant_id=tenant_id, invoice_id=invoice["id"], mail_id=mail_items.items[0]["id"])
+    job = MailInvoice(tenant_id=tenant_id, invoice_id=invoice["id"], mail_id=mail_items.items[0]["id"])
     assert container().invoice_documents.deliver(job) is False
     assert len([m for m in sent_emails() if "anna@example.de" in str(getattr(m, "destinations", ""))]) == 1
     no_mail = contact(api, token, email=None)

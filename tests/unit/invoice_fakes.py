@@ -169,6 +169,7 @@ class World:
     invoices: Invoices
     documents: InvoiceDocuments
     clock: list[datetime]
+    jobs: MemoryQueue
 
 
 def world(currency: str = "EUR") -> World:
@@ -203,8 +204,9 @@ def world(currency: str = "EUR") -> World:
         clock=lambda: clock[0],
         pause=lambda seconds: None,
     )
+    jobs = MemoryQueue()
     documents = InvoiceDocuments(
-        invoices, store, settings, pdfs, queue, lambda: renderer, mailer, clock=lambda: clock[0]
+        invoices, store, settings, pdfs, queue, lambda: renderer, mailer, jobs, clock=lambda: clock[0]
     )
     return World(
         db,
@@ -224,6 +226,7 @@ def world(currency: str = "EUR") -> World:
         invoices,
         documents,
         clock,
+        jobs,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.invoices.documents import RenderInvoice, SendInvoice
+from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.invoices.models import (
     DuplicateRequest,
     InvoiceChanges,
@@ -286,9 +286,13 @@ def test_send_bills_mails_the_pdf_once_and_records_history(w: World) -> None:
     invoice = w.invoices.create(ADMIN, Tenant(), new_invoice(client.id, notes="Danke"))
     sent = w.invoices.send(ADMIN, invoice.id, SendRequest())
     assert sent.status == InvoiceStatus.BILLED and sent.sent_to == "anna@example.de"
-    job = SendInvoice.model_validate(next(m for m in w.queue.messages if m["kind"] == "invoices.send"))
+    send = SendInvoice.model_validate(next(m for m in w.queue.messages if m["kind"] == "invoices.send"))
+    assert w.documents.prepare_mail(send) is True  # the documents function renders, then hands over
+    assert len(w.renderer.rendered) == 1
+    job = MailInvoice.model_validate(w.jobs.messages[-1])
     assert w.documents.deliver(job) is True
     assert w.documents.deliver(job) is False  # redelivered: nothing twice
+    assert w.documents.prepare_mail(send) is False
     (mail,) = w.mailer.sent
     assert mail.to == "anna@example.de" and mail.subject == "Invoice INV0000001"
     assert "Danke" in mail.text

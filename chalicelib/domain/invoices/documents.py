@@ -10,10 +10,12 @@ rendering on the documents queue and answers 202 until it is there. So a
 changed draft (or a changed profile, for a draft) is rendered again on the
 next request, and a billed invoice keeps its PDF.
 
-Rendering and sending run in the documents function (a container with
-pango: chalicelib/handlers/background/documents.py); both are idempotent:
-a rendering of a digest already rendered does nothing, a mail already marked
-sent is not sent again.
+Rendering runs in the documents function (a container with pango:
+chalicelib/handlers/background/documents.py). Sending is two steps: the
+documents function makes sure the PDF is rendered (``prepare_mail``), then
+the jobs worker, the one function allowed to send e-mail, sends it
+(``deliver``). Each step is idempotent: a rendering of a digest already
+rendered does nothing, a mail already marked sent is not sent again.
 """
 
 from __future__ import annotations
@@ -54,11 +56,24 @@ class RenderInvoice(BaseModel):
 
 
 class SendInvoice(BaseModel):
-    """Documents-queue message: send one queued mail of an invoice."""
+    """Documents-queue message: make sure the PDF of a queued mail is there,
+    then hand the mail to the jobs queue (``MailInvoice``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["invoices.send"] = "invoices.send"
+    tenant_id: str
+    invoice_id: str
+    mail_id: str
+
+
+class MailInvoice(BaseModel):
+    """Jobs-queue message: send one queued mail with the rendered PDF (the
+    jobs worker is the one function allowed to send e-mail)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["invoices.mail"] = "invoices.mail"
     tenant_id: str
     invoice_id: str
     mail_id: str
@@ -154,6 +169,7 @@ class InvoiceDocuments:
         queue: DocumentQueue,
         renderer: Callable[[], Renderer],
         mailer: Mailer,
+        jobs: DocumentQueue,
         clock: Clock = utc_now,
     ):
         self._invoices = invoices
@@ -164,6 +180,7 @@ class InvoiceDocuments:
         # A factory: the renderer's libraries load in the documents function only.
         self._renderer = renderer
         self._mailer = mailer
+        self._jobs = jobs
         self._clock = clock
 
     def content(self, invoice: Invoice) -> dict[str, Any]:
@@ -221,7 +238,21 @@ class InvoiceDocuments:
         self._documents.save(invoice.tenant_id, invoice.id, wanted, pdf, at=self._clock(), e_invoice=e_invoice)
         return pdf, True
 
-    def deliver(self, job: SendInvoice) -> bool:
+    def prepare_mail(self, job: SendInvoice) -> bool:
+        """The documents function's part of sending: render the PDF if it is
+        not (it is the invoice as billed), then queue the mail for the jobs
+        worker. False when the mail is gone or sent already."""
+        mail = self._store.mail(job.tenant_id, job.invoice_id, job.mail_id)
+        invoice = self._store.get(job.tenant_id, job.invoice_id)
+        if mail is None or mail.get("status") != "queued" or invoice is None:
+            return False
+        self._ensure_pdf(invoice)
+        self._jobs.send(
+            MailInvoice(tenant_id=job.tenant_id, invoice_id=job.invoice_id, mail_id=job.mail_id).model_dump()
+        )
+        return True
+
+    def deliver(self, job: MailInvoice) -> bool:
         """Send one queued mail with the PDF attached and the notes in the
         body; mark it sent with its history event on the client (HIS-2) in
         one transaction. A mail marked sent is not sent again; False then."""
@@ -229,11 +260,14 @@ class InvoiceDocuments:
         invoice = self._store.get(job.tenant_id, job.invoice_id)
         if mail is None or mail.get("status") != "queued" or invoice is None:
             return False
-        pdf, _ = self._ensure_pdf(invoice)
-        if pdf is None:
-            pdf = self._documents.pdf(invoice.tenant_id, invoice.id)
         content = self.content(invoice)
-        subject, text = self._renderer().mail(content)
+        state = self._documents.state(invoice.tenant_id, invoice.id) or {}
+        if state.get("digest") != digest(content):
+            # Not rendered as it is now (rare: changed since): back to the documents function.
+            self._queue.send(SendInvoice(**job.model_dump(exclude={"kind"})).model_dump())
+            return False
+        pdf = self._documents.pdf(invoice.tenant_id, invoice.id)
+        subject, text = self._renderer_mail(content)
         self._mailer.send(
             to=mail["to"],
             subject=mail.get("subject") or subject,
@@ -243,3 +277,6 @@ class InvoiceDocuments:
         now = self._clock()
         event = self._invoices.mail_history_event(invoice, mail, now)
         return self._store.mail_sent(job.tenant_id, job.invoice_id, job.mail_id, at=now, history=event)
+
+    def _renderer_mail(self, content: dict[str, Any]) -> tuple[str, str]:
+        return self._renderer().mail(content)
