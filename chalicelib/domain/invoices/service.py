@@ -19,6 +19,7 @@ past it. Markers outlive their invoices: numbers are never reused.
 
 from __future__ import annotations
 
+import builtins
 import random
 import time
 from collections.abc import Callable
@@ -404,7 +405,7 @@ class Invoices:
         if not to:
             raise _invalid("client_id", "the client has no e-mail address", "The client has no e-mail address.")
         now = self._clock()
-        after, stock = before, {}
+        after, stock = before, dict[str, Decimal]()
         if before.status == InvoiceStatus.DRAFT:
             after, stock = self._moved(before, InvoiceStatus.BILLED, principal)
         after = after.model_copy(
@@ -432,7 +433,7 @@ class Invoices:
 
     # ---- hooks: the contact delete guard, a deleted deal ----
 
-    def delete_guard(self, principal: Principal, kind: str, record_id: str) -> list[str]:
+    def delete_guard(self, principal: Principal, kind: str, record_id: str) -> builtins.list[str]:
         """A contact an invoice names (client or consignee) cannot be deleted;
         the reason lists the invoices (those the caller cannot read are counted)."""
         if kind != "contact":
@@ -572,13 +573,15 @@ class Invoices:
         if client_id not in deal.contact_ids:
             raise _invalid("deal_id", "the client is not the deal's contact or a member of it")
 
-    def _lines(self, principal: Principal, requests: list[LineRequest], currency: str) -> list[InvoiceLine]:
+    def _lines(
+        self, principal: Principal, requests: builtins.list[LineRequest], currency: str
+    ) -> builtins.list[InvoiceLine]:
         product_ids = list(dict.fromkeys(r.product_id for r in requests if r.product_id))
         if len(product_ids) > MAX_PRODUCTS_PER_INVOICE:
             raise _invalid("lines", f"at most {MAX_PRODUCTS_PER_INVOICE} different products per invoice")
         products = self._catalogue.products_by_id(principal, product_ids)
-        errors: list[FieldError] = []
-        wanted_taxes: list[str] = []
+        errors: builtins.list[FieldError] = []
+        wanted_taxes: builtins.list[str] = []
         for index, request in enumerate(requests):
             product = products.get(request.product_id or "")
             if request.product_id and product is None:
@@ -627,7 +630,7 @@ class Invoices:
         return lines
 
     @staticmethod
-    def _check_prices(lines: list[InvoiceLine], currency: str) -> None:
+    def _check_prices(lines: builtins.list[InvoiceLine], currency: str) -> None:
         """Every figure must stay within what DynamoDB and the documents hold."""
         totals = compute_totals(
             [LineInput(Decimal(line.quantity), Decimal(line.price), Decimal(line.discount)) for line in lines],

@@ -46,7 +46,7 @@ def check_vat_id(value: str) -> str:
                 return compact[:2].upper() + str(module.validate(compact[2:]))
             except ValidationError:
                 pass
-        raise ValueError(f"is not a valid VAT ID ({err.message})") from None
+        raise ValueError(f"is not a valid VAT ID ({err})") from None
 
 
 def check_iban(value: str) -> str:
