@@ -14,6 +14,51 @@ from tests.conftest import Api, Tenant, bearer, sent_emails
 
 pytestmark = pytest.mark.usefixtures("aws")
 
+
+def _drain(queue: str, handler: Any) -> dict[str, Any]:
+    from chalicelib.storage.dynamo.aws import client as aws_client
+    from chalicelib.storage.queues import queue_url
+
+    sqs, url, failures, handled = aws_client("sqs"), queue_url(queue), [], 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return {"handled": handled, "failures": failures}
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:eu-central-1:123456789012:crm-{queue}",
+                    "awsRegion": "eu-central-1",
+                }
+                for m in messages
+            ]
+        }
+        result = handler(event)
+        failures += result["batchItemFailures"]
+        handled += len(messages)
+        for m in messages:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def run_documents(aws: None) -> Any:
+    """Deliver the documents queue to the documents function's handler, as Lambda (or the pump) would."""
+
+    def run() -> dict[str, Any]:
+        from chalicelib.handlers.background.documents import handle_batch
+
+        return _drain("documents", handle_batch)
+
+    return run
+
+
 SETTINGS = {
     "company_name": "Acme Software GmbH",
     "address": {"street": "Hauptstr. 5", "city": "München", "zip": "80331", "country": "DE"},
@@ -254,8 +299,12 @@ def test_send_mails_the_pdf_once_bills_and_adds_history(
 ) -> None:
     token, client = setup["token"], setup["client"]
     invoice = create(api, token, "/v1/invoices", invoice_body(client["id"], setup["tax"]["id"]))
-    status, sent, _ = api.call("POST", f"/v1/invoices/{invoice['id']}/send", {}, headers=bearer(token))
+    send = f"/v1/invoices/{invoice['id']}/send"
+    status, sent, _ = api.call("POST", send, {}, headers=bearer(token, **{"Idempotency-Key": "send-1"}))
     assert status == 202 and sent["status"] == "billed" and sent["sent_to"] == "anna@example.de"
+    # A retried request (same key) answers the same and queues no second mail.
+    status, again, replayed = api.call("POST", send, {}, headers=bearer(token, **{"Idempotency-Key": "send-1"}))
+    assert status == 202 and again == sent and replayed["idempotent-replayed"] == "true"
     assert run_documents()["failures"] == []  # renders the PDF, hands the mail to the jobs worker
     assert sent_emails() == []
     assert run_jobs()["failures"] == []

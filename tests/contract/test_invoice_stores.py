@@ -146,23 +146,27 @@ def test_facets_newest_issue_first_with_ranges(stores: Stores) -> None:
     newer = invoice("B", issue_date=date(2026, 12, 5), consignee_id=CLIENT, status=InvoiceStatus.BILLED)
     for made in (older, newer):
         stores.invoices.create(made, by="u1", write=InvoiceWrite(claim=NumberClaim(made.number)))
-    everything = stores.invoices.query(T, "all", PageRequest(limit=10), issue_range=None, visible=lambda e: True)
+    everything = stores.invoices.query(T, "all", PageRequest(limit=10), sort_range=None, visible=lambda e: True)
     assert [i.number for i in everything.items] == ["B", "A"]
     ranged = stores.invoices.query(
-        T, "all", PageRequest(limit=10), issue_range=("2026-11-15", "2026-12-31#~"), visible=lambda e: True
+        T, "all", PageRequest(limit=10), sort_range=("2026-11-15", "2026-12-31#~"), visible=lambda e: True
     )
     assert [i.number for i in ranged.items] == ["B"]
-    billed = stores.invoices.query(T, "status#billed", PageRequest(limit=10), issue_range=None, visible=lambda e: True)
+    billed = stores.invoices.query(T, "status#billed", PageRequest(limit=10), sort_range=None, visible=lambda e: True)
     assert [i.number for i in billed.items] == ["B"]
     assert sorted(e["number"] for e in stores.invoices.entries(T, f"contact#{CLIENT}")) == ["A", "B"]
     assert [e["number"] for e in stores.invoices.entries(T, "deal#d1")] == ["A"]
-    page = stores.invoices.query(T, "all", PageRequest(limit=1), issue_range=None, visible=lambda e: True)
+    page = stores.invoices.query(T, "all", PageRequest(limit=1), sort_range=None, visible=lambda e: True)
     rest = stores.invoices.query(
-        T, "all", PageRequest(limit=1, after=page.after), issue_range=None, visible=lambda e: True
+        T, "all", PageRequest(limit=1, after=page.after), sort_range=None, visible=lambda e: True
     )
     assert [i.number for i in page.items + rest.items] == ["B", "A"]
+    by_due = stores.invoices.query(
+        T, "due", PageRequest(limit=10), sort_range=("2026-12-31", "2026-12-31#~"), visible=lambda e: True
+    )
+    assert sorted(i.number for i in by_due.items) == ["A", "B"]  # both due on 2026-12-31
     hidden = stores.invoices.query(
-        T, "all", PageRequest(limit=10), issue_range=None, visible=lambda e: e["number"] != "B"
+        T, "all", PageRequest(limit=10), sort_range=None, visible=lambda e: e["number"] != "B"
     )
     assert [i.number for i in hidden.items] == ["A"]
 

@@ -144,11 +144,12 @@ class InvoiceStore(Protocol):
         facet: str,
         page: PageRequest,
         *,
-        issue_range: tuple[str, str] | None,
+        sort_range: tuple[str, str] | None,
         visible: Callable[[Entry], bool],
     ) -> Slice[Invoice]:
-        """Newest issue date first; ``facet`` is all, status#<s>, contact#<id>,
-        deal#<id> or currency#<code>."""
+        """Newest first by the facet's date: the due date for ``due``, else the
+        issue date; ``facet`` is all, status#<s>, contact#<id>, deal#<id>,
+        currency#<code> or due; ``sort_range`` bounds that date (``<date>#<id>``)."""
         ...
 
     def entries(self, tenant_id: str, facet: str) -> list[Entry]:

@@ -113,6 +113,13 @@ def _address(contact: Any, categories: tuple[str, ...]) -> dict[str, str] | None
     return dict(primary["value"]) if primary else None
 
 
+def _date_range(low: date | None, high: date | None) -> tuple[str, str] | None:
+    """Sort-key bounds (``<yyyy-mm-dd>#<id>``) of the dates low .. high, inclusive."""
+    if low is None and high is None:
+        return None
+    return (low.isoformat() if low else "0"), (high.isoformat() if high else "9999-12-31") + "#~"
+
+
 def primary_email(contact: Any) -> str | None:
     emails = [d for d in contact.details if d.get("type") == DetailType.EMAIL.value]
     chosen = next((d for d in emails if d.get("primary")), None) or (emails[0] if emails else None)
@@ -193,24 +200,21 @@ class Invoices:
                 return True
             return readable(InvoiceAccess(creator, client_readable(entry.get("client_id") or "")))
 
-        facet = "all"
+        # The most selective facet answers; the entries' attributes filter the rest.
+        facet, sort_range = "all", _date_range(query.issue_from, query.issue_to)
         if query.client_id:
             facet = f"contact#{query.client_id}"
         elif query.deal_id:
             facet = f"deal#{query.deal_id}"
+        elif (query.due_from or query.due_to) and sort_range is None:
+            facet, sort_range = "due", _date_range(query.due_from, query.due_to)
         elif query.status:
             facet = f"status#{query.status.value}"
         elif query.overdue:
             facet = f"status#{InvoiceStatus.BILLED.value}"
         elif query.currency:
             facet = f"currency#{query.currency}"
-        issue_range = None
-        if query.issue_from or query.issue_to:
-            issue_range = (
-                query.issue_from.isoformat() if query.issue_from else "",
-                (query.issue_to.isoformat() if query.issue_to else "9999-12-31") + "#~",
-            )
-        return self._store.query(principal.tenant_id, facet, page, issue_range=issue_range, visible=visible)
+        return self._store.query(principal.tenant_id, facet, page, sort_range=sort_range, visible=visible)
 
     def for_contact(self, principal: Principal, tenant: Any, contact_id: str, page: PageRequest) -> Slice[Invoice]:
         """A contact's invoices (as client or consignee); 404 for a hidden contact."""

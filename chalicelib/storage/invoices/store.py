@@ -4,7 +4,8 @@ An invoice is ``T#t#INVOICE#<id>`` / ``META``; its PDF state and mails share
 its item collection. Index entries: ``T#t#IX#<facet>`` with sk ``<issue
 date>#<id>`` (newest first, issue_from/issue_to a key range on any facet) for
 the facets all, status#<s>, contact#<id> (client and consignee: a contact's
-invoices, and the contact delete guard), deal#<id> and currency#<code>. Each
+invoices, and the contact delete guard), deal#<id> and currency#<code>; and
+``due`` with sk ``<due date>#<id>`` (due_from/due_to a key range). Each
 entry carries what the filters and the access policy read (created_by,
 client_id, status, dates, currency, deal, number).
 
@@ -93,6 +94,9 @@ class InvoiceStore(IndexedStore[Invoice]):
         for name in facets(invoice):
             pk = self.facet(invoice.tenant_id, name)
             entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
+        # due_from/due_to: a key range on the facet sorted by due date.
+        pk, sk = self.facet(invoice.tenant_id, "due"), keys.invoice_by_issue(invoice.due_date.isoformat(), invoice.id)
+        entries[(pk, sk)] = {"pk": pk, "sk": sk, **attributes}
         return entries
 
     def side_ops(self, before: Invoice | None, after: Invoice | None, *, by: str | None, at: Any) -> list[Any]:
@@ -171,10 +175,10 @@ class InvoiceStore(IndexedStore[Invoice]):
         facet: str,
         page: PageRequest,
         *,
-        issue_range: tuple[str, str] | None = None,
+        sort_range: tuple[str, str] | None = None,
         visible: Callable[[Item], bool],
     ) -> Slice[Invoice]:
-        low, high = issue_range or ("0", "9999-12-31#~")
+        low, high = sort_range or ("0", "9999-12-31#~")
         low = low or "0"  # DynamoDB refuses an empty key value; every date sorts after "0"
         return super().query(
             tenant_id, facet, page, sort=SortKey.between(low, high), newest_first=True, visible=visible

@@ -166,9 +166,16 @@ class MemoryInvoiceStore:
     # ---- reading lists ----
 
     def _all_entries(self, tenant_id: str, facet: str) -> list[Entry]:
+        """Newest first by the facet's sort key: the due date for ``due``, else the issue date."""
+        by = "due_date" if facet == "due" else "issue_date"
         with self.db.lock:
-            found = [i for (t, _), i in self.db.invoices.items() if t == tenant_id and facet in _facets(i)]
-        return [_entry(i) for i in sorted(found, key=lambda i: (i.issue_date.isoformat(), i.id), reverse=True)]
+            found = [
+                i
+                for (t, _), i in self.db.invoices.items()
+                if t == tenant_id and (facet == "due" or facet in _facets(i))
+            ]
+        entries = [{**_entry(i), "sk": f"{getattr(i, by).isoformat()}#{i.id}"} for i in found]
+        return sorted(entries, key=lambda e: e["sk"], reverse=True)
 
     def query(
         self,
@@ -176,16 +183,15 @@ class MemoryInvoiceStore:
         facet: str,
         page: PageRequest,
         *,
-        issue_range: tuple[str, str] | None,
+        sort_range: tuple[str, str] | None,
         visible: Callable[[Entry], bool],
     ) -> Slice[Invoice]:
-        low, high = issue_range or ("0", "9999-12-31#~")
+        low, high = sort_range or ("0", "9999-12-31#~")
         low = low or "0"  # DynamoDB refuses an empty key value; every date sorts after "0"
-        entries = [e for e in self._all_entries(tenant_id, facet) if low <= f"{e['issue_date']}#{e['rid']}" <= high]
+        entries = [e for e in self._all_entries(tenant_id, facet) if low <= e["sk"] <= high]
         start = 0
         if page.after:
-            ids = [f"{e['issue_date']}#{e['rid']}" for e in entries]
-            start = next((n for n, key in enumerate(ids) if key < page.after["sk"]), len(ids))
+            start = next((n for n, e in enumerate(entries) if e["sk"] < page.after["sk"]), len(entries))
         chosen: list[Entry] = []
         position = start
         for position in range(start, len(entries)):
@@ -194,7 +200,7 @@ class MemoryInvoiceStore:
                 if len(chosen) == page.limit:
                     break
         more = len(chosen) == page.limit and position < len(entries) - 1
-        after = {"sk": f"{chosen[-1]['issue_date']}#{chosen[-1]['rid']}"} if more and chosen else None
+        after = {"sk": chosen[-1]["sk"]} if more and chosen else None
         invoices = [self.get(tenant_id, e["rid"]) for e in chosen]
         return Slice([i for i in invoices if i is not None], after)
 
