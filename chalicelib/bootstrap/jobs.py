@@ -10,11 +10,13 @@ from pydantic import BaseModel
 
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.forms.submission import FormSubmission
 from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
+from chalicelib.domain.voip.calls import CallMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -62,6 +64,8 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
     "invoices.mail": (MailInvoice, _mail_invoice),
+    # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
+    "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
 }
 
@@ -70,4 +74,12 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
 DOCUMENT_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
     "invoices.render": (RenderInvoice, _render_invoice),
     "invoices.send": (SendInvoice, _prepare_invoice_mail),
+}
+
+# The calls queue's kinds (Twilio's status and recording callbacks, a call's
+# price asked again): each is merged into its call (domain/voip/calls.py).
+# The handler also gets the message id: it claims a caller's new contact.
+CALL_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any, str], object]]] = {
+    kind: (CallMessage, lambda c, message, message_id: c.call_events.handle(message, message_id))
+    for kind in ("voip.status", "voip.recording", "voip.settle")
 }

@@ -72,6 +72,26 @@ SECRETS: dict[str, Secret] = {
 }
 
 
+@dataclass(frozen=True)
+class SecretPrefix:
+    """Secrets the code creates at run time, one per tenant (a tenant's Twilio
+    credentials, VOIP-1): named `<stack>/<path><tenant id>`. Roles get
+    actions on that name prefix only; the environment variable carries the
+    prefix (never a value)."""
+
+    path: str
+    env: str
+    description: str
+
+
+SECRET_PREFIXES: dict[str, SecretPrefix] = {
+    "twilio": SecretPrefix("twilio/", env="CRM_TWILIO_SECRET_PREFIX", description="Twilio credentials per tenant"),
+}
+# Storing credentials creates or replaces the tenant's secret; using them reads it.
+SECRET_STORE = ("secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+SECRET_READ = ("secretsmanager:GetSecretValue",)
+
+
 # ---- roles: one per kind of function, each with only what that kind uses ----
 
 
@@ -86,6 +106,8 @@ class Role:
     list_bucket: bool = False
     sends_to: tuple[str, ...] = ()  # logical queue names
     secrets: tuple[str, ...] = ()  # names in SECRETS
+    # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
+    secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
 
 
@@ -98,9 +120,11 @@ ROLES: dict[str, Role] = {
         table=TABLE_READ + TABLE_WRITE,
         objects={"tenant": OBJECT_RW},
         list_bucket=True,
-        # documents: invoice PDFs to render and invoice mails to prepare.
-        sends_to=("jobs", "documents"),
+        # documents: invoice PDFs to render and invoice mails to prepare; calls: Twilio callbacks.
+        sends_to=("jobs", "documents", "calls"),
         secrets=("cursor",),
+        # Admins store Twilio credentials; webhooks check signatures with them.
+        secret_prefixes={"twilio": SECRET_STORE},
     ),
     # The jobs consumer: cascades, bulk changes, e-mails, purges.
     "worker": Role(
@@ -109,6 +133,16 @@ ROLES: dict[str, Role] = {
         list_bucket=True,
         sends_to=("jobs",),
         send_email=True,
+    ),
+    # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
+    # history event, copy recordings under the tenant, ask Twilio for prices.
+    "calls": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"tenant": ("s3:GetObject", "s3:PutObject")},
+        # HeadObject of a recording not copied yet answers 404 only with ListBucket (403 without).
+        list_bucket=True,
+        sends_to=("jobs", "calls"),
+        secret_prefixes={"twilio": SECRET_READ},
     ),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
     "schedule": Role(
@@ -162,6 +196,10 @@ FUNCTIONS: dict[str, Function] = {
     # API Gateway stops waiting at 29 s; 1 GB gives a full vCPU share for a fast cold start.
     "api_handler": Function(role="api", timeout=29, memory=1024),
     "jobs": Function(role="worker", timeout=120, memory=512, consumes="jobs", max_concurrency=10),
+    # A callback is a few table writes and at most one recording download (a
+    # minute covers an hour-long recording); concurrency well above the calls
+    # a small team takes at once.
+    "calls": Function(role="calls", timeout=60, memory=512, consumes="calls", max_concurrency=5),
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),

@@ -96,11 +96,15 @@ class Contacts:
 
     # ---- writing ----
 
-    def create(self, principal: Principal, tenant: Tenant, request: NewContact) -> Contact:
+    def create(
+        self, principal: Principal, tenant: Tenant, request: NewContact, *, contact_id: str | None = None
+    ) -> Contact:
+        """``contact_id``: a caller that retries the same creation (a web form
+        submission, WEB-3) names the id, so a second attempt is a Conflict, never a second contact."""
         now = self._clock()
         fields = request.model_dump(exclude_unset=True, exclude={"kind"})
         contact = Contact(
-            id=new_id(),
+            id=contact_id or new_id(),
             tenant_id=principal.tenant_id,
             kind=request.kind,
             created_at=now,
