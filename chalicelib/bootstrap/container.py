@@ -451,6 +451,7 @@ class Container:
             self.changelog_store,
             self.document_queue,
             self.events,
+            pdfs=self.invoice_document_store,
         )
 
     @cached_property

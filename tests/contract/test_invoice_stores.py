@@ -256,3 +256,44 @@ def test_many_threads_create_with_no_gap_and_no_duplicate(stores: Stores) -> Non
     assert errors == []
     assert sorted(numbers) == [f"INV{n:07d}" for n in range(1, threads * per_thread + 1)]
     assert stores.settings.next_number(T) == threads * per_thread + 1
+
+
+def _log(stores: Stores, invoice_id: str) -> list[Any]:
+    if hasattr(stores.invoices, "list_changes"):  # the twin holds the log itself
+        return stores.invoices.list_changes(T, "invoice", invoice_id, PageRequest(limit=50)).items
+    from chalicelib.storage.records.changelog import list_changes
+
+    return list_changes(T, "invoice", invoice_id, PageRequest(limit=50)).items
+
+
+def test_an_erasure_logs_itself_and_scrubs_the_log_and_mails(stores: Stores) -> None:
+    """GDPR (issue 18): the erasure's own entry instead of its diff; the
+    earlier entries and the mails lose the values; a deleted invoice's log is
+    found by the contact it named."""
+    import json
+
+    from chalicelib.domain.invoices.erasure import erase, erasure_entry
+
+    address = {"street": "Königstr. 1", "city": "Berlin", "state": "", "zip": "10115", "country": "DE"}
+    first = invoice(client_name="Anna Muster", billing_address=address, sent_to="anna@example.de")
+    mail = {"id": new_id(), "to": "anna@example.de", "status": "queued"}
+    stores.invoices.create(first, by="u1", write=InvoiceWrite(claim=claim_next(stores), mail=mail))
+    erasure = erase(first, CLIENT, by="admin", at=NOW)
+    entry = erasure_entry(first, erasure, by="admin", at=NOW)
+    saved = stores.invoices.update(first, erasure.after, by="admin", write=InvoiceWrite(change=entry))
+    assert saved.client_name == "[erased]" and saved.erased_contact_ids == [CLIENT]
+    assert [e.get("erased_contact_ids") for e in stores.invoices.entries(T, f"contact#{CLIENT}")] == [[CLIENT]]
+    newest, created = _log(stores, first.id)
+    assert newest.id == entry.id
+    assert "Anna" in json.dumps([c.model_dump(mode="json") for c in created.changes])
+    assert stores.invoices.scrub(T, first.id, erasure.values, mail_to=erasure.mail_to) == 2
+    assert stores.invoices.scrub(T, first.id, erasure.values, mail_to=erasure.mail_to) == 0  # idempotent
+    text = json.dumps([e.model_dump(mode="json") for e in _log(stores, first.id)], ensure_ascii=False)
+    assert "Anna" not in text and "Königstr" not in text and "anna@" not in text and "[erased]" in text
+    assert stores.invoices.mail(T, first.id, mail["id"])["to"] == "[erased]"
+
+    second = invoice("INV0000002", consignee_id=CLIENT, client_id=CLIENT)
+    stores.invoices.create(second, by="u1", write=InvoiceWrite(claim=claim_next(stores)))
+    assert stores.invoices.deleted_naming(T, CLIENT) == []
+    stores.invoices.delete(second, by="u1", at=NOW)
+    assert stores.invoices.deleted_naming(T, CLIENT) == [{"rid": second.id, "roles": ["client", "consignee"]}]

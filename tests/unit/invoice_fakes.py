@@ -203,6 +203,7 @@ def world(currency: str = "EUR") -> World:
         events,
         clock=lambda: clock[0],
         pause=lambda seconds: None,
+        pdfs=pdfs,
     )
     jobs = MemoryQueue()
     documents = InvoiceDocuments(

@@ -396,6 +396,8 @@ class Invoice(Record):
     stock_taken: dict[str, str] = Field(default_factory=dict)
     sent_at: datetime | None = None
     sent_to: str | None = None
+    # Contacts whose personal data was erased from it (GDPR; domain/invoices/erasure.py).
+    erased_contact_ids: list[str] = Field(default_factory=list)
 
     @property
     def contact_ids(self) -> list[str]:

@@ -17,6 +17,7 @@ from chalicelib.domain.shared.pagination import PageRequest, Slice
 
 if TYPE_CHECKING:
     from chalicelib.domain.invoices.models import Invoice, InvoiceSettings, Product, Tax
+    from chalicelib.domain.records.changelog import ChangeEntry
     from chalicelib.domain.records.history import HistoryEvent
 
 Entry = dict[str, Any]
@@ -41,6 +42,8 @@ class InvoiceWrite:
     stock: Mapping[str, Decimal] = field(default_factory=dict)
     history: HistoryEvent | None = None  # e.g. the mail of an invoice (HIS-2)
     mail: Mapping[str, Any] | None = None  # a queued mail delivery (see InvoiceStore.mail)
+    # Logged instead of the diff of the write: an erasure, whose diff would carry the erased values.
+    change: ChangeEntry | None = None
 
 
 class NumberTaken(Conflict):
@@ -161,6 +164,20 @@ class InvoiceStore(Protocol):
     def mail_sent(self, tenant_id: str, invoice_id: str, mail_id: str, *, at: datetime, history: HistoryEvent) -> bool:
         """Mark a queued mail sent and add its history event, in one
         transaction; False when it was marked already (a redelivery)."""
+        ...
+
+    # ---- erasure of a contact's personal data (GDPR, issue 18) ----
+
+    def scrub(self, tenant_id: str, invoice_id: str, values: Mapping[str, Any], *, mail_to: str | None) -> int:
+        """Replace, in the invoice's change-log entries (live or deleted
+        invoice), every value that is set of the fields named in ``values``
+        (old and new) by the value given; with ``mail_to``, its mails'
+        recipient too. Idempotent; the number of items rewritten."""
+        ...
+
+    def deleted_naming(self, tenant_id: str, contact_id: str) -> builtins.list[Entry]:
+        """Deleted invoices that named the contact (their change logs outlive
+        them): ``{"rid": <invoice id>, "roles": ["client"|"consignee", ...]}``."""
         ...
 
 

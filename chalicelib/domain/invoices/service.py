@@ -30,6 +30,7 @@ from typing import Any
 from chalicelib.domain.contacts.details import DetailType
 from chalicelib.domain.deals.service import today_in
 from chalicelib.domain.invoices.catalogue import Catalogue
+from chalicelib.domain.invoices.erasure import Erasure, InvoiceErasureResult, erase, erased_values, erasure_entry
 from chalicelib.domain.invoices.models import (
     MAX_PRODUCTS_PER_INVOICE,
     MAX_TAXES_PER_INVOICE,
@@ -51,6 +52,7 @@ from chalicelib.domain.invoices.ports import (
     ContactDirectory,
     DealDirectory,
     DocumentQueue,
+    DocumentStore,
     Entry,
     InvoiceStore,
     InvoiceWrite,
@@ -65,7 +67,14 @@ from chalicelib.domain.settings.currency import minor_units
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import InvoiceAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
-from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, ValidationFailed
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.events import RecordDeleted
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.ports import EventPublisher
@@ -159,6 +168,7 @@ class Invoices:
         events: EventPublisher,
         clock: Clock = utc_now,
         pause: Callable[[float], None] = time.sleep,
+        pdfs: DocumentStore | None = None,
     ):
         self._store = store
         self._settings = settings
@@ -174,6 +184,8 @@ class Invoices:
         self._events = events
         self._clock = clock
         self._pause = pause
+        # The rendered PDFs: an erasure drops those that carry the erased data.
+        self._pdfs = pdfs
 
     # ---- reading ----
 
@@ -445,6 +457,10 @@ class Invoices:
         entries = self._store.entries(principal.tenant_id, f"contact#{record_id}")
         if not entries:
             return []
+        # Invoices the contact was erased from no longer need it (the erasure deletes it next).
+        entries = [e for e in entries if record_id not in (e.get("erased_contact_ids") or [])]
+        if not entries:
+            return []
         client_readable = ClientReadability(self._parents, principal)
 
         def readable(entry: Entry) -> bool:
@@ -475,6 +491,60 @@ class Invoices:
             self._store.update(invoice, after, by="system")
             moved += 1
         return moved
+
+    # ---- erasure of a contact's personal data (GDPR, issue 18) ----
+
+    def anonymise_contact(self, principal_or_tenant: Principal | str, contact_id: str) -> InvoiceErasureResult:
+        """Keep the contact's invoices (kept by law) but replace its personal
+        data on them (domain/invoices/erasure.py), in their change logs (also
+        of deleted invoices) and mails; drop their rendered PDFs (the next
+        ``GET .../pdf`` renders the anonymised one). Each invoice's write is
+        logged as an erasure without the erased values. Admins (a Principal)
+        or the system (a tenant id); idempotent: run it again after a failure.
+        Call it before deleting the contact: the delete guard then lets it go."""
+        if isinstance(principal_or_tenant, Principal):
+            if not principal_or_tenant.is_admin:
+                raise Forbidden("Only owners and admins erase a contact's personal data.")
+            tenant_id, by = principal_or_tenant.tenant_id, principal_or_tenant.user_id
+        else:
+            tenant_id, by = principal_or_tenant, "system"
+        result = InvoiceErasureResult()
+        for entry in self._store.entries(tenant_id, f"contact#{contact_id}"):
+            invoice_id = str(entry["rid"])
+            found = self._erase_one(tenant_id, invoice_id, contact_id, by)
+            if found is None:
+                continue
+            erasure, written = found
+            (result.anonymised if written else result.already).append(invoice_id)
+            self._store.scrub(tenant_id, invoice_id, erasure.values, mail_to=erasure.mail_to)
+            if self._pdfs is not None:
+                self._pdfs.forget(tenant_id, invoice_id)
+                result.documents_dropped += 1
+        # Deleted invoices are gone with their PDFs; their change logs outlive them.
+        for entry in self._store.deleted_naming(tenant_id, contact_id):
+            values, mail_to = erased_values(entry.get("roles") or ["client", "consignee"])
+            self._store.scrub(tenant_id, str(entry["rid"]), values, mail_to=mail_to)
+            result.deleted.append(str(entry["rid"]))
+        return result
+
+    def _erase_one(self, tenant_id: str, invoice_id: str, contact_id: str, by: str) -> tuple[Erasure, bool] | None:
+        """The erasure and whether it was written now (False: erased before),
+        or None: the invoice is gone or names the contact no more."""
+        for _ in range(MAX_NUMBER_ATTEMPTS):
+            invoice = self._store.get(tenant_id, invoice_id)
+            if invoice is None or contact_id not in invoice.contact_ids:
+                return None
+            now = self._clock()
+            erasure = erase(invoice, contact_id, by=by, at=now)
+            if contact_id in invoice.erased_contact_ids:
+                return erasure, False
+            change = erasure_entry(invoice, erasure, by=by, at=now)
+            try:
+                self._store.update(invoice, erasure.after, by=by, write=InvoiceWrite(change=change))
+            except PreconditionFailed:
+                continue  # changed meanwhile: erase from what it is now
+            return erasure, True
+        raise Conflict("The invoice keeps changing; please erase again.")
 
     # ---- rules ----
 

@@ -17,12 +17,16 @@ a history event (HIS-2), and a check that the contacts it names still exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.invoices.erasure import scrubbed_changes
 from chalicelib.domain.invoices.models import Invoice
 from chalicelib.domain.invoices.ports import InvoiceWrite
+from chalicelib.domain.records.changelog import ChangeEntry
 from chalicelib.domain.records.history import HistoryEvent
 from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.errors import FieldError, ValidationFailed
@@ -32,7 +36,7 @@ from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
 from chalicelib.storage.dynamo.table import Check, Put, SortKey, Update
 from chalicelib.storage.invoices.catalogue import stock_ops, usage_ops
 from chalicelib.storage.invoices.settings import claim_ops
-from chalicelib.storage.records.changelog import change_ops
+from chalicelib.storage.records.changelog import change_entry_op, change_ops
 from chalicelib.storage.records.history import event_op
 
 
@@ -66,6 +70,16 @@ def _logged(invoice: Invoice | None) -> dict[str, Any] | None:
     return invoice.model_dump(mode="json", exclude={"tenant_id"}) if invoice else None
 
 
+# The change-log entry of the write under way instead of its diff (an
+# erasure's diff would log the erased values); per thread, as side_ops
+# runs inside IndexedStore.update.
+_CHANGE_INSTEAD: ContextVar[ChangeEntry | None] = ContextVar("invoice_change_instead", default=None)
+# A deleted invoice's contacts: its change log outlives it and names them (erasure).
+DELETED_NAMING = "deleted#contact#"
+# Items per transaction when an erasure rewrites change-log entries and mails.
+SCRUB_BATCH = 25
+
+
 class InvoiceStore(IndexedStore[Invoice]):
     kind = "invoice"
     model = Invoice
@@ -88,6 +102,7 @@ class InvoiceStore(IndexedStore[Invoice]):
             "currency": invoice.currency,
             "issue_date": invoice.issue_date.isoformat(),
             "due_date": invoice.due_date.isoformat(),
+            "erased_contact_ids": invoice.erased_contact_ids,
         }
         sk = keys.invoice_by_issue(invoice.issue_date.isoformat(), invoice.id)
         entries: dict[EntryKey, Item] = {}
@@ -103,8 +118,26 @@ class InvoiceStore(IndexedStore[Invoice]):
         invoice = after or before
         assert invoice is not None
         tenant = invoice.tenant_id
+        instead = _CHANGE_INSTEAD.get()
+        logged = (
+            [change_entry_op(tenant, instead)]
+            if instead is not None
+            else change_ops(tenant, "invoice", invoice.id, _logged(before), _logged(after), by=by, at=at)
+        )
+        deleted_naming = []
+        if after is None and before is not None:
+            roles = {"client": before.client_id, "consignee": before.consignee_id}
+            for contact_id in before.contact_ids:
+                entry = {
+                    "pk": self.facet(tenant, DELETED_NAMING + contact_id),
+                    "sk": before.id,
+                    "rid": before.id,
+                    "roles": [role for role, cid in roles.items() if cid == contact_id],
+                }
+                deleted_naming.append(Put(entry, must_not_exist=False))
         return [
-            *change_ops(tenant, "invoice", invoice.id, _logged(before), _logged(after), by=by, at=at),
+            *logged,
+            *deleted_naming,
             *usage_ops(tenant, "tax", before.tax_ids if before else [], after.tax_ids if after else []),
             *usage_ops(tenant, "product", before.product_ids if before else [], after.product_ids if after else []),
         ]
@@ -148,7 +181,11 @@ class InvoiceStore(IndexedStore[Invoice]):
         self, before: Invoice, after: Invoice, *, by: str | None, extra: Any = (), write: InvoiceWrite | None = None
     ) -> Invoice:
         ops = [*self._write_ops(before, after, write), *self._contact_checks(before, after), *extra]
-        return super().update(before, after, by=by, extra=ops)
+        token = _CHANGE_INSTEAD.set(write.change if write is not None else None)
+        try:
+            return super().update(before, after, by=by, extra=ops)
+        finally:
+            _CHANGE_INSTEAD.reset(token)
 
     def delete(  # type: ignore[override]
         self, record: Invoice, *, by: str | None, at: Any, extra: Any = (), write: InvoiceWrite | None = None
@@ -206,3 +243,38 @@ class InvoiceStore(IndexedStore[Invoice]):
         except Conflict:
             return False
         return True
+
+    # ---- erasure (GDPR) ----
+
+    def scrub(self, tenant_id: str, invoice_id: str, values: Mapping[str, Any], *, mail_to: str | None) -> int:
+        puts: list[Any] = []
+        for item in self._all(keys.change_log(tenant_id, "invoice", invoice_id), keys.CHANGE_PREFIX):
+            changes = scrubbed_changes(json.loads(item.get("changes") or "[]"), values)
+            if changes is not None:
+                text = json.dumps(changes, separators=(",", ":"), ensure_ascii=False)
+                puts.append(Put({**item, "changes": text}, must_not_exist=False))
+        if mail_to is not None:
+            for item in self._all(keys.invoice(tenant_id, invoice_id)["pk"], keys.MAIL_PREFIX):
+                if item.get("to") != mail_to:
+                    puts.append(Put({**item, "to": mail_to}, must_not_exist=False))
+        for start in range(0, len(puts), SCRUB_BATCH):
+            self._table.transact(puts[start : start + SCRUB_BATCH])
+        return len(puts)
+
+    def deleted_naming(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
+        return [
+            {"rid": e["rid"], "roles": list(e.get("roles") or [])}
+            for e in self.entries(tenant_id, DELETED_NAMING + contact_id)
+        ]
+
+    def _all(self, partition: str, prefix: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = self._table.query(
+                partition, sort=SortKey.begins_with(prefix), page=PageRequest(limit=200, after=after), consistent=True
+            )
+            found += page.items
+            if page.after is None:
+                return found
+            after = page.after

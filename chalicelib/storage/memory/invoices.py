@@ -19,9 +19,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.domain.invoices.erasure import scrubbed_changes
 from chalicelib.domain.invoices.models import Invoice, InvoiceSettings, Product, Tax
 from chalicelib.domain.invoices.ports import Attachment, CounterMoved, InvoiceWrite, NumberTaken
-from chalicelib.domain.records.changelog import ChangeEntry, change_entry
+from chalicelib.domain.records.changelog import ChangeEntry, FieldChange, change_entry
 from chalicelib.domain.records.history import HistoryEvent
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -40,6 +41,8 @@ class InvoiceDb:
     mails: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     history: list[HistoryEvent] = field(default_factory=list)
     changes: list[ChangeEntry] = field(default_factory=list)
+    # (tenant, contact id) -> deleted invoices that named it: [{"rid", "roles"}]
+    deleted_naming: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
     settings: dict[str, InvoiceSettings] = field(default_factory=dict)
     # (tenant, contact id) -> exists; None: every contact exists
     contact_exists: Callable[[str, str], bool] | None = None
@@ -57,7 +60,14 @@ def _entry(invoice: Invoice) -> Entry:
         "currency": invoice.currency,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
+        "erased_contact_ids": invoice.erased_contact_ids,
     }
+
+
+def _roles(invoice: Invoice, contact_id: str) -> list[str]:
+    return [
+        role for role, cid in (("client", invoice.client_id), ("consignee", invoice.consignee_id)) if cid == contact_id
+    ]
 
 
 def _facets(invoice: Invoice) -> list[str]:
@@ -130,11 +140,18 @@ class MemoryInvoiceStore:
                 if item is not None:
                     table[(tenant, item_id)] = item.model_copy(update={"in_use": item.in_use + delta})  # type: ignore[index]
         logged = [i.model_dump(mode="json", exclude={"tenant_id"}) if i else None for i in (before, after)]
-        entry = change_entry("invoice", invoice.id, logged[0], logged[1], by=by, at=at)
+        if write is not None and write.change is not None:
+            entry: ChangeEntry | None = write.change
+        else:
+            entry = change_entry("invoice", invoice.id, logged[0], logged[1], by=by, at=at)
         if entry is not None:
             db.changes.append(entry)
         if after is None:
             db.invoices.pop((tenant, invoice.id), None)
+            for contact_id in invoice.contact_ids:
+                db.deleted_naming.setdefault((tenant, contact_id), []).append(
+                    {"rid": invoice.id, "roles": _roles(invoice, contact_id)}
+                )
         else:
             db.invoices[(tenant, invoice.id)] = after
 
@@ -222,6 +239,30 @@ class MemoryInvoiceStore:
             mail.update({"status": "sent", "sent_at": at.isoformat(), "history_event_id": history.id})
             self.db.history.append(history)
             return True
+
+    # ---- erasure (GDPR) ----
+
+    def scrub(self, tenant_id: str, invoice_id: str, values: Mapping[str, Any], *, mail_to: str | None) -> int:
+        rewritten = 0
+        with self.db.lock:
+            for index, entry in enumerate(self.db.changes):
+                if entry.entity != "invoice" or entry.record_id != invoice_id:
+                    continue
+                changes = scrubbed_changes([c.model_dump(mode="json") for c in entry.changes], values)
+                if changes is not None:
+                    self.db.changes[index] = entry.model_copy(
+                        update={"changes": [FieldChange.model_validate(c) for c in changes]}
+                    )
+                    rewritten += 1
+            for (tenant, invoice, _), mail in self.db.mails.items():
+                if (tenant, invoice) == (tenant_id, invoice_id) and mail_to is not None and mail.get("to") != mail_to:
+                    mail["to"] = mail_to
+                    rewritten += 1
+        return rewritten
+
+    def deleted_naming(self, tenant_id: str, contact_id: str) -> list[Entry]:
+        with self.db.lock:
+            return [dict(e) for e in self.db.deleted_naming.get((tenant_id, contact_id), [])]
 
     # ---- the change log (the ChangeLogStore port) ----
 
