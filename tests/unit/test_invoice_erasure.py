@@ -82,7 +82,7 @@ def test_a_clients_invoices_are_kept_without_its_personal_data(w: World) -> None
     result = w.invoices.anonymise_contact(ADMIN, client.id)
 
     assert sorted(result.anonymised) == sorted([billed.id, draft.id, shipped.id])
-    assert result.already == [] and result.deleted == []
+    assert result.already == [] and result.formerly == []
     kept = everything_kept(w)
     for text in PERSONAL:
         assert text not in kept, text
@@ -156,7 +156,7 @@ def test_deleted_invoices_change_logs_are_scrubbed_too(w: World) -> None:
     w.invoices.delete(ADMIN, gone.id, expected_version=1)
     assert "Müller GmbH" in everything_kept(w)
     result = w.invoices.anonymise_contact(ADMIN, client.id)
-    assert result.deleted == [gone.id] and result.anonymised == []
+    assert result.formerly == [gone.id] and result.anonymised == []
     log = json.dumps([c.model_dump(mode="json") for c in w.db.changes], ensure_ascii=False)
     assert "Königstr. 1" not in log and "[erased]" in log
     # Only the consignee's part: the client of that invoice was someone else.
@@ -190,3 +190,16 @@ def test_only_admins_or_the_system_erase(w: World) -> None:
     # Another tenant's erasure finds nothing here.
     assert w.invoices.anonymise_contact(principal("admin", Role.ADMIN, tenant="t2"), client.id).anonymised == []
     assert "Müller GmbH" in everything_kept(w)
+
+
+def test_a_draft_that_named_the_contact_once_has_its_log_scrubbed(w: World) -> None:
+    client = w.contacts.add(email="anna@example.de")
+    other = someone_else(w)
+    draft = w.invoices.create(ADMIN, Tenant(), new_invoice(client.id))
+    w.invoices.update(ADMIN, draft.id, InvoiceChanges(client_id=other.id), expected_version=1)
+    assert "Königstr. 1" in everything_kept(w)  # the log of the change names the old client
+    result = w.invoices.anonymise_contact(ADMIN, client.id)
+    assert result.anonymised == [] and result.formerly == [draft.id]
+    assert "Königstr. 1" not in everything_kept(w) and "Müller" not in everything_kept(w)
+    current = w.store.get(TENANT, draft.id)
+    assert current is not None and current.client_name == "Other AG"  # the invoice itself is someone else's

@@ -47,7 +47,8 @@ class InvoiceErasureResult:
 
     anonymised: list[str] = field(default_factory=list)  # live invoices rewritten now
     already: list[str] = field(default_factory=list)  # erased earlier (scrubbed again: idempotent)
-    deleted: list[str] = field(default_factory=list)  # deleted invoices whose change logs were scrubbed
+    # invoices that named it once (deleted, or client/consignee changed) whose change logs were scrubbed
+    formerly: list[str] = field(default_factory=list)
     documents_dropped: int = 0
 
 
@@ -94,8 +95,10 @@ def erasure_entry(before: Invoice, erasure: Erasure, *, by: str, at: datetime) -
 
 
 def erased_values(roles: list[str], language: str = "en") -> tuple[dict[str, Any], str | None]:
-    """The replacement values of a deleted invoice's change log, by the roles
-    the contact had on it (its language is gone with it: English)."""
+    """The replacement values in the change log of an invoice that named the
+    contact once, by the roles it had (a deleted invoice's language is gone
+    with it: English). Every value of those fields in that log is replaced:
+    which were the contact's is not known any more."""
     text = PLACEHOLDER.get(language, PLACEHOLDER["en"])
     address = {"street": text, "city": "", "state": "", "zip": "", "country": ""}
     values: dict[str, Any] = {}

@@ -175,9 +175,10 @@ class InvoiceStore(Protocol):
         recipient too. Idempotent; the number of items rewritten."""
         ...
 
-    def deleted_naming(self, tenant_id: str, contact_id: str) -> builtins.list[Entry]:
-        """Deleted invoices that named the contact (their change logs outlive
-        them): ``{"rid": <invoice id>, "roles": ["client"|"consignee", ...]}``."""
+    def formerly_naming(self, tenant_id: str, contact_id: str) -> builtins.list[Entry]:
+        """Invoices that named the contact and no longer do (deleted, or their
+        client or consignee changed): their change logs still name it.
+        ``{"rid": <invoice id>, "role": "client"|"consignee"}``, one per role."""
         ...
 
 

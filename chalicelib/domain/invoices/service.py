@@ -520,11 +520,12 @@ class Invoices:
             if self._pdfs is not None:
                 self._pdfs.forget(tenant_id, invoice_id)
                 result.documents_dropped += 1
-        # Deleted invoices are gone with their PDFs; their change logs outlive them.
-        for entry in self._store.deleted_naming(tenant_id, contact_id):
-            values, mail_to = erased_values(entry.get("roles") or ["client", "consignee"])
+        # Invoices that named it once (deleted, or re-pointed while drafts): their change logs still do.
+        for entry in self._store.formerly_naming(tenant_id, contact_id):
+            values, mail_to = erased_values([str(entry["role"])])
             self._store.scrub(tenant_id, str(entry["rid"]), values, mail_to=mail_to)
-            result.deleted.append(str(entry["rid"]))
+            if entry["rid"] not in result.formerly:
+                result.formerly.append(str(entry["rid"]))
         return result
 
     def _erase_one(self, tenant_id: str, invoice_id: str, contact_id: str, by: str) -> tuple[Erasure, bool] | None:

@@ -93,8 +93,8 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (newest first; sk=<issue date>#<id>)      (facets: all, status#<s>, contact#<cid> (client or consignee),
                                               deal#<id>, currency#<code>); entries in the invoice's transaction,
                                               carrying the filterable and access attributes
-  deleted invoices naming a contact -> table  pk=T#t#IX#deleted#contact#<cid>, sk=<invoice id>  (roles; written
-                                              in the delete: their change logs outlive them, GDPR erasure)
+  invoices that no longer name a    -> table   pk=T#t#IX#formerly#contact#<cid>, sk=<invoice id>#<role>  (written
+    contact (deleted, re-pointed)             in that write: their change logs still name it; GDPR erasure)
   a tenant's taxes                 -> table   pk=T#t#TAXES, sk begins_with TAX#  (in_use counter)
   a tenant's products, by creation -> table   pk=T#t#PRODUCTS, sk begins_with PRODUCT#  (in_use counter, stock)
   web form by id                   -> table   pk=T#t#WEBFORM#<id>, sk=META

@@ -74,8 +74,9 @@ def _logged(invoice: Invoice | None) -> dict[str, Any] | None:
 # erasure's diff would log the erased values); per thread, as side_ops
 # runs inside IndexedStore.update.
 _CHANGE_INSTEAD: ContextVar[ChangeEntry | None] = ContextVar("invoice_change_instead", default=None)
-# A deleted invoice's contacts: its change log outlives it and names them (erasure).
-DELETED_NAMING = "deleted#contact#"
+# Contacts an invoice named and no longer does (deleted, or client or consignee
+# changed): its change log still names them, which an erasure must find.
+FORMERLY_NAMING = "formerly#contact#"
 # Items per transaction when an erasure rewrites change-log entries and mails.
 SCRUB_BATCH = 25
 
@@ -124,20 +125,17 @@ class InvoiceStore(IndexedStore[Invoice]):
             if instead is not None
             else change_ops(tenant, "invoice", invoice.id, _logged(before), _logged(after), by=by, at=at)
         )
-        deleted_naming = []
-        if after is None and before is not None:
+        formerly = []
+        if before is not None:
+            still = set(after.contact_ids) if after is not None else set()
             roles = {"client": before.client_id, "consignee": before.consignee_id}
-            for contact_id in before.contact_ids:
-                entry = {
-                    "pk": self.facet(tenant, DELETED_NAMING + contact_id),
-                    "sk": before.id,
-                    "rid": before.id,
-                    "roles": [role for role, cid in roles.items() if cid == contact_id],
-                }
-                deleted_naming.append(Put(entry, must_not_exist=False))
+            for role, contact_id in roles.items():
+                if contact_id and contact_id not in still:
+                    pk, sk = self.facet(tenant, FORMERLY_NAMING + contact_id), f"{before.id}#{role}"
+                    formerly.append(Put({"pk": pk, "sk": sk, "rid": before.id, "role": role}, must_not_exist=False))
         return [
             *logged,
-            *deleted_naming,
+            *formerly,
             *usage_ops(tenant, "tax", before.tax_ids if before else [], after.tax_ids if after else []),
             *usage_ops(tenant, "product", before.product_ids if before else [], after.product_ids if after else []),
         ]
@@ -261,11 +259,8 @@ class InvoiceStore(IndexedStore[Invoice]):
             self._table.transact(puts[start : start + SCRUB_BATCH])
         return len(puts)
 
-    def deleted_naming(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
-        return [
-            {"rid": e["rid"], "roles": list(e.get("roles") or [])}
-            for e in self.entries(tenant_id, DELETED_NAMING + contact_id)
-        ]
+    def formerly_naming(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
+        return [{"rid": e["rid"], "role": e["role"]} for e in self.entries(tenant_id, FORMERLY_NAMING + contact_id)]
 
     def _all(self, partition: str, prefix: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []

@@ -41,8 +41,8 @@ class InvoiceDb:
     mails: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     history: list[HistoryEvent] = field(default_factory=list)
     changes: list[ChangeEntry] = field(default_factory=list)
-    # (tenant, contact id) -> deleted invoices that named it: [{"rid", "roles"}]
-    deleted_naming: dict[tuple[str, str], list[Entry]] = field(default_factory=dict)
+    # (tenant, contact id) -> {(invoice id, role)}: invoices that named it and no longer do
+    formerly_naming: dict[tuple[str, str], set[tuple[str, str]]] = field(default_factory=dict)
     settings: dict[str, InvoiceSettings] = field(default_factory=dict)
     # (tenant, contact id) -> exists; None: every contact exists
     contact_exists: Callable[[str, str], bool] | None = None
@@ -62,12 +62,6 @@ def _entry(invoice: Invoice) -> Entry:
         "due_date": invoice.due_date.isoformat(),
         "erased_contact_ids": invoice.erased_contact_ids,
     }
-
-
-def _roles(invoice: Invoice, contact_id: str) -> list[str]:
-    return [
-        role for role, cid in (("client", invoice.client_id), ("consignee", invoice.consignee_id)) if cid == contact_id
-    ]
 
 
 def _facets(invoice: Invoice) -> list[str]:
@@ -146,12 +140,13 @@ class MemoryInvoiceStore:
             entry = change_entry("invoice", invoice.id, logged[0], logged[1], by=by, at=at)
         if entry is not None:
             db.changes.append(entry)
+        if before is not None:
+            still = set(after.contact_ids) if after is not None else set()
+            for role, contact_id in (("client", before.client_id), ("consignee", before.consignee_id)):
+                if contact_id and contact_id not in still:
+                    db.formerly_naming.setdefault((tenant, contact_id), set()).add((before.id, role))
         if after is None:
             db.invoices.pop((tenant, invoice.id), None)
-            for contact_id in invoice.contact_ids:
-                db.deleted_naming.setdefault((tenant, contact_id), []).append(
-                    {"rid": invoice.id, "roles": _roles(invoice, contact_id)}
-                )
         else:
             db.invoices[(tenant, invoice.id)] = after
 
@@ -260,9 +255,10 @@ class MemoryInvoiceStore:
                     rewritten += 1
         return rewritten
 
-    def deleted_naming(self, tenant_id: str, contact_id: str) -> list[Entry]:
+    def formerly_naming(self, tenant_id: str, contact_id: str) -> list[Entry]:
         with self.db.lock:
-            return [dict(e) for e in self.db.deleted_naming.get((tenant_id, contact_id), [])]
+            found = sorted(self.db.formerly_naming.get((tenant_id, contact_id), set()))
+        return [{"rid": rid, "role": role} for rid, role in found]
 
     # ---- the change log (the ChangeLogStore port) ----
 
