@@ -500,3 +500,71 @@ def test_settings_validate_vat_id_iban_bic_and_take_a_logo(api: Api, tenant: Ten
     assert response.status_code == 415
     assert api.call("DELETE", "/v1/settings/invoices/logo", headers=bearer(token))[0] == 204
     assert api.call("GET", "/v1/settings/invoices/logo", headers=bearer(token))[0] == 404
+
+
+def test_erasing_a_contact_keeps_its_invoices_without_its_data(
+    api: Api, setup: dict[str, Any], run_documents: Any, run_jobs: Any
+) -> None:
+    """GDPR (issue 18) over the DynamoDB and S3 adapters: after
+    ``anonymise_contact`` no invoice item (record, index entries, change log,
+    mails) holds the client's name, address or e-mail, its PDF renders again
+    anonymised, and the contact can be deleted."""
+    import json
+
+    from pypdf import PdfReader
+
+    from chalicelib.bootstrap import container
+    from chalicelib.config import get_settings
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.dynamo import keys
+    from chalicelib.storage.dynamo.aws import client as aws_client
+    from chalicelib.storage.dynamo.table import Table
+
+    token, client, tenant_id = setup["token"], setup["client"], setup["tenant_id"]
+    invoice = create(api, token, "/v1/invoices", invoice_body(client["id"], setup["tax"]["id"]))
+    path = f"/v1/invoices/{invoice['id']}"
+    assert api.call("PATCH", path, {"notes": "Danke"}, headers=bearer(token, **{"If-Match": '"1"'}))[0] == 200
+    assert api.call("POST", f"{path}/send", {}, headers=bearer(token))[0] == 202
+    assert run_documents()["failures"] == [] and run_jobs()["failures"] == []
+    gone = create(api, token, "/v1/invoices", invoice_body(client["id"], setup["tax"]["id"]))
+    assert api.call("DELETE", f"/v1/invoices/{gone['id']}", headers=bearer(token))[0] == 204
+    personal = ("Müller GmbH", "Königstr. 1", "anna@example.de")
+    # The partitions' prefixes (keys of a one-letter id, without it).
+    invoice_partitions = (
+        keys.invoice(tenant_id, "X")["pk"][:-1],
+        keys.change_log(tenant_id, "invoice", "X")[:-1],
+        keys.invoice_facet(tenant_id, "X")[:-1],
+    )
+
+    def invoice_items_naming_the_contact() -> list[str]:
+        return [
+            f"{item['pk']} {item['sk']}"
+            for item in Table().scan()
+            if str(item["pk"]).startswith(invoice_partitions)
+            and any(text in json.dumps(item, default=str, ensure_ascii=False) for text in personal)
+        ]
+
+    assert len(invoice_items_naming_the_contact()) > 5
+
+    result = container().invoices.anonymise_contact(tenant_id, client["id"])
+
+    assert result.anonymised == [invoice["id"]] and result.formerly == [gone["id"]]
+    assert invoice_items_naming_the_contact() == []
+    prefix = tenant_object_key(tenant_id, "invoices", invoice["id"]) + "/"
+    listed = aws_client("s3").list_objects_v2(Bucket=get_settings().bucket_name, Prefix=prefix)
+    assert listed.get("KeyCount", 0) == 0  # the PDF that named the client is gone
+    status, kept, _ = api.call("GET", path, headers=bearer(token))
+    assert status == 200 and kept["number"] == "INV0000001" and kept["status"] == "billed"
+    assert kept["client_name"] == "[gelöscht]" and kept["sent_to"] == "[gelöscht]"
+    assert kept["totals"] == invoice["totals"] and kept["billing_address"]["country"] == "DE"
+    changes = api.call("GET", f"{path}/changes", headers=bearer(token))[1]["items"]
+    assert "erased_contact_ids" in [c["field"] for c in changes[0]["changes"]]
+    # The PDF renders again, anonymised.
+    assert api.call("GET", f"{path}/pdf", headers=bearer(token))[0] == 202
+    assert run_documents()["failures"] == []
+    status, _, headers = api.call("GET", f"{path}/pdf", headers=bearer(token))
+    assert status == 302
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(s3_object(headers["location"]))).pages)
+    assert "[gelöscht]" in text and "Müller" not in text and "INV0000001" in text
+    # The invoices no longer hold the contact: the erasure can delete it.
+    assert api.call("DELETE", f"/v1/contacts/{client['id']}", headers=bearer(token))[0] == 204
