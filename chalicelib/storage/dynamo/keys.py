@@ -93,8 +93,9 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (newest first; sk=<issue date>#<id>)      (facets: all, status#<s>, contact#<cid> (client or consignee),
                                               deal#<id>, currency#<code>); entries in the invoice's transaction,
                                               carrying the filterable and access attributes
-  invoices that no longer name a    -> table   pk=T#t#IX#formerly#contact#<cid>, sk=<invoice id>#<role>  (written
-    contact (deleted, re-pointed)             in that write: their change logs still name it; GDPR erasure)
+  invoices that no longer name a    -> table   pk=T#t#INVFORMER#<cid>, sk=INV#<invoice id>#<role>  (written in
+    contact (deleted, re-pointed)             that write: their change logs still name it; GDPR erasure. Not an
+                                              index entry: no record derives it, a reindex must keep it)
   a tenant's taxes                 -> table   pk=T#t#TAXES, sk begins_with TAX#  (in_use counter)
   a tenant's products, by creation -> table   pk=T#t#PRODUCTS, sk begins_with PRODUCT#  (in_use counter, stock)
   web form by id                   -> table   pk=T#t#WEBFORM#<id>, sk=META
@@ -539,6 +540,17 @@ def invoice_facet(tenant_id: str, facet: str) -> str:
 
 def invoice_by_issue(issue_date: str, invoice_id: str) -> str:
     return f"{issue_date}#{_key_part(invoice_id)}"
+
+
+def invoice_formerly_naming(tenant_id: str, contact_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}INVFORMER#{_key_part(contact_id)}"
+
+
+FORMERLY_PREFIX = "INV#"
+
+
+def invoice_formerly_entry(invoice_id: str, role: str) -> str:
+    return f"{FORMERLY_PREFIX}{_key_part(invoice_id)}#{_key_part(role)}"
 
 
 def taxes(tenant_id: str) -> str:

@@ -74,9 +74,6 @@ def _logged(invoice: Invoice | None) -> dict[str, Any] | None:
 # erasure's diff would log the erased values); per thread, as side_ops
 # runs inside IndexedStore.update.
 _CHANGE_INSTEAD: ContextVar[ChangeEntry | None] = ContextVar("invoice_change_instead", default=None)
-# Contacts an invoice named and no longer does (deleted, or client or consignee
-# changed): its change log still names them, which an erasure must find.
-FORMERLY_NAMING = "formerly#contact#"
 # Items per transaction when an erasure rewrites change-log entries and mails.
 SCRUB_BATCH = 25
 
@@ -131,7 +128,11 @@ class InvoiceStore(IndexedStore[Invoice]):
             roles = {"client": before.client_id, "consignee": before.consignee_id}
             for role, contact_id in roles.items():
                 if contact_id and contact_id not in still:
-                    pk, sk = self.facet(tenant, FORMERLY_NAMING + contact_id), f"{before.id}#{role}"
+                    # Its change log still names the contact: an erasure must find it (keys.py).
+                    pk, sk = (
+                        keys.invoice_formerly_naming(tenant, contact_id),
+                        keys.invoice_formerly_entry(before.id, role),
+                    )
                     formerly.append(Put({"pk": pk, "sk": sk, "rid": before.id, "role": role}, must_not_exist=False))
         return [
             *logged,
@@ -260,7 +261,8 @@ class InvoiceStore(IndexedStore[Invoice]):
         return len(puts)
 
     def formerly_naming(self, tenant_id: str, contact_id: str) -> list[dict[str, Any]]:
-        return [{"rid": e["rid"], "role": e["role"]} for e in self.entries(tenant_id, FORMERLY_NAMING + contact_id)]
+        found = self._all(keys.invoice_formerly_naming(tenant_id, contact_id), keys.FORMERLY_PREFIX)
+        return [{"rid": e["rid"], "role": e["role"]} for e in found]
 
     def _all(self, partition: str, prefix: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
