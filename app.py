@@ -17,6 +17,8 @@ from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
 from chalicelib.handlers.jobs import status as job_status
+from chalicelib.handlers.mailing import bounces as mailing_bounces
+from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
@@ -51,6 +53,8 @@ for blueprint in (
     voip,
     twilio_webhooks,
     call_events,
+    mailings,
+    mailing_bounces,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

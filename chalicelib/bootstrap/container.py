@@ -33,6 +33,7 @@ from chalicelib.domain.identity.tenants import Tenants
 from chalicelib.domain.identity.users import Users
 from chalicelib.domain.jobs.housekeeping import Housekeeping
 from chalicelib.domain.jobs.service import BackgroundJobs
+from chalicelib.domain.mailing.service import Mailings
 from chalicelib.domain.notifications.service import Notifier
 from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
@@ -524,3 +525,66 @@ class Container:
     @cached_property
     def call_log(self) -> CallLog:
         return CallLog(self.call_store, self.recording_blobs)
+
+    # ---- mass mailing (ADM-2) and GDPR ----
+
+    @cached_property
+    def mailing_store(self) -> Any:
+        from chalicelib.storage.mailing import DynamoMailingStore
+
+        return DynamoMailingStore()
+
+    @cached_property
+    def suppressions(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSuppressions
+
+        return DynamoSuppressions()
+
+    @cached_property
+    def send_windows(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSendWindows
+
+        return DynamoSendWindows()
+
+    @cached_property
+    def mass_mailer(self) -> Any:
+        from chalicelib.storage.mailing import SesMassMailer
+
+        return SesMassMailer(self.settings.mail_from, self.settings.mail_configuration_set)
+
+    @cached_property
+    def mailing_sleep(self) -> Any:
+        """How a chunk waits for the next second's sending slots (tests override it)."""
+        import time
+
+        return time.sleep
+
+    @cached_property
+    def mailing_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def mailings(self) -> Mailings:
+        from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
+        from chalicelib.storage.mailing import (
+            ContactsForMailing,
+            CustomFieldsForMailing,
+            FilesForMailing,
+            HistoryForMailing,
+        )
+
+        return Mailings(
+            self.mailing_store,
+            self.suppressions,
+            self.send_windows,
+            self.mass_mailer,
+            ContactsForMailing(lambda: self.contacts),
+            FilesForMailing(lambda: self.files),
+            HistoryForMailing(self.history_store),
+            CustomFieldsForMailing(lambda: self.custom_fields),
+            self.job_queue,
+            UnsubscribeTokens(self.cursor_codec),
+            public_url=self.settings.public_url,
+            clock=self.mailing_clock,
+            sleep=self.mailing_sleep,
+        )

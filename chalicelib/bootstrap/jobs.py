@@ -12,6 +12,7 @@ from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deli
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
 from chalicelib.domain.forms.submission import FormSubmission
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
+from chalicelib.domain.mailing.models import MailingChunk
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
@@ -49,6 +50,8 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
+    # Mass mailing (ADM-2): one chunk of recipients, checkpointed; it queues the next.
+    "mailing.chunk": (MailingChunk, lambda c, job: c.mailings.run_chunk(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
 }
 
