@@ -119,13 +119,16 @@ ROLES: dict[str, Role] = {
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
     ),
-    # The jobs consumer: cascades, bulk changes, e-mails, purges.
+    # The jobs consumer: cascades, bulk changes, e-mails, purges, mailings. It
+    # reads the cursor key to sign mailings' unsubscribe links (the cursor
+    # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
         objects={"tenant": OBJECT_RW},
         list_bucket=True,
         sends_to=("jobs",),
         send_email=True,
+        secrets=("cursor",),
     ),
     # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
     # history event, copy recordings under the tenant, ask Twilio for prices.
@@ -137,6 +140,8 @@ ROLES: dict[str, Role] = {
         sends_to=("jobs", "calls"),
         secret_prefixes={"twilio": SECRET_READ},
     ),
+    # SES bounce and complaint events (ADM-2): read and put suppression items, nothing else.
+    "bounces": Role(table=("dynamodb:GetItem", "dynamodb:PutItem")),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
@@ -190,6 +195,8 @@ FUNCTIONS: dict[str, Function] = {
     # minute covers an hour-long recording); concurrency well above the calls
     # a small team takes at once.
     "calls": Function(role="calls", timeout=60, memory=512, consumes="calls", max_concurrency=5),
+    # SES bounce/complaint events: a put per address; a burst after a big mailing needs no more than two at once.
+    "bounces": Function(role="bounces", timeout=30, memory=256, consumes="bounces", max_concurrency=2),
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
@@ -232,3 +239,18 @@ API_BURST_LIMIT = 100
 API_5XX_RATE = 0.02
 # A message older than this on a main queue means the consumer is stuck or overrun.
 QUEUE_AGE_ALARM_SECONDS = 15 * 60
+
+
+# ---- mass mailing's bounces and complaints (ADM-2) ----
+
+
+@dataclass(frozen=True)
+class MailEvents:
+    """An SES configuration set (every mass mail is sent in it) publishing
+    these event types to an SNS topic, subscribed by this SQS queue."""
+
+    queue: str
+    events: tuple[str, ...]
+
+
+MAIL_EVENTS = MailEvents(queue="bounces", events=("BOUNCE", "COMPLAINT"))

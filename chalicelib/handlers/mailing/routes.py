@@ -131,6 +131,7 @@ def get_mailing(mailing_id: str, call: Call) -> MailingView:
     tag=TAG,
     response=MailingView,
     errors=(404, 409),
+    not_idempotent="Naturally idempotent: cancelling a cancelled mailing answers it unchanged.",
 )
 def cancel_mailing(mailing_id: str, call: Call) -> MailingView:
     return MailingView.of(container().mailings.cancel(call.caller, mailing_id))
