@@ -12,6 +12,7 @@ from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
+from chalicelib.handlers.gdpr import routes as gdpr
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
@@ -55,6 +56,7 @@ for blueprint in (
     call_events,
     mailings,
     mailing_bounces,
+    gdpr,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

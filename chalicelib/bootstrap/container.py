@@ -588,3 +588,30 @@ class Container:
             clock=self.mailing_clock,
             sleep=self.mailing_sleep,
         )
+
+    @cached_property
+    def gdpr_jobs(self) -> Any:
+        from chalicelib.storage.gdpr import DynamoGdprJobs
+
+        return DynamoGdprJobs()
+
+    @cached_property
+    def gdpr_files(self) -> Any:
+        from chalicelib.storage.gdpr import S3ExportFiles
+
+        return S3ExportFiles()
+
+    @cached_property
+    def gdpr(self) -> Any:
+        from chalicelib.bootstrap.gdpr import erasers, exporters
+        from chalicelib.domain.gdpr.service import Gdpr
+        from chalicelib.storage.gdpr import ContactsExist
+
+        return Gdpr(
+            self.gdpr_jobs,
+            self.gdpr_files,
+            ContactsExist(self.contact_store),
+            self.job_queue,
+            exporters(self),
+            erasers(self),
+        )

@@ -157,6 +157,12 @@ class DynamoMailingStore:
         )
         return Slice([RecipientResult.model_validate(i) for i in found.items], found.after)
 
+    def results_for_contact(self, tenant_id: str, contact_id: str) -> list[RecipientResult]:
+        found = self._table.query(
+            keys.mailing_results_of_contact(tenant_id, contact_id), index=GSI1, page=PageRequest(limit=200)
+        )
+        return [RecipientResult.model_validate(i) for i in found.items]
+
     def forget_contact(self, tenant_id: str, contact_id: str) -> int:
         partition = keys.mailing_results_of_contact(tenant_id, contact_id)
         gone = 0

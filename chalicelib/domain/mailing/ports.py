@@ -55,6 +55,10 @@ class MailingStore(Protocol):
         self, tenant_id: str, mailing_id: str, page: PageRequest, status: RecipientStatus | None
     ) -> Slice[RecipientResult]: ...
 
+    def results_for_contact(self, tenant_id: str, contact_id: str) -> list[RecipientResult]:
+        """A person's results in every mailing (GDPR export)."""
+        ...
+
     def forget_contact(self, tenant_id: str, contact_id: str) -> int:
         """Erase a person's results from every mailing (GDPR); how many went."""
         ...

@@ -111,6 +111,7 @@ Access patterns (one per line: pattern -> table/index, key condition):
   suppressed address               -> table   pk=T#t#SUPPRESS#<sha256(address)>, sk=ADDRESS  (never the address)
   sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
                                               tenant's rate; expires after an hour: keys.expiry_attributes)
+  GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -597,3 +598,10 @@ def suppression(tenant_id: str, digest: str) -> dict[str, str]:
 
 def send_window(tenant_id: str, second: int) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}SENDRATE#{second}", "sk": "W"}
+
+
+# ---- GDPR export and erasure (issue 18) ----
+
+
+def gdpr_job(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GDPR#{_key_part(job_id)}", "sk": "META"}

@@ -95,6 +95,9 @@ class MemoryMailingStore:
         more = len(found) > page.limit
         return Slice(items, {"contact_id": items[-1].contact_id} if more else None)
 
+    def results_for_contact(self, tenant_id: str, contact_id: str) -> list[RecipientResult]:
+        return [r[contact_id] for (t, _), r in self.results.items() if t == tenant_id and contact_id in r]
+
     def forget_contact(self, tenant_id: str, contact_id: str) -> int:
         gone = 0
         for (tenant, _), results in self.results.items():
