@@ -341,7 +341,10 @@ def test_table_actions_reach_the_table_and_its_indexes_only_and_no_request_scans
 def test_objects_only_under_the_declared_prefixes(resources):
     for kind, role in stack.ROLES.items():
         for statement in _policy_statements(resources[tpl.role_id(kind)]):
-            object_actions = [a for a in _as_list(statement["Action"]) if a.startswith("s3:") and a != "s3:ListBucket"]
+            bucket_actions = ("s3:ListBucket", "s3:ListBucketVersions")
+            object_actions = [
+                a for a in _as_list(statement["Action"]) if a.startswith("s3:") and a not in bucket_actions
+            ]
             if object_actions:
                 prefixes = {r["Fn::Sub"] for r in statement["Resource"]}
                 allowed = {"${Bucket.Arn}/" + stack.BUCKET_PREFIXES[p].prefix + "*" for p in role.objects}

@@ -103,6 +103,8 @@ class Role:
     # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
     secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
+    # s3:ListBucketVersions: GDPR erasure deletes every version of a person's objects.
+    list_versions: bool = False
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -112,7 +114,8 @@ ROLES: dict[str, Role] = {
     # records' objects, queue background work, sign cursors. No Scan, no mail.
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # exports/: presigned downloads of GDPR export ZIPs.
+        objects={"tenant": OBJECT_RW, "exports": ("s3:GetObject",)},
         list_bucket=True,
         sends_to=("jobs", "calls"),
         secrets=("cursor",),
@@ -124,8 +127,10 @@ ROLES: dict[str, Role] = {
     # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # GDPR (issue 18): export ZIPs under exports/; erasure removes every version of a person's objects.
+        objects={"tenant": OBJECT_RW + ("s3:DeleteObjectVersion",), "exports": OBJECT_RW + ("s3:DeleteObjectVersion",)},
         list_bucket=True,
+        list_versions=True,
         sends_to=("jobs",),
         send_email=True,
         secrets=("cursor",),

@@ -368,7 +368,8 @@ def role_policy(kind: str) -> list[Json]:
             _statement(f"Objects{to_cfn_resource_name(prefix_name)}", actions, [sub("${Bucket.Arn}/" + prefix + "*")])
         )
     if role.list_bucket:
-        statements.append(_statement("Bucket", ["s3:ListBucket"], [arn("Bucket")]))
+        bucket_actions = ["s3:ListBucket"] + (["s3:ListBucketVersions"] if role.list_versions else [])
+        statements.append(_statement("Bucket", bucket_actions, [arn("Bucket")]))
     if role.sends_to:
         statements.append(
             _statement(
