@@ -120,7 +120,9 @@ def test_preview_renders_for_one_recipient_and_says_if_they_are_suppressed(world
     world.recipients.add(person("t1", "c1", "Anna", "anna@example.de"))
     shown = world.service.preview(admin(), PreviewRequest(contact_id="c1", subject="Hi {{ first_name }}", body="B"))
     assert (shown.to, shown.subject, shown.suppressed) == ("anna@example.de", "Hi Anna", False)
-    assert "List-Unsubscribe" in shown.headers
+    assert shown.headers["List-Unsubscribe"] == "<https://crm.example/v1/unsubscribe/preview>"
+    with pytest.raises(NotFound):  # the preview's link unsubscribes nobody
+        world.service.unsubscribe("preview")
     world.suppressions.suppress("t1", address_digest("Anna@Example.de"), "unsubscribed", world.time.now)
     assert world.service.preview(admin(), PreviewRequest(contact_id="c1", subject="x", body="y")).suppressed
     assert world.mailer.sent == [] and world.queue.messages == []

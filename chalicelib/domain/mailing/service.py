@@ -69,6 +69,7 @@ CHUNK_SECONDS = 30
 # Re-read the mailing this often within a chunk, so a cancel stops it within seconds.
 CANCEL_CHECK_EVERY = 10
 UNSUBSCRIBE_PATH = "/v1/unsubscribe/"
+PREVIEW_TOKEN = "preview"
 
 
 def chunk_size(rate_per_second: int) -> int:
@@ -135,7 +136,9 @@ class Mailings:
         templates.render("subject", request.subject, templates.sample_context(fields))
         templates.render("body", request.body, templates.sample_context(fields))
         address = _primary(contact, "email")
-        mail = self._compose(principal.tenant_id, "preview", request.subject, request.body, contact, address, fields)
+        mail = self._compose(
+            principal.tenant_id, "preview", request.subject, request.body, contact, address, fields, preview=True
+        )
         return Preview(
             contact_id=contact.id,
             to=address,
@@ -339,8 +342,11 @@ class Mailings:
         contact: Contact,
         address: str | None,
         fields: dict[str, str],
+        *,
+        preview: bool = False,
     ) -> OutgoingMail:
-        token = self._tokens.issue(tenant_id, address or "", contact.id, mailing_id)
+        # A preview's link does nothing: whoever clicks it while checking the text must not unsubscribe the contact.
+        token = PREVIEW_TOKEN if preview else self._tokens.issue(tenant_id, address or "", contact.id, mailing_id)
         url = f"{self._public_url}{UNSUBSCRIBE_PATH}{token}"
         custom: dict[str, Any] = {}
         for field_id, value in contact.custom_fields.items():
