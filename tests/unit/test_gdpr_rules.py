@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib.bootstrap.gdpr import ERASERS, EXPORTERS, NO_PERSONAL_DATA, NOT_EXPORTED
-from chalicelib.domain.gdpr.service import Gdpr, GdprJob, GdprKind, GdprMessage, GdprStatus
+from chalicelib.domain.gdpr.service import Gdpr, GdprKind, GdprMessage, GdprStatus
 from chalicelib.domain.shared.errors import Forbidden, NotFound
 from chalicelib.domain.shared.principal import Principal, Role
+from chalicelib.storage.memory.gdpr import MemoryGdprJobs
 
 DOMAIN = Path(__file__).resolve().parents[2] / "chalicelib" / "domain"
 
@@ -46,29 +47,6 @@ def test_the_contact_record_goes_last_and_invoices_before_it() -> None:
 
 
 # ---- the service over fakes ----
-
-
-class Jobs:
-    def __init__(self) -> None:
-        self.jobs: dict[tuple[str, str], GdprJob] = {}
-
-    def create(self, job: GdprJob) -> None:
-        self.jobs[(job.tenant_id, job.id)] = job
-
-    def get(self, tenant_id: str, job_id: str) -> GdprJob | None:
-        return self.jobs.get((tenant_id, job_id))
-
-    def step_done(self, tenant_id: str, job_id: str, step: str, at: datetime) -> None:
-        job = self.jobs[(tenant_id, job_id)]
-        self.jobs[(tenant_id, job_id)] = job.model_copy(
-            update={"steps_done": [*job.steps_done, step], "status": GdprStatus.RUNNING}
-        )
-
-    def finish(self, tenant_id: str, job_id: str, at: datetime, result_key: str | None) -> None:
-        job = self.jobs[(tenant_id, job_id)]
-        self.jobs[(tenant_id, job_id)] = job.model_copy(
-            update={"status": GdprStatus.DONE, "finished_at": at, "result_key": result_key}
-        )
 
 
 class Files:
@@ -107,7 +85,7 @@ ADMIN = Principal(tenant_id="t1", user_id="a1", role=Role.ADMIN)
 USER = Principal(tenant_id="t1", user_id="u1", role=Role.USER)
 
 
-def service(calls: list[str], fail_once: set[str] | None = None) -> tuple[Gdpr, Jobs, Files, Queue]:
+def service(calls: list[str], fail_once: set[str] | None = None) -> tuple[Gdpr, MemoryGdprJobs, Files, Queue]:
     failing = set(fail_once or ())
 
     def eraser(name: str):  # type: ignore[no-untyped-def]
@@ -119,7 +97,7 @@ def service(calls: list[str], fail_once: set[str] | None = None) -> tuple[Gdpr, 
 
         return run
 
-    jobs, files, queue = Jobs(), Files(), Queue()
+    jobs, files, queue = MemoryGdprJobs(), Files(), Queue()
     gdpr = Gdpr(
         jobs,
         files,
@@ -142,7 +120,7 @@ def test_erasure_runs_every_step_in_order_and_a_retry_resumes_after_the_last_don
     gdpr.run(message)
     assert calls == ["invoices", "tasks", "tasks", "contacts"]
     done = jobs.get("t1", job.id)
-    assert done is not None and done.status == GdprStatus.DONE and done.steps_done == ["invoices", "tasks", "contacts"]
+    assert done is not None and done.status == GdprStatus.DONE and done.steps_done == ["contacts", "invoices", "tasks"]
     gdpr.run(message)  # a late duplicate
     assert len(calls) == 4
 

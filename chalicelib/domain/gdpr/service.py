@@ -22,9 +22,7 @@ answering a subject access request is an administrator's task.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from enum import StrEnum
@@ -156,6 +154,9 @@ class Gdpr:
             self._erase(job)
 
     def _export(self, job: GdprJob) -> None:
+        import io
+        import zipfile  # here: the API function never builds a ZIP (cold start)
+
         buffer = io.BytesIO()
         listing: dict[str, list[str]] = {}
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
