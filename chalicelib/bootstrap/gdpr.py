@@ -187,6 +187,27 @@ def _erase_notifications(c: "Container", tenant: str, cid: str, by: str) -> None
     purge_notifications(tenant, users, links)
 
 
+# ---- invoices: kept by law, anonymised (domain/invoices/erasure.py) ----
+
+
+def _export_invoices(c: "Container", tenant: str, cid: str) -> Files:
+    from chalicelib.storage.gdpr import linked
+
+    return {"invoices.json": _dump(linked(c.invoice_store, tenant, f"contact#{cid}"))}
+
+
+def _erase_invoices(c: "Container", tenant: str, cid: str, by: str) -> None:
+    from chalicelib.domain.shared.principal import Principal, Role
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    # As the admin who asked: the invoices' change logs name them as the one who erased.
+    result = c.invoices.anonymise_contact(Principal(tenant_id=tenant, user_id=by, role=Role.ADMIN), cid)
+    for invoice_id in {*result.anonymised, *result.already, *result.formerly}:
+        # Their rendered PDFs named the person: every version goes (the next GET .../pdf renders anew).
+        purge_objects(tenant_object_key(tenant, "invoices", invoice_id) + "/")
+
+
 # ---- gdpr itself: earlier export ZIPs of the person ----
 
 
@@ -211,10 +232,12 @@ EXPORTERS: dict[str, Export] = {
     "cases": _linked_export(lambda c: c.case_store, "cases"),
     "voip": _export_calls,
     "mailing": _export_mailing,
+    "invoices": _export_invoices,
 }
 
 # feature -> how to erase it, in this order (see the module docstring)
 ERASERS: dict[str, Erase] = {
+    "invoices": _erase_invoices,
     "mailing": lambda c, tenant, cid, by: c.mailing_store.forget_contact(tenant, cid),
     "voip": _erase_calls,
     "notifications": _erase_notifications,

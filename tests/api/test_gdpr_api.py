@@ -172,6 +172,31 @@ def _person_in_every_feature(api: Api, tenant: Tenant, run_jobs: Any) -> dict[st
         ),
         by=tenant.owner_id,
     )
+    # An invoice to her (kept by law: anonymised, not deleted), with her billing address.
+    _ok(
+        api.call(
+            "PUT",
+            "/v1/settings/invoices",
+            {"company_name": "Acme GmbH", "address": {"street": "Hauptstr. 5", "city": "Berlin", "country": "DE"}},
+            headers=owner,
+        ),
+        200,
+    )
+    tax = _ok(api.call("POST", "/v1/taxes", {"name": "USt 19 %", "rate": "19"}, headers=owner))
+    invoice = _ok(
+        api.call(
+            "POST",
+            "/v1/invoices",
+            {
+                "client_id": cid,
+                "issue_date": "2026-12-01",
+                "due_date": "2026-12-31",
+                "billing_address": {"street": "Quixweg 1", "city": "Berlin", "zip": "10115", "country": "DE"},
+                "lines": [{"title": "Consulting", "quantity": "1", "price": "100", "tax_ids": [tax["id"]]}],
+            },
+            headers=owner,
+        )
+    )
     # A mailing to her with a history event per recipient.
     _ok(
         api.call(
@@ -188,7 +213,14 @@ def _person_in_every_feature(api: Api, tenant: Tenant, run_jobs: Any) -> dict[st
         202,
     )
     assert run_jobs()["failures"] == []
-    return {"contact": cid, "other": other["id"], "deal": deal["id"], "case": case["id"], "file": file_id}
+    return {
+        "contact": cid,
+        "other": other["id"],
+        "deal": deal["id"],
+        "case": case["id"],
+        "file": file_id,
+        "invoice": invoice["id"],
+    }
 
 
 def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, tenant: Tenant, run_jobs: Any) -> None:
@@ -219,6 +251,7 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
         "voip/calls.json",
         "voip/recordings/01CALL.mp3",
         "mailing/mailing_results.json",
+        "invoices/invoices.json",
     } <= names, names
     (contact,) = json.loads(archive.read("contacts/contact.json"))
     assert contact["first_name"] == FIRST and EMAIL in json.dumps(contact["details"])
@@ -230,6 +263,7 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
     assert [c["id"] for c in json.loads(archive.read("cases/cases.json"))] == [ids["case"]]
     assert archive.read("voip/recordings/01CALL.mp3") == f"voice of {FIRST}".encode()
     assert [r["status"] for r in json.loads(archive.read("mailing/mailing_results.json"))] == ["sent"]
+    assert [i["id"] for i in json.loads(archive.read("invoices/invoices.json"))] == [ids["invoice"]]
     assert {e["action"] for e in json.loads(archive.read("records/change_log.json"))} >= {"created", "updated"}
 
     # Before: she is everywhere (so the scan below can fail).
@@ -262,6 +296,8 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
     deal = _ok(api.call("GET", f"/v1/deals/{ids['deal']}", headers=owner), 200)
     case = _ok(api.call("GET", f"/v1/cases/{ids['case']}", headers=owner), 200)
     assert deal["contact_id"] is None and case["member_ids"] == [ids["other"]]
+    invoice = _ok(api.call("GET", f"/v1/invoices/{ids['invoice']}", headers=owner), 200)
+    assert invoice["totals"]["total"] == "119.00" and "[erased]" in json.dumps(invoice)  # kept, anonymised
     from chalicelib.storage.gdpr import change_log_items
 
     entries = change_log_items(tenant.id, "contact", cid)
