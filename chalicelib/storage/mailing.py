@@ -11,7 +11,6 @@ written to the outbox folder (storage/mail.py).
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -35,6 +34,7 @@ from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors
 from chalicelib.storage.dynamo.table import SortKey, Table
 from chalicelib.storage.dynamo.table_spec import GSI1
+from chalicelib.storage.mail import _to_outbox
 
 _COUNT = "count_"
 WINDOW_KEEP = timedelta(hours=1)
@@ -260,25 +260,8 @@ class SesMassMailer:
                 Tags=tags,
                 **extra,
             )
-        to_outbox(message)
-
-
-def to_outbox(message: EmailMessage) -> None:
-    """The local stack's copy of every message (API.md "Local stack")."""
-    folder = os.environ.get("CRM_OUTBOX_DIR", "")
-    if not folder:
-        return
-    import tempfile
-    from pathlib import Path
-
-    from chalicelib.domain.shared.clock import new_id
-
-    target = Path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target, suffix=".tmp")
-    with os.fdopen(handle, "wb") as out:
-        out.write(message.as_bytes())
-    os.replace(temporary, target / f"{new_id()}.eml")
+        # The local stack's copy (API.md "Local stack"), as every other mail the CRM sends.
+        _to_outbox(message)
 
 
 # ---- the other features, as the mailing service's ports see them ----

@@ -223,3 +223,23 @@ def test_cancel_and_settings(api: Api, tenant: Tenant, run_jobs: Any) -> None:
 def test_selection_is_validated(api: Api, tenant: Tenant, payload: dict[str, Any]) -> None:
     status, _, _ = api.call("POST", "/v1/mailings", payload, headers=bearer(tenant.owner_token))
     assert status == 422
+
+
+def test_the_local_outbox_gets_every_mass_mail_as_eml(
+    api: Api, tenant: Tenant, run_jobs: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.config import reset_settings
+
+    monkeypatch.setenv("CRM_OUTBOX_DIR", str(tmp_path))
+    reset_settings()
+    anna = contact(tenant, "Anna", "anna@example.de")
+    api.call(
+        "POST",
+        "/v1/mailings",
+        {"contact_ids": [anna], "subject": "Hi", "body": "b"},
+        headers=bearer(tenant.owner_token),
+    )
+    run_jobs()
+    (eml,) = list(tmp_path.glob("*.eml"))
+    mail = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert mail["To"] == "anna@example.de" and mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
