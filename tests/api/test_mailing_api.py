@@ -172,6 +172,14 @@ def test_bounces_queue_consumer_reads_sns_envelopes(aws: None, tenant: Tenant) -
         }
         for i, body in enumerate([json.dumps({"Type": "Notification", "Message": json.dumps(message)}), "not json"])
     ]
+
+    # As on AWS: the bounces function's role reads the suppression list only (no cursor key for the
+    # mailing service's unsubscribe tokens), so the consumer must not build the mailing service.
+    class Unreachable:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError("the bounces function built the mailing service")
+
+    container().override(mailings=Unreachable())
     assert process_bounce_batch({"Records": records})["batchItemFailures"] == []
     assert container().suppressions.is_suppressed(tenant.id, address_digest("gone@example.de"))
 

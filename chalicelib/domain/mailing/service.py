@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.contacts.models import Contact, ContactQuery
@@ -391,14 +392,20 @@ class Mailings:
         return self._tokens.read(token).tenant_id
 
     def bounced(self, bounce: Bounce) -> int:
-        """Hard bounces and complaints suppress their addresses; soft bounces change nothing."""
-        if not bounce.permanent:
-            return 0
-        for address in bounce.addresses:
-            self._suppressions.suppress(bounce.tenant_id, address_digest(address), "bounced", self._clock())
-        return len(bounce.addresses)
+        return record_bounce(self._suppressions, bounce, self._clock())
 
     # ---- GDPR ----
 
     def forget_contact(self, tenant_id: str, contact_id: str) -> int:
         return self._store.forget_contact(tenant_id, contact_id)
+
+
+def record_bounce(suppressions: Suppressions, bounce: Bounce, now: datetime) -> int:
+    """Hard bounces and complaints suppress their addresses; soft bounces change
+    nothing. A function of its own: the bounces function has the suppression
+    list and nothing else (no cursor key, no mailer)."""
+    if not bounce.permanent:
+        return 0
+    for address in bounce.addresses:
+        suppressions.suppress(bounce.tenant_id, address_digest(address), "bounced", now)
+    return len(bounce.addresses)

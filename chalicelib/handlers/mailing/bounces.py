@@ -14,6 +14,8 @@ from chalice import Blueprint
 from chalicelib.bootstrap import container
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.mailing import bounces
+from chalicelib.domain.mailing.service import record_bounce
+from chalicelib.domain.shared.clock import utc_now
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -32,7 +34,8 @@ def handle_bounce_record(record: "SQSRecord") -> None:
     if found is None:
         logger.info("bounce notification ignored", extra={"outcome": "ignored"})
         return
-    suppressed = container().mailings.bounced(found)
+    # The suppression list only: this function's role reads nothing else (infra/aws/stack.py).
+    suppressed = record_bounce(container().suppressions, found, utc_now())
     logger.info("bounce notification", extra={"outcome": "done", "suppressed": suppressed})
 
 
