@@ -12,6 +12,7 @@ written to the outbox folder (storage/mail.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -232,7 +233,9 @@ class SesMassMailer:
         self._configuration_set = configuration_set
 
     def message(self, mail: OutgoingMail) -> EmailMessage:
-        message = EmailMessage()
+        # Lines up to RFC 5322's 998: with the default 78, the long one-click URL would be folded
+        # into an RFC 2047 encoded word, which no mail client reads as RFC 8058's <URL>.
+        message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
         message["From"] = self._sender
         message["To"] = mail.to
         message["Subject"] = mail.subject

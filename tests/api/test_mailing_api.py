@@ -54,6 +54,9 @@ def test_send_progress_results_and_the_mime_message(api: Api, tenant: Tenant, ru
     assert mail["To"] == "anna@example.de" and mail["Subject"] == "Hello Anna"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert re.fullmatch(r"<.*/v1/unsubscribe/[^>]+>", mail["List-Unsubscribe"])
+    # On the wire, as RFC 8058 readers parse it: the URL itself on one line, not an encoded word.
+    (raw,) = [m.raw_data for m in sent_emails()]
+    assert re.search(r"^List-Unsubscribe: <[^\s>]*/v1/unsubscribe/[^\s>]+>\r?$", raw, re.M), raw[:500]
     assert "Dear Anna Muster" in mail.get_content()
     status, page, _ = api.call(
         "GET", f"/v1/mailings/{started['id']}/recipients?limit=1", headers=bearer(tenant.owner_token)
