@@ -12,6 +12,7 @@ from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
+from chalicelib.handlers.gdpr import routes as gdpr
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
@@ -20,6 +21,8 @@ from chalicelib.handlers.invoices import catalogue as invoice_catalogue
 from chalicelib.handlers.invoices import routes as invoices
 from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
+from chalicelib.handlers.mailing import bounces as mailing_bounces
+from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
@@ -57,6 +60,9 @@ for blueprint in (
     voip,
     twilio_webhooks,
     call_events,
+    mailings,
+    mailing_bounces,
+    gdpr,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -38,6 +38,8 @@ class Settings:
     # The local stack's fake Twilio REST API (loopback), used for the fake's
     # accounts only; empty everywhere else: Twilio itself.
     twilio_fake_url: str = ""
+    # SES configuration set whose bounce/complaint events reach the bounces queue (mass mailing, ADM-2).
+    mail_configuration_set: str = ""
 
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
@@ -106,6 +108,7 @@ def get_settings() -> Settings:
         public_url=env.get("CRM_PUBLIC_URL", ""),
         outbox_dir=env.get("CRM_OUTBOX_DIR", ""),
         twilio_secret_prefix=env.get("CRM_TWILIO_SECRET_PREFIX") or "crm/twilio/",
+        mail_configuration_set=env.get("CRM_MAIL_CONFIGURATION_SET", ""),
         twilio_fake_url=env.get("CRM_TWILIO_FAKE_URL", "") if _is_loopback(env.get("CRM_TWILIO_FAKE_URL", "")) else "",
     )
 

@@ -37,6 +37,7 @@ from chalicelib.domain.invoices.service import Invoices
 from chalicelib.domain.invoices.settings import InvoiceSettingsService
 from chalicelib.domain.jobs.housekeeping import Housekeeping
 from chalicelib.domain.jobs.service import BackgroundJobs
+from chalicelib.domain.mailing.service import Mailings
 from chalicelib.domain.notifications.service import Notifier
 from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
@@ -623,3 +624,93 @@ class Container:
     @cached_property
     def call_log(self) -> CallLog:
         return CallLog(self.call_store, self.recording_blobs)
+
+    # ---- mass mailing (ADM-2) and GDPR ----
+
+    @cached_property
+    def mailing_store(self) -> Any:
+        from chalicelib.storage.mailing import DynamoMailingStore
+
+        return DynamoMailingStore()
+
+    @cached_property
+    def suppressions(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSuppressions
+
+        return DynamoSuppressions()
+
+    @cached_property
+    def send_windows(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSendWindows
+
+        return DynamoSendWindows()
+
+    @cached_property
+    def mass_mailer(self) -> Any:
+        from chalicelib.storage.mailing import SesMassMailer
+
+        return SesMassMailer(self.settings.mail_from, self.settings.mail_configuration_set)
+
+    @cached_property
+    def mailing_sleep(self) -> Any:
+        """How a chunk waits for the next second's sending slots (tests override it)."""
+        import time
+
+        return time.sleep
+
+    @cached_property
+    def mailing_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def mailings(self) -> Mailings:
+        from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
+        from chalicelib.storage.mailing import (
+            ContactsForMailing,
+            CustomFieldsForMailing,
+            FilesForMailing,
+            HistoryForMailing,
+        )
+
+        return Mailings(
+            self.mailing_store,
+            self.suppressions,
+            self.send_windows,
+            self.mass_mailer,
+            ContactsForMailing(lambda: self.contacts),
+            FilesForMailing(lambda: self.files),
+            HistoryForMailing(self.history_store),
+            CustomFieldsForMailing(lambda: self.custom_fields),
+            self.job_queue,
+            UnsubscribeTokens(self.cursor_codec),
+            public_url=self.settings.public_url,
+            clock=self.mailing_clock,
+            sleep=self.mailing_sleep,
+        )
+
+    @cached_property
+    def gdpr_jobs(self) -> Any:
+        from chalicelib.storage.gdpr import DynamoGdprJobs
+
+        return DynamoGdprJobs()
+
+    @cached_property
+    def gdpr_files(self) -> Any:
+        from chalicelib.storage.gdpr import S3ExportFiles
+
+        return S3ExportFiles()
+
+    @cached_property
+    def gdpr(self) -> Any:
+        from chalicelib.bootstrap.gdpr import erasers, exporters
+        from chalicelib.domain.gdpr.service import Gdpr
+        from chalicelib.storage.gdpr import ContactsExist
+
+        return Gdpr(
+            self.gdpr_jobs,
+            self.gdpr_files,
+            ContactsExist(self.contact_store),
+            self.job_queue,
+            exporters(self),
+            erasers(self),
+        )

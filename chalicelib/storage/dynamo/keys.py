@@ -119,6 +119,17 @@ Access patterns (one per line: pattern -> table/index, key condition):
                                               answering or calling), contact#<cid>); entries in the call's
                                               transaction, carrying the filterable and access attributes
 
+  mailing by id (ADM-2)            -> table   pk=T#t#MAILING#<id>, sk=META  (counters ADDed at each chunk's
+                                              checkpoint, conditional on the chunk number)
+  a mailing's recipients, by id    -> table   pk=T#t#MAILING#<id>, sk begins_with R#  (sk=R#<contact id>; claimed
+                                              with a conditional put before the mail goes out)
+  a person's mailing results       -> gsi1    gsi1pk=T#t#MAILRCPT#<contact id>, gsi1sk=<mailing id>  (GDPR erasure)
+  mailing settings (sending rate)  -> table   pk=T#t#TENANT, sk=SETTINGS#MAILING
+  suppressed address               -> table   pk=T#t#SUPPRESS#<sha256(address)>, sk=ADDRESS  (never the address)
+  sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
+                                              tenant's rate; expires after an hour: keys.expiry_attributes)
+  GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
+
 Later issues add their lines here; nothing outside this module builds a key.
 """
 
@@ -638,3 +649,43 @@ def call_start_range(started_from: datetime | None, started_to: datetime | None)
         CALL_BY_START + (iso(started_from) if started_from else ""),
         CALL_BY_START + (iso(started_to) if started_to else "") + _SORTS_LAST,
     )
+
+
+# ---- mass mailing (ADM-2) ----
+
+MAILING_RECIPIENT_PREFIX = "R#"
+
+
+def mailing(tenant_id: str, mailing_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}MAILING#{_key_part(mailing_id)}", "sk": "META"}
+
+
+def mailing_recipient(tenant_id: str, mailing_id: str, contact_id: str) -> dict[str, str]:
+    return {"pk": mailing(tenant_id, mailing_id)["pk"], "sk": f"{MAILING_RECIPIENT_PREFIX}{_key_part(contact_id)}"}
+
+
+def mailing_results_of_contact(tenant_id: str, contact_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}MAILRCPT#{_key_part(contact_id)}"
+
+
+def mailing_recipient_indexes(tenant_id: str, mailing_id: str, contact_id: str) -> dict[str, str]:
+    return {"gsi1pk": mailing_results_of_contact(tenant_id, contact_id), "gsi1sk": _key_part(mailing_id)}
+
+
+def mailing_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant(tenant_id)["pk"], "sk": "SETTINGS#MAILING"}
+
+
+def suppression(tenant_id: str, digest: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}SUPPRESS#{_key_part(digest)}", "sk": "ADDRESS"}
+
+
+def send_window(tenant_id: str, second: int) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}SENDRATE#{second}", "sk": "W"}
+
+
+# ---- GDPR export and erasure (issue 18) ----
+
+
+def gdpr_job(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GDPR#{_key_part(job_id)}", "sk": "META"}
