@@ -54,12 +54,12 @@ class Settings:
         """Read once per container, on first use: only the API signs cursors,
         so only its role may read the secret (the other functions never ask)."""
         if self.cursor_secret_value:
-            return self.cursor_secret_value.encode()
+            return _never_logged(self.cursor_secret_value).encode()
         if self.cursor_secret_arn:
             # Imported here: storage imports this module, and only the API needs it.
             from chalicelib.storage.secrets import read_secret
 
-            return read_secret(self.cursor_secret_arn).encode()
+            return _never_logged(read_secret(self.cursor_secret_arn)).encode()
         return _BUILT_IN_CURSOR_SECRET.encode()
 
 
@@ -117,7 +117,17 @@ def get_settings() -> Settings:
     )
 
 
-# ---- limits (issue 19) ----
+# ---- limits and secrets (issue 19) ----
+
+
+def _never_logged(secret: str) -> str:
+    """The key is redacted from every log line (observability.register_secret)."""
+    from chalicelib.observability import register_secret
+
+    register_secret(secret)
+    return secret
+
+
 # JSON bodies: the largest legitimate one (a bulk change naming 5,000 ids, a
 # 20,000-character history text escaped as \uXXXX) fits; routes taking
 # bigger bodies say so (routing's ``max_body``: a contact photo).
