@@ -73,7 +73,9 @@ _AUTH_HEADER = re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=\-]{8,}")
 # "key": "value" in JSON (escapes respected), then the tolerant form for reprs,
 # escaped JSON inside strings (b'...\\"auth_token\\": \\"...\\"') and form bodies.
 _JSON_PAIR = re.compile(r'(?i)("(?:' + _SECRET_KEYS + r')"\s*:\s*)"(?:[^"\\]|\\.)*"')
-_LOOSE_PAIR = re.compile(r"(?i)(\b(?:" + _SECRET_KEYS + r")\b\\*[\"']?\s*[:=]\s*\\*b?[\"']?)(?!\*\*\*)[^\"'\\\s,;&}\]]+")
+_LOOSE_PAIR = re.compile(
+    r"(?i)(\b(?:" + _SECRET_KEYS + r")\b\\*[\"']?\s*[:=]\s*\\*b?[\"']?)(?!\*\*\*)[^\"'\\\s,;&}\]]+"
+)
 _HEX32 = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}(?![0-9A-Za-z])")
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2})((?:[ ]?[A-Z0-9]){11,30})\b")
 _known: set[str] = set()
