@@ -273,3 +273,21 @@ def test_every_route_answers_with_security_headers_and_refuses_oversized_bodies(
         assert response.status_code == 413, what
         assert headers["content-type"] == "application/problem+json", what
         _assert_secure(headers, what=what)
+
+
+def test_a_request_pays_one_counter_write_and_nothing_more(api, tenant):
+    """The cost rule: one conditional UpdateItem per request, on a counter item."""
+    from chalicelib.storage.dynamo.aws import client
+
+    writes: list[dict[str, Any]] = []
+
+    def seen(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in ("UpdateItem", "PutItem", "TransactWriteItems", "BatchWriteItem", "DeleteItem"):
+            writes.append({"op": model.name, **params})
+
+    client("dynamodb").meta.events.register("provide-client-params.dynamodb.*", seen)
+    for path, headers in (("/v1/contacts", bearer(tenant.owner_token)), ("/health", {}), ("/v1/nope/x", {})):
+        writes.clear()
+        api.call("GET", path, headers=headers)
+        assert [w["op"] for w in writes] == ["UpdateItem"], path
+        assert "#LIMIT#" in writes[0]["Key"]["pk"]["S"] and "ConditionExpression" in writes[0], path
