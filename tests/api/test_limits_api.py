@@ -291,3 +291,16 @@ def test_a_request_pays_one_counter_write_and_nothing_more(api, tenant):
         api.call("GET", path, headers=headers)
         assert [w["op"] for w in writes] == ["UpdateItem"], path
         assert "#LIMIT#" in writes[0]["Key"]["pk"]["S"] and "ConditionExpression" in writes[0], path
+
+
+def test_the_gateways_own_answers_carry_the_security_headers_too():
+    """Answers no function makes (paths deeper than the fallback, the gateway's 413
+    over 10 MB, its throttling) get the same headers from the template."""
+    from infra.aws.template import api_properties
+
+    responses = api_properties()["Properties"]["GatewayResponses"]
+    for name in ("MISSING_AUTHENTICATION_TOKEN", "THROTTLED", "DEFAULT_4XX", "DEFAULT_5XX"):
+        headers = responses[name]["ResponseParameters"]["Headers"]
+        assert headers["X-Content-Type-Options"] == "'nosniff'", name
+        assert headers["X-Frame-Options"] == "'DENY'" and headers["Referrer-Policy"] == "'no-referrer'", name
+        assert headers["Strict-Transport-Security"].startswith("'max-age="), name
