@@ -65,7 +65,7 @@ MASK = "***"
 _SECRET_KEYS = (
     r"password|new_password|current_password|old_password|passwd|auth_?token|authtoken|secretstring|"
     r"secretbinary|secret|cursor_secret|client_secret|api_?key|x-amz-security-token|x-twilio-signature|"
-    r"invitation_token|access_token|refresh_token|token"
+    r"invitation_token|access_token|refresh_token|token|authorization"
 )
 _SECRET_KEY = re.compile(r"(?i)" + _SECRET_KEYS)
 _BEARER = re.compile(r"(crm_[a-z]+\.[^\s.\"'\\/]+\.[^\s.\"'\\/]+\.[^\s.\"'\\/]+\.)[A-Za-z0-9_\-]+")
@@ -79,17 +79,24 @@ _LOOSE_PAIR = re.compile(
 _HEX32 = re.compile(r"(?<![0-9A-Za-z])[0-9a-f]{32}(?![0-9A-Za-z])")
 _IBAN = re.compile(r"\b([A-Z]{2}\d{2})((?:[ ]?[A-Z0-9]){11,30})\b")
 _known: set[str] = set()
+_known_pattern: re.Pattern[str] | None = None
 _known_lock = threading.Lock()
-_MAX_KNOWN = 10_000
+# The cursor key and the Twilio tokens a warm container has seen: a handful;
+# bounded so a long-lived process cannot grow it without end.
+_MAX_KNOWN = 1_000
 
 
 def register_secret(value: str | bytes | None) -> None:
     """Redact this exact value wherever it appears in a log line from now on."""
+    global _known_pattern
     text = value.decode(errors="ignore") if isinstance(value, bytes) else value
-    if text and len(text) >= 8:
-        with _known_lock:
-            if len(_known) < _MAX_KNOWN:
-                _known.add(text)
+    if not text or len(text) < 8 or text in _known:
+        return
+    with _known_lock:
+        if len(_known) < _MAX_KNOWN:
+            _known.add(text)
+            # One pass per line, longest first (a secret containing another is masked whole).
+            _known_pattern = re.compile("|".join(re.escape(v) for v in sorted(_known, key=len, reverse=True)))
 
 
 def _iban(match: re.Match[str]) -> str:
@@ -103,9 +110,8 @@ def _iban(match: re.Match[str]) -> str:
 def redact(text: str) -> str:
     if not text:
         return text
-    for value in _known:
-        if value in text:
-            text = text.replace(value, MASK)
+    if _known_pattern is not None:
+        text = _known_pattern.sub(MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + MASK, text)
     text = _JSON_PAIR.sub(lambda m: m.group(1) + f'"{MASK}"', text)
@@ -125,7 +131,9 @@ def _redacted(value: Any, depth: int = 0) -> Any:
         return {k: MASK if _SECRET_KEY.fullmatch(str(k)) else _redacted(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set)):
         return [_redacted(v, depth + 1) for v in value]
-    return redact(repr(value))
+    text = str(value)
+    redacted = redact(text)
+    return value if redacted == text else redacted  # other objects keep their type unless they held a secret
 
 
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -134,11 +142,14 @@ _make_record = logging.Logger.makeRecord
 
 def _redacting_make_record(self: logging.Logger, *args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _make_record(self, *args, **kwargs)
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string: keep its parts, redacted
-        message = f"{record.msg} {record.args!r}"
-    record.msg, record.args = redact(str(message)), ()
+    if isinstance(record.msg, (dict, list)) and not record.args:
+        record.msg = _redacted(record.msg)  # Powertools logs dicts as JSON objects: keep the shape
+    else:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep its parts, redacted
+            message = f"{record.msg} {record.args!r}"
+        record.msg, record.args = redact(str(message)), ()
     for key in [k for k in record.__dict__ if k not in _STANDARD]:
         record.__dict__[key] = _redacted(record.__dict__[key])
     if record.exc_info:
