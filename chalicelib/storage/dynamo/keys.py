@@ -102,7 +102,7 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (sk=S#<started iso>#<id>)                 (facets: all, dir#<d>, status#<s>, op#<uid> (each operator rung,
                                               answering or calling), contact#<cid>); entries in the call's
                                               transaction, carrying the filterable and access attributes
-  rate counter of a fixed window    -> table   pk=T#t#LIMIT#<scope>#<subject> (a tenant's: token#<token id>, form
+  rate counter of a fixed window   -> table   pk=T#t#LIMIT#<scope>#<subject> (a tenant's: token#<token id>, form
                                               scopes) or SYS#LIMIT#<scope>#<subject> (no tenant yet: ip#<hmac(ip
                                               or /64)>, login#<digest>), sk=W#<window>; conditional ADD; ttl an
                                               hour after the window (API counters: ttl only, no index entry)
