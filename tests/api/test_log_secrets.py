@@ -129,7 +129,12 @@ def test_no_secret_reaches_any_log_line(twilio, api, run_jobs, log_lines):
     secrets["changed password"] = "changed-password-88"
     tenant.login("u@acme.example", "changed-password-88")
 
-    # IBANs in settings and records; lists paged with cursors.
+    # IBANs in settings (the invoice company profile, a list entry) and records; lists paged with cursors.
+    from tests.api.test_invoices_api import SETTINGS as INVOICE_SETTINGS
+
+    assert INVOICE_SETTINGS["iban"] == IBAN_SPACED
+    _ok(api.call("PUT", "/v1/settings/invoices", INVOICE_SETTINGS, headers=bearer(tenant.owner_token)))
+    assert _ok(api.call("GET", "/v1/settings/invoices", headers=bearer(tenant.owner_token)))["iban"] == IBAN
     _ok(
         api.call(
             "POST", "/v1/settings/contact-types", {"name": f"Bank {IBAN_SPACED}"}, headers=bearer(tenant.owner_token)
