@@ -13,7 +13,7 @@ from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
 from chalicelib.handlers.gdpr import routes as gdpr
-from chalicelib.handlers.http import fallback, service
+from chalicelib.handlers.http import fallback, security, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
@@ -33,6 +33,8 @@ from chalicelib.handlers.voip import webhooks as twilio_webhooks
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
 app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
+# First, so outermost: rate-limit fields and security headers on every answer (issue 19).
+app.register_middleware(security.answer, "http")
 app.register_middleware(request_context, "http")
 for blueprint in (
     service,

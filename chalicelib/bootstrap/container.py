@@ -48,6 +48,7 @@ from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.limits import ApiLimits, Limit, RateLimiter
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
@@ -280,7 +281,7 @@ class Container:
 
     @cached_property
     def auth(self) -> Auth:
-        return Auth(self.identity_store)
+        return Auth(self.identity_store, self.rate_counters)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -468,6 +469,28 @@ class Container:
             self.job_queue,
         )
 
+    # ---- limits (issue 19): the one kind of rate counter, the API's limits ----
+
+    @cached_property
+    def rate_counters(self) -> Any:
+        from chalicelib.storage.limits import DynamoRateCounters
+
+        return DynamoRateCounters()
+
+    @cached_property
+    def rate_limit_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def api_limits(self) -> ApiLimits:
+        return ApiLimits(
+            RateLimiter(self.rate_counters),
+            per_token=Limit.parse("token", self.settings.rate_limit_token),
+            per_client=Limit.parse("ip", self.settings.rate_limit_ip),
+            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            clock=self.rate_limit_clock,
+        )
+
     # ---- web forms (WEB-1..3) ----
 
     @cached_property
@@ -478,9 +501,7 @@ class Container:
 
     @cached_property
     def web_form_counters(self) -> Any:
-        from chalicelib.storage.forms import FormRateCounters
-
-        return FormRateCounters()
+        return self.rate_counters
 
     @cached_property
     def web_form_clock(self) -> Clock:

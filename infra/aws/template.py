@@ -543,7 +543,16 @@ def function_resources(stage: str) -> Json:
 
 def api_properties() -> Json:
     problem = '{"type": "about:blank", "title": "%s", "status": %d, "detail": "%s"}'
-    problem_headers = {"Content-Type": "'application/problem+json'"}
+    # The gateway's own answers carry the security headers the API's do (issue 19;
+    # chalicelib/handlers/http/security.py): every answer, even one no function made.
+    # (No CSP: a static gateway value cannot quote 'none'; X-Frame-Options covers framing.)
+    secure = {
+        "X-Content-Type-Options": "'nosniff'",
+        "Referrer-Policy": "'no-referrer'",
+        "X-Frame-Options": "'DENY'",
+        "Strict-Transport-Security": "'max-age=31536000; includeSubDomains'",
+    }
+    problem_headers = {"Content-Type": "'application/problem+json'", **secure}
     return {
         "Properties": {
             # The metrics' ApiName dimension: one per stack, not "crm" for every stage in the account.
@@ -567,6 +576,9 @@ def api_properties() -> Json:
                         % ("Not Found", 404, "No such endpoint; see /openapi.json for the routes this API offers.")
                     },
                 },
+                # Every other answer of the gateway's own (413 over its 10 MB, 403 ...): its body, our headers.
+                "DEFAULT_4XX": {"ResponseParameters": {"Headers": secure}},
+                "DEFAULT_5XX": {"ResponseParameters": {"Headers": secure}},
                 "THROTTLED": {
                     "StatusCode": 429,
                     "ResponseParameters": {"Headers": {**problem_headers, "Retry-After": "'1'"}},
