@@ -12,11 +12,17 @@ from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
-from chalicelib.handlers.http import fallback, service
+from chalicelib.handlers.gdpr import routes as gdpr
+from chalicelib.handlers.http import fallback, security, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
+from chalicelib.handlers.invoices import catalogue as invoice_catalogue
+from chalicelib.handlers.invoices import routes as invoices
+from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
+from chalicelib.handlers.mailing import bounces as mailing_bounces
+from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
@@ -27,6 +33,8 @@ from chalicelib.handlers.voip import webhooks as twilio_webhooks
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
 app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
+# First, so outermost: rate-limit fields and security headers on every answer (issue 19).
+app.register_middleware(security.answer, "http")
 app.register_middleware(request_context, "http")
 for blueprint in (
     service,
@@ -46,11 +54,17 @@ for blueprint in (
     tasks,
     deals,
     cases,
+    invoice_catalogue,
+    invoice_settings,
+    invoices,
     web_forms,
     public_forms,
     voip,
     twilio_webhooks,
     call_events,
+    mailings,
+    mailing_bounces,
+    gdpr,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -32,19 +32,27 @@ if TYPE_CHECKING:
     from chalicelib.domain.deals.ports import DealStorage
     from chalicelib.domain.deals.service import Deals
     from chalicelib.domain.forms.intake import FormIntake
-    from chalicelib.domain.forms.ports import RateCounters, WebFormStore
+    from chalicelib.domain.forms.ports import WebFormStore
     from chalicelib.domain.forms.service import WebForms
     from chalicelib.domain.forms.stamps import Stamps
+    from chalicelib.domain.gdpr.service import ExportFiles, Gdpr, GdprJobs
     from chalicelib.domain.identity.auth import Auth
     from chalicelib.domain.identity.groups import Groups
     from chalicelib.domain.identity.module_access import CrmAccessSettings
     from chalicelib.domain.identity.ports import IdentityStorage
     from chalicelib.domain.identity.tenants import Tenants
     from chalicelib.domain.identity.users import Users
+    from chalicelib.domain.invoices import ports as invoice_ports
+    from chalicelib.domain.invoices.catalogue import Catalogue
+    from chalicelib.domain.invoices.documents import InvoiceDocuments
+    from chalicelib.domain.invoices.service import Invoices
+    from chalicelib.domain.invoices.settings import InvoiceSettingsService
     from chalicelib.domain.jobs.housekeeping import Housekeeping
     from chalicelib.domain.jobs.ports import JobStore
     from chalicelib.domain.jobs.service import BackgroundJobs
-    from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+    from chalicelib.domain.mailing import ports as mailing_ports
+    from chalicelib.domain.mailing.service import Mailings
+    from chalicelib.domain.notifications.ports import NotificationStore
     from chalicelib.domain.notifications.service import Notifier
     from chalicelib.domain.records.changelog import ChangeLog
     from chalicelib.domain.records.files import Files
@@ -57,6 +65,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.settings.lists import SettingsLists
     from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
     from chalicelib.domain.shared.clock import Clock
+    from chalicelib.domain.shared.limits import ApiLimits, RateCounters
     from chalicelib.domain.shared.pagination import CursorCodec
     from chalicelib.domain.shared.ports import EventPublisher, ExpiringItems, JobQueue
     from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
@@ -82,6 +91,8 @@ if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore
 
 JOB_QUEUE = "jobs"
+# Rendering and sending invoices: the documents function (a container with pango).
+DOCUMENTS_QUEUE = "documents"
 # Twilio's callbacks: their own queue and function (VOIP-7).
 CALL_QUEUE = "calls"
 
@@ -213,7 +224,61 @@ class Container:
         return NotificationStore()
 
     @cached_property
-    def mailer(self) -> Mailer:
+    def tax_store(self) -> invoice_ports.TaxStore:
+        from chalicelib.storage.invoices.catalogue import TaxStore
+
+        return TaxStore()
+
+    @cached_property
+    def product_store(self) -> invoice_ports.ProductStore:
+        from chalicelib.storage.invoices.catalogue import ProductStore
+
+        return ProductStore()
+
+    @cached_property
+    def invoice_settings_store(self) -> invoice_ports.InvoiceSettingsStore:
+        from chalicelib.storage.invoices.settings import InvoiceSettingsStore
+
+        return InvoiceSettingsStore()
+
+    @cached_property
+    def invoice_store(self) -> invoice_ports.InvoiceStore:
+        from chalicelib.storage.invoices.store import InvoiceStore
+
+        return InvoiceStore()
+
+    @cached_property
+    def invoice_document_store(self) -> invoice_ports.DocumentStore:
+        from chalicelib.storage.invoices.documents import InvoiceDocumentStore
+
+        return InvoiceDocumentStore()
+
+    @cached_property
+    def invoice_logo_store(self) -> invoice_ports.LogoBlobs:
+        from chalicelib.storage.invoices.documents import LogoStore
+
+        return LogoStore()
+
+    @cached_property
+    def document_queue(self) -> invoice_ports.DocumentQueue:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(DOCUMENTS_QUEUE)
+
+    @cached_property
+    def invoice_renderer(self) -> Callable[[], invoice_ports.Renderer]:
+        """A factory: the renderer module (and weasyprint) load on first rendering only."""
+
+        def build() -> invoice_ports.Renderer:
+            from chalicelib.documents.invoices import InvoiceRenderer
+
+            return InvoiceRenderer()
+
+        return build
+
+    @cached_property
+    def mailer(self) -> invoice_ports.Mailer:
+        """Notifications and invoices alike (invoices attach their PDF)."""
         from chalicelib.storage.mail import SesMailer
 
         return SesMailer(self.settings.mail_from)
@@ -262,7 +327,8 @@ class Container:
     @cached_property
     def delete_guards(self) -> tuple[DeleteGuard, ...]:
         """What forbids deleting a parent (an invoice naming a contact)."""
-        return ()
+        # Resolved on use: the invoices service takes ``parents`` itself.
+        return (lambda principal, kind, record_id: self.invoices.delete_guard(principal, kind, record_id),)
 
     @cached_property
     def parents(self) -> Parents:
@@ -284,7 +350,7 @@ class Container:
     def auth(self) -> Auth:
         from chalicelib.domain.identity.auth import Auth
 
-        return Auth(self.identity_store, clock=self.clock)
+        return Auth(self.identity_store, self.rate_counters, clock=self.clock)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -496,6 +562,80 @@ class Container:
             clock=self.clock,
         )
 
+    # ---- invoices, catalogue, taxes, company profile ----
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        from chalicelib.domain.invoices.catalogue import Catalogue
+
+        return Catalogue(self.tax_store, self.product_store, self.currency_settings)
+
+    @cached_property
+    def invoice_settings(self) -> InvoiceSettingsService:
+        from chalicelib.domain.invoices.settings import InvoiceSettingsService
+
+        return InvoiceSettingsService(self.invoice_settings_store, self.invoice_logo_store)
+
+    @cached_property
+    def invoices(self) -> Invoices:
+        from chalicelib.domain.invoices.service import Invoices
+
+        return Invoices(
+            self.invoice_store,
+            self.invoice_settings,
+            self.catalogue,
+            self.contacts,
+            self.deals,
+            self.parents,
+            self.currency_settings,
+            self.changelog_store,
+            self.document_queue,
+            self.events,
+            pdfs=self.invoice_document_store,
+        )
+
+    @cached_property
+    def invoice_documents(self) -> InvoiceDocuments:
+        from chalicelib.domain.invoices.documents import InvoiceDocuments
+
+        return InvoiceDocuments(
+            self.invoices,
+            self.invoice_store,
+            self.invoice_settings,
+            self.invoice_document_store,
+            self.document_queue,
+            self.invoice_renderer,
+            self.mailer,
+            self.job_queue,
+        )
+
+    # ---- limits (issue 19): the one kind of rate counter, the API's limits ----
+
+    @cached_property
+    def rate_counters(self) -> RateCounters:
+        from chalicelib.storage.limits import DynamoRateCounters
+
+        return DynamoRateCounters()
+
+    @cached_property
+    def rate_limit_clock(self) -> Clock:
+        from chalicelib.domain.shared.clock import utc_now
+
+        return utc_now
+
+    @cached_property
+    def api_limits(self) -> ApiLimits:
+        from chalicelib.domain.forms.stamps import derive_key
+        from chalicelib.domain.shared.limits import ApiLimits, Limit, RateLimiter
+
+        return ApiLimits(
+            RateLimiter(self.rate_counters),
+            per_token=Limit.parse("token", self.settings.rate_limit_token),
+            per_client=Limit.parse("ip", self.settings.rate_limit_ip),
+            client_key=derive_key(self.cursor_secret, "clients"),
+            clock=self.rate_limit_clock,
+        )
+
     # ---- web forms (WEB-1..3) ----
 
     @cached_property
@@ -506,9 +646,7 @@ class Container:
 
     @cached_property
     def web_form_counters(self) -> RateCounters:
-        from chalicelib.storage.forms import FormRateCounters
-
-        return FormRateCounters()
+        return self.rate_counters
 
     @cached_property
     def web_form_clock(self) -> Clock:
@@ -669,3 +807,96 @@ class Container:
         from chalicelib.domain.voip.calls import CallLog
 
         return CallLog(self.call_store, self.recording_blobs)
+
+    # ---- mass mailing (ADM-2) and GDPR ----
+
+    @cached_property
+    def mailing_store(self) -> mailing_ports.MailingStore:
+        from chalicelib.storage.mailing import DynamoMailingStore
+
+        return DynamoMailingStore()
+
+    @cached_property
+    def suppressions(self) -> mailing_ports.Suppressions:
+        from chalicelib.storage.mailing import DynamoSuppressions
+
+        return DynamoSuppressions()
+
+    @cached_property
+    def send_windows(self) -> mailing_ports.SendWindows:
+        from chalicelib.storage.mailing import DynamoSendWindows
+
+        return DynamoSendWindows()
+
+    @cached_property
+    def mass_mailer(self) -> mailing_ports.MassMailer:
+        from chalicelib.storage.mailing import SesMassMailer
+
+        return SesMassMailer(self.settings.mail_from, self.settings.mail_configuration_set)
+
+    @cached_property
+    def mailing_sleep(self) -> Callable[[float], None]:
+        """How a chunk waits for the next second's sending slots (tests override it)."""
+        import time
+
+        return time.sleep
+
+    @cached_property
+    def mailing_clock(self) -> Clock:
+        from chalicelib.domain.shared.clock import utc_now
+
+        return utc_now
+
+    @cached_property
+    def mailings(self) -> Mailings:
+        from chalicelib.domain.mailing.service import Mailings
+        from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
+        from chalicelib.storage.mailing import (
+            ContactsForMailing,
+            CustomFieldsForMailing,
+            FilesForMailing,
+            HistoryForMailing,
+        )
+
+        return Mailings(
+            self.mailing_store,
+            self.suppressions,
+            self.send_windows,
+            self.mass_mailer,
+            ContactsForMailing(lambda: self.contacts),
+            FilesForMailing(lambda: self.files),
+            HistoryForMailing(self.history_store),
+            CustomFieldsForMailing(lambda: self.custom_fields),
+            self.job_queue,
+            UnsubscribeTokens(self.cursor_codec),
+            public_url=self.settings.public_url,
+            clock=self.mailing_clock,
+            sleep=self.mailing_sleep,
+        )
+
+    @cached_property
+    def gdpr_jobs(self) -> GdprJobs:
+        from chalicelib.storage.gdpr import DynamoGdprJobs
+
+        return DynamoGdprJobs()
+
+    @cached_property
+    def gdpr_files(self) -> ExportFiles:
+        from chalicelib.storage.gdpr import S3ExportFiles
+
+        return S3ExportFiles()
+
+    @cached_property
+    def gdpr(self) -> Gdpr:
+        from chalicelib.bootstrap.gdpr import erasers, exporters
+        from chalicelib.domain.gdpr.service import Gdpr
+        from chalicelib.storage.gdpr import ContactsExist
+
+        return Gdpr(
+            self.gdpr_jobs,
+            self.gdpr_files,
+            ContactsExist(self.contact_store),
+            self.job_queue,
+            exporters(self),
+            erasers(self),
+        )

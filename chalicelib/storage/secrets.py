@@ -8,6 +8,7 @@ variables or the template.
 from __future__ import annotations
 
 from chalicelib.config import Settings
+from chalicelib.observability import register_secret
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors
 
@@ -26,4 +27,6 @@ def cursor_secret(settings: Settings) -> bytes:
     if inline is not None:
         return inline
     assert settings.cursor_secret_arn  # get_settings() refuses a stage with neither
-    return read_secret(settings.cursor_secret_arn).encode()
+    value = read_secret(settings.cursor_secret_arn)
+    register_secret(value)  # redacted from every log line, as a key given in the settings is
+    return value.encode()

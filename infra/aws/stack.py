@@ -42,6 +42,12 @@ BUCKET_PREFIXES: dict[str, BucketPrefix] = {
     "uploads": BucketPrefix("uploads/", expire_days=1),
     # Generated exports and report workbooks, downloaded by presigned URL.
     "exports": BucketPrefix("exports/", expire_days=7),
+    # Within the tenant prefix: the rendered invoice PDFs (`t/<tenant>/invoices/<id>/<digest>.pdf`)
+    # and the company logo they print (`t/<tenant>/settings/invoice-logo`). Named so the documents
+    # function gets these objects only, not every record's photos and attachments. Kept: an issued
+    # invoice's PDF is what was sent.
+    "invoices": BucketPrefix("t/*/invoices/"),
+    "invoice-logos": BucketPrefix("t/*/settings/"),
 }
 # Old versions of kept objects (the bucket is versioned so a delete or an
 # overwrite can be undone) are kept this long.
@@ -103,6 +109,8 @@ class Role:
     # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
     secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
+    # s3:ListBucketVersions: GDPR erasure deletes every version of a person's objects.
+    list_versions: bool = False
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -112,20 +120,27 @@ ROLES: dict[str, Role] = {
     # records' objects, queue background work, sign cursors. No Scan, no mail.
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # exports/: presigned downloads of GDPR export ZIPs.
+        objects={"tenant": OBJECT_RW, "exports": ("s3:GetObject",)},
         list_bucket=True,
-        sends_to=("jobs", "calls"),
+        # documents: invoice PDFs to render and invoice mails to prepare; calls: Twilio callbacks.
+        sends_to=("jobs", "documents", "calls"),
         secrets=("cursor",),
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
     ),
-    # The jobs consumer: cascades, bulk changes, e-mails, purges.
+    # The jobs consumer: cascades, bulk changes, e-mails, purges, mailings. It
+    # reads the cursor key to sign mailings' unsubscribe links (the cursor
+    # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # GDPR (issue 18): export ZIPs under exports/; erasure removes every version of a person's objects.
+        objects={"tenant": OBJECT_RW + ("s3:DeleteObjectVersion",), "exports": OBJECT_RW + ("s3:DeleteObjectVersion",)},
         list_bucket=True,
+        list_versions=True,
         sends_to=("jobs",),
         send_email=True,
+        secrets=("cursor",),
     ),
     # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
     # history event, copy recordings under the tenant, ask Twilio for prices.
@@ -137,14 +152,19 @@ ROLES: dict[str, Role] = {
         sends_to=("jobs", "calls"),
         secret_prefixes={"twilio": SECRET_READ},
     ),
+    # SES bounce and complaint events (ADM-2): read and put suppression items, nothing else.
+    "bounces": Role(table=("dynamodb:GetItem", "dynamodb:PutItem")),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
     ),
-    # The PDF renderer (container image): reads records, writes the PDF beside them.
+    # The PDF renderer (container image): reads invoices and the profile, writes the PDF
+    # (replacing the previous rendering) and its state, reads the logo, and hands an
+    # invoice's mail to the jobs worker (the one role that sends e-mail).
     "documents": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
-        objects={"tenant": ("s3:GetObject", "s3:PutObject")},
+        objects={"invoices": ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "invoice-logos": ("s3:GetObject",)},
+        sends_to=("jobs",),
     ),
 }
 
@@ -190,6 +210,8 @@ FUNCTIONS: dict[str, Function] = {
     # minute covers an hour-long recording); concurrency well above the calls
     # a small team takes at once.
     "calls": Function(role="calls", timeout=60, memory=512, consumes="calls", max_concurrency=5),
+    # SES bounce/complaint events: a put per address; a burst after a big mailing needs no more than two at once.
+    "bounces": Function(role="bounces", timeout=30, memory=256, consumes="bounces", max_concurrency=2),
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
@@ -208,10 +230,8 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 # Queues that only the deployment knows yet (their producers come with later
-# issues); the others come from table_spec.QUEUES.
-EXTRA_QUEUES: dict[str, dict[str, int]] = {
-    "documents": {"max_receive_count": 3},
-}
+# issues); the others come from table_spec.QUEUES (documents: since the invoices).
+EXTRA_QUEUES: dict[str, dict[str, int]] = {}
 # SQS retention: main queues keep a message 4 days (the default) while a
 # consumer is broken; dead-letter queues the maximum, 14 days, to inspect and redrive.
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
@@ -232,3 +252,18 @@ API_BURST_LIMIT = 100
 API_5XX_RATE = 0.02
 # A message older than this on a main queue means the consumer is stuck or overrun.
 QUEUE_AGE_ALARM_SECONDS = 15 * 60
+
+
+# ---- mass mailing's bounces and complaints (ADM-2) ----
+
+
+@dataclass(frozen=True)
+class MailEvents:
+    """An SES configuration set (every mass mail is sent in it) publishing
+    these event types to an SNS topic, subscribed by this SQS queue."""
+
+    queue: str
+    events: tuple[str, ...]
+
+
+MAIL_EVENTS = MailEvents(queue="bounces", events=("BOUNCE", "COMPLAINT"))

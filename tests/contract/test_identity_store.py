@@ -143,7 +143,8 @@ def test_groups_carry_their_members_and_are_version_checked(stores: Stores) -> N
     assert stores.identity.get_groups(acme.id, [sales.id]) == []
 
 
-def test_module_access_is_version_checked_and_login_failures_count_up(stores: Stores) -> None:
+def test_module_access_is_version_checked(stores: Stores) -> None:
+    # (Failed logins are counted by the one rate counter now: tests/contract/test_rate_counters.py.)
     acme, owner = stores.tenant()
     access = CrmAccess(enabled=True, restricted=True, user_ids=[owner.user_id])
     saved = stores.identity.save_crm_access(acme.id, access, expected_version=1, at=NOW, by=owner.user_id)
@@ -151,8 +152,3 @@ def test_module_access_is_version_checked_and_login_failures_count_up(stores: St
     assert stores.identity.get_tenant(acme.id) == saved
     with pytest.raises(PreconditionFailed):
         stores.identity.save_crm_access(acme.id, CrmAccess(), expected_version=1, at=NOW, by=owner.user_id)
-
-    assert stores.identity.failed_logins("digest", 7) == 0
-    assert stores.identity.record_failed_login("digest", 7, NOW + timedelta(minutes=16)) == 1
-    assert stores.identity.record_failed_login("digest", 7, NOW + timedelta(minutes=16)) == 2
-    assert stores.identity.failed_logins("digest", 7) == 2 and stores.identity.failed_logins("digest", 8) == 0

@@ -61,6 +61,7 @@ def test_deleting_a_deal_queues_its_own_cascade(unit: Unit) -> None:
     assert sorted(d.subscriber for d in deliveries(unit)) == [
         "deals.forget_projects",
         "history.delete_for_parent",
+        "invoices.unlink_deal",
         "tasks.follow_deleted_parent",
     ]
 

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain.contacts.models import ContactKind, NewContact
 from chalicelib.domain.forms.intake import FormIntake, derived_id
-from chalicelib.domain.forms.limits import PER_CLIENT, PER_FORM, Limit
+from chalicelib.domain.forms.limits import PER_CLIENT, PER_FORM
 from chalicelib.domain.forms.models import FormField, NewWebForm, WebForm, WebFormChanges, check_fields
 from chalicelib.domain.forms.service import WebForms
 from chalicelib.domain.forms.stamps import MIN_FILL_SECONDS, StampCheck, Stamps, client_digest
@@ -27,6 +27,7 @@ from chalicelib.domain.shared.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from chalicelib.domain.shared.limits import Limit
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.storage.memory.forms import (
     MemoryContacts,
@@ -35,10 +36,10 @@ from chalicelib.storage.memory.forms import (
     MemoryHistory,
     MemoryNotifier,
     MemoryQueue,
-    MemoryRateCounters,
     MemoryWebFormStore,
     person,
 )
+from chalicelib.storage.memory.limits import MemoryRateCounters
 
 T = "tenant-a"
 START = datetime(2030, 5, 6, 10, 0, 5, tzinfo=UTC)
@@ -428,7 +429,7 @@ def test_bots_are_dropped_quietly_and_cost_the_form_nothing(world):
     assert honeypot.accepted and honeypot.dropped == "honeypot" and honeypot.submission_id
     assert too_fast.accepted and too_fast.dropped == "stamp too_fast"
     assert world.contacts.of_tenant(T) == [] and world.notifier.sent == []
-    assert not any(scope == "form" for (_, scope, _, _) in world.counters.hits)
+    assert not any(counter.scope == "form" for counter in world.counters.hits)
 
 
 def test_a_client_over_its_limit_gets_429_with_retry_after_and_its_answers_back(world: World) -> None:

@@ -74,10 +74,6 @@ class UserStore(Protocol):
 
 
 class AuthStore(Protocol):
-    def failed_logins(self, email_digest: str, window: int) -> int: ...
-
-    def record_failed_login(self, email_digest: str, window: int, expires_at: datetime) -> int: ...
-
     def users_with_login_email(self, email: str) -> list[User]:
         """Users of every tenant with this login e-mail (login only: the tenant is not known yet)."""
         ...

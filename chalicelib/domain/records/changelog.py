@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from chalicelib.domain.records.ports import ChangeLogStore
 
 # Entities with a change log; the first three are also parent kinds.
-Entity = Literal["contact", "deal", "case", "task"]
-ENTITIES: tuple[str, ...] = ("contact", "deal", "case", "task")
+Entity = Literal["contact", "deal", "case", "task", "invoice"]
+ENTITIES: tuple[str, ...] = ("contact", "deal", "case", "task", "invoice")
 
 # Bookkeeping every record carries: a change to these alone is no change.
 AUDIT_FIELDS: frozenset[str] = frozenset(
@@ -56,6 +56,8 @@ class ChangeAction(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    # GDPR erasure: the log kept only that it happened (domain/gdpr), no values.
+    ERASED = "erased"
 
 
 class FieldChange(BaseModel):

@@ -3,9 +3,10 @@
 One module per feature, as on every floor: identity, contacts, records
 (history, files, change log), tasks (and reminders), deals, cases, settings
 (lists, money, custom fields), notifications (and the mailer), jobs (queue,
-background jobs, expiring items), forms (web forms and their rate counters;
+background jobs, expiring items), forms (web forms;
 forms.py also holds the small stand-ins its own unit tests use for the other
-features' collaborators). The twins of one test share a ``MemoryDb``
+features' collaborators), limits (the one rate counter), voip, invoices,
+mailing and gdpr. The twins of one test share a ``MemoryDb``
 (per-tenant dicts), as the DynamoDB adapters share the table; they hold the
 same rules the table's conditions hold (conditional creates, versions,
 uniqueness markers, use counters) and page with the same contract, and
@@ -27,12 +28,16 @@ from typing import TypedDict
 from chalicelib.domain.cases.ports import CaseStorage
 from chalicelib.domain.contacts.ports import ContactStorage, PhotoBlobs
 from chalicelib.domain.deals.ports import DealStorage
-from chalicelib.domain.forms.ports import RateCounters, WebFormStore
+from chalicelib.domain.forms.ports import WebFormStore
+from chalicelib.domain.gdpr.service import ExportFiles, GdprJobs
 from chalicelib.domain.identity.ports import IdentityStorage
+from chalicelib.domain.invoices import ports as invoice_ports
 from chalicelib.domain.jobs.ports import JobStore
-from chalicelib.domain.notifications.ports import Mailer, NotificationStore
+from chalicelib.domain.mailing import ports as mailing_ports
+from chalicelib.domain.notifications.ports import NotificationStore
 from chalicelib.domain.records.ports import ChangeLogStore, FileStore, HistoryStorage
 from chalicelib.domain.settings.ports import CustomFieldStore, MoneySettingsStore, SettingsListStore
+from chalicelib.domain.shared.limits import RateCounters
 from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
 from chalicelib.domain.tasks.ports import ReminderStore, TaskStore
 from chalicelib.domain.voip.models import TwilioCredentials
@@ -51,9 +56,23 @@ from chalicelib.storage.memory.cases import MemoryCaseStore
 from chalicelib.storage.memory.contacts import MemoryContactStore, MemoryPhotoBlobs
 from chalicelib.storage.memory.db import MemoryDb
 from chalicelib.storage.memory.deals import MemoryDealStore
-from chalicelib.storage.memory.forms import MemoryRateCounters, MemoryWebFormStore
+from chalicelib.storage.memory.forms import MemoryWebFormStore
+from chalicelib.storage.memory.gdpr import MemoryExportFiles, MemoryGdprJobs
 from chalicelib.storage.memory.identity import MemoryIdentityStore
+from chalicelib.storage.memory.invoices import (
+    InvoiceDb,
+    MemoryDocumentStore,
+    MemoryInvoiceSettingsStore,
+    MemoryInvoiceStore,
+    MemoryLogoBlobs,
+    MemoryProductStore,
+    MemoryTaxStore,
+)
+from chalicelib.storage.memory.invoices import MemoryQueue as MemoryDocumentQueue
 from chalicelib.storage.memory.jobs import MemoryBackgroundJobStore, MemoryExpiringItems, MemoryQueue
+from chalicelib.storage.memory.limits import MemoryRateCounters
+from chalicelib.storage.memory.mailing import MemoryMailer as MemoryMassMailer
+from chalicelib.storage.memory.mailing import MemoryMailingStore, MemorySendWindows, MemorySuppressions
 from chalicelib.storage.memory.notifications import MemoryMailer, MemoryNotificationStore
 from chalicelib.storage.memory.records import MemoryChangeLogStore, MemoryFileStore, MemoryHistoryStore
 from chalicelib.storage.memory.settings import MemoryCustomFieldStore, MemoryMoneySettingsStore, MemorySettingsListStore
@@ -85,9 +104,9 @@ class Adapters(TypedDict):
     background_job_store: JobStore
     expiring_items: ExpiringItems
     notification_store: NotificationStore
-    mailer: Mailer
+    mailer: invoice_ports.Mailer
     web_form_store: WebFormStore
-    web_form_counters: RateCounters
+    rate_counters: RateCounters
     voip_store: VoipStore
     call_store: CallStore
     voip_vault: SecretVault
@@ -97,6 +116,19 @@ class Adapters(TypedDict):
     voip_operators: OperatorDirectory
     call_contacts: ContactDirectory
     call_history: CallHistory
+    tax_store: invoice_ports.TaxStore
+    product_store: invoice_ports.ProductStore
+    invoice_settings_store: invoice_ports.InvoiceSettingsStore
+    invoice_store: invoice_ports.InvoiceStore
+    invoice_document_store: invoice_ports.DocumentStore
+    invoice_logo_store: invoice_ports.LogoBlobs
+    document_queue: invoice_ports.DocumentQueue
+    mailing_store: mailing_ports.MailingStore
+    suppressions: mailing_ports.Suppressions
+    send_windows: mailing_ports.SendWindows
+    mass_mailer: mailing_ports.MassMailer
+    gdpr_jobs: GdprJobs
+    gdpr_files: ExportFiles
 
 
 class MemoryAdapters:
@@ -124,7 +156,7 @@ class MemoryAdapters:
         self.notifications = MemoryNotificationStore(self.db)
         self.mailer = MemoryMailer()
         self.web_forms = MemoryWebFormStore()
-        self.web_form_counters = MemoryRateCounters()
+        self.rate_counters = MemoryRateCounters()  # forms, logins and the API's limits
         # Telephony: its own twins (storage/memory/voip.py) and a fake Twilio
         # (accounts: ``self.twilio.accounts[sid] = token``).
         self.voip = MemoryVoipStore()
@@ -136,6 +168,21 @@ class MemoryAdapters:
         self.operators = MemoryOperators()
         self.call_contacts = MemoryCallContacts()
         self.call_history = MemoryCallHistory()
+        # Invoices (one InvoiceDb, as the table), mass mailing, GDPR jobs and their ZIPs.
+        self.invoice_db = InvoiceDb()
+        self.taxes = MemoryTaxStore(self.invoice_db)
+        self.products = MemoryProductStore(self.invoice_db)
+        self.invoice_settings = MemoryInvoiceSettingsStore(self.invoice_db)
+        self.invoices = MemoryInvoiceStore(self.invoice_db)
+        self.invoice_documents = MemoryDocumentStore(self.invoice_db)
+        self.logos = MemoryLogoBlobs()
+        self.document_queue = MemoryDocumentQueue()
+        self.mailings = MemoryMailingStore()
+        self.suppressions = MemorySuppressions()
+        self.send_windows = MemorySendWindows()
+        self.mass_mailer = MemoryMassMailer()
+        self.gdpr_jobs = MemoryGdprJobs()
+        self.gdpr_files = MemoryExportFiles()
 
     def overrides(self) -> Adapters:
         """What ``Container(settings, overrides=...)`` takes to use the twins."""
@@ -159,7 +206,7 @@ class MemoryAdapters:
             "notification_store": self.notifications,
             "mailer": self.mailer,
             "web_form_store": self.web_forms,
-            "web_form_counters": self.web_form_counters,
+            "rate_counters": self.rate_counters,
             "voip_store": self.voip,
             "call_store": self.calls,
             "voip_vault": self.vault,
@@ -169,6 +216,19 @@ class MemoryAdapters:
             "voip_operators": self.operators,
             "call_contacts": self.call_contacts,
             "call_history": self.call_history,
+            "tax_store": self.taxes,
+            "product_store": self.products,
+            "invoice_settings_store": self.invoice_settings,
+            "invoice_store": self.invoices,
+            "invoice_document_store": self.invoice_documents,
+            "invoice_logo_store": self.logos,
+            "document_queue": self.document_queue,
+            "mailing_store": self.mailings,
+            "suppressions": self.suppressions,
+            "send_windows": self.send_windows,
+            "mass_mailer": self.mass_mailer,
+            "gdpr_jobs": self.gdpr_jobs,
+            "gdpr_files": self.gdpr_files,
         }
 
 

@@ -21,7 +21,7 @@ from chalicelib.domain.identity.models import (
 from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Role
-from chalicelib.storage.memory.db import GLOBAL, MemoryDb, frozen, paged, stored_moment, thawed
+from chalicelib.storage.memory.db import MemoryDb, frozen, paged, thawed
 from chalicelib.storage.memory.jobs import expire
 
 EMAIL_TAKEN = "A user with this e-mail address exists already in this tenant."
@@ -32,7 +32,6 @@ _CHANGED = "The record changed since it was read; reload it and apply the change
 
 # Tables (per tenant): the tenant row, users, e-mail markers, tokens, groups, group-name markers.
 TENANT, USERS, EMAILS, TOKENS, GROUPS, GROUP_NAMES = "tenant", "users", "emails", "tokens", "groups", "group_names"
-LOGIN_FAILURES = "login_failures"  # GLOBAL: (e-mail digest, window) -> count
 
 
 def _counted_owner(user: User | None) -> bool:
@@ -287,15 +286,3 @@ class MemoryIdentityStore:
         )
 
     # ---- login throttling ----
-
-    def failed_logins(self, email_digest: str, window: int) -> int:
-        count: int = self._db.table(GLOBAL, LOGIN_FAILURES).get((email_digest, window), 0)
-        return count
-
-    def record_failed_login(self, email_digest: str, window: int, expires_at: datetime) -> int:
-        failures = self._db.table(GLOBAL, LOGIN_FAILURES)
-        key = (email_digest, window)
-        failures[key] = failures.get(key, 0) + 1
-        expire(self._db, GLOBAL, LOGIN_FAILURES, key, stored_moment(expires_at))
-        count: int = failures[key]
-        return count

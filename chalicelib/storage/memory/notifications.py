@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain.invoices.ports import Attachment
 from chalicelib.domain.notifications.service import Notification
 from chalicelib.domain.shared.errors import Conflict, NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -73,6 +74,7 @@ class SentMail:
     to: str
     subject: str
     text: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class MemoryMailer:
@@ -81,5 +83,5 @@ class MemoryMailer:
     def __init__(self) -> None:
         self.sent: list[SentMail] = []
 
-    def send(self, *, to: str, subject: str, text: str) -> None:
-        self.sent.append(SentMail(to, subject, text))
+    def send(self, *, to: str, subject: str, text: str, attachments: tuple[Attachment, ...] = ()) -> None:
+        self.sent.append(SentMail(to, subject, text, attachments))
