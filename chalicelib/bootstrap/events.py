@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.domain.shared.events import EVENT_TYPES, Event, RecordDeleted, TenantCreated
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal, Role
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
 LEGACY_CASCADE_KIND = "records.cascade_delete"
 
 
-class EventDelivery(BaseModel):
+class EventDelivery(Model):
     """The job message of one queued (event, subscriber) pair."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

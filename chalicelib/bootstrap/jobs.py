@@ -17,6 +17,7 @@ from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.mailing.models import MailingChunk
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.tasks.reminders import DeliverReminder
 from chalicelib.domain.voip.calls import CallMessage
 from chalicelib.observability import logger
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.bootstrap.container import Container
 
 
-class LegacyCascade(BaseModel):
+class LegacyCascade(Model):
     kind: str
     tenant_id: str
     record_kind: str

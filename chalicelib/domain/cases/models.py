@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.shared.access import ListAccess
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold
 
@@ -25,7 +26,7 @@ TagName = Annotated[str, Field(min_length=1, max_length=50)]
 Id = Annotated[str, Field(min_length=1, max_length=40)]
 
 
-class _CaseFields(BaseModel):
+class _CaseFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     title: Title | None = None
@@ -67,7 +68,7 @@ class Case(Record):
         return list(dict.fromkeys(self.member_ids))
 
 
-class CaseQuery(BaseModel):
+class CaseQuery(Model):
     """GET /v1/cases filters."""
 
     model_config = ConfigDict(extra="forbid")

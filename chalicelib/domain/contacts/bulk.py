@@ -28,7 +28,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags
 from chalicelib.domain.contacts.service import Contacts
@@ -44,6 +44,7 @@ from chalicelib.domain.shared.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.text import fold
 
@@ -89,7 +90,7 @@ _OPERATION: dict[BulkAction, Operation] = {
 _SAME_WHEN_REPEATED = frozenset({BulkAction.ADD_TAGS, BulkAction.REMOVE_TAGS, BulkAction.SET_ACCESS})
 
 
-class _BulkChange(BaseModel):
+class _BulkChange(Model):
     """What to do to each contact (shared by the request and the job message)."""
 
     action: BulkAction
@@ -141,7 +142,7 @@ class ContactBulkChunk(_BulkChange):
     ids: list[str] = Field(min_length=1, max_length=CHUNK_SIZE)
 
 
-class BulkResult(BaseModel):
+class BulkResult(Model):
     succeeded: list[str]
     failed: list[Failure]
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from chalicelib.domain.identity.models import _EMAIL
 from chalicelib.domain.shared.errors import FieldError, ValidationFailed
+from chalicelib.domain.shared.model import Model
 
 
 class DetailType(StrEnum):
@@ -43,7 +44,7 @@ MAX_DETAILS = 40
 Short = Annotated[str, Field(max_length=200)]
 
 
-class Address(BaseModel):
+class Address(Model):
     model_config = ConfigDict(extra="forbid")
     street: Annotated[str, Field(max_length=500)] = ""
     city: Short = ""
@@ -58,7 +59,7 @@ class Address(BaseModel):
         return self
 
 
-class ContactDetail(BaseModel):
+class ContactDetail(Model):
     model_config = ConfigDict(extra="forbid")
     type: DetailType
     category: str | None = Field(default=None, max_length=30)

@@ -34,7 +34,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactKind
 from chalicelib.domain.contacts.photo import ContactPhotos
@@ -44,6 +44,7 @@ from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.errors import Conflict, FieldError, NotFound, PreconditionFailed, ValidationFailed
 from chalicelib.domain.shared.events import ContactsMerged
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.text import fold
 
@@ -59,7 +60,7 @@ FILLED_FIELDS = ("job_title", "description", "type_id", "temperature_id", "compa
 ContactId = Annotated[str, Field(min_length=1, max_length=40)]
 
 
-class MergeRequest(BaseModel):
+class MergeRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     from_id: ContactId = Field(description="The contact that is merged and then deleted")

@@ -14,12 +14,13 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.contacts.details import ContactDetail, DetailType, detail_values, looks_like_phone
 from chalicelib.domain.settings.currency import CurrencyCode
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ContactAccess, ContactShare, Operation
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 from chalicelib.domain.shared.text import fold, spelling_variants, words
@@ -49,7 +50,7 @@ def clean_tags(tags: list[str]) -> list[str]:
     return list(seen.values())
 
 
-class _ContactFields(BaseModel):
+class _ContactFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     first_name: Text200 | None = None
@@ -177,7 +178,7 @@ class ContactSort(StrEnum):
     CREATED_DESC = "-created"
 
 
-class ContactQuery(BaseModel):
+class ContactQuery(Model):
     """GET /v1/contacts filters (CON-12)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -31,13 +31,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.records.listed_access import MAX_LISTED, MAX_MEMBERS, Title, list_access
 from chalicelib.domain.settings.currency import CurrencyCode, minor_units, round_money
 from chalicelib.domain.settings.lists import StageStatus
 from chalicelib.domain.shared.access import ListAccess
 from chalicelib.domain.shared.errors import FieldError, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 MAX_TAGS = 10
@@ -56,7 +57,7 @@ class BidType(StrEnum):
     YEAR = "year"
 
 
-class _DealFields(BaseModel):
+class _DealFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     title: Annotated[Title, NotNull] = omittable()
@@ -105,7 +106,7 @@ class DealChanges(_DealFields):
         return data
 
 
-class StageChange(BaseModel):
+class StageChange(Model):
     model_config = ConfigDict(extra="forbid")
 
     stage_id: Id
@@ -175,7 +176,7 @@ def check_budget(deal: Deal, sent: dict[str, Any]) -> Deal:
     return deal.model_copy(update={"periods": periods})
 
 
-class DealQuery(BaseModel):
+class DealQuery(Model):
     """GET /v1/deals filters (DEA-8)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -218,7 +219,7 @@ def entry_matches(entry: dict[str, Any], query: DealQuery) -> bool:
 # ---- projects (DEA-7) ----
 
 
-class NewProject(BaseModel):
+class NewProject(Model):
     model_config = ConfigDict(extra="forbid")
 
     title: Title

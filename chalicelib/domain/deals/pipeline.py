@@ -32,10 +32,9 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-
 from chalicelib.domain.settings.currency import MissingRates, Rates, convert, rate_for, rate_table, round_money
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 PUBLIC, PRIVATE = "PUB", "PRIV"
 
 
-class PipelineStage(BaseModel):
+class PipelineStage(Model):
     stage_id: str
     name: str
     status: StageStatus
@@ -56,7 +55,7 @@ class PipelineStage(BaseModel):
     weighted_sum: str
 
 
-class Pipeline(BaseModel):
+class Pipeline(Model):
     currency: str
     stages: list[PipelineStage]
     count: int

@@ -16,11 +16,12 @@ from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.contacts.details import CATEGORIES, DEFAULT_CATEGORY, DetailType
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, ContactKind, TagName
 from chalicelib.domain.shared.access import ContactShare
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 MAX_FIELDS = 30
@@ -79,7 +80,7 @@ ADDRESS_PARTS = ("street", "zip", "city", "state", "country")
 ADDRESS_REQUIRED_PARTS = ("street", "zip", "city", "country")
 
 
-class FormField(BaseModel):
+class FormField(Model):
     """One question of a form."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -182,7 +183,7 @@ def check_fields(kind: ContactKind, fields: list[FormField]) -> list[str]:
     return problems
 
 
-class _FormSettings(BaseModel):
+class _FormSettings(Model):
     model_config = ConfigDict(extra="forbid")
 
     fields: list[FormField] | None = Field(default=None, min_length=1, max_length=MAX_FIELDS)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from chalicelib.domain.contacts.details import Address, ContactDetail, DetailType, normalise_details
 from chalicelib.domain.contacts.models import ContactKind
@@ -28,6 +28,7 @@ from chalicelib.domain.shared.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from chalicelib.domain.shared.model import Model
 
 FORM_ENCODED = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -255,7 +256,7 @@ def history_text(form_name: str, cleaned: Cleaned, consent_text: str | None, rec
     return "\n".join(lines)
 
 
-class FormSubmission(BaseModel):
+class FormSubmission(Model):
     """An accepted submission: everything its processing needs, fixed at receipt
     (also the jobs-queue message when processing is retried in the background)."""
 

@@ -28,10 +28,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Forbidden, NotFound
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal
 
@@ -54,7 +55,7 @@ class GdprStatus(StrEnum):
     DONE = "done"
 
 
-class GdprJob(BaseModel):
+class GdprJob(Model):
     model_config = ConfigDict(extra="ignore")
 
     id: str
@@ -69,7 +70,7 @@ class GdprJob(BaseModel):
     finished_at: datetime | None = None
 
 
-class GdprMessage(BaseModel):
+class GdprMessage(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["gdpr.export", "gdpr.erase"]

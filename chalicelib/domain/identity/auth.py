@@ -15,7 +15,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from chalicelib.domain.identity.models import (
     Password,
@@ -30,6 +30,7 @@ from chalicelib.domain.identity.secrets import BearerToken, hash_password, secre
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
 from chalicelib.domain.shared.limits import Limit, RateCounters, RateLimiter
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 
@@ -46,7 +47,7 @@ MAX_LOGIN_CANDIDATES = 5
 WRONG_CREDENTIALS = "The e-mail address or the password is wrong."
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(Model):
     model_config = ConfigDict(extra="forbid")
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=256)
@@ -55,13 +56,13 @@ class LoginRequest(BaseModel):
     )
 
 
-class AcceptInvitation(BaseModel):
+class AcceptInvitation(Model):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=10, max_length=300)
     password: Password
 
 
-class NewApiToken(BaseModel):
+class NewApiToken(Model):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
     expires_at: AwareDatetime | None = None

@@ -5,11 +5,12 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.identity.models import Group, Name
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 
@@ -20,13 +21,13 @@ if TYPE_CHECKING:
 MAX_MEMBER_CHANGES = 90
 
 
-class NewGroup(BaseModel):
+class NewGroup(Model):
     model_config = ConfigDict(extra="forbid")
     name: Name
     member_ids: list[str] = Field(default_factory=list, max_length=MAX_MEMBER_CHANGES)
 
 
-class GroupChanges(BaseModel):
+class GroupChanges(Model):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     member_ids: list[str] | None = Field(default=None, description="The full new member list.")

@@ -7,9 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from chalicelib.domain.identity.secrets import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Role
 from chalicelib.domain.shared.records import Record
 
@@ -41,7 +42,7 @@ class UserStatus(StrEnum):
     DEACTIVATED = "deactivated"
 
 
-class CrmAccess(BaseModel):
+class CrmAccess(Model):
     """TEN-3: the module on or off, and whether only listed users/groups may use it."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,13 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.domain.identity.models import Email, Name, Password, Tenant, User, UserStatus
 from chalicelib.domain.identity.secrets import hash_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.events import TenantCreated
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Role
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.shared.ports import EventPublisher
 
 
-class NewTenant(BaseModel):
+class NewTenant(Model):
     model_config = ConfigDict(extra="forbid")
     name: Name
     owner_email: Email

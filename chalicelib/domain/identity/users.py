@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.identity.models import Email, Name, Password, User, UserStatus
 from chalicelib.domain.identity.secrets import hash_password, verify_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import ROLE_RANK, Principal, Role
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.notifications.ports import Notify
 
 
-class NewUser(BaseModel):
+class NewUser(Model):
     model_config = ConfigDict(extra="forbid")
     email: Email
     name: Name
@@ -34,7 +35,7 @@ class NewUser(BaseModel):
     password: Password | None = Field(default=None, description="Without one, an invitation token is returned.")
 
 
-class UserChanges(BaseModel):
+class UserChanges(Model):
     model_config = ConfigDict(extra="forbid")
     name: Name | None = None
     email: Email | None = None

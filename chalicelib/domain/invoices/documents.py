@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.domain.invoices.models import Invoice, InvoiceSettings, InvoiceStatus
 from chalicelib.domain.invoices.ports import Attachment, DocumentQueue, DocumentStore, InvoiceStore, Mailer, Renderer
@@ -34,6 +34,7 @@ from chalicelib.domain.invoices.service import Invoices, totals_of
 from chalicelib.domain.invoices.settings import InvoiceSettingsService
 from chalicelib.domain.settings.currency import minor_units
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 
 # Part of every digest: a change of the template or the renderer renders again.
@@ -44,7 +45,7 @@ PDF_URL_SECONDS = 300
 RETRY_AFTER_SECONDS = 2
 
 
-class RenderInvoice(BaseModel):
+class RenderInvoice(Model):
     """Documents-queue message: render the invoice's current document."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -55,7 +56,7 @@ class RenderInvoice(BaseModel):
     digest: str | None = None
 
 
-class SendInvoice(BaseModel):
+class SendInvoice(Model):
     """Documents-queue message: make sure the PDF of a queued mail is there,
     then hand the mail to the jobs queue (``MailInvoice``)."""
 
@@ -67,7 +68,7 @@ class SendInvoice(BaseModel):
     mail_id: str
 
 
-class MailInvoice(BaseModel):
+class MailInvoice(Model):
     """Jobs-queue message: send one queued mail with the rendered PDF (the
     jobs worker is the one function allowed to send e-mail)."""
 

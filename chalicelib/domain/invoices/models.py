@@ -28,11 +28,12 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from chalicelib.domain.contacts.details import Address
 from chalicelib.domain.settings.currency import CurrencyCode
 from chalicelib.domain.shared.errors import Conflict
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 MAX_LINES = 200
@@ -89,14 +90,14 @@ StockText = Annotated[str, decimal_text(max_integer=12, max_decimals=4, what="a 
 # ---- taxes (SET-6) ----
 
 
-class NewTax(BaseModel):
+class NewTax(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_one_line)]
     rate: PercentText = Field(description='Percent as a decimal string: "19", "8.1"', examples=["19"])
 
 
-class TaxChanges(BaseModel):
+class TaxChanges(Model):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, NotNull, Field(min_length=1, max_length=100), AfterValidator(_one_line)] = omittable()
@@ -113,7 +114,7 @@ class Tax(Record):
 # ---- products and services (SET-5) ----
 
 
-class _ProductFields(BaseModel):
+class _ProductFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     sku: Annotated[str, Field(max_length=64)] | None = None
@@ -150,7 +151,7 @@ class Product(Record):
     in_use: int = 0
 
 
-class ProductQuery(BaseModel):
+class ProductQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     q: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
@@ -165,7 +166,7 @@ DEFAULT_PREFIX = "INV"
 NUMBER_DIGITS = 7
 
 
-class Numbering(BaseModel):
+class Numbering(Model):
     model_config = ConfigDict(extra="forbid")
 
     automatic: bool = True
@@ -188,7 +189,7 @@ def format_number(prefix: str, number: int) -> str:
 InvoiceNumber = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9/_.\-]+$")]
 
 
-class InvoiceSettingsUpdate(BaseModel):
+class InvoiceSettingsUpdate(Model):
     """PUT /v1/settings/invoices: the whole profile (the logo has its own endpoint)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -270,7 +271,7 @@ def check_move(current: InvoiceStatus, wanted: InvoiceStatus) -> None:
         raise StatusMoveRefused(current, wanted)
 
 
-class LineRequest(BaseModel):
+class LineRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     product_id: Id | None = Field(default=None, description="A catalogue item; its title, price and taxes by default")
@@ -286,7 +287,7 @@ class LineRequest(BaseModel):
     )
 
 
-class _InvoiceFields(BaseModel):
+class _InvoiceFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     number: InvoiceNumber | None = Field(
@@ -327,19 +328,19 @@ class InvoiceChanges(_InvoiceFields):
     lines: Annotated[list[LineRequest], NotNull, Field(min_length=1, max_length=MAX_LINES)] = omittable()
 
 
-class StatusChange(BaseModel):
+class StatusChange(Model):
     model_config = ConfigDict(extra="forbid")
 
     status: InvoiceStatus
 
 
-class DuplicateRequest(BaseModel):
+class DuplicateRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     number: InvoiceNumber | None = Field(default=None, description="Only when numbering is not automatic")
 
 
-class SendRequest(BaseModel):
+class SendRequest(Model):
     model_config = ConfigDict(extra="forbid")
 
     subject: Annotated[str, Field(max_length=200)] | None = Field(
@@ -347,13 +348,13 @@ class SendRequest(BaseModel):
     )
 
 
-class LineTax(BaseModel):
+class LineTax(Model):
     tax_id: str
     name: str
     rate: str
 
 
-class InvoiceLine(BaseModel):
+class InvoiceLine(Model):
     product_id: str | None = None
     title: str
     description: str = ""
@@ -416,7 +417,7 @@ class Invoice(Record):
         return self.status == InvoiceStatus.BILLED and self.due_date < today
 
 
-class InvoiceQuery(BaseModel):
+class InvoiceQuery(Model):
     """GET /v1/invoices filters."""
 
     model_config = ConfigDict(extra="forbid")

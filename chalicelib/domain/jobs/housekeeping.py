@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.model import Model
 
 if TYPE_CHECKING:
     from chalicelib.domain.shared.ports import ExpiringItems, JobQueue
@@ -25,7 +26,7 @@ FIRST_SWEEP_LOOKBACK = timedelta(hours=48)
 MAX_SWEEP_SPAN = timedelta(days=14)
 
 
-class PurgeExpired(BaseModel):
+class PurgeExpired(Model):
     """Job message: delete what expired within one hour bucket."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -37,12 +37,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ListAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import NotFound, TemporarilyUnavailable
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class JobStatus(StrEnum):
     DONE = "done"
 
 
-class BackgroundJob(BaseModel):
+class BackgroundJob(Model):
     model_config = ConfigDict(extra="ignore")
 
     id: str

@@ -6,10 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from chalicelib.domain.contacts.models import ContactQuery
 from chalicelib.domain.shared.access import ListAccess
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import Record
 
 MAX_SUBJECT = 998  # RFC 5322's line limit
@@ -26,7 +27,7 @@ class MailingFilter(ContactQuery):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Content(BaseModel):
+class _Content(Model):
     model_config = ConfigDict(extra="forbid")
 
     subject: str = Field(min_length=1, max_length=MAX_SUBJECT, description="A sandboxed jinja2 template")
@@ -54,7 +55,7 @@ class PreviewRequest(_Content):
     contact_id: RecordId
 
 
-class Preview(BaseModel):
+class Preview(Model):
     contact_id: str
     to: str | None
     subject: str
@@ -109,7 +110,7 @@ class Mailing(Record):
         return ListAccess(access_list=frozenset({self.created_by}), created_by=self.created_by)
 
 
-class RecipientResult(BaseModel):
+class RecipientResult(Model):
     model_config = ConfigDict(extra="ignore")
 
     mailing_id: str
@@ -119,13 +120,13 @@ class RecipientResult(BaseModel):
     at: datetime
 
 
-class RecipientQuery(BaseModel):
+class RecipientQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     status: RecipientStatus | None = None
 
 
-class MailingSettings(BaseModel):
+class MailingSettings(Model):
     model_config = ConfigDict(extra="forbid")
 
     rate_per_second: int = Field(
@@ -133,13 +134,13 @@ class MailingSettings(BaseModel):
     )
 
 
-class Attachment(BaseModel):
+class Attachment(Model):
     filename: str
     content_type: str
     data: bytes
 
 
-class OutgoingMail(BaseModel):
+class OutgoingMail(Model):
     to: str
     subject: str
     text: str
@@ -148,7 +149,7 @@ class OutgoingMail(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
-class MailingChunk(BaseModel):
+class MailingChunk(Model):
     """The jobs-queue message of one chunk of a mailing (kind ``mailing.chunk``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -159,7 +160,7 @@ class MailingChunk(BaseModel):
     chunk: int
 
 
-class Bounce(BaseModel):
+class Bounce(Model):
     """What SES tells about a message: a hard bounce or a complaint suppresses its addresses."""
 
     tenant_id: str

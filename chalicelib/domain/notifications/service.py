@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -49,7 +50,7 @@ class Notification(Record):
     emailed_at: datetime | None = None
 
 
-class SendNotificationEmails(BaseModel):
+class SendNotificationEmails(Model):
     """Job message: e-mail these notifications to their users."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

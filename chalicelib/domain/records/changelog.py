@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared.clock import new_id
 from chalicelib.domain.shared.errors import Forbidden
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -60,7 +61,7 @@ class ChangeAction(StrEnum):
     ERASED = "erased"
 
 
-class FieldChange(BaseModel):
+class FieldChange(Model):
     model_config = ConfigDict(frozen=True)
 
     field: str

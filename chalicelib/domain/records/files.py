@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.records.parents import Parents
 from chalicelib.domain.shared import access
@@ -40,6 +40,7 @@ from chalicelib.domain.shared.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -96,7 +97,7 @@ def valid_id(value: str) -> bool:
     return bool(_ID.match(value or ""))
 
 
-class ParentLink(BaseModel):
+class ParentLink(Model):
     """The record a history event or a file hangs off."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -127,7 +128,7 @@ class StoredFile(Record):
     problem: str | None = None
 
 
-class NewFile(BaseModel):
+class NewFile(Model):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.records.files import Files, ParentLink, RecordId, valid_id
 from chalicelib.domain.records.parents import Parents
@@ -37,6 +37,7 @@ from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import HistoryAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
@@ -74,7 +75,7 @@ class HistoryEvent(Record):
         return HistoryAccess(author_id=self.author_id, parent_readable=parent_readable)
 
 
-class NewHistoryEvent(BaseModel):
+class NewHistoryEvent(Model):
     model_config = ConfigDict(extra="forbid")
 
     kind: UserKind = "note"
@@ -86,7 +87,7 @@ class NewHistoryEvent(BaseModel):
     )
 
 
-class HistoryChanges(BaseModel):
+class HistoryChanges(Model):
     """Only the fields sent change; ``category_id: null`` removes the category."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +99,7 @@ class HistoryChanges(BaseModel):
     file_ids: list[RecordId] | None = Field(default=None, max_length=MAX_FILES, description="The full new list.")
 
 
-class HistoryFilter(BaseModel):
+class HistoryFilter(Model):
     """Filters of a history list; ``from``/``to`` bound ``happened_at`` (inclusive)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -49,6 +49,7 @@ from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, Background
 from chalicelib.domain.records.listed_access import entry_access as list_entry_access
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.text import fold
@@ -73,7 +74,7 @@ class TagEntity(StrEnum):
     CASE = "case"
 
 
-class TagQuery(BaseModel):
+class TagQuery(Model):
     """GET /v1/tags."""
 
     model_config = ConfigDict(extra="forbid")
@@ -81,7 +82,7 @@ class TagQuery(BaseModel):
     entity: TagEntity = Field(default=TagEntity.CONTACT, description="Whose tags: contact, deal or case")
 
 
-class TagRename(BaseModel):
+class TagRename(Model):
     """PATCH /v1/tags/{entity}/{name}."""
 
     model_config = ConfigDict(extra="forbid")
@@ -99,7 +100,7 @@ class TagRename(BaseModel):
         return name
 
 
-class TagChangeChunk(BaseModel):
+class TagChangeChunk(Model):
     """Job message: rename (``new_name``) or remove (None) a tag on these records."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

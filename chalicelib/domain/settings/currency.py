@@ -20,10 +20,11 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, TemporarilyUnavailable, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
@@ -36,7 +37,7 @@ RATE_DECIMALS = 10
 RATE_INTEGER_DIGITS = 12
 
 
-class Currency(BaseModel):
+class Currency(Model):
     code: str
     name: str
     minor_units: int
@@ -129,7 +130,7 @@ RateText = Annotated[
 ]
 
 
-class ExchangeRate(BaseModel):
+class ExchangeRate(Model):
     """1 `from` = `rate` `to`."""
 
     model_config = ConfigDict(extra="forbid", validate_by_name=False, validate_by_alias=True, serialize_by_alias=True)
@@ -149,12 +150,12 @@ class ExchangeRate(BaseModel):
         return self
 
 
-class CurrencySetting(BaseModel):
+class CurrencySetting(Model):
     model_config = ConfigDict(extra="forbid")
     currency: CurrencyCode
 
 
-class ExchangeRates(BaseModel):
+class ExchangeRates(Model):
     model_config = ConfigDict(extra="forbid")
     rates: list[ExchangeRate] = Field(max_length=MAX_RATES, description="The whole set; it replaces the stored one.")
 

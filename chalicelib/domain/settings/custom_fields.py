@@ -28,7 +28,7 @@ from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import (
@@ -39,6 +39,7 @@ from chalicelib.domain.shared.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
@@ -143,7 +144,7 @@ def _check_options(field_type: FieldType | None, options: list[str] | None) -> N
             raise ValueError("options must be unique (ignoring case)")
 
 
-class NewCustomField(BaseModel):
+class NewCustomField(Model):
     model_config = ConfigDict(extra="forbid")
     entity: FieldEntity
     label: Label
@@ -156,7 +157,7 @@ class NewCustomField(BaseModel):
         return self
 
 
-class CustomFieldChanges(BaseModel):
+class CustomFieldChanges(Model):
     model_config = ConfigDict(extra="forbid")
     label: Label | None = None
     type: FieldType | None = Field(default=None, description="only while no record holds a value")
@@ -166,7 +167,7 @@ class CustomFieldChanges(BaseModel):
     order: int | None = Field(default=None, ge=0, le=10000)
 
 
-class CustomFieldQuery(BaseModel):
+class CustomFieldQuery(Model):
     model_config = ConfigDict(extra="forbid")
     entity: FieldEntity | None = Field(default=None, description="only the fields defined for this entity")
 

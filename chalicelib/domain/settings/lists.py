@@ -53,6 +53,7 @@ from chalicelib.domain.shared.errors import (
     ValidationFailed,
 )
 from chalicelib.domain.shared.events import CategoryReplaced
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
@@ -89,7 +90,7 @@ class EntryState(StrEnum):
 # ---- request bodies, one pair per list ----
 
 
-class _Body(BaseModel):
+class _Body(Model):
     model_config = ConfigDict(extra="forbid")
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from chalicelib.domain.shared.model import Model
 
 
-class Event(BaseModel):
+class Event(Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tenant_id: str

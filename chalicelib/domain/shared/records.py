@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from chalicelib.domain.shared.errors import PreconditionFailed
+from chalicelib.domain.shared.model import Model
 
 
-class Record(BaseModel):
+class Record(Model):
     # Storage adds its key attributes to items; records ignore them on the way back.
     model_config = ConfigDict(extra="ignore")
 

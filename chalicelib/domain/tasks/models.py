@@ -17,9 +17,10 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator
 
 from chalicelib.domain.shared.access import TaskAccess
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import Record
 from chalicelib.domain.tasks.reminders import DEFAULT_REMINDER, REMINDER_CHOICES
 
@@ -46,7 +47,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
-class _TaskFields(BaseModel):
+class _TaskFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     title: Title
@@ -85,7 +86,7 @@ class NewTasksForContacts(_TaskFields):
         return NewTask(**fields, contact_id=contact_id)
 
 
-class TaskChanges(BaseModel):
+class TaskChanges(Model):
     """PATCH: only the fields sent change; null clears an optional field."""
 
     model_config = ConfigDict(extra="forbid")
@@ -136,7 +137,7 @@ class Task(Record):
         )
 
 
-class TaskQuery(BaseModel):
+class TaskQuery(Model):
     """GET /v1/tasks filters (TSK-7)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, ConfigDict
 
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.model import Model
 
 if TYPE_CHECKING:
     from chalicelib.domain.shared.ports import JobQueue
@@ -53,7 +54,7 @@ class ArmedReminder:
     remind_at: datetime
 
 
-class DeliverReminder(BaseModel):
+class DeliverReminder(Model):
     """Job message: deliver the reminder of a task for one instant."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

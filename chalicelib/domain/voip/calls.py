@@ -35,13 +35,14 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.domain.records.history import HistoryKind, system_event
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import CallAccess, Operation
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound, PreconditionFailed, TemporarilyUnavailable
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.voip.models import Call, CallDirection, CallQuery, CallStatus, Recording, VoipAccount
@@ -69,7 +70,7 @@ RECORDING_URL_SECONDS = 300
 MAX_MANAGERS = 5
 
 
-class CallMessage(BaseModel):
+class CallMessage(Model):
     """A callback as the webhook queued it (webhooks.VoipWebhooks.callback)."""
 
     model_config = ConfigDict(extra="ignore")

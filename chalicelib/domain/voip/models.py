@@ -15,8 +15,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 MAX_NUMBERS = 50
@@ -86,7 +87,7 @@ class VoipAccount(Record):
     delete_recordings_from_twilio: bool = False
 
 
-class AccountIn(BaseModel):
+class AccountIn(Model):
     """PUT /v1/voip/account: the token may be left out to keep the stored one
     (same account SID)."""
 
@@ -99,7 +100,7 @@ class AccountIn(BaseModel):
     )
 
 
-class AccountTest(BaseModel):
+class AccountTest(Model):
     ok: bool
     detail: str
     twiml_app_sid: str | None = None
@@ -114,7 +115,7 @@ class NumberKind(StrEnum):
     TOLL_FREE = "toll_free"
 
 
-class AvailableQuery(BaseModel):
+class AvailableQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     country: str = Field(default="DE", pattern=r"^[A-Z]{2}$", description="ISO 3166 country code")
@@ -125,7 +126,7 @@ class AvailableQuery(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-class AvailableNumber(BaseModel):
+class AvailableNumber(Model):
     phone_number: str
     friendly_name: str | None = None
     locality: str | None = None
@@ -151,7 +152,7 @@ class NumberHooks:
     status_url: str
 
 
-class Operator(BaseModel):
+class Operator(Model):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UserId
@@ -164,7 +165,7 @@ class NumberSource(StrEnum):
     LINKED = "linked"
 
 
-class _NumberFields(BaseModel):
+class _NumberFields(Model):
     model_config = ConfigDict(extra="forbid")
 
     alias: Annotated[str, Field(max_length=100)] | None = None
@@ -230,19 +231,19 @@ class PresenceStatus(StrEnum):
     OFFLINE = "offline"
 
 
-class PresenceIn(BaseModel):
+class PresenceIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     status: PresenceStatus
 
 
-class Presence(BaseModel):
+class Presence(Model):
     user_id: str
     status: PresenceStatus
     updated_at: datetime
 
 
-class VoiceToken(BaseModel):
+class VoiceToken(Model):
     token: str
     identity: str
     expires_in: int
@@ -262,7 +263,7 @@ class CallStatus(StrEnum):
     MISSED = "missed"  # over without a conversation (incoming: nobody answered; outgoing: the other side did not)
 
 
-class Recording(BaseModel):
+class Recording(Model):
     sid: str
     key: str
     content_type: str
@@ -308,7 +309,7 @@ class Call(Record):
         return frozenset(self.participants) | ({self.operator_id} if self.operator_id else frozenset())
 
 
-class CallQuery(BaseModel):
+class CallQuery(Model):
     """GET /v1/voip/calls filters; ``from``/``to`` bound the start time (inclusive)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

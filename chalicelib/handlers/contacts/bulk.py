@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.contacts.bulk import SYNC_LIMIT, BulkRequest
 from chalicelib.domain.contacts.merge import MergeRequest
 from chalicelib.domain.jobs.service import BackgroundJob
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.contacts.routes import ContactView
 from chalicelib.handlers.http.routing import JSON, Call, route
 
@@ -19,19 +19,19 @@ bp = Blueprint(__name__)
 TAG = "Contacts"
 
 
-class BulkFailureView(BaseModel):
+class BulkFailureView(Model):
     id: str
     status: int
     reason: str
     detail: str
 
 
-class BulkResultView(BaseModel):
+class BulkResultView(Model):
     succeeded: list[str]
     failed: list[BulkFailureView]
 
 
-class JobAcceptedView(BaseModel):
+class JobAcceptedView(Model):
     job_id: str
     status_url: str
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.contacts.models import Contact
 from chalicelib.domain.contacts.photo import MAX_PHOTO_BYTES, MEDIA_TYPES, SHOWN_FORMATS, URL_SECONDS
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 
 bp = Blueprint(__name__)
 TAG = "Contacts"
 
 
-class PhotoView(BaseModel):
+class PhotoView(Model):
     contact_id: str
     contact_version: int
     content_type: str

@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactQuery, NewContact
 from chalicelib.domain.contacts.service import region
 from chalicelib.domain.settings.custom_fields import custom_field_values
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 
@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 TAG = "Contacts"
 
 
-class ContactView(BaseModel):
+class ContactView(Model):
     id: str
     version: int
     kind: str

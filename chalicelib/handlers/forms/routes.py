@@ -8,10 +8,11 @@ from enum import StrEnum
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.forms.models import NewWebForm, WebForm, WebFormChanges
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.forms.answers import action_url
 from chalicelib.handlers.http.routing import Call, route
@@ -20,7 +21,7 @@ bp = Blueprint(__name__)
 TAG = "Web forms"
 
 
-class WebFormView(BaseModel):
+class WebFormView(Model):
     id: str
     version: int
     name: str
@@ -54,7 +55,7 @@ class Variant(StrEnum):
     JS = "js"
 
 
-class SnippetQuery(BaseModel):
+class SnippetQuery(Model):
     model_config = ConfigDict(extra="forbid")
     variant: Variant = Variant.HTML
 

@@ -7,22 +7,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.gdpr.service import GdprJob, GdprKind
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 
 bp = Blueprint(__name__)
 TAG = "GDPR"
 
 
-class GdprStarted(BaseModel):
+class GdprStarted(Model):
     job_id: str
     status_url: str
 
 
-class GdprJobView(BaseModel):
+class GdprJobView(Model):
     id: str
     kind: str
     contact_id: str

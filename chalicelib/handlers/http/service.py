@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 
 bp = Blueprint(__name__)
@@ -17,7 +17,7 @@ bp = Blueprint(__name__)
 TAG = "Service"
 
 
-class Health(BaseModel):
+class Health(Model):
     status: str
 
 

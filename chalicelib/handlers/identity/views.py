@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from chalicelib.domain.identity.models import CrmAccess, Group, StoredToken, Tenant, User
+from chalicelib.domain.shared.model import Model
 
 
-class RecordView(BaseModel):
+class RecordView(Model):
     id: str
     version: int
     created_at: datetime
@@ -40,7 +39,7 @@ class GroupView(RecordView):
         return cls.model_validate(group.model_dump(exclude={"tenant_id"}))
 
 
-class TenantView(BaseModel):
+class TenantView(Model):
     id: str
     name: str
     time_zone: str
@@ -51,19 +50,19 @@ class TenantView(BaseModel):
         return cls(id=tenant.id, name=tenant.name, time_zone=tenant.time_zone, phone_region=tenant.phone_region)
 
 
-class GroupRef(BaseModel):
+class GroupRef(Model):
     id: str
     name: str
 
 
-class MeView(BaseModel):
+class MeView(Model):
     user: UserView
     role: str
     groups: list[GroupRef]
     tenant: TenantView
 
 
-class SessionView(BaseModel):
+class SessionView(Model):
     token: str
     user: UserView
 
@@ -72,7 +71,7 @@ class UserCreatedView(UserView):
     invitation_token: str | None = None
 
 
-class TokenView(BaseModel):
+class TokenView(Model):
     id: str
     name: str
     created_at: datetime

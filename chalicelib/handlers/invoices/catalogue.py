@@ -4,10 +4,11 @@ admins write; a tax or product an invoice uses cannot be deleted (409)."""
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.invoices.models import NewProduct, NewTax, Product, ProductChanges, ProductQuery, Tax, TaxChanges
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import RecordView
@@ -26,7 +27,7 @@ class TaxView(RecordView):
         return cls.model_validate(tax.model_dump(exclude={"tenant_id"}))
 
 
-class TaxList(BaseModel):
+class TaxList(Model):
     items: list[TaxView]
     next_cursor: str | None = Field(default=None, description="Always null: the list is answered whole.")
 

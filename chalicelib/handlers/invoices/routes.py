@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.invoices.documents import PDF_URL_SECONDS, RETRY_AFTER_SECONDS
@@ -24,6 +24,7 @@ from chalicelib.domain.invoices.models import (
     StatusChange,
 )
 from chalicelib.domain.invoices.service import totals_of
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page, PageRequest
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import RecordView
@@ -33,7 +34,7 @@ bp = Blueprint(__name__)
 TAG = "Invoices"
 
 
-class AddressView(BaseModel):
+class AddressView(Model):
     street: str = ""
     city: str = ""
     state: str = ""
@@ -41,13 +42,13 @@ class AddressView(BaseModel):
     country: str = ""
 
 
-class LineTaxView(BaseModel):
+class LineTaxView(Model):
     tax_id: str
     name: str
     rate: str
 
 
-class LineView(BaseModel):
+class LineView(Model):
     product_id: str | None
     title: str
     description: str
@@ -61,7 +62,7 @@ class LineView(BaseModel):
     net: str = Field(description="amount - discount_amount")
 
 
-class TaxTotalView(BaseModel):
+class TaxTotalView(Model):
     tax_id: str
     name: str
     rate: str
@@ -69,7 +70,7 @@ class TaxTotalView(BaseModel):
     amount: str = Field(description="base x rate, rounded once (EN 16931 BR-CO-17)")
 
 
-class TotalsView(BaseModel):
+class TotalsView(Model):
     subtotal: str
     discount: str
     net: str
@@ -227,7 +228,7 @@ def change_status(invoice_id: str, call: Call) -> InvoiceView:
     return _view(call)(saved)
 
 
-class Rendering(BaseModel):
+class Rendering(Model):
     status: str = "rendering"
     retry_after: int
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
 from chalicelib.domain.invoices.settings import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
 from chalicelib.domain.shared.images import MEDIA_TYPES, SHOWN_FORMATS
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 
 bp = Blueprint(__name__)
 TAG = "Settings"
 
 
-class AddressView(BaseModel):
+class AddressView(Model):
     street: str = ""
     city: str = ""
     state: str = ""
@@ -25,7 +25,7 @@ class AddressView(BaseModel):
     country: str = ""
 
 
-class LogoView(BaseModel):
+class LogoView(Model):
     content_type: str
     width: int
     height: int
@@ -33,7 +33,7 @@ class LogoView(BaseModel):
     updated_at: datetime
 
 
-class InvoiceSettingsView(BaseModel):
+class InvoiceSettingsView(Model):
     version: int
     company_name: str
     address: AddressView | None

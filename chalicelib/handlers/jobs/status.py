@@ -6,17 +6,18 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.jobs.service import MAX_FAILURES_SHOWN, BackgroundJob, Failure, JobStatus
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 
 bp = Blueprint(__name__)
 TAG = "Jobs"
 
 
-class JobView(BaseModel):
+class JobView(Model):
     id: str
     kind: str
     status: JobStatus

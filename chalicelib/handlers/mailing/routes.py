@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib.bootstrap import container
 from chalicelib.config import BUILT_IN_SECRET_STAGES, get_settings
@@ -23,6 +23,7 @@ from chalicelib.domain.mailing.models import (
     RecipientResult,
 )
 from chalicelib.domain.shared.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.observability import identify, logger
@@ -31,7 +32,7 @@ bp = Blueprint(__name__)
 TAG = "Mailings"
 
 
-class MailingView(BaseModel):
+class MailingView(Model):
     id: str
     status: str
     subject: str
@@ -67,13 +68,13 @@ class MailingView(BaseModel):
         )
 
 
-class MailingStarted(BaseModel):
+class MailingStarted(Model):
     id: str
     job_id: str
     status_url: str
 
 
-class RecipientView(BaseModel):
+class RecipientView(Model):
     contact_id: str
     status: str
     reason: str | None
@@ -239,7 +240,7 @@ def unsubscribe(token: str) -> Response:
 # ---- the local stack's bounce hook ----
 
 
-class BounceHook(BaseModel):
+class BounceHook(Model):
     model_config = ConfigDict(extra="allow")
 
     notificationType: str = Field(description="Bounce or Complaint, as SES sends it")

@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.identity.models import CrmAccess
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import CrmAccessView
@@ -17,7 +18,7 @@ from chalicelib.handlers.identity.views import CrmAccessView
 bp = Blueprint(__name__)
 
 
-class NotificationView(BaseModel):
+class NotificationView(Model):
     id: str
     kind: str
     subject: str
@@ -30,7 +31,7 @@ class NotificationView(BaseModel):
         return cls.model_validate(notification.model_dump())
 
 
-class InboxQuery(BaseModel):
+class InboxQuery(Model):
     model_config = ConfigDict(extra="forbid")
     unread: bool = False
 

@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.records.changelog import ChangeAction, ChangeEntry, Entity, FieldChange
 from chalicelib.domain.records.files import ParentLink, RecordId
 from chalicelib.domain.records.history import HistoryChanges, HistoryEvent, HistoryFilter, HistoryKind, NewHistoryEvent
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import RecordView
@@ -47,7 +48,7 @@ class HistoryEventView(RecordView):
         return cls.model_validate(event.model_dump(exclude={"tenant_id"}))
 
 
-class ChangeEntryView(BaseModel):
+class ChangeEntryView(Model):
     id: str
     entity: str
     record_id: str
@@ -61,7 +62,7 @@ class ChangeEntryView(BaseModel):
         return cls.model_validate(entry.model_dump(include=set(cls.model_fields)))
 
 
-class ChangesQuery(BaseModel):
+class ChangesQuery(Model):
     model_config = ConfigDict(extra="forbid")
     entity: Entity
     record_id: RecordId

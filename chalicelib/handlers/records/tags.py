@@ -7,11 +7,11 @@ from typing import Any
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.jobs.service import BackgroundJob
 from chalicelib.domain.records.tags import MAX_SYNC_RECORDS, TagCount, TagQuery, TagRename
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import JSON, Call, route
 
@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 TAG = "Tags"
 
 
-class TagView(BaseModel):
+class TagView(Model):
     name: str
     entity: str
     count: int

@@ -18,6 +18,7 @@ from chalicelib.bootstrap import container
 from chalicelib.domain.settings.currency import CurrencySetting, ExchangeRate, ExchangeRates, MoneySettings, currencies
 from chalicelib.domain.settings.custom_fields import CustomField, CustomFieldChanges, CustomFieldQuery, NewCustomField
 from chalicelib.domain.settings.lists import LIST_SPECS, ListEntry, ListSpec, NewOrder, StageStatus
+from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
 from chalicelib.handlers.identity.views import RecordView
 
@@ -79,11 +80,11 @@ def _page_model(name: str, item: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-class NoQuery(BaseModel):
+class NoQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
 
-class ReplaceQuery(BaseModel):
+class ReplaceQuery(Model):
     model_config = ConfigDict(extra="forbid")
     replace_with: str | None = Field(
         default=None,
@@ -208,7 +209,7 @@ for _spec in LIST_SPECS.values():
 # ---- currencies and exchange rates ----
 
 
-class CurrencyView(BaseModel):
+class CurrencyView(Model):
     code: str
     name: str
     minor_units: int = Field(description="Digits after the decimal point (EUR 2, JPY 0)")
@@ -217,7 +218,7 @@ class CurrencyView(BaseModel):
 CurrencyList = _page_model("CurrencyList", CurrencyView)
 
 
-class CurrencySettingView(BaseModel):
+class CurrencySettingView(Model):
     currency: str
     version: int
     updated_at: datetime
@@ -233,7 +234,7 @@ class CurrencySettingView(BaseModel):
         )
 
 
-class ExchangeRatesView(BaseModel):
+class ExchangeRatesView(Model):
     rates: list[ExchangeRate]
     version: int
     updated_at: datetime

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.shared.clock import utc_now
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.domain.tasks.models import NewTask, NewTasksForContacts, Task, TaskChanges, TaskQuery
 from chalicelib.handlers.http.routing import Call, route
@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 TAG = "Tasks"
 
 
-class TaskView(BaseModel):
+class TaskView(Model):
     id: str
     version: int
     title: str
@@ -46,18 +46,18 @@ class TaskView(BaseModel):
         return cls(**task.model_dump(exclude={"tenant_id"}), overdue=task.overdue(utc_now()))
 
 
-class BulkCreated(BaseModel):
+class BulkCreated(Model):
     contact_id: str
     task_id: str
 
 
-class BulkFailed(BaseModel):
+class BulkFailed(Model):
     contact_id: str
     status: int
     reason: str
 
 
-class BulkTasksView(BaseModel):
+class BulkTasksView(Model):
     created: list[BulkCreated]
     failed: list[BulkFailed]
 

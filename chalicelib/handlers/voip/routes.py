@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.domain.voip.models import (
     AccountIn,
@@ -69,13 +70,13 @@ class NumberView(RecordView):
         return cls(**number.model_dump(exclude={"tenant_id"}))
 
 
-class RemoveQuery(BaseModel):
+class RemoveQuery(Model):
     model_config = ConfigDict(extra="forbid")
 
     release: bool | None = None
 
 
-class RecordingView(BaseModel):
+class RecordingView(Model):
     duration: int
     voicemail: bool
     content_type: str
