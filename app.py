@@ -5,6 +5,7 @@ from chalice import Chalice
 from chalicelib.domain.contacts import photo as contact_photo
 from chalicelib.handlers.background import calls as call_events
 from chalicelib.handlers.background import consumer, schedules
+from chalicelib.handlers.background import webhooks as webhook_events
 from chalicelib.handlers.cases import routes as cases
 from chalicelib.handlers.contacts import bulk as contact_bulk
 from chalicelib.handlers.contacts import photo as contact_photos
@@ -23,6 +24,7 @@ from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
 from chalicelib.handlers.voip import routes as voip
 from chalicelib.handlers.voip import webhooks as twilio_webhooks
+from chalicelib.handlers.webhooks import routes as webhooks
 
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
@@ -51,6 +53,8 @@ for blueprint in (
     voip,
     twilio_webhooks,
     call_events,
+    webhooks,
+    webhook_events,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -524,3 +524,60 @@ class Container:
     @cached_property
     def call_log(self) -> CallLog:
         return CallLog(self.call_store, self.recording_blobs)
+
+    # ---- outgoing webhooks (issue 18) ----
+
+    @cached_property
+    def webhook_subscription_store(self) -> Any:
+        from chalicelib.storage.webhooks import DynamoSubscriptionStore
+
+        return DynamoSubscriptionStore()
+
+    @cached_property
+    def webhook_delivery_store(self) -> Any:
+        from chalicelib.storage.webhooks import DynamoDeliveryStore
+
+        return DynamoDeliveryStore()
+
+    @cached_property
+    def webhook_resolver(self) -> Any:
+        from chalicelib.storage.webhooks import DnsResolver
+
+        return DnsResolver()
+
+    @cached_property
+    def webhook_sender(self) -> Any:
+        from chalicelib.storage.webhooks import HttpSender
+
+        return HttpSender()
+
+    @cached_property
+    def webhook_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def webhooks(self) -> Any:
+        from chalicelib.domain.webhooks.service import Webhooks
+
+        return Webhooks(
+            self.webhook_subscription_store,
+            self.webhook_delivery_store,
+            self.job_queue,
+            self.webhook_resolver,
+            allow_loopback=self.settings.webhooks_allow_loopback,
+            clock=self.webhook_clock,
+        )
+
+    @cached_property
+    def webhook_dispatch(self) -> Any:
+        from chalicelib.domain.webhooks.service import WebhookDispatch
+
+        return WebhookDispatch(
+            self.webhook_subscription_store,
+            self.webhook_delivery_store,
+            self.job_queue,
+            self.webhook_resolver,
+            self.webhook_sender,
+            allow_loopback=self.settings.webhooks_allow_loopback,
+            clock=self.webhook_clock,
+        )

@@ -16,6 +16,7 @@ from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
 from chalicelib.domain.voip.calls import CallMessage
+from chalicelib.domain.webhooks.models import DeliverWebhook, ReplayWebhooks
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
+    # Outgoing webhooks (issue 18): one attempt of one delivery; one page of a replayed range.
+    "webhooks.deliver": (DeliverWebhook, lambda c, job: c.webhook_dispatch.deliver(job)),
+    "webhooks.replay": (ReplayWebhooks, lambda c, job: c.webhook_dispatch.replay_page(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
 }
 

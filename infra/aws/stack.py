@@ -63,6 +63,8 @@ class Secret:
 
 SECRETS: dict[str, Secret] = {
     "cursor": Secret("HMAC key that signs page cursors", env="CRM_CURSOR_SECRET_ARN"),
+    # Webhooks (issue 18): the key that seals each subscription's signing secret in the table.
+    "webhooks": Secret("Key that seals webhook signing secrets", env="CRM_WEBHOOK_SECRET_ARN"),
 }
 
 
@@ -103,6 +105,8 @@ class Role:
     # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
     secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
+    # Read the table's stream (what Lambda's stream poller does with the role).
+    reads_stream: bool = False
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -115,7 +119,8 @@ ROLES: dict[str, Role] = {
         objects={"tenant": OBJECT_RW},
         list_bucket=True,
         sends_to=("jobs", "calls"),
-        secrets=("cursor",),
+        # webhooks: seals a new subscription's signing secret.
+        secrets=("cursor", "webhooks"),
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
     ),
@@ -126,6 +131,8 @@ ROLES: dict[str, Role] = {
         list_bucket=True,
         sends_to=("jobs",),
         send_email=True,
+        # Webhook deliveries are signed here (issue 18).
+        secrets=("webhooks",),
     ),
     # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
     # history event, copy recordings under the tenant, ask Twilio for prices.
@@ -141,6 +148,9 @@ ROLES: dict[str, Role] = {
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
     ),
+    # The table's stream -> webhook deliveries (issue 18): reads subscriptions,
+    # writes deliveries, queues their attempts. Signs nothing (no secret).
+    "stream": Role(table=TABLE_READ + ("dynamodb:PutItem",), indexes=(), sends_to=("jobs",), reads_stream=True),
     # The PDF renderer (container image): reads records, writes the PDF beside them.
     "documents": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
@@ -177,6 +187,8 @@ class Function:
     # account's concurrency quota of 10 leaves nothing to reserve).
     reserved_concurrency: int | None = None
     image: Image | None = None  # None: the Chalice zip
+    # Fed by the table's stream (an event source mapping; Chalice cannot name the stream).
+    stream: bool = False
 
 
 # Keys are Chalice's function names (`name=` of the decorator; `api_handler`
@@ -193,6 +205,8 @@ FUNCTIONS: dict[str, Function] = {
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
+    # Webhooks (issue 18): a batch of stream records is a few reads and writes.
+    "webhook_events": Function(role="stream", timeout=60, memory=256, batch_size=100, stream=True),
     # weasyprint needs pango, harfbuzz and fonts: a container image (infra/aws/README.md says why).
     "documents": Function(
         role="documents",
@@ -220,6 +234,12 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # times the function's timeout, so retries of a throttled batch never make
 # a message visible while it is still being worked on.
 VISIBILITY_TIMEOUT_FACTOR = 6
+
+# The stream's event source mapping (webhooks): retried this often (with the
+# batch bisected) before a record is given up, so one bad record cannot hold
+# back the shard for the stream's whole 24 hours; waits a second to batch.
+STREAM_MAX_RETRIES = 10
+STREAM_BATCH_WINDOW_SECONDS = 1
 
 # ---- operations ----
 

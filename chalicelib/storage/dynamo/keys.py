@@ -101,6 +101,12 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (sk=S#<started iso>#<id>)                 (facets: all, dir#<d>, status#<s>, op#<uid> (each operator rung,
                                               answering or calling), contact#<cid>); entries in the call's
                                               transaction, carrying the filterable and access attributes
+  a tenant's webhook subscriptions -> table   pk=T#t#WEBHOOKS, sk begins_with SUB#  (sk=SUB#<id>; at most 20: one
+                                              Query per change; the signing secrets sealed in the item)
+  a subscription's deliveries,     -> table   pk=T#t#WEBHOOK#<sid>, sk between DLV#<ulid lo> and DLV#<ulid hi>
+    newest first / by time range              (sk=DLV#<event id>: one per event, sortable by time; expire after
+                                              30 days: keys.expiry_attributes)
+  a record item's kind and id      -> (no query) keys.record_item(pk, sk): what the table's stream names (webhooks)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -554,3 +560,50 @@ def call_start_range(started_from: datetime | None, started_to: datetime | None)
         CALL_BY_START + (iso(started_from) if started_from else ""),
         CALL_BY_START + (iso(started_to) if started_to else "") + _SORTS_LAST,
     )
+
+
+# ---- outgoing webhooks (issue 18) ----
+
+WEBHOOK_SUBSCRIPTION_PREFIX = "SUB#"
+WEBHOOK_DELIVERY_PREFIX = "DLV#"
+
+
+def webhooks(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WEBHOOKS"
+
+
+def webhook_subscription(tenant_id: str, subscription_id: str) -> dict[str, str]:
+    return {"pk": webhooks(tenant_id), "sk": f"{WEBHOOK_SUBSCRIPTION_PREFIX}{_key_part(subscription_id)}"}
+
+
+def webhook_deliveries(tenant_id: str, subscription_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WEBHOOK#{_key_part(subscription_id)}"
+
+
+def webhook_delivery(tenant_id: str, subscription_id: str, delivery_id: str) -> dict[str, str]:
+    return {
+        "pk": webhook_deliveries(tenant_id, subscription_id),
+        "sk": f"{WEBHOOK_DELIVERY_PREFIX}{_key_part(delivery_id)}",
+    }
+
+
+def webhook_delivery_range(since: datetime | None, until: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the deliveries of events from .. to (inclusive; None: open)."""
+    low = ulid_time_bound(since, upper=False) if since else ""
+    high = ulid_time_bound(until, upper=True) if until else _SORTS_LAST
+    return WEBHOOK_DELIVERY_PREFIX + low, WEBHOOK_DELIVERY_PREFIX + high
+
+
+def record_item(pk: str, sk: str) -> tuple[str, str, str] | None:
+    """(tenant id, entity, record id) of a record's own item (``T#t#CONTACT#<id>``
+    / ``META``: contact, deal, task, case, call, invoice, import, ...), None for
+    every other item (index entries, markers, history, system items)."""
+    if sk != "META":
+        return None
+    tenant = split_tenant(pk)
+    if tenant is None:
+        return None
+    entity, _, record_id = tenant[1].partition("#")
+    if not entity or not record_id or "#" in record_id or not entity.isalpha():
+        return None
+    return tenant[0], entity.lower(), record_id

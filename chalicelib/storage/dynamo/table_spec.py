@@ -61,5 +61,15 @@ def dead_letter_name(queue_name: str) -> str:
     return f"{queue_name}-dlq"
 
 
+# Webhooks read every committed write from the table's stream (issue 18): the
+# template's table has it, the local stack's and the tests' tables too.
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+
+def stream_specification() -> dict[str, Any]:
+    """CreateTable's StreamSpecification (CloudFormation's has no StreamEnabled)."""
+    return {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
+
+
 def ttl_specification() -> dict[str, Any]:
     return {"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
