@@ -98,6 +98,15 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/users", "POST"): lambda f: ("/v1/users", {"email": "new@acme.example", "name": "New", "role": "user"}),
     ("/v1/groups", "POST"): lambda f: ("/v1/groups", {"name": "Sales"}),
     ("/v1/tokens", "POST"): lambda f: ("/v1/tokens", {"name": "script"}),
+    # Webhooks: the replayed create answers the same secret (sealed while kept); the others need a
+    # webhook or a delivery first: their replays are tested in tests/api/test_webhooks_api.py.
+    ("/v1/webhooks", "POST"): lambda f: (
+        "/v1/webhooks",
+        {"url": "https://93.184.216.34/hook", "events": ["deal.created"]},
+    ),
+    ("/v1/webhooks/{webhook_id}/rotate-secret", "POST"): None,
+    ("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", "POST"): None,
+    ("/v1/webhooks/{webhook_id}/deliveries/replay", "POST"): None,
 }
 
 
