@@ -137,6 +137,22 @@ def test_dynamodb_writes_are_counted_and_everything_else_goes_to_moto(app: tuple
     assert client.get("/_crm/dynamodb/writes").json == {"writes": 2}
 
 
+def test_stream_reads_wait_for_a_dynamodb_write_in_progress(app: tuple[EmulatorApp, list[str]]) -> None:
+    """A transaction's stream records exist until it is undone: a reader waits its turn (webhooks)."""
+    emulator, seen = app
+    client = Client(emulator)
+    with emulator._dynamodb:  # a write holds the turn
+        reader = threading.Thread(
+            target=lambda: client.post("/", headers={"X-Amz-Target": "DynamoDBStreams_20120810.GetRecords"})
+        )
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive() and seen == [], "the stream read waits"
+    reader.join(timeout=5)
+    assert seen == ["DynamoDBStreams_20120810.GetRecords"]
+    assert client.get("/_crm/dynamodb/writes").json == {"writes": 0}, "a read is not a write"
+
+
 def test_bookkeeping_requests_refuse_what_they_do_not_know(app: tuple[EmulatorApp, list[str]]) -> None:
     client = Client(app[0])
     assert client.get("/_crm/nothing").status_code == 404

@@ -7,7 +7,10 @@ moto's server (``python -m moto.server``) with these differences:
 - DynamoDB requests run one at a time: moto's DynamoDB is not thread-safe
   (a Query iterating a partition while a transaction writes it, or a
   transaction's undo racing another write), and werkzeug serves each request
-  on its own thread. SQS long polls and S3 transfers are not held up by it;
+  on its own thread. DynamoDB Streams reads (the pump's, for webhooks) take
+  the same turn: a transaction's stream records exist until it is undone,
+  and no reader may see those of a cancelled one. SQS long polls and S3
+  transfers are not held up by it;
 - requests for the stack's own bookkeeping, under ``/_crm/``:
   ``POST /_crm/sqs/release`` makes every message that was received but not
   deleted visible again (what SQS does after the visibility timeout), so
@@ -48,6 +51,7 @@ MODULE_LIST_SOURCE_SHA256 = "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7
 
 ADMIN_PREFIX = "/_crm/"
 _DYNAMODB_TARGET = "DynamoDB_"
+_DYNAMODB_STREAMS_TARGET = "DynamoDBStreams_"
 _DYNAMODB_WRITES = frozenset(
     {
         "PutItem",
@@ -125,7 +129,7 @@ class EmulatorApp:
             query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
             return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX) :], query, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith(_DYNAMODB_TARGET):
+        if not target.startswith((_DYNAMODB_TARGET, _DYNAMODB_STREAMS_TARGET)):
             return self._moto(environ, start_response)
         with self._dynamodb:
             if target.rpartition(".")[2] in _DYNAMODB_WRITES:
