@@ -140,7 +140,7 @@ def checked_addresses(target: Target, resolver: Resolver, *, allow_loopback: boo
             raise UnsafeTarget(f"{target.host} resolves to something that is not an address") from err
         reason = refusal(address, allow_loopback=allow_loopback)
         if reason is not None:
-            raise UnsafeTarget(f"{target.host} resolves to {reason}")
+            raise UnsafeTarget(f"{target.host} {'is' if literal is not None else 'resolves to'} {reason}")
     return found
 
 
