@@ -6,6 +6,7 @@ record by its sequence number; the local pump retries from there."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +82,9 @@ def test_a_failing_record_is_reported_by_its_sequence_number(aws):
     assert len(bad) == 1
 
     class Broken:
+        def batch(self) -> Any:
+            return contextlib.nullcontext()
+
         def on_changes(self, changes: Any) -> int:
             if any((c.new or {}).get("title") == "Bad" for c in changes):
                 raise RuntimeError("the table is away")

@@ -280,6 +280,20 @@ def test_the_stream_delivering_a_record_twice_makes_one_delivery():
     assert len(world.deliveries.items) == 1 and len(world.sender.sent) == 1
 
 
+def test_a_batch_of_changes_reads_each_tenants_subscriptions_once():
+    world = World()
+    world.subscribe(["contact.updated"])
+    reads: list[str] = []
+    listing = world.subscriptions.list
+    world.subscriptions.list = lambda tenant_id: reads.append(tenant_id) or listing(tenant_id)  # type: ignore[method-assign]
+    with world.dispatch.batch():
+        for n in range(5):
+            world.dispatch.on_changes([world.change("contact", contact(a=n), contact(a=n + 1))])
+    assert reads == ["t1"] and len(world.queue.messages) == 5
+    world.dispatch.on_changes([world.change("contact", contact(a=1), contact(a=2))])
+    assert reads == ["t1", "t1"], "outside a batch a new subscription counts at once"
+
+
 # ---- retries with backoff for a day, then parked ----
 
 

@@ -19,7 +19,8 @@ import base64
 import json
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -299,13 +300,24 @@ class WebhookDispatch:
         self._sender = sender
         self._allow_loopback = allow_loopback
         self._clock = clock
+        self._batch: dict[str, list[Subscription]] | None = None
 
     # ---- from the stream ----
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Within it, each tenant's subscriptions are read once (a batch of
+        stream records, e.g. an import's contacts, is one Query per tenant)."""
+        self._batch = {}
+        try:
+            yield
+        finally:
+            self._batch = None
 
     def on_changes(self, changes: Iterable[ItemChange]) -> int:
         """Make the deliveries of these committed writes and queue their first
         attempts; answers how many were queued. Safe to run twice on the same changes."""
-        by_tenant: dict[str, list[Subscription]] = {}
+        by_tenant: dict[str, list[Subscription]] = self._batch if self._batch is not None else {}
         messages: list[dict[str, Any]] = []
         now = self._clock()
         for change in changes:

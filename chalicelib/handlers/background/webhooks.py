@@ -54,9 +54,10 @@ def process_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return process_partial_response(
-        event=event, record_handler=handle_stream_record, processor=processor, context=context
-    )
+    with container().webhook_dispatch.batch():
+        return process_partial_response(
+            event=event, record_handler=handle_stream_record, processor=processor, context=context
+        )
 
 
 @bp.lambda_function(name=STREAM_FUNCTION)
