@@ -333,3 +333,35 @@ def test_the_webhook_routes_are_in_openapi(api):
         assert path in spec["paths"], path
     assert set(spec["paths"]["/v1/webhooks"]) >= {"get", "post"}
     assert set(spec["paths"]["/v1/webhooks/{webhook_id}"]) >= {"get", "patch", "delete"}
+
+
+# ---- invoices (their line in RECORD_EVENTS) ----
+
+
+def test_an_invoice_created_and_billed_reaches_the_receiver(api, tenant, run_jobs, loopback_allowed):
+    owner = bearer(tenant.owner_token)
+    settings = {
+        "company_name": "Acme GmbH",
+        "address": {"street": "Hauptstr. 5", "city": "München", "zip": "80331", "country": "DE"},
+    }
+    assert api.call("PUT", "/v1/settings/invoices", settings, headers=owner)[0] == 200
+    status, client, _ = api.call(
+        "POST", "/v1/contacts", {"kind": "company", "company_name": "Müller GmbH"}, headers=owner
+    )
+    assert status == 201
+    with Receiver() as receiver:
+        hook = subscribe(api, tenant, url=receiver.url, events=["invoice.created", "invoice.status_changed"])
+        body = {"client_id": client["id"], "lines": [{"title": "Consulting", "quantity": "3", "price": "19.99"}]}
+        status, invoice, _ = api.call("POST", "/v1/invoices", body, headers=owner)
+        assert status == 201, invoice
+        status, billed, _ = api.call(
+            "PUT", f"/v1/invoices/{invoice['id']}/status", {"status": "billed"}, headers={**owner, "If-Match": '"1"'}
+        )
+        assert status == 200, billed
+        pump_stream()
+        run_jobs()
+        events = [Webhook(hook["secret"]).verify(b, h) for _, h, b in receiver.received]
+    assert [e["type"] for e in events] == ["invoice.created", "invoice.status_changed"]
+    created, changed = events
+    assert created["data"]["id"] == invoice["id"] and created["data"]["new"]["status"] == "draft"
+    assert changed["data"]["new"]["status"] == "billed" and changed["data"]["old"]["status"] == "draft"

@@ -78,6 +78,7 @@ RECORD_EVENTS: dict[str, RecordEvents] = {
     "task": RecordEvents("task"),
     "case": RecordEvents("case"),
     "call": RecordEvents("call", lifecycle=False, transitions=(Transition("call.ended", became_set("ended_at")),)),
+    "invoice": RecordEvents("invoice", transitions=(Transition("invoice.status_changed", changed("status")),)),
 }
 
 # Attributes of an item that are storage's, never a record's value.
