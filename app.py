@@ -4,15 +4,18 @@ from chalice import Chalice
 
 from chalicelib.domain.contacts import photo as contact_photo
 from chalicelib.handlers.background import consumer, schedules
+from chalicelib.handlers.background import imports as import_consumer
 from chalicelib.handlers.cases import routes as cases
 from chalicelib.handlers.contacts import bulk as contact_bulk
 from chalicelib.handlers.contacts import photo as contact_photos
 from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
+from chalicelib.handlers.exports import routes as exports
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
+from chalicelib.handlers.imports import routes as imports
 from chalicelib.handlers.jobs import status as job_status
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
@@ -41,6 +44,9 @@ for blueprint in (
     tasks,
     deals,
     cases,
+    imports,
+    import_consumer,
+    exports,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

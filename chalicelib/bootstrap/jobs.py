@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.exports.models import ExportRun
+from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
@@ -46,4 +48,7 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+    # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
+    "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
+    "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
 }

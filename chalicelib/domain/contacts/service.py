@@ -8,6 +8,7 @@ settings it references.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
@@ -96,11 +97,22 @@ class Contacts:
 
     # ---- writing ----
 
-    def create(self, principal: Principal, tenant: Tenant, request: NewContact) -> Contact:
+    def create(
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        request: NewContact,
+        *,
+        record_id: str | None = None,
+        extra: Sequence[Any] = (),
+    ) -> Contact:
+        """``record_id``: an id the caller derived (an import row's, so a retry
+        cannot create it twice); ``extra``: storage operations that belong in
+        the contact's transaction (an import's row marker)."""
         now = self._clock()
         fields = request.model_dump(exclude_unset=True, exclude={"kind"})
         contact = Contact(
-            id=new_id(),
+            id=record_id or new_id(),
             tenant_id=principal.tenant_id,
             kind=request.kind,
             created_at=now,
@@ -111,12 +123,19 @@ class Contacts:
             access=ContactShare.PRIVATE,
         )
         contact = self._apply(principal, tenant, contact, fields)
-        self._store.create(contact, by=principal.user_id)
+        self._store.create(contact, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._notify_new_managers(principal, None, contact)
         return contact
 
     def update(
-        self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *, expected_version: int
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        contact_id: str,
+        changes: ContactChanges,
+        *,
+        expected_version: int,
+        extra: Sequence[Any] = (),
     ) -> Contact:
         before = self.get(principal, contact_id, Operation.WRITE)
         require_version(before, expected_version, "contact")
@@ -129,7 +148,7 @@ class Contacts:
             raise ValidationFailed(str(err), errors=[FieldError("body", str(err))]) from None
         after = self._apply(principal, tenant, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, by=principal.user_id)
+        saved = self._store.update(before, after, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._notify_new_managers(principal, before, saved)
         if saved.kind == ContactKind.COMPANY and saved.company_name != before.company_name:
             # A person shows (and is found by) its company's name; a company may have many.
