@@ -39,6 +39,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -153,7 +154,12 @@ def _single_byte(text: bytes) -> Encoding:
     best = charset_normalizer.from_bytes(text).best()
     decoded = text.decode("cp1252", errors="replace")
     high = [ch for ch in decoded if ord(ch) > 0x7F]
-    plausible = bool(high) and sum(ch in _LATIN_LETTERS for ch in high) >= 0.8 * len(high)
+    # Western text has its few non-ASCII letters one at a time inside words ("Müller");
+    # a multi-byte encoding read as Windows-1252 shows runs of symbols.
+    runs = [len(run) for run in re.findall(r"[^\x00-\x7f]+", decoded)]
+    plausible = (
+        bool(high) and sum(ch in _LATIN_LETTERS for ch in high) >= 0.8 * len(high) and sum(runs) / len(runs) <= 1.5
+    )
     if (best is not None and best.encoding in _WESTERN) or plausible:
         uses_c1 = any(0x80 <= b <= 0x9F for b in text)
         if uses_c1 and not any(b in _CP1252_UNDEFINED for b in text):
@@ -414,6 +420,7 @@ class Layout:
     dialect: Dialect
     has_header: bool
     header: list[str]
+    width: int  # cells of the header row (of the widest sample row without one)
     data_start: int  # byte offset of the first data record
     data_line: int  # its line number
     samples: list[list[str]]  # the first data records' cells
@@ -515,6 +522,7 @@ def detect(
         dialect=dialect,
         has_header=header_row,
         header=header,
+        width=len(first.cells) if header_row else width,
         data_start=first.end if header_row else first.start,
         data_line=first.last_line + 1 if header_row else first.line,
         samples=[r.cells for r in data if r.problem is None][:SAMPLE_RECORDS],

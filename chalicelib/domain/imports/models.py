@@ -135,6 +135,7 @@ class Detection(BaseModel):
     newline: str = "\n"
     has_header: bool
     header: list[str]
+    width: int = 0  # cells of the header row; 0: as many as the header names
     data_start: int
     data_line: int
 
@@ -150,6 +151,7 @@ class Detection(BaseModel):
             newline=layout.dialect.newline,
             has_header=layout.has_header,
             header=layout.header,
+            width=layout.width,
             data_start=layout.data_start,
             data_line=layout.data_line,
         )

@@ -200,7 +200,8 @@ class Imports:
             for i, name in enumerate(layout.header)
         ]
         mapping = suggest(record.entity, layout.header, layout.samples, self._field_refs(principal, record))
-        return Preview(record, detection, columns, mapping, _warnings(layout.header, layout.samples), size)
+        warnings = _warnings(layout.header, layout.width, layout.samples)
+        return Preview(record, detection, columns, mapping, warnings, size)
 
     def start(self, principal: Principal, tenant: Tenant, import_id: str, request: StartImport) -> Import:
         record = self.get(principal, import_id)
@@ -301,15 +302,22 @@ class Imports:
             expected_cells=len(detection.header),
         )
         counts, errors, rows = Counts(), _ErrorsPart(detection.delimiter), 0
+        width = detection.width or len(detection.header)
+        mapped = {m.column for m in record.options.mapping} | {
+            m.category_column for m in record.options.mapping if m.category_column is not None
+        }
         exhausted = True
         for found in reader:
             if rows == 0 and out_of_time():
                 raise ChunkInterrupted(f"Import {import_id} chunk {record.seq} had no time to start.")
-            outcome = self._outcome(writer, Row(found.line, found.start, found.cells), found.problem, done)
-            counts = counts.add(_count(outcome))
-            if outcome.kind == "failed":
-                errors.add(found.line, outcome.reason or "failed", found.cells)
-            rows += 1
+            # A row of empty cells (";;;;" from a spreadsheet) is a blank line.
+            if found.problem is not None or any(cell.strip() for cell in found.cells):
+                problem = found.problem or _ragged(found.cells, width, mapped)
+                outcome = self._outcome(writer, Row(found.line, found.start, found.cells), problem, done)
+                counts = counts.add(_count(outcome))
+                if outcome.kind == "failed":
+                    errors.add(found.line, outcome.reason or "failed", found.cells)
+                rows += 1
             if rows >= CHUNK_ROWS or reader.position - record.offset >= CHUNK_BYTES or out_of_time():
                 exhausted = False
                 break
@@ -473,6 +481,18 @@ _REQUIRED: dict[str, list[set[str]]] = {
 }
 
 
+def _ragged(cells: list[str], width: int, mapped: set[int]) -> str | None:
+    """A row with more cells than the header, the extra ones filled and not
+    mapped: a delimiter inside an unquoted cell shifted its values."""
+    extra = [i for i in range(width, len(cells)) if cells[i].strip() and i not in mapped]
+    if not extra:
+        return None
+    return (
+        f"The row has {len(cells)} cells, the header {width}: a delimiter inside an unquoted cell "
+        "(quote that cell) would put values into the wrong columns."
+    )
+
+
 def _count(outcome: Outcome) -> Counts:
     counts = Counts(companies_created=outcome.companies_created)
     setattr(counts, outcome.kind, 1)
@@ -514,16 +534,15 @@ def _errors_header(record: Import) -> bytes:
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
 
 
-def _warnings(header: list[str], samples: list[list[str]]) -> list[str]:
+def _warnings(header: list[str], width: int, samples: list[list[str]]) -> list[str]:
     found = []
-    width = len(header)
     ragged = sum(1 for r in samples if len(r) != width)
     if ragged:
         found.append(
-            f"{ragged} of the first {len(samples)} rows do not have {width} cells: missing cells are empty, "
-            "rows with more cells than the header fail unless the extra cells are empty."
+            f"{ragged} of the first {len(samples)} rows do not have {width} cells: missing cells are empty; "
+            "rows with more cells than the header fail unless the extra cells are empty or mapped."
         )
-    formulas = sorted({header[i] for r in samples for i, c in enumerate(r) if i < width and is_formula(c)})
+    formulas = sorted({header[i] for r in samples for i, c in enumerate(r) if i < len(header) and is_formula(c)})
     if formulas:
         found.append(
             "Cells that start like spreadsheet formulas (" + ", ".join(formulas) + ") are imported as text; "
