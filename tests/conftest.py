@@ -213,10 +213,13 @@ def sqs_record(message: dict[str, Any], queue: str) -> dict[str, Any]:
 @pytest.fixture
 def run_queues(aws: None) -> Any:
     """Deliver the imports and jobs queues to their consumers until both are
-    empty (or ``limit`` batches), as the pump/Lambda would; answers the
-    messages handled and the failures."""
+    empty (or ``limit`` batches), as the pump/Lambda would: a failed message
+    is not deleted and comes back (at once here, after the visibility
+    timeout on SQS). Answers the messages handled and the failures."""
 
     def run(limit: int = 10_000, context: Any = None) -> dict[str, Any]:
+        from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
         from chalicelib.handlers.background.consumer import process_job_batch
         from chalicelib.storage.dynamo.aws import client as aws_client
         from chalicelib.storage.queues import queue_url
@@ -230,11 +233,20 @@ def run_queues(aws: None) -> Any:
                 if not messages:
                     continue
                 busy = True
-                result = process_job_batch({"Records": [sqs_record(m, queue) for m in messages]}, context)
-                failures += result["batchItemFailures"]
+                try:
+                    result = process_job_batch({"Records": [sqs_record(m, queue) for m in messages]}, context)
+                    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+                except BatchProcessingError:  # every message of the batch failed
+                    failed = {m["MessageId"] for m in messages}
+                failures += [{"itemIdentifier": m} for m in failed]
                 handled += len(messages)
                 for m in messages:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    if m["MessageId"] in failed:
+                        sqs.change_message_visibility(
+                            QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                        )
+                    else:
+                        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             if not busy:
                 break
         return {"handled": handled, "failures": failures}

@@ -386,10 +386,21 @@ class Records:
             state = quote_state(nxt.text, delimiter, state)
         text = "".join(line.text for line in lines)
         cells = split_cells(text, self._dialect)
-        if len(lines) > 1 and self._expected is not None and len(cells) != self._expected:
+        if len(lines) > 1 and self._expected is not None and self._swallowed_rows(lines, cells):
             return self._unclosed(lines)
         self._mark(lines[-1])
         return Record(first.number, first.start, lines[-1].end, cells, None, text, lines[-1].number)
+
+    def _swallowed_rows(self, lines: list[Line], cells: list[str]) -> bool:
+        """A quoted cell over several lines that looks like a stray quote: the
+        record has another number of cells than the header, or most of the
+        lines it joined have a row's worth of delimiters themselves."""
+        expected = self._expected or 0
+        if len(cells) != expected:
+            return True
+        joined = [line for line in lines[1:] if line.text.strip()]
+        rowlike = sum(line.text.count(self._dialect.delimiter) >= expected - 1 for line in joined)
+        return expected > 1 and rowlike > 0 and 2 * rowlike >= len(joined)
 
     def _unclosed(self, lines: list[Line]) -> Record:
         """The first line opened a quote that never closed (within the limits):
