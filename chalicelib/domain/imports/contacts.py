@@ -366,7 +366,8 @@ class ContactRows:
             if last:
                 fields["last_name"] = last
             if for_update is None and not (first and last):
-                raise _problem("A person needs a first and a last name (or a company name for a company).", "name")
+                missing = "first_name" if not first else "last_name"
+                raise _problem("A person needs a first and a last name (or a company name for a company).", missing)
             if values.get("job_title"):
                 fields["job_title"] = values.get("job_title")
             company_id = values.get("company_id")

@@ -112,7 +112,7 @@ def split(field_name: str, raw: str) -> list[str]:
 
 
 def invalid(field_name: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field_name}: {message}", errors=[FieldError(field_name, message)])
+    return ValidationFailed(message, errors=[FieldError(field_name, message)])
 
 
 def boolean(field_name: str, raw: str) -> bool:

@@ -503,9 +503,10 @@ def describe(err: Exception) -> str:
     """A row's failure in one line: the error and the fields it names."""
     detail = getattr(err, "detail", str(err))
     fields = getattr(err, "errors", [])
-    if fields:
-        return detail + " " + "; ".join(f"{e.field}: {e.message}" for e in fields)
-    return detail
+    named = "; ".join(f"{e.field}: {e.message}" for e in fields)
+    if any(e.message == detail for e in fields):
+        return named
+    return f"{detail} {named}" if named else detail
 
 
 class _ErrorsPart:
