@@ -35,7 +35,7 @@ from chalicelib.domain.exports.sources import Source
 from chalicelib.domain.exports.zipstream import ZipStream
 from chalicelib.domain.identity.models import UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
-from chalicelib.domain.jobs.service import JOB_DAYS, BackgroundJob, BackgroundJobs, out_of_time
+from chalicelib.domain.jobs.service import JOB_DAYS, BackgroundJob, BackgroundJobs, out_of_time, time_limit
 from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, ValidationFailed
 from chalicelib.domain.shared.ports import JobQueue
@@ -170,14 +170,16 @@ class Exports:
         self._queue.send(message.model_dump())
 
     def _count(self, job: BackgroundJob, index: int, name: str, failure: dict[str, Any] | None) -> None:
-        self._jobs.run_chunk(
-            job.tenant_id,
-            job.id,
-            index,
-            [name],
-            lambda key: None if failure is None else {"id": key, "status": 403, **failure},
-            resumable=False,
-        )
+        """One file of the ZIP done: the job's chunk ``index`` (counted once however often it runs)."""
+        with time_limit(None):  # the file is written; counting it must not be cut short
+            self._jobs.run_chunk(
+                job.tenant_id,
+                job.id,
+                index,
+                [name],
+                lambda key: None if failure is None else {"id": key, "status": 403, **failure},
+                resumable=False,
+            )
 
     def _tell(self, job: BackgroundJob, state: dict[str, Any]) -> None:
         if self._notifier is None:

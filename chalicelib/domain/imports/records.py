@@ -121,11 +121,14 @@ class RecordRows:
         record_id = self._derive(record.created_at, f"{record.id}:{row.offset}")
         fields = self._fields(values, None)
         closed = fields.pop("closed", None)
+        # A task is created open; closing it is a change of its own (TSK-7), which then carries the marker.
+        closing = self._entity == "tasks" and fields.pop("status", "open") == "closed"
         if self._entity == "deals" and "stage" in fields:
             fields["stage_id"] = fields.pop("stage")
         new_model = _MODELS[self._entity][0]
         request = _validated(new_model, fields)
-        extra = [self._ctx.marker(row.offset, "created", record_id)]
+        marker = self._ctx.marker(row.offset, "created", record_id)
+        extra = [] if closing else [marker]
         external = values.get("external_id")
         if external and not record.dry_run:
             extra.append(self._store.external_ref_op(record.tenant_id, self._entity, external, record_id))
@@ -135,9 +138,14 @@ class RecordRows:
             else:
                 saved = self._service.create(self._principal, request, record_id=record_id, extra=extra)
         except Conflict:
-            if self._visible(record_id):
+            if not self._visible(record_id):
+                raise
+            if not closing:
                 return Outcome("created", record_id)
-            raise
+            saved = self._service.get(self._principal, record_id)  # made by an earlier attempt, not yet closed
+        if closing and not record.dry_run and saved.status.value != "closed":
+            changes = TaskChanges(status="closed")  # type: ignore[arg-type]
+            self._service.update(self._principal, record_id, changes, expected_version=saved.version, extra=[marker])
         if closed and self._entity == "cases" and not record.dry_run:
             self._service.set_closed(self._principal, saved.id, True, expected_version=saved.version)
         if record.dry_run:
