@@ -189,6 +189,25 @@ class ImportStore:
             {":seq": seq},
         )
 
+    def claim(self, tenant_id: str, import_id: str, seq: int) -> bool:
+        try:
+            answer = client("dynamodb").update_item(
+                TableName=self._table.name,
+                Key=serialize(keys.import_record(tenant_id, import_id)),
+                UpdateExpression="SET #claimed = :seq",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={"#claimed": "claimed_seq", "#pk": "pk"},
+                ExpressionAttributeValues=serialize({":seq": seq}),
+                ReturnValues="ALL_OLD",  # (moto answers nothing for UPDATED_OLD when the value stays)
+            )
+        except ClientError as err:
+            if error_code(err) == "ConditionalCheckFailedException":
+                return False
+            with aws_errors():
+                raise
+        old = deserialize(answer.get("Attributes") or {}).get("claimed_seq")
+        return old is not None and int(old) == seq
+
     def set_status(
         self,
         tenant_id: str,

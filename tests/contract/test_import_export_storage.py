@@ -114,6 +114,9 @@ def test_a_checkpoint_moves_once_per_chunk_and_adds_its_counts(storage: tuple[An
         moved, offset=100, line=9, rows=2, counts=Counts(created=2), error_rows=0, managed={"u2": 1}, eof=True
     )
     assert again is not None and (again.seq, again.counts.created, again.managed, again.rows) == (2, 6, {"u2": 5}, 7)
+    assert store.claim("t1", "01IMPORT", 2) is False  # the first delivery of chunk 2
+    assert store.claim("t1", "01IMPORT", 2) is True  # a redelivery
+    assert store.claim("t1", "01IMPORT", 3) is False
     store.mark_enqueued("t1", "01IMPORT", 2)
     store.mark_enqueued("t1", "01IMPORT", 1)
     assert store.get("t1", "01IMPORT").enqueued_seq == 2

@@ -105,6 +105,10 @@ class ImportStore(Protocol):
 
     def mark_enqueued(self, tenant_id: str, import_id: str, seq: int) -> None: ...
 
+    def claim(self, tenant_id: str, import_id: str, seq: int) -> bool:
+        """Note that chunk ``seq`` starts; True when it had started before (this is a redelivery)."""
+        ...
+
     def set_status(
         self,
         tenant_id: str,

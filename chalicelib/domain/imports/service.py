@@ -278,8 +278,14 @@ class Imports:
         assert record.detection is not None and record.options is not None and record.size is not None
         tenant_id, import_id = record.tenant_id, record.id
         expires = self._expiry(record.created_at)
-        done = self._store.done_rows(
-            tenant_id, import_id, record.offset, record.offset + CHUNK_BYTES + 2 * MAX_RECORD_BYTES
+        # Rows a died attempt of this chunk wrote: only a redelivery reads them back.
+        retry = self._store.claim(tenant_id, import_id, record.seq)
+        done = (
+            self._store.done_rows(
+                tenant_id, import_id, record.offset, record.offset + CHUNK_BYTES + 2 * MAX_RECORD_BYTES
+            )
+            if retry
+            else {}
         )
         writer = self._writers(
             WriterContext(

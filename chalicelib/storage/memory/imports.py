@@ -35,6 +35,7 @@ class MemoryImportStore:
         self.seen_keys: dict[tuple[str, str, str], tuple[int, str]] = {}
         self.refs: dict[tuple[str, str, str], str] = {}
         self.events: list[Any] = []
+        self.claims: dict[tuple[str, str], int] = {}
 
     def _put(self, record: Import) -> Import:
         self.records[(record.tenant_id, record.id)] = record
@@ -115,6 +116,11 @@ class MemoryImportStore:
         current = self.records.get((tenant_id, import_id))
         if current is not None and current.enqueued_seq < seq:
             self._put(current.model_copy(update={"enqueued_seq": seq}))
+
+    def claim(self, tenant_id: str, import_id: str, seq: int) -> bool:
+        again = self.claims.get((tenant_id, import_id)) == seq
+        self.claims[(tenant_id, import_id)] = seq
+        return again
 
     def set_status(
         self,
