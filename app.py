@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from chalicelib.domain.contacts import photo as contact_photo
+from chalicelib.handlers.background import calls as call_events
 from chalicelib.handlers.background import consumer, schedules
 from chalicelib.handlers.background import imports as import_consumer
 from chalicelib.handlers.cases import routes as cases
@@ -11,6 +12,8 @@ from chalicelib.handlers.contacts import photo as contact_photos
 from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.exports import routes as exports
+from chalicelib.handlers.forms import public as public_forms
+from chalicelib.handlers.forms import routes as web_forms
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
@@ -21,6 +24,8 @@ from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
+from chalicelib.handlers.voip import routes as voip
+from chalicelib.handlers.voip import webhooks as twilio_webhooks
 
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
@@ -47,6 +52,11 @@ for blueprint in (
     imports,
     import_consumer,
     exports,
+    web_forms,
+    public_forms,
+    voip,
+    twilio_webhooks,
+    call_events,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

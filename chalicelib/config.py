@@ -30,6 +30,12 @@ class Settings:
     mail_from: str
     # Where people reach the API (links in e-mails); empty: relative links.
     public_url: str
+    # Each tenant's Twilio credentials are a Secrets Manager secret whose name
+    # starts with this; the deployed roles may touch only those (VOIP-1).
+    twilio_secret_prefix: str = "crm/twilio/"
+    # The local stack's fake Twilio REST API (loopback), used for the fake's
+    # accounts only; empty everywhere else: Twilio itself.
+    twilio_fake_url: str = ""
 
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
@@ -96,6 +102,8 @@ def get_settings() -> Settings:
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
         mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),
         public_url=env.get("CRM_PUBLIC_URL", ""),
+        twilio_secret_prefix=env.get("CRM_TWILIO_SECRET_PREFIX") or "crm/twilio/",
+        twilio_fake_url=env.get("CRM_TWILIO_FAKE_URL", "") if _is_loopback(env.get("CRM_TWILIO_FAKE_URL", "")) else "",
     )
 
 

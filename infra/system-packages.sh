@@ -1,9 +1,10 @@
 #!/bin/sh
-# Debian packages the CRM needs beside its Python wheels (none yet beyond the
-# base system; invoice PDFs will add pango and libharfbuzz-subset0 here).
+# Debian packages the CRM needs beside its Python wheels (invoice PDFs will add
+# pango and libharfbuzz-subset0 here). chromium: the real browser the web form
+# e2e test drives (tests/e2e/); a missing browser fails that test, never skips it.
 # Installs only what is missing, and only where apt-get and root are at hand.
 set -e
-PACKAGES=""
+PACKAGES="chromium"
 missing=""
 for package in $PACKAGES; do
   dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

@@ -300,6 +300,9 @@ def test_no_wildcard_action_and_data_actions_only_on_this_stacks_resources(resou
                     assert refs and refs <= log_groups, (role_name, statement)
                 elif services <= {"ses"}:
                     assert refs == {"SesIdentity"} and statement["Condition"]["StringEquals"]["ses:FromAddress"]
+                elif services <= {"secretsmanager"} and refs == {"AWS::StackName"}:
+                    # Secrets made at run time (a tenant's Twilio credentials): this stack's name prefix only.
+                    assert resource in [tpl.secret_prefix_arn(p) for p in stack.SECRET_PREFIXES], resource
                 else:
                     assert refs and refs <= data_resources, (role_name, statement)
 
@@ -349,10 +352,23 @@ def test_queues_and_secrets_only_for_the_roles_that_use_them(resources):
         assert granted.get("sqs:SendMessage", set()) == {tpl.queue_id(q) for q in role.sends_to}, kind
         consumed = {tpl.queue_id(fn.consumes) for fn in stack.FUNCTIONS.values() if fn.role == kind and fn.consumes}
         assert granted.get("sqs:ReceiveMessage", set()) == consumed, kind
-        assert granted.get("secretsmanager:GetSecretValue", set()) == {tpl.secret_id(s) for s in role.secrets}, kind
+        # Secrets made at run time under this stack's name prefix (a tenant's Twilio credentials).
+        prefixed = set().union(
+            *(
+                references(tpl.secret_prefix_arn(name))
+                for name, actions in role.secret_prefixes.items()
+                if "secretsmanager:GetSecretValue" in actions
+            )
+        )
+        secrets = {tpl.secret_id(s) for s in role.secrets} | prefixed
+        assert granted.get("secretsmanager:GetSecretValue", set()) == secrets, kind
         assert ("ses:SendEmail" in granted) == role.send_email, kind
     # Only the API signs cursors; only the worker sends mail.
-    assert [k for k in stack.ROLES if "secretsmanager:GetSecretValue" in _actions(resources, k)] == ["api"]
+    assert [
+        k
+        for k in stack.ROLES
+        if tpl.secret_id("cursor") in _actions(resources, k).get("secretsmanager:GetSecretValue", set())
+    ] == ["api"]
     assert [k for k in stack.ROLES if "ses:SendEmail" in _actions(resources, k)] == ["worker"]
 
 

@@ -4,7 +4,7 @@ settings on first use; tests build their own with fakes, or reset this one."""
 
 from __future__ import annotations
 
-from chalicelib.bootstrap.container import JOB_QUEUE, Container
+from chalicelib.bootstrap.container import CALL_QUEUE, JOB_QUEUE, Container
 
 _built: Container | None = None
 
@@ -24,4 +24,4 @@ def reset() -> None:
     _built = None
 
 
-__all__ = ["JOB_QUEUE", "Container", "container", "reset"]
+__all__ = ["CALL_QUEUE", "JOB_QUEUE", "Container", "container", "reset"]

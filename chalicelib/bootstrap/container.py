@@ -24,6 +24,9 @@ from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.deals.pipeline import DealPipeline
 from chalicelib.domain.deals.service import Deals
 from chalicelib.domain.exports.service import Exports
+from chalicelib.domain.forms.intake import FormIntake
+from chalicelib.domain.forms.service import WebForms
+from chalicelib.domain.forms.stamps import Stamps, derive_key
 from chalicelib.domain.identity.auth import Auth
 from chalicelib.domain.identity.groups import Groups
 from chalicelib.domain.identity.module_access import CrmAccessSettings
@@ -41,12 +44,18 @@ from chalicelib.domain.records.tags import Tags
 from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
+from chalicelib.domain.shared.clock import Clock, utc_now
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
+from chalicelib.domain.voip.calls import CallEvents, CallLog
+from chalicelib.domain.voip.service import CredentialCache, Voip
+from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 JOB_QUEUE = "jobs"
 IMPORT_QUEUE = "imports"
+# Twilio's callbacks: their own queue and function (VOIP-7).
+CALL_QUEUE = "calls"
 
 
 class Container:
@@ -515,3 +524,160 @@ class Container:
             self.export_sources,
             self.notifier,
         )
+
+    # ---- web forms (WEB-1..3) ----
+
+    @cached_property
+    def web_form_store(self) -> Any:
+        from chalicelib.storage.forms import WebFormStore
+
+        return WebFormStore()
+
+    @cached_property
+    def web_form_counters(self) -> Any:
+        from chalicelib.storage.forms import FormRateCounters
+
+        return FormRateCounters()
+
+    @cached_property
+    def web_form_clock(self) -> Clock:
+        """Rate windows and fill times (tests override it by name)."""
+        return utc_now
+
+    @cached_property
+    def web_form_stamps(self) -> Stamps:
+        return Stamps(derive_key(self.settings.cursor_secret, "stamps"))
+
+    @cached_property
+    def web_forms(self) -> WebForms:
+        return WebForms(
+            self.web_form_store,
+            self.identity_store,
+            self.custom_fields,
+            self.web_form_stamps,
+            clock=self.web_form_clock,
+        )
+
+    @cached_property
+    def web_form_intake(self) -> FormIntake:
+        return FormIntake(
+            self.web_form_store,
+            self.web_form_counters,
+            self.identity_store,
+            self.contacts,
+            self.contact_store,
+            self.history_store,
+            self.custom_fields,
+            self.notifier,
+            self.job_queue,
+            self.web_form_stamps,
+            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            clock=self.web_form_clock,
+        )
+
+    # ---- telephony (VOIP) ----
+
+    @cached_property
+    def voip_store(self) -> Any:
+        from chalicelib.storage.voip import DynamoVoipStore
+
+        return DynamoVoipStore()
+
+    @cached_property
+    def call_store(self) -> Any:
+        from chalicelib.storage.voip import DynamoCallStore
+
+        return DynamoCallStore()
+
+    @cached_property
+    def voip_vault(self) -> Any:
+        from chalicelib.storage.voip import SecretsManagerVault
+
+        return SecretsManagerVault()
+
+    @cached_property
+    def recording_blobs(self) -> Any:
+        from chalicelib.storage.voip import S3RecordingBlobs
+
+        return S3RecordingBlobs()
+
+    @cached_property
+    def call_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(CALL_QUEUE)
+
+    @cached_property
+    def twilio_http_client(self) -> Any:
+        """None: Twilio itself (or the local fake for its accounts); tests
+        hand in storage/memory/twilio_api.py's fake transport."""
+        return None
+
+    @cached_property
+    def telephony(self) -> Any:
+        """The Telephony port of an account: ``telephony(credentials)``."""
+        from chalicelib.storage.twilio import telephony_for
+
+        fake_url, http_client = self.settings.twilio_fake_url, self.twilio_http_client
+        return lambda creds: telephony_for(creds, fake_url=fake_url, http_client=http_client)
+
+    @cached_property
+    def voip_credentials(self) -> CredentialCache:
+        return CredentialCache(self.voip_vault)
+
+    @cached_property
+    def voip_operators(self) -> Any:
+        from chalicelib.storage.voip import OperatorsFromUsers
+
+        return OperatorsFromUsers(self.identity_store)
+
+    @cached_property
+    def call_contacts(self) -> Any:
+        from chalicelib.storage.voip import ContactsForCalls
+
+        return ContactsForCalls(self.contact_store, lambda: self.contacts, self.identity_store)
+
+    @cached_property
+    def call_history(self) -> Any:
+        from chalicelib.storage.voip import HistoryForCalls
+
+        return HistoryForCalls(self.history_store, lambda: self.settings_lists)
+
+    @cached_property
+    def voip(self) -> Voip:
+        return Voip(
+            self.voip_store,
+            self.voip_vault,
+            self.voip_credentials,
+            self.telephony,
+            self.voip_operators,
+            public_url=self.settings.public_url,
+        )
+
+    @cached_property
+    def voip_webhooks(self) -> VoipWebhooks:
+        return VoipWebhooks(
+            self.voip_store,
+            self.voip_credentials,
+            self.call_contacts,
+            self.voip_operators,
+            self.call_queue,
+            public_url=self.settings.public_url,
+        )
+
+    @cached_property
+    def call_events(self) -> CallEvents:
+        return CallEvents(
+            self.call_store,
+            self.voip_store,
+            self.voip_credentials,
+            self.telephony,
+            self.call_contacts,
+            self.call_history,
+            self.recording_blobs,
+            self.call_queue,
+        )
+
+    @cached_property
+    def call_log(self) -> CallLog:
+        return CallLog(self.call_store, self.recording_blobs)

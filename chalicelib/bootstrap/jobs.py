@@ -11,11 +11,13 @@ from pydantic import BaseModel
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
 from chalicelib.domain.exports.models import ExportRun
+from chalicelib.domain.forms.submission import FormSubmission
 from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
+from chalicelib.domain.voip.calls import CallMessage
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -47,8 +49,18 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "contacts.bulk": (ContactBulkChunk, lambda c, job: c.contact_bulk.run_chunk(job)),
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
+    # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
+    "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
     # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
     "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
     "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
+}
+
+# The calls queue's kinds (Twilio's status and recording callbacks, a call's
+# price asked again): each is merged into its call (domain/voip/calls.py).
+# The handler also gets the message id: it claims a caller's new contact.
+CALL_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any, str], object]]] = {
+    kind: (CallMessage, lambda c, message, message_id: c.call_events.handle(message, message_id))
+    for kind in ("voip.status", "voip.recording", "voip.settle")
 }

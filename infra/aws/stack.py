@@ -66,6 +66,26 @@ SECRETS: dict[str, Secret] = {
 }
 
 
+@dataclass(frozen=True)
+class SecretPrefix:
+    """Secrets the code creates at run time, one per tenant (a tenant's Twilio
+    credentials, VOIP-1): named `<stack>/<path><tenant id>`. Roles get
+    actions on that name prefix only; the environment variable carries the
+    prefix (never a value)."""
+
+    path: str
+    env: str
+    description: str
+
+
+SECRET_PREFIXES: dict[str, SecretPrefix] = {
+    "twilio": SecretPrefix("twilio/", env="CRM_TWILIO_SECRET_PREFIX", description="Twilio credentials per tenant"),
+}
+# Storing credentials creates or replaces the tenant's secret; using them reads it.
+SECRET_STORE = ("secretsmanager:CreateSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")
+SECRET_READ = ("secretsmanager:GetSecretValue",)
+
+
 # ---- roles: one per kind of function, each with only what that kind uses ----
 
 
@@ -80,6 +100,8 @@ class Role:
     list_bucket: bool = False
     sends_to: tuple[str, ...] = ()  # logical queue names
     secrets: tuple[str, ...] = ()  # names in SECRETS
+    # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
+    secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
 
 
@@ -95,8 +117,10 @@ ROLES: dict[str, Role] = {
         # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads.
         objects={"tenant": OBJECT_RW, "uploads": ("s3:GetObject", "s3:PutObject"), "exports": ("s3:GetObject",)},
         list_bucket=True,
-        sends_to=("jobs", "imports"),
+        sends_to=("jobs", "imports", "calls"),
         secrets=("cursor",),
+        # Admins store Twilio credentials; webhooks check signatures with them.
+        secret_prefixes={"twilio": SECRET_STORE},
     ),
     # The jobs consumer: cascades, bulk changes, e-mails, purges.
     "worker": Role(
@@ -114,6 +138,16 @@ ROLES: dict[str, Role] = {
         objects={"uploads": OBJECT_RW, "exports": OBJECT_RW + MULTIPART},
         list_bucket=True,
         sends_to=("imports", "jobs"),
+    ),
+    # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
+    # history event, copy recordings under the tenant, ask Twilio for prices.
+    "calls": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"tenant": ("s3:GetObject", "s3:PutObject")},
+        # HeadObject of a recording not copied yet answers 404 only with ListBucket (403 without).
+        list_bucket=True,
+        sends_to=("jobs", "calls"),
+        secret_prefixes={"twilio": SECRET_READ},
     ),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
     "schedule": Role(
@@ -168,6 +202,10 @@ FUNCTIONS: dict[str, Function] = {
     # queues the next, so 5 minutes is plenty and nothing relies on Lambda's 15. Chunks of
     # one import run one after another; 4 imports at a time keep the table's write rate sane.
     "imports": Function(role="importer", timeout=300, memory=1024, consumes="imports", batch_size=1, max_concurrency=4),
+    # A callback is a few table writes and at most one recording download (a
+    # minute covers an hour-long recording); concurrency well above the calls
+    # a small team takes at once.
+    "calls": Function(role="calls", timeout=60, memory=512, consumes="calls", max_concurrency=5),
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),

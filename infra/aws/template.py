@@ -389,6 +389,10 @@ def role_policy(kind: str) -> list[Json]:
         statements.append(
             _statement("ReadSecrets", ["secretsmanager:GetSecretValue"], [ref(secret_id(s)) for s in role.secrets])
         )
+    for prefix_name, actions in role.secret_prefixes.items():
+        statements.append(
+            _statement(f"SecretPrefix{to_cfn_resource_name(prefix_name)}", actions, [secret_prefix_arn(prefix_name)])
+        )
     if role.send_email:
         statements.append(
             _statement(
@@ -399,6 +403,14 @@ def role_policy(kind: str) -> list[Json]:
             )
         )
     return statements
+
+
+def secret_prefix_arn(name: str) -> Json:
+    """Every secret the code creates under a prefix of this stack (and only those)."""
+    path = stack.SECRET_PREFIXES[name].path
+    return sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:" + STACK + "/" + path + "*"
+    )
 
 
 def role_resources() -> Json:
@@ -447,6 +459,8 @@ def environment() -> Json:
     # without one); only the roles that list a secret may read its value.
     for name, secret in stack.SECRETS.items():
         variables[secret.env] = ref(secret_id(name))
+    for prefix in stack.SECRET_PREFIXES.values():
+        variables[prefix.env] = sub(f"{STACK}/{prefix.path}")
     return {"Variables": variables}
 
 

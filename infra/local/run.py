@@ -35,6 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
+# The fake Twilio REST API (infra/local/twilio_fake.py), for the fake's accounts.
+DEFAULT_TWILIO_FAKE_PORT = 4567
 DEFAULT_DATA_DIR = ".crm-data"
 DEFAULT_SNAPSHOT_SECONDS = 3.0
 DEFAULT_PUMP_WORKERS = 2
@@ -83,6 +85,7 @@ class Options:
     snapshot_seconds: float
     region: str
     pump_workers: int = DEFAULT_PUMP_WORKERS
+    twilio_port: int = DEFAULT_TWILIO_FAKE_PORT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Options:
@@ -93,6 +96,7 @@ class Options:
             snapshot_seconds=max(0.5, float(env.get("CRM_SNAPSHOT_SECONDS") or DEFAULT_SNAPSHOT_SECONDS)),
             region=env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
             pump_workers=max(1, int(env.get("CRM_PUMP_WORKERS") or DEFAULT_PUMP_WORKERS)),
+            twilio_port=int(env.get("CRM_TWILIO_FAKE_PORT") or DEFAULT_TWILIO_FAKE_PORT),
         )
 
     @property
@@ -102,6 +106,10 @@ class Options:
     @property
     def aws_url(self) -> str:
         return f"http://{HOST}:{self.aws_port}"
+
+    @property
+    def twilio_url(self) -> str:
+        return f"http://{HOST}:{self.twilio_port}"
 
 
 class StopFlag:
@@ -164,6 +172,10 @@ def configure_environment(options: Options) -> dict[str, str]:
             "AWS_REGION": options.region,
         }
     )
+    # Twilio's webhooks are signed over CRM_PUBLIC_URL + path: locally, the API itself
+    # (a tunnel's URL instead for a real Twilio account, README "Telephony").
+    os.environ.setdefault("CRM_PUBLIC_URL", options.api_url)
+    os.environ["CRM_TWILIO_FAKE_URL"] = options.twilio_url
     # CRM_TABLE_NAME, CRM_BUCKET_NAME, CRM_QUEUE_PREFIX: when unset, chalicelib.config's defaults apply everywhere.
     if not os.environ.get("CRM_CURSOR_SECRET"):
         os.environ["CRM_CURSOR_SECRET"] = cursor_secret(options.data_dir)
@@ -315,6 +327,7 @@ class Stack:
         self._lock_data_dir()
         ensure_port_free(options.aws_port, "AWS emulator (CRM_AWS_PORT)")
         ensure_port_free(options.api_port, "API (CRM_PORT)")
+        ensure_port_free(options.twilio_port, "fake Twilio (CRM_TWILIO_FAKE_PORT)")
         env = configure_environment(options)
 
         # moto's server with the DynamoDB adaptation the tests run on (infra/emulator).
@@ -342,6 +355,20 @@ class Stack:
         seed_local()
         self._check_stop()
 
+        self.children["twilio"] = spawn(
+            "fake Twilio",
+            [
+                "-m",
+                "infra.local.twilio_fake",
+                "--host",
+                HOST,
+                "--port",
+                str(options.twilio_port),
+                "--data-dir",
+                str(options.data_dir),
+            ],
+            env,
+        )
         self.children["api"] = spawn(
             "chalice local",
             [
@@ -460,6 +487,12 @@ class Stack:
             self._lock_fd = None
 
 
+def _fake_twilio_account() -> str:
+    from infra.local.twilio_fake import DEMO_ACCOUNT_SID, DEMO_AUTH_TOKEN
+
+    return f"{DEMO_ACCOUNT_SID} / {DEMO_AUTH_TOKEN}"
+
+
 def banner(options: Options) -> str:
     email, password = demo_login()
     return "\n".join(
@@ -471,6 +504,7 @@ def banner(options: Options) -> str:
             f"  Demo login  {email} / {password}",
             f"  Data dir    {options.data_dir}  (saved every {options.snapshot_seconds:g}s and on exit)",
             f"  AWS (moto)  {options.aws_url}",
+            f"  Twilio      {options.twilio_url}  (fake; account {_fake_twilio_account()}, README 'Telephony')",
             "  Stop with Ctrl-C",
             "",
         ]

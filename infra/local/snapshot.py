@@ -41,6 +41,8 @@ DYNAMODB_FILE = "dynamodb.json"
 S3_DIR = "s3"
 S3_INDEX = "index.json"
 SQS_FILE = "sqs.json"
+# Secrets Manager (tenants' Twilio credentials): readable by this user only.
+SECRETS_FILE = "secrets.json"
 
 # Long enough that nothing we received during the final save becomes visible
 # again (and is received twice) before moto stops.
@@ -114,8 +116,37 @@ class Snapshotter:
     def save(self, *, include_queues: bool = False) -> None:
         self.save_table()
         self.save_objects()
+        self.save_secrets()
         if include_queues:
             self.save_queues()
+
+    def save_secrets(self) -> int:
+        """Every secret's name and current value (the emulator keeps them in memory only)."""
+        secrets = client("secretsmanager")
+        saved: dict[str, str] = {}
+        for page in secrets.get_paginator("list_secrets").paginate():
+            for entry in page.get("SecretList", []):
+                value = secrets.get_secret_value(SecretId=entry["Name"]).get("SecretString")
+                if value is not None:
+                    saved[entry["Name"]] = value
+        path = self.data_dir / SECRETS_FILE
+        data = _dump({"format": FORMAT, "secrets": saved})
+        if not path.is_file() or path.read_bytes() != data:
+            write_atomic(path, data)
+            os.chmod(path, 0o600)
+        return len(saved)
+
+    def restore_secrets(self) -> int:
+        document = _read_json(self.data_dir / SECRETS_FILE)
+        if not document:
+            return 0
+        secrets = client("secretsmanager")
+        for name, value in document["secrets"].items():
+            try:
+                secrets.create_secret(Name=name, SecretString=value)
+            except secrets.exceptions.ResourceExistsException:
+                secrets.put_secret_value(SecretId=name, SecretString=value)
+        return len(document["secrets"])
 
     def save_table(self) -> int | None:
         """Items saved, or None when nothing was written since the last save."""
@@ -240,6 +271,7 @@ class Snapshotter:
     # -- restore -------------------------------------------------------------
 
     def restore(self) -> dict[str, int]:
+        self.restore_secrets()
         return {"items": self.restore_table(), "objects": self.restore_objects(), "messages": self.restore_queues()}
 
     def restore_table(self) -> int:

@@ -162,6 +162,29 @@ def test_cancel_before_the_start_ends_the_import(api: Api, tenant: Tenant) -> No
     assert status == 409
 
 
+def test_start_and_cancel_retried_with_the_same_idempotency_key_replay_and_queue_one_run(
+    api: Api, tenant: Tenant, run_queues: Any
+) -> None:
+    owner = bearer(tenant.owner_token)
+    import_id = upload(api, owner, PEOPLE)
+    mapping = preview(api, owner, import_id)["suggested_mapping"]
+    retry = bearer(tenant.owner_token, **{"Idempotency-Key": "start-1"})
+    first = api.call("POST", f"/v1/imports/{import_id}/start", {"mapping": mapping}, headers=retry)
+    second = api.call("POST", f"/v1/imports/{import_id}/start", {"mapping": mapping}, headers=retry)
+    assert first[0] == second[0] == 202 and first[1] == second[1]
+    assert second[2].get("idempotent-replayed") == "true"
+    assert run_queues()["failures"] == []
+    _, done, _ = api.call("GET", f"/v1/imports/{import_id}", headers=owner)
+    assert done["counts"]["created"] == 1 and done["rows"] == 2  # one run, not two
+
+    other = upload(api, owner, PEOPLE)
+    retry = bearer(tenant.owner_token, **{"Idempotency-Key": "cancel-1"})
+    first = api.call("POST", f"/v1/imports/{other}/cancel", headers=retry)
+    second = api.call("POST", f"/v1/imports/{other}/cancel", headers=retry)
+    assert first[0] == second[0] == 200 and first[1] == second[1]
+    assert second[2].get("idempotent-replayed") == "true"
+
+
 def test_imports_are_private_to_their_creator_and_admins_and_to_their_tenant(
     api: Api, tenant: Tenant, other_tenant: Tenant
 ) -> None:

@@ -103,16 +103,17 @@ class Contacts:
         tenant: Tenant,
         request: NewContact,
         *,
-        record_id: str | None = None,
+        contact_id: str | None = None,
         extra: Sequence[Any] = (),
     ) -> Contact:
-        """``record_id``: an id the caller derived (an import row's, so a retry
-        cannot create it twice); ``extra``: storage operations that belong in
-        the contact's transaction (an import's row marker)."""
+        """``contact_id``: a caller that retries the same creation (a web form
+        submission, WEB-3; an import row, IMP-3) names the id, so a second attempt
+        is a Conflict, never a second contact; ``extra``: storage operations that
+        belong in the contact's transaction (an import's row marker)."""
         now = self._clock()
         fields = request.model_dump(exclude_unset=True, exclude={"kind"})
         contact = Contact(
-            id=record_id or new_id(),
+            id=contact_id or new_id(),
             tenant_id=principal.tenant_id,
             kind=request.kind,
             created_at=now,

@@ -211,7 +211,7 @@ class ContactRows:
         if note and not record.dry_run:
             extra.append(self._store.history_op(self._note(record_id, note)))
         try:
-            self._contacts.create(self._principal, self._tenant, request, record_id=record_id, extra=extra)
+            self._contacts.create(self._principal, self._tenant, request, contact_id=record_id, extra=extra)
         except Conflict:
             if self._exists(record_id):  # an earlier attempt of this row made it
                 return Outcome("created", record_id, companies_created=companies)
@@ -460,7 +460,7 @@ class ContactRows:
                 fields["managers"] = list(defaults.managers)
             try:
                 self._contacts.create(
-                    self._principal, self._tenant, self._validated(NewContact, fields), record_id=company_id
+                    self._principal, self._tenant, self._validated(NewContact, fields), contact_id=company_id
                 )
             except Conflict:
                 created = False  # an earlier row (or attempt) of this import made it

@@ -36,6 +36,8 @@ record, private ones included (TEN-5). The table is for role `user`:
     history event (HIS-1),               its author                   R W D A
       parent readable                    anyone else                  R - - -
     history event, parent not readable   anyone, its author too       - - - -
+    call (VOIP-8)                        rung, answering or calling   R - - -
+                                         anyone else                  - - - -
     invoice (INV-*)                      the creator                  R W D A
                                          able to read the client      R - - -
                                          anyone else                  - - - -
@@ -136,7 +138,14 @@ class InvoiceAccess:
     client_readable: bool  # the caller may read the client contact
 
 
-AccessRecord = ContactAccess | ListAccess | TaskAccess | HistoryAccess | InvoiceAccess
+@dataclass(frozen=True)
+class CallAccess:
+    """A call of the call log: its operators (rung, answering or calling)."""
+
+    participants: frozenset[str]
+
+
+AccessRecord = ContactAccess | ListAccess | TaskAccess | HistoryAccess | InvoiceAccess | CallAccess
 
 _NOTHING: frozenset[Operation] = frozenset()
 _READ = frozenset({Operation.READ})
@@ -194,6 +203,13 @@ def _(record: InvoiceAccess, user_id: str) -> frozenset[Operation]:
     if user_id == record.created_by:
         return _EVERYTHING
     return _READ if record.client_readable else _NOTHING
+
+
+@_user_grants.register
+def _(record: CallAccess, user_id: str) -> frozenset[Operation]:
+    # The log is a record of what happened: nobody edits it, admins included (the
+    # admin row grants it, but no service offers a change).
+    return _READ if user_id in record.participants else _NOTHING
 
 
 def _identified(principal: Principal, tenant_id: str | None) -> bool:

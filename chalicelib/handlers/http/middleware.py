@@ -26,6 +26,8 @@ def _as_problem(response: Response) -> Response:
     headers = {k.lower(): v for k, v in (response.headers or {}).items()}
     if headers.get("content-type", "").startswith(PROBLEM_TYPE):
         return response
+    if response.status_code < 500 and headers.get("content-type", "").startswith("text/html"):
+        return response  # a page a view made for a browser on purpose (the web form's answers, WEB-3)
     body = response.body
     if isinstance(body, (str, bytes)):
         try:

@@ -188,3 +188,17 @@ class ContactStore(IndexedStore[Contact]):
         """Contact ids with this E.164 number (caller identification)."""
         found = self._table.query(keys.contact_facet(tenant_id, f"tel#{phone}"), page=PageRequest(limit=50))
         return [e["cid"] for e in found.items]
+
+    def email_owners(self, tenant_id: str, email: str) -> list[str]:
+        """Contact ids whose search tokens hold this e-mail address (web form
+        duplicates, WEB-3): the caller checks the contacts' details, since a
+        token is folded and capped."""
+        token = fold(email.strip().lower())
+        if len(token) < 2:
+            return []
+        found = self._table.query(
+            keys.contact_facet(tenant_id, f"w#{token[:2]}"),
+            sort=SortKey.begins_with(keys.contact_by_word(token, "")),
+            page=PageRequest(limit=50),
+        )
+        return list(dict.fromkeys(e["cid"] for e in found.items))

@@ -4,7 +4,10 @@ Base table: ``pk`` / ``sk``. Every ``pk`` starts with ``T#<tenant_id>#`` so a
 tenant's data is structurally apart from every other tenant's. The only keys
 that do not start with a tenant are those of the cross-tenant
 ``schedule`` index (time buckets, read by scheduled jobs) and the ``SYS#``
-items of those jobs; a request path never queries them.
+items of those jobs; a request path never queries them. Exceptions read by
+request paths, because the tenant is not known before they are read: the
+login lookup (``LOGIN#``, ``SYS#LOGIN#``) and a web form's public key
+(``FORMKEY#<key>``: one item naming its tenant and form, WEB-2).
 
 Access patterns (one per line: pattern -> table/index, key condition):
 
@@ -87,6 +90,26 @@ Access patterns (one per line: pattern -> table/index, key condition):
                                               written with the record)
   an export's job state            -> table   pk=T#t#JOB#<job id>, sk=EXPORT  (beside its background job's META:
                                               request, entity and page reached, the upload's resumable state)
+  web form by id                   -> table   pk=T#t#WEBFORM#<id>, sk=META
+  a tenant's web forms, newest     -> table   pk=T#t#WFX#all, sk=<form id>  (index entry in the form's transaction)
+  web form by its public key       -> table   pk=FORMKEY#<key>, sk=FORM  (names tenant and form; written in the
+                                              form's transaction; the only way a stranger's request finds a tenant)
+  web form submissions per client  -> table   pk=T#t#FORMLIMIT#ip#<hmac(ip)>, sk=W#<window>  (conditional ADD;
+    address / per form, per window            pk=T#t#FORMLIMIT#form#<id>; expire an hour after the window:
+                                              keys.expiry_attributes)
+  voip account (Twilio SID, secret -> table   pk=T#t#VOIP, sk=ACCOUNT  (the token itself is in Secrets Manager;
+    reference, webhook key)                   webhooks name the tenant in their path: T#<tenant>.<key>)
+  voip numbers of a tenant, all    -> table   pk=T#t#VOIP, sk begins_with NUMBER#  (sk=NUMBER#<id>; a tenant has few)
+  voip number by E.164             -> table   pk=T#t#VOIP, sk=TEL#<e164>  (marker: uniqueness and the incoming
+                                              webhook's lookup, written in the number's transaction)
+  operators' presence, all         -> table   pk=T#t#VOIP, sk begins_with PRESENCE#  (sk=PRESENCE#<uid>)
+  call by id                       -> table   pk=T#t#CALL#<id>, sk=META
+  call by Twilio CallSid           -> table   pk=T#t#CALLSID#<CallSid>, sk=CALL  (marker, names the call id;
+                                              written with the call: one record per Twilio call)
+  calls by facet, newest first     -> table   pk=T#t#CLX#<facet>, sk between S#<from iso> and S#<to iso>~
+    (sk=S#<started iso>#<id>)                 (facets: all, dir#<d>, status#<s>, op#<uid> (each operator rung,
+                                              answering or calling), contact#<cid>); entries in the call's
+                                              transaction, carrying the filterable and access attributes
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -500,3 +523,74 @@ def external_ref(tenant_id: str, entity: str, external_id: str) -> dict[str, str
 
 def export_state(tenant_id: str, job_id: str) -> dict[str, str]:
     return {"pk": background_job(tenant_id, job_id)["pk"], "sk": "EXPORT"}
+
+
+# ---- web forms (WEB-1..3) ----
+
+
+def web_form(tenant_id: str, form_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}WEBFORM#{_key_part(form_id)}", "sk": "META"}
+
+
+def web_form_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WFX#{facet}"
+
+
+def web_form_key(public_key: str) -> dict[str, str]:
+    """Cross-tenant by necessity: a stranger's submission names only the key."""
+    return {"pk": f"FORMKEY#{_key_part(public_key)}", "sk": "FORM"}
+
+
+def web_form_limit(tenant_id: str, scope: str, subject: str, window: int) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}FORMLIMIT#{_key_part(scope)}#{_key_part(subject)}", "sk": f"W#{window}"}
+
+
+# ---- telephony (VOIP) ----
+
+VOIP_NUMBER_PREFIX = "NUMBER#"
+VOIP_PRESENCE_PREFIX = "PRESENCE#"
+CALL_BY_START = "S#"
+
+
+def voip(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}VOIP"
+
+
+def voip_account(tenant_id: str) -> dict[str, str]:
+    return {"pk": voip(tenant_id), "sk": "ACCOUNT"}
+
+
+def voip_number(tenant_id: str, number_id: str) -> dict[str, str]:
+    return {"pk": voip(tenant_id), "sk": f"{VOIP_NUMBER_PREFIX}{_key_part(number_id)}"}
+
+
+def voip_number_marker(tenant_id: str, e164: str) -> dict[str, str]:
+    return {"pk": voip(tenant_id), "sk": f"TEL#{_key_part(e164)}"}
+
+
+def voip_presence(tenant_id: str, user_id: str) -> dict[str, str]:
+    return {"pk": voip(tenant_id), "sk": f"{VOIP_PRESENCE_PREFIX}{_key_part(user_id)}"}
+
+
+def call(tenant_id: str, call_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}CALL#{_key_part(call_id)}", "sk": "META"}
+
+
+def call_sid_marker(tenant_id: str, call_sid: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}CALLSID#{_key_part(call_sid)}", "sk": "CALL"}
+
+
+def call_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}CLX#{facet}"
+
+
+def call_by_start(started_at: datetime, call_id: str) -> str:
+    return f"{CALL_BY_START}{iso(started_at)}#{_key_part(call_id)}"
+
+
+def call_start_range(started_from: datetime | None, started_to: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the calls started from .. to (inclusive; None: open)."""
+    return (
+        CALL_BY_START + (iso(started_from) if started_from else ""),
+        CALL_BY_START + (iso(started_to) if started_to else "") + _SORTS_LAST,
+    )

@@ -1,0 +1,44 @@
+"""How much the public form endpoint takes (WEB-3), and why these numbers.
+
+Counters are fixed windows in DynamoDB (conditional ADD: a refused request
+is not counted, so a flood cannot push a window's end further away), and
+``Retry-After`` is the time to the window's end: a person who waits that
+long and sends again finds a fresh window.
+
+- Per client address, every POST counts (bots, invalid ones and all):
+  5 a minute. A person sends a form once, maybe three times with typing
+  mistakes; a fair stand's tablet behind one address about once a minute.
+  A minute is as long as we can ask a person to wait.
+- Per form, only submissions that passed every check count (the honeypot,
+  the stamp and validation cost the form's budget nothing, so dumb bots
+  cannot crowd people out): 60 a minute, one a second on average. Above
+  what a campaign brings to a small company's form at its peak, and it caps
+  how fast a flood that passes for people fills the CRM and the inboxes.
+- Bodies: 64 kB. The longest answer a form takes (10,000 characters of
+  message, in UTF-8 and form-encoded) fits; nothing a person types is bigger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limit:
+    scope: str  # "ip" | "form": part of the counter's key
+    hits: int
+    window_seconds: int
+
+    def window(self, now_seconds: float) -> int:
+        return int(now_seconds) // self.window_seconds
+
+    def retry_after(self, now_seconds: float) -> int:
+        """Whole seconds until the current window ends (at least 1)."""
+        end = (self.window(now_seconds) + 1) * self.window_seconds
+        return max(1, int(end - now_seconds + 0.999))
+
+
+PER_CLIENT = Limit("ip", hits=5, window_seconds=60)
+PER_FORM = Limit("form", hits=60, window_seconds=60)

@@ -1,0 +1,1 @@
+"""Telephony through Twilio (VOIP-1..9)."""

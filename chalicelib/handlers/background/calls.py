@@ -1,0 +1,82 @@
+"""The calls queue's consumer (VOIP-7, 8): Twilio's status and recording
+callbacks, queued by the webhooks, merged into their calls by their own
+function, with their own timeout and concurrency.
+
+The same pattern as the jobs consumer: Powertools ``BatchProcessor`` with
+partial batch failures; each message is parsed by its kind's model
+(bootstrap/jobs.CALL_KINDS) and handled idempotently; a failing one fails
+alone, is retried by SQS and ends in the dead-letter queue. Nothing of a
+message's body is logged (phone numbers are personal data).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint
+from pydantic import ValidationError
+
+from chalicelib import bootstrap
+from chalicelib.bootstrap import container
+from chalicelib.bootstrap.jobs import CALL_KINDS
+from chalicelib.config import deploy_queue_name
+from chalicelib.domain.shared.errors import CrmError
+from chalicelib.observability import end_job, logger, start_job
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+bp = Blueprint(__name__)
+
+
+class UnknownCallEvent(ValueError):
+    pass
+
+
+def handle_call_record(record: "SQSRecord") -> None:
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    kind = body.get("kind") if isinstance(body, dict) else None
+    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
+    start_job(
+        kind=kind if isinstance(kind, str) else None,
+        message_id=record.message_id,
+        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
+    )
+    try:
+        if kind not in CALL_KINDS:
+            raise UnknownCallEvent(f"unknown call event kind {kind!r}")
+        model, handler = CALL_KINDS[kind]
+        handler(container(), model.model_validate(body), record.message_id)
+    except Exception as error:
+        expected = isinstance(error, (CrmError, ValidationError, UnknownCallEvent))
+        (logger.warning if expected else logger.exception)(
+            "call event failed",
+            extra={
+                "outcome": "failed",
+                "error": type(error).__name__,
+                "receive_count": record.attributes.approximate_receive_count,
+            },
+        )
+        raise
+    logger.info("call event done", extra={"outcome": "done"})
+    end_job()
+
+
+def process_call_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    # Imported here, as in the jobs consumer: the HTTP function never needs them.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(
+        event=event, record_handler=handle_call_record, processor=processor, context=context
+    )
+
+
+@bp.on_sqs_message(queue=deploy_queue_name(bootstrap.CALL_QUEUE), batch_size=10, name="calls")
+def run_calls(event: Any) -> dict[str, Any]:
+    logger.remove_keys(["tenant_id", "user_id"])
+    return process_call_batch(event.to_dict(), getattr(event, "context", None))

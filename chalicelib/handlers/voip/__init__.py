@@ -1,0 +1,1 @@
+"""Telephony: the API (routes.py) and Twilio's webhooks (webhooks.py)."""
