@@ -24,7 +24,15 @@ from botocore.exceptions import ClientError
 
 from chalicelib.config import get_settings
 from chalicelib.domain.contacts.models import fold
-from chalicelib.domain.imports.models import Counts, Detection, Import, ImportStatus, StartImport
+from chalicelib.domain.imports.models import (
+    OUTCOMES,
+    Counts,
+    Detection,
+    Import,
+    ImportOutcome,
+    ImportStatus,
+    StartImport,
+)
 from chalicelib.domain.records.history import HistoryEvent
 from chalicelib.domain.shared.clock import iso, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
@@ -239,31 +247,44 @@ class ImportStore:
         self._table.update(keys.import_record(tenant_id, import_id), set={"errors_assembly": state}, bump_version=False)
 
     def finish(self, tenant_id: str, import_id: str, at: datetime) -> Import:
+        """One write ends the import: outcome, finished_at and errors_ready
+        together, conditioned on no outcome yet (a redelivered finish changes nothing)."""
         key = keys.import_record(tenant_id, import_id)
-        values = {":at": iso(at), ":done": ImportStatus.DONE.value, ":true": True, ":one": 1}
-        for state in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-            values[f":{state.value}"] = state.value
+        common = (
+            "SET #outcome = :outcome, #errors_ready = :true, #finished_at = :at, #updated_at = :at, "
+            "#version = #version + :one"
+        )
+        values = {":at": iso(at), ":true": True, ":one": 1}
         done = self._update(
             key,
-            "SET #status = :done, #errors_ready = :true, #finished_at = :at, #updated_at = :at, "
-            "#version = #version + :one REMOVE #errors_assembly",
-            "#status IN (:queued, :running)",
+            common + ", #status = :done REMOVE #errors_assembly",
+            "#status IN (:queued, :running) AND attribute_not_exists(#outcome)",
             {},
-            values,
+            {
+                **values,
+                ":outcome": ImportOutcome.FINISHED.value,
+                ":done": ImportStatus.DONE.value,
+                ":queued": ImportStatus.QUEUED.value,
+                ":running": ImportStatus.RUNNING.value,
+            },
         )
         if done is not None:
             return done
-        # Cancelled or failed: it stays so, and is finished all the same.
-        other = self._update(
-            key,
-            "SET #errors_ready = :true, #finished_at = if_not_exists(#finished_at, :at) REMOVE #errors_assembly",
-            "attribute_exists(#pk)",
-            {},
-            {":true": True, ":at": iso(at)},
-        )
-        if other is None:
+        # Cancelled or failed: the status stays; the outcome says so.
+        for status in (ImportStatus.CANCELLED, ImportStatus.FAILED):
+            other = self._update(
+                key,
+                common + " REMOVE #errors_assembly",
+                "#status = :status AND attribute_not_exists(#outcome)",
+                {},
+                {**values, ":outcome": OUTCOMES[status].value, ":status": status.value},
+            )
+            if other is not None:
+                return other
+        current = self.get(tenant_id, import_id)
+        if current is None:
             raise NotFound("The import does not exist.")
-        return other
+        return current  # finished before: the first finish stands
 
     # ---- rows ----
 
@@ -362,6 +383,13 @@ class ContactIndex:
             return []
         return self._entries(
             keys.contact_facet(tenant_id, "kind#company"), SortKey.begins_with(keys.contact_by_name(fold(name), ""))
+        )
+
+    def named(self, tenant_id: str, kind: str, name_key: str) -> list[dict[str, Any]]:
+        if not name_key.strip():
+            return []
+        return self._entries(
+            keys.contact_facet(tenant_id, f"kind#{kind}"), SortKey.begins_with(keys.contact_by_name(name_key, ""))
         )
 
 

@@ -116,6 +116,7 @@ def test_start_runs_the_import_and_its_status_shows_percent_and_counts(
         "companies_created": 0,
     }
     assert done["errors_url"] == f"/v1/imports/{import_id}/errors" and done["finished_at"]
+    assert done["outcome"] == "finished"  # written with finished_at: what an "import finished" event reads
     report = errors_report(api, owner, import_id)
     assert report[1][:2] == [
         "3",
@@ -156,6 +157,7 @@ def test_cancel_before_the_start_ends_the_import(api: Api, tenant: Tenant) -> No
     import_id = upload(api, owner, PEOPLE)
     status, body, _ = api.call("POST", f"/v1/imports/{import_id}/cancel", headers=owner)
     assert status == 200 and body["status"] == "cancelled" and body["errors_url"]
+    assert body["outcome"] == "cancelled" and body["finished_at"]
     status, body, _ = api.call(
         "POST", f"/v1/imports/{import_id}/start", {"mapping": [{"column": 0, "field": "first_name"}]}, headers=owner
     )

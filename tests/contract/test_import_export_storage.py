@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.imports.models import Counts, Detection, Import, ImportEntity, ImportStatus, StartImport
+from chalicelib.domain.imports.models import (
+    Counts,
+    Detection,
+    Import,
+    ImportEntity,
+    ImportOutcome,
+    ImportStatus,
+    StartImport,
+)
 from chalicelib.domain.shared.errors import Conflict
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -138,6 +146,33 @@ def test_status_changes_only_from_the_named_states_and_finish_keeps_a_cancellati
         "t1", "02IMPORT", ImportStatus.FAILED, NOW, only_from=(ImportStatus.QUEUED,), failure="gone"
     )
     assert failed is not None and failed.failure == "gone"
+    assert failed.outcome is None and failed.finished_at is None  # decided, not finished: the run may go on
+
+
+def test_one_write_ends_an_import_with_its_outcome_and_finished_at_and_a_second_changes_nothing(
+    storage: tuple[Any, Any],
+) -> None:
+    store, _ = storage
+    for import_id, status in (
+        ("01DONE", None),
+        ("02CANCELLED", ImportStatus.CANCELLED),
+        ("03FAILED", ImportStatus.FAILED),
+    ):
+        store.create(record(import_id), LATER)
+        store.start(store.save_detection(record(import_id), DETECTION), START, DETECTION, 100, NOW)
+        if status is not None:
+            store.set_status("t1", import_id, status, NOW, only_from=(ImportStatus.QUEUED,), failure="x")
+        assert store.get("t1", import_id).outcome is None
+        first = store.finish("t1", import_id, NOW + timedelta(minutes=1))
+        again = store.finish("t1", import_id, NOW + timedelta(minutes=2))
+        assert again.finished_at == first.finished_at == NOW + timedelta(minutes=1)
+        assert again.version == first.version and again.errors_ready
+    assert [store.get("t1", i).outcome for i in ("01DONE", "02CANCELLED", "03FAILED")] == [
+        ImportOutcome.FINISHED,
+        ImportOutcome.CANCELLED,
+        ImportOutcome.FAILED,
+    ]
+    assert store.get("t1", "01DONE").status == ImportStatus.DONE
 
 
 def test_row_markers_seen_keys_and_external_references(storage: tuple[Any, Any]) -> None:

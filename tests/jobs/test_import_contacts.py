@@ -204,6 +204,37 @@ def test_create_anyway_and_external_ids(api: Api, tenant: Tenant, run_queues: An
     ]
 
 
+def test_duplicates_by_name_persons_and_companies_ignoring_case_and_accents(
+    api: Api, tenant: Tenant, run_queues: Any
+) -> None:
+    """SPEC IMP-3: "same e-mail, or same name"; name is a match key a client names."""
+    owner = bearer(tenant.owner_token)
+    existing = person(api, owner, first_name="Jürgen", last_name="Groß")
+    data = csv_bytes(
+        [
+            ["Full Name", "Company", "Job Title"],
+            ["JURGEN GROSS", "", "Buyer"],  # the existing person, folded
+            ["Groß, Jürgen", "", "Buyer"],  # the same, written the other way round
+            ["Ida Lang", "", ""],
+            ["ida lang", "", ""],  # an earlier row of the file
+            ["", "Acme GmbH", ""],
+            ["", "ACME GMBH", ""],
+        ]
+    )
+    skipped = run_import(api, owner, run_queues, data, match_on=["name"])
+    assert (skipped["counts"]["created"], skipped["counts"]["skipped"], skipped["counts"]["failed"]) == (2, 4, 0)
+    assert sorted(c["display_name"] for c in contacts(api, owner)) == ["Acme GmbH", "Ida Lang", "Jürgen Groß"]
+    updated = run_import(
+        api, owner, run_queues, csv_bytes([["Vorname", "Nachname", "Position"], ["Jurgen", "Gross", "Head of Buying"]]),
+        match_on=["name"], on_duplicate="update",
+    )  # fmt: skip
+    assert updated["counts"]["updated"] == 1
+    found = {c["id"]: c for c in contacts(api, owner)}[existing["id"]]  # the row's values win, names included
+    assert (found["display_name"], found["job_title"]) == ("Jurgen Gross", "Head of Buying")
+    # Without name among the match keys, the same rows are new contacts.
+    assert run_import(api, owner, run_queues, data)["counts"]["created"] == 6
+
+
 def test_notes_go_to_the_history_once(api: Api, tenant: Tenant, run_queues: Any) -> None:
     owner = bearer(tenant.owner_token)
     data = csv_bytes([["E-Mail", "Vorname", "Nachname", "Gesprächsnotiz"], ["x@y.de", "Ida", "Lang", "Met at fair"]])

@@ -147,7 +147,21 @@ class ContactRows:
                 keys += [("phone", str(d["value"])) for d in details if d["type"] == "phone"]
             elif key == "external_id" and values.get("external_id"):
                 keys.append(("external_id", values.scalars["external_id"]))
+            elif key == "name":
+                keys += self._name_key(values)
         return keys
+
+    def _name_key(self, values: Values) -> list[tuple[str, str]]:
+        """("name", "<kind>:<sort name>"): the key Contact.sort_name gives the contact the row makes."""
+        kind = self._kind(values)
+        if kind == ContactKind.PERSON:
+            first, last = _person_names(values)
+            if not (first and last):
+                return []
+            name = fold(f"{last} {first}")
+        else:
+            name = fold(values.get("company") or values.get("full_name") or values.get("last_name") or "")
+        return [("name", f"{kind.value}:{name}")] if name.strip() else []
 
     def _match(self, values: Values, details: list[dict[str, Any]]) -> str | None:
         """The id of the contact the row is a duplicate of (None: no match)."""
@@ -174,6 +188,9 @@ class ContactRows:
         entries = self._index.by_email(self._tenant_id, value) if key == "email" else []
         if key == "phone":
             entries = self._index.by_phone(self._tenant_id, value)
+        if key == "name":
+            kind, _, name = value.partition(":")
+            entries = self._index.named(self._tenant_id, kind, name)
         ids = [e["cid"] for e in entries if self._readable(entry_access(e))]
         if key == "email" and ids:  # the index holds folded addresses: check the real ones
             ids = [c.id for c in self._contacts_of(ids) if value in c.emails()]
@@ -349,18 +366,7 @@ class ContactRows:
         fields: dict[str, Any] = {}
         companies = 0
         if kind == ContactKind.PERSON:
-            first = " ".join(v for v in (values.get("first_name"), values.get("middle_name")) if v)
-            last = values.get("last_name") or ""
-            full = values.get("full_name")
-            if full and not (first or last):
-                parts = full.split()
-                if "," in full:  # "Müller, Anna"
-                    last_part, _, first_part = full.partition(",")
-                    first, last = first_part.strip(), last_part.strip()
-                elif len(parts) > 1:
-                    first, last = " ".join(parts[:-1]), parts[-1]
-                else:
-                    last = full
+            first, last = _person_names(values)
             if first:
                 fields["first_name"] = first
             if last:
@@ -549,3 +555,21 @@ def _differs(current: Contact, name: str, value: Any) -> bool:
     if isinstance(value, str) and name not in ("description",):
         return " ".join(value.split()) != (have or "")
     return value != have
+
+
+def _person_names(values: Values) -> tuple[str, str]:
+    """A person's first (with middle) and last name from the row: named
+    columns, or a full name ("Anna Lang", "Lang, Anna")."""
+    first = " ".join(v for v in (values.get("first_name"), values.get("middle_name")) if v)
+    last = values.get("last_name") or ""
+    full = values.get("full_name")
+    if full and not (first or last):
+        parts = full.split()
+        if "," in full:  # "Müller, Anna"
+            last_part, _, first_part = full.partition(",")
+            first, last = first_part.strip(), last_part.strip()
+        elif len(parts) > 1:
+            first, last = " ".join(parts[:-1]), parts[-1]
+        else:
+            last = full
+    return first, last

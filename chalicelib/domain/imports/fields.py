@@ -116,7 +116,7 @@ TARGETS: dict[str, dict[str, Target]] = {
 }
 # Match keys each entity can use, and the default.
 MATCH_KEYS: dict[str, tuple[str, ...]] = {
-    "contacts": ("id", "email", "phone", "external_id"),
+    "contacts": ("id", "email", "phone", "external_id", "name"),
     "deals": ("id", "external_id"),
     "tasks": ("id", "external_id"),
     "cases": ("id", "external_id"),

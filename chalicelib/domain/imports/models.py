@@ -47,6 +47,27 @@ class ImportStatus(StrEnum):
         return self in (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
 
 
+class ImportOutcome(StrEnum):
+    """How an import ended, written once, in the same write as ``finished_at``
+    and ``errors_ready`` (``status`` says cancelled or failed as soon as that is
+    decided; ``outcome`` only once the run has stopped and its report is ready:
+    the moment an "import finished" event means)."""
+
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# The outcome an import's finishing write records, by the status it finishes from.
+OUTCOMES: dict[ImportStatus, ImportOutcome] = {
+    ImportStatus.QUEUED: ImportOutcome.FINISHED,
+    ImportStatus.RUNNING: ImportOutcome.FINISHED,
+    ImportStatus.DONE: ImportOutcome.FINISHED,
+    ImportStatus.FAILED: ImportOutcome.FAILED,
+    ImportStatus.CANCELLED: ImportOutcome.CANCELLED,
+}
+
+
 class OnDuplicate(StrEnum):
     SKIP = "skip"  # leave the existing record as it is
     UPDATE = "update"  # update it in place (a new version, the change log keeps the old values)
@@ -107,7 +128,8 @@ class StartImport(BaseModel):
         default=None,
         max_length=4,
         description="How a row finds an existing record, in this order: id, email (case-insensitive), "
-        "phone (as E.164), external_id. Default: id, email, external_id (contacts); id, external_id.",
+        "phone (as E.164), external_id, name (contacts: a person's first and last name, a company's name, "
+        "case and accents ignored). Default: id, email, external_id (contacts); id, external_id.",
     )
     on_duplicate: OnDuplicate = Field(
         default=OnDuplicate.SKIP, description="A row matching a record (or an earlier row of the file)"
@@ -195,6 +217,7 @@ class Import(Record):
     managed: dict[str, int] = Field(default_factory=dict)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    outcome: ImportOutcome | None = None  # set with finished_at, once (see ImportOutcome)
     failure: str | None = None
 
     @property

@@ -14,6 +14,7 @@ from chalicelib.domain.imports.models import (
     Counts,
     Import,
     ImportEntity,
+    ImportOutcome,
     ImportStatus,
     NewImport,
     PreviewOptions,
@@ -42,6 +43,10 @@ class ImportView(BaseModel):
     created_by: str | None
     started_at: datetime | None
     finished_at: datetime | None
+    outcome: ImportOutcome | None = Field(
+        description="finished, failed or cancelled: set with finished_at, once the run has stopped and the errors "
+        "report is ready (status says cancelled or failed as soon as that is decided)"
+    )
 
     @classmethod
     def of(cls, record: Import) -> "ImportView":
@@ -62,6 +67,7 @@ class ImportView(BaseModel):
             created_by=record.created_by,
             started_at=record.started_at,
             finished_at=record.finished_at,
+            outcome=record.outcome,
         )
 
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.imports.models import Counts, Detection, Import, ImportStatus, StartImport
+from chalicelib.domain.imports.models import (
+    OUTCOMES,
+    Counts,
+    Detection,
+    Import,
+    ImportOutcome,
+    ImportStatus,
+    StartImport,
+)
 from chalicelib.domain.shared.clock import utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
 
@@ -148,11 +156,14 @@ class MemoryImportStore:
         current = self.records.get((tenant_id, import_id))
         if current is None:
             raise NotFound("The import does not exist.")
-        update: dict[str, Any] = {"errors_ready": True, "errors_assembly": None}
+        if current.outcome is not None:
+            return current  # finished before: the first finish stands
+        update: dict[str, Any] = {"errors_ready": True, "errors_assembly": None, "finished_at": at}
+        update["version"] = current.version + 1
         if current.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-            update.update(status=ImportStatus.DONE, finished_at=at, version=current.version + 1)
+            update.update(status=ImportStatus.DONE, outcome=ImportOutcome.FINISHED)
         else:
-            update["finished_at"] = current.finished_at or at
+            update["outcome"] = OUTCOMES[current.status]
         return self._put(current.model_copy(update=update))
 
     # ---- rows ----
@@ -268,6 +279,7 @@ class MemoryContactIndex:
         self.emails: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.phones: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.companies: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.names: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
 
     def by_email(self, tenant_id: str, email: str) -> list[dict[str, Any]]:
         return list(self.emails.get((tenant_id, email.lower()), []))
@@ -279,6 +291,9 @@ class MemoryContactIndex:
         from chalicelib.domain.shared.text import fold
 
         return list(self.companies.get((tenant_id, fold(name)), []))
+
+    def named(self, tenant_id: str, kind: str, name_key: str) -> list[dict[str, Any]]:
+        return list(self.names.get((tenant_id, kind, name_key), []))
 
 
 def now() -> datetime:
