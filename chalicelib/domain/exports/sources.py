@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from chalicelib.domain.cases.models import CaseQuery
 from chalicelib.domain.contacts.models import ContactQuery
 from chalicelib.domain.deals.models import DealQuery
-from chalicelib.domain.records.files import ParentLink
+from chalicelib.domain.records.files import ParentKind, ParentLink
 from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.pagination import PageRequest
 from chalicelib.domain.shared.principal import Principal
@@ -366,7 +366,7 @@ class HistoryRows:
     filename = "history.csv"
     admin_only = True
     query = None
-    _PARENTS = ("contact", "deal", "case")
+    _PARENTS: tuple[ParentKind, ...] = ("contact", "deal", "case")
 
     def __init__(self, contacts: Any, deals: Any, cases: Any, history: Any):
         self._services = {"contact": (contacts, ContactQuery), "deal": (deals, DealQuery), "case": (cases, CaseQuery)}

@@ -544,7 +544,7 @@ def _differs(current: Contact, name: str, value: Any) -> bool:
     if name == "custom_fields":
         return any(current.custom_fields.get(k) != v for k, v in value.items())
     if name == "details":
-        return value != current.details
+        return bool(value != current.details)
     if name == "managers":
         return set(value) != set(current.managers)
     if name == "tags":
@@ -554,7 +554,7 @@ def _differs(current: Contact, name: str, value: Any) -> bool:
     have = getattr(current, name, None)
     if isinstance(value, str) and name not in ("description",):
         return " ".join(value.split()) != (have or "")
-    return value != have
+    return bool(value != have)
 
 
 def _person_names(values: Values) -> tuple[str, str]:

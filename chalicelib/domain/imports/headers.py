@@ -460,9 +460,9 @@ def suggest(
         known = []
         for column, name in enumerate(plain_header):
             words = tokens(name)
-            field = table.get(" ".join(words)) or table.get(_plain(words))
-            if field is not None:
-                known.append(ColumnMapping(column=column, field=field))
+            target = table.get(" ".join(words)) or table.get(_plain(words))
+            if target is not None:
+                known.append(ColumnMapping(column=column, field=target))
     taken = {m.column for m in known} | set(custom)
     for column, name in enumerate(plain_header):
         field = by_label.get(fold(name)) if name else None

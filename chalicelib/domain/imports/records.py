@@ -288,7 +288,7 @@ class RecordRows:
             ids = {e["cid"] for e in self._index.by_email(self._principal.tenant_id, text) if readable(entry_access(e))}
             matching = [c for c in ids if text.lower() in self._emails(c)]
             if len(matching) == 1:
-                return matching[0]
+                return str(matching[0])
             raise invalid("contact", f"{text!r} is the e-mail address of {len(matching)} contacts you can see")
         if len(text) == _ULID_LENGTH:
             return text

@@ -85,11 +85,11 @@ def read_row(cells: list[str], mapping: list[ColumnMapping], targets: dict[str, 
             previous = values.scalars.get(entry.field)
             values.scalars[entry.field] = f"{previous}{target.join}{text}" if previous else text
     for group, parts in addresses.items():
-        value = {
+        address = {
             part: "\n".join(parts.get(part, [])) if part == "street" else " ".join(parts.get(part, []))
             for part in _ADDRESS_PARTS
         }
-        values.details.append({"type": "address", "category": address_category[group], "value": value})
+        values.details.append({"type": "address", "category": address_category[group], "value": address})
     return values
 
 
