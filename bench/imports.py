@@ -21,7 +21,11 @@ infra/emulator's patch installed, as the tests and the local stack run it):
 
 Printed per size: rows/s of the import, rows/s of the batch writes (same
 rows, their items), the ratio (goal: at least 50 %), items per row, and the
-DynamoDB requests per row by operation. Nothing here asserts.
+DynamoDB requests per row by operation. Also the CPU seconds of both phases
+(``time.process_time``: moto runs in this process, so it is all the work),
+and their ratio: on a machine shared with other work the wall-clock ratio
+moves with the load between the two phases, the CPU ratio much less.
+Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -187,7 +191,7 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
     before = set(_table_items(TEST_ENV["CRM_TABLE_NAME"]))
     calls = Calls()
     client("dynamodb").meta.events.register("before-call.dynamodb.*", _counting(calls))
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     c.imports.start(
         principal,
         tenant,
@@ -195,7 +199,7 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
         StartImport(mapping=preview.suggested_mapping, on_duplicate=policy),  # type: ignore[arg-type]
     )
     messages = _drain()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     record = c.imports.get(principal, upload.record.id)
     if record.status != "done" or record.counts.created + record.counts.updated + record.counts.unchanged != rows:
         raise SystemExit(f"the import did not finish as expected: {record.status} {record.counts}")
@@ -210,11 +214,11 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
     baseline_name = "crm-bench-baseline"
     client("dynamodb").create_table(**table_definition(baseline_name))
     table = boto3.resource("dynamodb", region_name="eu-central-1").Table(baseline_name)
-    started = time.perf_counter()
+    started, baseline_cpu = time.perf_counter(), time.process_time()
     with table.batch_writer() as batch:
         for item in plain:
             batch.put_item(Item=item)
-    baseline = time.perf_counter() - started
+    baseline, baseline_cpu = time.perf_counter() - started, time.process_time() - baseline_cpu
     return {
         "rows": rows,
         "policy": policy,
@@ -225,6 +229,9 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
         "baseline_seconds": round(baseline, 2),
         "baseline_rows_per_second": round(rows / baseline, 1),
         "ratio": round(baseline / elapsed, 3),
+        "cpu_seconds": round(cpu, 2),
+        "baseline_cpu_seconds": round(baseline_cpu, 2),
+        "cpu_ratio": round(baseline_cpu / cpu, 3),
         "requests_per_row": {op: round(n / rows, 2) for op, n in sorted(calls.counter.items())},
         "bytes": len(data),
     }
@@ -263,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['seconds']:>7.1f} s = {result['rows_per_second']:>6.1f} rows/s | batch_writer of its "
             f"{result['items']} items {result['baseline_seconds']:>6.1f} s = "
             f"{result['baseline_rows_per_second']:>6.1f} rows/s | ratio {100 * result['ratio']:.0f} %",
+            flush=True,
+        )
+        print(
+            f"         CPU (this process, moto included): import {result['cpu_seconds']:.1f} s = "
+            f"{1000 * result['cpu_seconds'] / rows:.1f} ms/row | batch_writer {result['baseline_cpu_seconds']:.1f} s"
+            f" = {1000 * result['baseline_cpu_seconds'] / rows:.1f} ms/row | ratio {100 * result['cpu_ratio']:.0f} %",
             flush=True,
         )
         print(f"         DynamoDB requests per row: {result['requests_per_row']}", flush=True)
