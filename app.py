@@ -19,6 +19,9 @@ from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
 from chalicelib.handlers.imports import routes as imports
+from chalicelib.handlers.invoices import catalogue as invoice_catalogue
+from chalicelib.handlers.invoices import routes as invoices
+from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
@@ -52,6 +55,9 @@ for blueprint in (
     imports,
     import_consumer,
     exports,
+    invoice_catalogue,
+    invoice_settings,
+    invoices,
     web_forms,
     public_forms,
     voip,
