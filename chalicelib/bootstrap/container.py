@@ -600,15 +600,23 @@ class Container:
     @cached_property
     def export_sources(self) -> dict[str, Any]:
         """What an export can hold, by entity. A feature adds its own here
-        (the invoices issue: ``"invoices": InvoiceRows(self.invoices)``); the
+        (as invoices did: ``"invoices": InvoiceRows(...)``); the
         order is the order of the ZIP's files."""
-        from chalicelib.domain.exports.sources import CaseRows, ContactRows, DealRows, HistoryRows, TaskRows
+        from chalicelib.domain.exports.sources import (
+            CaseRows,
+            ContactRows,
+            DealRows,
+            HistoryRows,
+            InvoiceRows,
+            TaskRows,
+        )
 
         return {
             "contacts": ContactRows(self.contacts, self.custom_fields, self.identity_store, self.settings_lists),
             "deals": DealRows(self.deals, self.custom_fields, self.identity_store, self.settings_lists),
             "tasks": TaskRows(self.tasks, self.identity_store, self.settings_lists),
             "cases": CaseRows(self.cases, self.custom_fields),
+            "invoices": InvoiceRows(self.invoices, self.identity_store),
             "history": HistoryRows(self.contacts, self.deals, self.cases, self.history_store),
         }
 

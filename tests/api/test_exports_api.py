@@ -81,7 +81,23 @@ def seed(api: Api, owner: dict[str, str]) -> dict[str, Any]:
         "POST", f"/v1/contacts/{anna['id']}/history", {"kind": "note", "text": "+1 for the offer"}, headers=owner
     )
     assert status == 201, note
-    return {"anna": anna, "company": company, "deal": deal, "task": task, "case": case, "field": field, "flag": flag}
+    status, invoice, _ = api.call(
+        "POST",
+        "/v1/invoices",
+        {"client_id": anna["id"], "lines": [{"title": "=Consulting", "quantity": "3", "price": "19.99"}]},
+        headers=owner,
+    )
+    assert status == 201, invoice
+    return {
+        "anna": anna,
+        "company": company,
+        "deal": deal,
+        "task": task,
+        "case": case,
+        "field": field,
+        "flag": flag,
+        "invoice": invoice,
+    }
 
 
 def test_admins_export_everything_as_a_zip_of_csv_files(api: Api, tenant: Tenant, run_queues: Any) -> None:
@@ -92,13 +108,25 @@ def test_admins_export_everything_as_a_zip_of_csv_files(api: Api, tenant: Tenant
         "exports",
         "done",
         100,
-        5,
-        5,
+        6,
+        6,
     )
-    assert job["result"]["rows"] == {"contacts": 2, "deals": 1, "tasks": 1, "cases": 1, "history": 1}
+    assert job["result"]["rows"] == {"contacts": 2, "deals": 1, "tasks": 1, "cases": 1, "invoices": 1, "history": 1}
     assert "object_key" not in job["result"]
     archive = download_zip(job)
-    assert archive.namelist() == ["contacts.csv", "deals.csv", "tasks.csv", "cases.csv", "history.csv"]
+    assert archive.namelist() == ["contacts.csv", "deals.csv", "tasks.csv", "cases.csv", "invoices.csv", "history.csv"]
+    (invoice,) = read_csv(archive, "invoices.csv")
+    assert (invoice["ID"], invoice["Number"], invoice["Client ID"]) == (
+        seeded["invoice"]["id"],
+        seeded["invoice"]["number"],
+        seeded["anna"]["id"],
+    )
+    assert (invoice["Status"], invoice["Net"], invoice["Total"]) == (
+        "draft",
+        "59.97",
+        seeded["invoice"]["totals"]["total"],
+    )
+    assert '"title": "=Consulting"' in invoice["Lines"]  # JSON: starts with [, nothing to neutralise
     people = {row["ID"]: row for row in read_csv(archive, "contacts.csv")}
     anna = people[seeded["anna"]["id"]]
     assert (anna["First Name"], anna["Last Name"], anna["Organization Name"]) == ("Anna", "Müller", "Müller GmbH")

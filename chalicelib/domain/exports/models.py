@@ -14,8 +14,8 @@ class NewExport(BaseModel):
         default=None,
         min_length=1,
         max_length=10,
-        description="contacts, deals, tasks, cases (anyone: what they can see), history (admins), and what "
-        "later features add; default: everything the caller may export",
+        description="contacts, deals, tasks, cases (anyone: what they can see), invoices and history (admins), "
+        "and what later features add; default: everything the caller may export",
     )
     filters: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from chalicelib.domain.cases.models import CaseQuery
 from chalicelib.domain.contacts.models import ContactQuery
 from chalicelib.domain.deals.models import DealQuery
+from chalicelib.domain.invoices.models import InvoiceQuery
 from chalicelib.domain.records.files import ParentKind, ParentLink
 from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.pagination import PageRequest
@@ -357,6 +358,64 @@ class CaseRows:
             ]
             for c in found.items
         ], found.after
+
+
+class InvoiceRows:
+    """Invoices (admins): one row each with its figures (INV-8, computed from
+    its lines as the invoice shows them) and its lines as JSON."""
+
+    filename = "invoices.csv"
+    admin_only = True
+    query = InvoiceQuery
+
+    def __init__(self, invoices: Any, identity: Any):
+        self._invoices = invoices
+        self._identity = identity
+
+    def columns(self, principal: Principal) -> list[str]:
+        return [
+            "ID", "Number", "Status", "Issue Date", "Due Date", "Client ID", "Client Name", "Consignee ID",
+            "Consignee Name", "Deal ID", "Currency", "Net", "Tax", "Total", "PO Number", "Terms", "Notes",
+            "Lines", "Billed At", "Sent At", "Created At", "Created By", "Updated At", "Updated By",
+        ]  # fmt: skip
+
+    def page(self, principal: Principal, filters: dict[str, Any], after: Position) -> tuple[list[list[str]], Position]:
+        from chalicelib.domain.invoices.service import totals_of
+
+        tenant = self._identity.get_tenant(principal.tenant_id)
+        found = self._invoices.list(principal, tenant, InvoiceQuery(**filters), PageRequest(limit=PAGE, after=after))
+        rows = []
+        for i in found.items:
+            figures = totals_of(i)
+            rows.append(
+                [
+                    i.id,
+                    i.number,
+                    _text(i.status.value),
+                    _text(i.issue_date),
+                    _text(i.due_date),
+                    i.client_id,
+                    i.client_name,
+                    i.consignee_id or "",
+                    i.consignee_name or "",
+                    i.deal_id or "",
+                    i.currency,
+                    _text(figures.net),
+                    _text(figures.tax_total),
+                    _text(figures.total),
+                    i.po_number,
+                    i.terms,
+                    i.notes,
+                    json.dumps([line.model_dump(mode="json") for line in i.lines], ensure_ascii=False),
+                    _text(i.billed_at),
+                    _text(i.sent_at),
+                    _text(i.created_at),
+                    i.created_by or "",
+                    _text(i.updated_at),
+                    i.updated_by or "",
+                ]
+            )
+        return rows, found.after
 
 
 class HistoryRows:
