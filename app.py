@@ -5,18 +5,21 @@ from chalice import Chalice
 from chalicelib.domain.contacts import photo as contact_photo
 from chalicelib.handlers.background import calls as call_events
 from chalicelib.handlers.background import consumer, schedules
+from chalicelib.handlers.background import imports as import_consumer
 from chalicelib.handlers.background import webhooks as webhook_events
 from chalicelib.handlers.cases import routes as cases
 from chalicelib.handlers.contacts import bulk as contact_bulk
 from chalicelib.handlers.contacts import photo as contact_photos
 from chalicelib.handlers.contacts import routes as contacts
 from chalicelib.handlers.deals import routes as deals
+from chalicelib.handlers.exports import routes as exports
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
 from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
+from chalicelib.handlers.imports import routes as imports
 from chalicelib.handlers.invoices import catalogue as invoice_catalogue
 from chalicelib.handlers.invoices import routes as invoices
 from chalicelib.handlers.invoices import settings as invoice_settings
@@ -51,6 +54,9 @@ for blueprint in (
     tasks,
     deals,
     cases,
+    imports,
+    import_consumer,
+    exports,
     invoice_catalogue,
     invoice_settings,
     invoices,

@@ -92,6 +92,12 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).
     ("/v1/voip/numbers", "POST"): None,
     ("/v1/voip/account/test", "POST"): None,
+    # Imports and exports (issue 14): start and cancel need an uploaded file; their replays are tested in
+    # tests/api/test_imports_api.py.
+    ("/v1/imports", "POST"): lambda f: ("/v1/imports", {"entity": "contacts", "filename": "people.csv"}),
+    ("/v1/imports/{import_id}/start", "POST"): None,
+    ("/v1/imports/{import_id}/cancel", "POST"): None,
+    ("/v1/exports", "POST"): lambda f: ("/v1/exports", {"entities": ["contacts"]}),
     ("/v1/custom-fields", "POST"): lambda f: (
         "/v1/custom-fields",
         {"entity": "contact", "label": "Shoe size", "type": "text"},

@@ -23,6 +23,7 @@ from chalicelib.domain.contacts.photo import ContactPhotos
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.deals.pipeline import DealPipeline
 from chalicelib.domain.deals.service import Deals
+from chalicelib.domain.exports.service import Exports
 from chalicelib.domain.forms.intake import FormIntake
 from chalicelib.domain.forms.service import WebForms
 from chalicelib.domain.forms.stamps import Stamps, derive_key
@@ -31,6 +32,7 @@ from chalicelib.domain.identity.groups import Groups
 from chalicelib.domain.identity.module_access import CrmAccessSettings
 from chalicelib.domain.identity.tenants import Tenants
 from chalicelib.domain.identity.users import Users
+from chalicelib.domain.imports.service import Imports
 from chalicelib.domain.invoices.catalogue import Catalogue
 from chalicelib.domain.invoices.documents import InvoiceDocuments
 from chalicelib.domain.invoices.service import Invoices
@@ -55,6 +57,7 @@ from chalicelib.domain.voip.service import CredentialCache, Voip
 from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 JOB_QUEUE = "jobs"
+IMPORT_QUEUE = "imports"
 # Rendering and sending invoices: the documents function (a container with pango).
 DOCUMENTS_QUEUE = "documents"
 # Twilio's callbacks: their own queue and function (VOIP-7).
@@ -313,7 +316,9 @@ class Container:
 
     @cached_property
     def background_jobs(self) -> BackgroundJobs:
-        return BackgroundJobs(self.background_job_store)
+        return BackgroundJobs(
+            self.background_job_store, downloads=lambda key, name: self.export_files.download_url(key, name, 300)
+        )
 
     # ---- settings ----
 
@@ -465,6 +470,166 @@ class Container:
             self.invoice_renderer,
             self.mailer,
             self.job_queue,
+        )
+
+    # ---- imports and exports (IMP-*, ADM-1) ----
+
+    @cached_property
+    def import_store(self) -> Any:
+        from chalicelib.storage.imports import ImportStore
+
+        return ImportStore()
+
+    @cached_property
+    def import_files(self) -> Any:
+        from chalicelib.storage.imports import ImportFiles
+
+        return ImportFiles()
+
+    @cached_property
+    def contact_index(self) -> Any:
+        from chalicelib.storage.imports import ContactIndex
+
+        return ContactIndex()
+
+    @cached_property
+    def import_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(IMPORT_QUEUE)
+
+    @cached_property
+    def imports(self) -> Imports:
+        return Imports(
+            self.import_store,
+            self.import_files,
+            self.import_queue,
+            self.identity_store,
+            self.notifier,
+            writers=self.import_writer,
+            custom_fields=self.custom_fields,
+        )
+
+    def import_writer(self, context: Any) -> Any:
+        """The RowWriter of one import chunk: the entity's own service, built on
+        this chunk's adapters (reads of settings, users and tags answered once;
+        a dry run's stores that do not write; manager notifications counted)."""
+        from chalicelib.domain.imports.caching import CollectingNotifier, Discard, Memo, RecordStore
+        from chalicelib.domain.imports.service import derived_id
+
+        dry_run = context.record.dry_run
+        collector = CollectingNotifier()
+        users = Memo(self.identity_store, "get_users", "get_user")
+        lists = SettingsLists(Memo(self.settings_list_store, "load_list", "get_entry"), self.events)
+        fields = CustomFields(Memo(self.custom_field_store, "list_fields", "get_field"))
+        events = Discard() if dry_run else self.events
+        entity = context.record.entity.value
+        if entity == "contacts":
+            from chalicelib.domain.imports.contacts import ContactRows
+
+            contacts = Contacts(
+                RecordStore(self.contact_store, dry_run=dry_run),
+                users,
+                collector,
+                events,
+                self.parents,
+                custom_fields=fields,
+            )
+            return ContactRows(
+                context,
+                contacts,
+                self.contact_index,
+                self.import_store,
+                users=self.identity_store,
+                lists=Memo(lists, "list"),
+                custom_fields=Memo(fields, "for_scope"),
+                history=self.history,
+                notifier=collector,
+                derive_id=derived_id,
+            )
+        from chalicelib.domain.imports.records import RecordRows
+
+        services = {
+            "deals": lambda: Deals(
+                RecordStore(self.deal_store, dry_run=dry_run),
+                users,
+                collector,
+                events,
+                self.parents,
+                lists,
+                Memo(self.currency_settings, "get"),
+                fields,
+            ),
+            "tasks": lambda: Tasks(
+                RecordStore(self.task_store, dry_run=dry_run),
+                users,
+                collector,
+                lists,
+                self.changelog_store,
+                self.parents,
+            ),
+            "cases": lambda: Cases(
+                RecordStore(self.case_store, dry_run=dry_run), users, collector, events, self.parents, fields
+            ),
+        }
+        return RecordRows(
+            context,
+            services[entity](),
+            self.import_store,
+            users=self.identity_store,
+            lists=Memo(lists, "list"),
+            custom_fields=Memo(fields, "for_scope"),
+            contacts=self.contacts,
+            contact_index=self.contact_index,
+            notifier=collector,
+            derive_id=derived_id,
+        )
+
+    @cached_property
+    def export_files(self) -> Any:
+        from chalicelib.storage.exports import ExportFiles
+
+        return ExportFiles()
+
+    @cached_property
+    def export_store(self) -> Any:
+        from chalicelib.storage.exports import ExportStore
+
+        return ExportStore()
+
+    @cached_property
+    def export_sources(self) -> dict[str, Any]:
+        """What an export can hold, by entity. A feature adds its own here
+        (as invoices did: ``"invoices": InvoiceRows(...)``); the
+        order is the order of the ZIP's files."""
+        from chalicelib.domain.exports.sources import (
+            CaseRows,
+            ContactRows,
+            DealRows,
+            HistoryRows,
+            InvoiceRows,
+            TaskRows,
+        )
+
+        return {
+            "contacts": ContactRows(self.contacts, self.custom_fields, self.identity_store, self.settings_lists),
+            "deals": DealRows(self.deals, self.custom_fields, self.identity_store, self.settings_lists),
+            "tasks": TaskRows(self.tasks, self.identity_store, self.settings_lists),
+            "cases": CaseRows(self.cases, self.custom_fields),
+            "invoices": InvoiceRows(self.invoices, self.identity_store),
+            "history": HistoryRows(self.contacts, self.deals, self.cases, self.history_store),
+        }
+
+    @cached_property
+    def exports(self) -> Exports:
+        return Exports(
+            self.background_jobs,
+            self.export_store,
+            self.export_files,
+            self.job_queue,
+            self.identity_store,
+            self.export_sources,
+            self.notifier,
         )
 
     # ---- web forms (WEB-1..3) ----

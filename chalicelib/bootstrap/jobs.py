@@ -10,7 +10,9 @@ from pydantic import BaseModel
 
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.exports.models import ExportRun
 from chalicelib.domain.forms.submission import FormSubmission
+from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
@@ -71,6 +73,9 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "webhooks.deliver": (DeliverWebhook, lambda c, job: c.webhook_dispatch.deliver(job)),
     "webhooks.replay": (ReplayWebhooks, lambda c, job: c.webhook_dispatch.replay_page(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+    # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
+    "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
+    "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
 }
 
 

@@ -116,16 +116,20 @@ class Role:
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# Multipart uploads (exports, import error reports) beyond PutObject.
+MULTIPART = ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 
 ROLES: dict[str, Role] = {
     # Requests: read and write records, presign uploads and downloads of
     # records' objects, queue background work, sign cursors. No Scan, no mail.
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads.
+        objects={"tenant": OBJECT_RW, "uploads": ("s3:GetObject", "s3:PutObject"), "exports": ("s3:GetObject",)},
         list_bucket=True,
-        # documents: invoice PDFs to render and invoice mails to prepare; calls: Twilio callbacks.
-        sends_to=("jobs", "documents", "calls"),
+        # imports: an import's first chunk; documents: invoice PDFs to render and invoice mails to
+        # prepare; calls: Twilio callbacks.
+        sends_to=("jobs", "imports", "documents", "calls"),
         # webhooks: seals a new subscription's signing secret.
         secrets=("cursor", "webhooks"),
         # Admins store Twilio credentials; webhooks check signatures with them.
@@ -134,12 +138,21 @@ ROLES: dict[str, Role] = {
     # The jobs consumer: cascades, bulk changes, e-mails, purges.
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        objects={"tenant": OBJECT_RW},
+        # exports: the ZIP as a multipart upload, and its tail between invocations.
+        objects={"tenant": OBJECT_RW, "exports": OBJECT_RW + MULTIPART},
         list_bucket=True,
         sends_to=("jobs",),
         send_email=True,
         # Webhook deliveries are signed here (issue 18).
         secrets=("webhooks",),
+    ),
+    # CSV import chunks (IMP-2): read the upload in ranges, write error parts and the
+    # joined report, write records; queue its next chunk and notifications (jobs). No mail, no Scan.
+    "importer": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"uploads": OBJECT_RW, "exports": OBJECT_RW + MULTIPART},
+        list_bucket=True,
+        sends_to=("imports", "jobs"),
     ),
     # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
     # history event, copy recordings under the tenant, ask Twilio for prices.
@@ -208,6 +221,10 @@ FUNCTIONS: dict[str, Function] = {
     # API Gateway stops waiting at 29 s; 1 GB gives a full vCPU share for a fast cold start.
     "api_handler": Function(role="api", timeout=29, memory=1024),
     "jobs": Function(role="worker", timeout=120, memory=512, consumes="jobs", max_concurrency=10),
+    # One chunk per invocation; a chunk stops between rows 10 s before its time is up and
+    # queues the next, so 5 minutes is plenty and nothing relies on Lambda's 15. Chunks of
+    # one import run one after another; 4 imports at a time keep the table's write rate sane.
+    "imports": Function(role="importer", timeout=300, memory=1024, consumes="imports", batch_size=1, max_concurrency=4),
     # A callback is a few table writes and at most one recording download (a
     # minute covers an hour-long recording); concurrency well above the calls
     # a small team takes at once.

@@ -9,7 +9,7 @@ and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -176,7 +176,9 @@ class RestrictedRecordService:
     def _apply(self, principal: Principal, record: Any, before: Any, fields: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def update(self, principal: Principal, record_id: str, changes: Any, *, expected_version: int) -> Any:
+    def update(
+        self, principal: Principal, record_id: str, changes: Any, *, expected_version: int, extra: Sequence[Any] = ()
+    ) -> Any:
         """PATCH: only the fields sent; changing the access list needs CHANGE_ACCESS;
         newly listed users are notified."""
         before = self.get(principal, record_id, Operation.WRITE)
@@ -186,6 +188,6 @@ class RestrictedRecordService:
             self._rules.require(principal, Operation.CHANGE_ACCESS, before)
         after = self._apply(principal, before, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, by=principal.user_id)
+        saved = self._store.update(before, after, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title, self.link(saved))
         return saved

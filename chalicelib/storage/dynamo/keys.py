@@ -81,6 +81,16 @@ Access patterns (one per line: pattern -> table/index, key condition):
   project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
   cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
                                               tag#<folded>, contact#<cid>); entries in the case's transaction
+  an import's record (checkpoint)  -> table   pk=T#t#IMPORT#<id>, sk=META  (status, options, byte offset, line and
+                                              counts of the next chunk; moved conditionally on its chunk number;
+                                              outcome + finished_at written together, once, when it ends)
+  an import's written rows         -> table   pk=T#t#IMPORT#<id>, sk between ROW#<offset> and ROW#<offset>
+                                              (sk=ROW#<15-digit byte offset>; put in the row's record transaction)
+  a dry run's keys seen so far     -> table   pk=T#t#IMPORT#<id>, sk=SEEN#<sha256(key)>  (BatchGetItem)
+  a source system's record id      -> table   pk=T#t#EXTID#<entity>#<sha256(external id)>, sk=REF  (-> record id;
+                                              written with the record)
+  an export's job state            -> table   pk=T#t#JOB#<job id>, sk=EXPORT  (beside its background job's META:
+                                              request, entity and page reached, the upload's resumable state)
   invoice settings (profile)       -> table   pk=T#t#TENANT, sk=SETTINGS#INVOICES
   next invoice number (counter)    -> table   pk=T#t#INVCOUNTER, sk=COUNTER  (moved in each invoice's transaction,
                                               conditioned on the value read: INV-1)
@@ -506,6 +516,37 @@ def case(tenant_id: str, case_id: str) -> dict[str, str]:
 
 def case_facet(tenant_id: str, facet: str) -> str:
     return f"{tenant_prefix(tenant_id)}KX#{facet}"
+
+
+# ---- imports (IMP-*) and exports (ADM-1) ----
+
+IMPORT_ROW_PREFIX = "ROW#"
+
+
+def import_record(tenant_id: str, import_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}IMPORT#{_key_part(import_id)}", "sk": "META"}
+
+
+def import_row(tenant_id: str, import_id: str, offset: int) -> dict[str, str]:
+    return {"pk": import_record(tenant_id, import_id)["pk"], "sk": f"{IMPORT_ROW_PREFIX}{offset:015d}"}
+
+
+def import_seen(tenant_id: str, import_id: str, key: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return {"pk": import_record(tenant_id, import_id)["pk"], "sk": f"SEEN#{digest}"}
+
+
+def external_ref(tenant_id: str, entity: str, external_id: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(external_id.encode()).hexdigest()[:40]
+    return {"pk": f"{tenant_prefix(tenant_id)}EXTID#{_key_part(entity)}#{digest}", "sk": "REF"}
+
+
+def export_state(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": "EXPORT"}
 
 
 # ---- invoices, taxes, products (INV-*, SET-5, SET-6, SET-11) ----
