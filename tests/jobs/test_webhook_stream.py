@@ -124,3 +124,32 @@ def test_the_local_pump_retries_from_the_first_failed_record_then_goes_on():
     for _ in range(4):
         poller.poll(handler, limits)
     assert seen == [["1", "2", "3"], ["2", "3"], ["4"]]
+
+
+def test_an_imports_finish_is_one_import_finished_event_and_a_repeated_finish_none(aws):
+    from datetime import timedelta
+
+    from chalicelib.domain.imports.models import Import, ImportStatus
+    from chalicelib.domain.webhooks.events import events_of
+    from chalicelib.storage.imports import ImportStore
+    from chalicelib.storage.webhooks import change_of
+
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    store = ImportStore()
+    record = Import(
+        id="01J000000000000000000IMPRT",
+        tenant_id="t1",
+        entity="contacts",
+        filename="contacts.csv",
+        status=ImportStatus.RUNNING,
+        created_at=now,
+        updated_at=now,
+    )
+    store.create(record, expires_at=now + timedelta(days=30))
+    store.finish("t1", record.id, now + timedelta(minutes=5))
+    store.finish("t1", record.id, now + timedelta(minutes=6))  # redelivered: its condition fails
+    changes = [c for c in (change_of(r) for r in _records()) if c is not None]
+    events = [e for c in changes for e in events_of(c)]
+    assert [(e.type, e.record_id) for e in events] == [("import.finished", record.id)]
+    assert events[0].new is not None and events[0].new["outcome"] == "finished"
+    assert events[0].new["status"] == "done"

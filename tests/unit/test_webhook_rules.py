@@ -178,6 +178,19 @@ def test_an_invoice_status_change_is_its_own_event_beside_the_update():
     assert [e.type for e in events_of(world.change("invoice", billed, None))] == ["invoice.deleted"]
 
 
+def test_an_import_finishes_once_when_its_outcome_is_written():
+    world = World()
+    running = {"id": "r1", "status": "running", "offset": 10}
+    assert events_of(world.change("import", None, {**running, "status": "created"})) == []
+    assert events_of(world.change("import", running, {**running, "offset": 500})) == [], "a checkpoint"
+    cancelled = {**running, "status": "cancelled"}
+    assert events_of(world.change("import", running, cancelled)) == [], "decided, but the run has not stopped yet"
+    finished = {**cancelled, "outcome": "cancelled", "finished_at": "2030-01-01T10:00:00Z"}
+    [event] = events_of(world.change("import", cancelled, finished))
+    assert event.type == "import.finished" and event.kind == "import" and event.new == finished
+    assert events_of(world.change("import", finished, {**finished, "errors_ready": True})) == []
+
+
 def test_items_of_kinds_not_in_the_table_and_unchanged_rewrites_emit_nothing():
     world = World()
     assert events_of(world.change("user", None, {"id": "u"})) == []
@@ -189,9 +202,7 @@ def test_every_event_type_a_subscription_may_name_has_a_producer_or_waits_for_it
         f"{s.name}.{w}" for s in RECORD_EVENTS.values() if s.lifecycle for w in ("created", "updated", "deleted")
     }
     produced |= {t.event_type for s in RECORD_EVENTS.values() for t in s.transitions}
-    # Imports come with their branch (one line in RECORD_EVENTS).
-    waiting = {"import.finished"}
-    assert set(EVENT_TYPES) - produced <= waiting
+    assert set(EVENT_TYPES) == produced
     assert produced <= set(EVENT_TYPES)
 
 

@@ -69,8 +69,6 @@ class RecordEvents:
     transitions: tuple[Transition, ...] = ()
 
 
-FINISHED_IMPORT = ("done", "failed", "cancelled")
-
 # key entity -> what its writes emit (one line per record kind)
 RECORD_EVENTS: dict[str, RecordEvents] = {
     "contact": RecordEvents("contact"),
@@ -79,6 +77,10 @@ RECORD_EVENTS: dict[str, RecordEvents] = {
     "case": RecordEvents("case"),
     "call": RecordEvents("call", lifecycle=False, transitions=(Transition("call.ended", became_set("ended_at")),)),
     "invoice": RecordEvents("invoice", transitions=(Transition("invoice.status_changed", changed("status")),)),
+    # An import's outcome is written once, with its report ready (domain/imports/models.ImportOutcome).
+    "import": RecordEvents(
+        "import", lifecycle=False, transitions=(Transition("import.finished", became_set("outcome")),)
+    ),
 }
 
 # Attributes of an item that are storage's, never a record's value.
