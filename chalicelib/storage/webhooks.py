@@ -250,6 +250,19 @@ class StreamTail:
         if not self.stream_arn:
             raise RuntimeError(f"table {self._table_name} has no stream")
 
+    def continue_after(self, sequence_number: str | None) -> None:
+        """Read on after this record (None: from the oldest kept) with new iterators."""
+        streams = self._client()
+        for shard_id in list(self._iterators):
+            where: dict[str, Any] = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": sequence_number}
+                if sequence_number
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            self._iterators[shard_id] = streams.get_shard_iterator(
+                StreamArn=self.stream_arn, ShardId=shard_id, **where
+            )["ShardIterator"]
+
     def read(self, limit: int = 100) -> list[dict[str, Any]]:
         """The next records (Lambda-shaped), oldest first; [] when none are new."""
         if not self.stream_arn:

@@ -15,6 +15,10 @@ moto's server (``python -m moto.server``) with these differences:
   ``POST /_crm/sqs/release`` makes every message that was received but not
   deleted visible again (what SQS does after the visibility timeout), so
   the final snapshot saves it however its consumer stopped;
+  ``POST /_crm/dynamodb/stream/trim?region=R&table=T&through=N`` forgets
+  the table's stream records up to sequence number N, which the pump has
+  handed to the webhooks function: moto keeps every record (with both item
+  images) forever, where DynamoDB keeps 24 hours;
   ``GET /_crm/dynamodb/writes`` counts the DynamoDB writes so far, so the
   periodic snapshot skips an unchanged table; and, with ``--data-dir``,
   ``POST /_crm/dynamodb/save?region=R&table=T&file=F`` and ``.../load?...``
@@ -140,6 +144,14 @@ class EmulatorApp:
     def _admin(self, method: str, action: str, query: dict[str, str], start_response: StartResponse) -> list[bytes]:
         if method == "POST" and action == "sqs/release":
             body = json.dumps({"released": release_received_messages()})
+        elif method == "POST" and action == "dynamodb/stream/trim":
+            try:
+                table = _table(query.get("region", ""), query.get("table", ""))
+                through = int(query.get("through", ""))
+            except Exception as err:  # noqa: BLE001 - no such table, no number: the caller reads why
+                return _json(start_response, "400 Bad Request", json.dumps({"error": repr(err)}))
+            with self._dynamodb:
+                body = json.dumps({"trimmed": trim_stream(table, through, query.get("region", ""))})
         elif method == "GET" and action == "dynamodb/writes":
             body = json.dumps({"writes": self.dynamodb_writes})
         elif method == "POST" and action in ("dynamodb/save", "dynamodb/load") and self._files is not None:
@@ -157,6 +169,30 @@ class EmulatorApp:
         else:
             return _json(start_response, "404 Not Found", '{"error": "unknown emulator request"}')
         return _json(start_response, "200 OK", body)
+
+
+def trim_stream(table: Any, through: int, region: str) -> int:
+    """Drop the stream records up to sequence number ``through`` (inclusive);
+    the shard's starting number moves on with them, so the numbers of the
+    records kept and of those to come stay what they were (moto numbers a
+    record by its position after the starting number). Every shard iterator
+    of the table is forgotten too (moto keeps each one it ever handed out):
+    the reader asks for a new one after the trim."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    shard = table.stream_shard
+    if shard is None:
+        return 0
+    count = max(0, min(len(shard.items), through - shard.starting_sequence_number + 1))
+    if count:
+        # In place: a transaction's undo journal holds this list (it runs under the same lock, never across this).
+        del shard.items[:count]
+        shard.starting_sequence_number += count
+    iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][region].shard_iterators
+    for arn in [arn for arn, iterator in iterators.items() if iterator.stream_shard is shard]:
+        del iterators[arn]
+    return count
 
 
 def _json(start_response: StartResponse, status: str, body: str) -> list[bytes]:

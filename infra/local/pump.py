@@ -267,8 +267,15 @@ class StreamPoller:
     retries: int = 0
     retry_at: float = 0.0
 
+    # The last record handed over (or given up), and when the emulator last forgot what came before.
+    done_through: str | None = None
+    trimmed_at: float = field(default_factory=time.monotonic)
+
     MAX_RETRIES = 10
     RETRY_PAUSE = 2.0
+    # moto keeps every stream record (both images) and every iterator forever;
+    # this often the emulator forgets those the pump is done with.
+    TRIM_EVERY = 30.0
 
     def resolve(self) -> None:
         from chalicelib.storage.webhooks import StreamTail
@@ -276,7 +283,27 @@ class StreamPoller:
         self.tail = StreamTail()
         self.tail.resolve()
 
+    def trim(self) -> None:
+        """Have the emulator forget the records handed over and every old
+        iterator (POST /_crm/dynamodb/stream/trim), then read on after them."""
+        from urllib.parse import urlencode
+        from urllib.request import Request, urlopen
+
+        settings = get_settings()
+        if self.pending or not settings.aws_endpoint_url:
+            return
+        query = urlencode(
+            {"region": settings.region, "table": settings.table_name, "through": self.done_through or "0"}
+        )
+        request = Request(f"{settings.aws_endpoint_url}/_crm/dynamodb/stream/trim?{query}", data=b"", method="POST")
+        with urlopen(request, timeout=10) as answer:  # noqa: S310 - the emulator on loopback
+            answer.read()
+        self.tail.continue_after(self.done_through)
+        self.trimmed_at = time.monotonic()
+
     def poll(self, handler: Handler, limits: FunctionLimits) -> int:
+        if time.monotonic() - self.trimmed_at >= self.TRIM_EVERY:
+            self.trim()
         if self.pending and time.monotonic() < self.retry_at:
             return 0
         if not self.pending:
@@ -288,13 +315,13 @@ class StreamPoller:
         sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
         failed = failed_ids(result, sequence) if ok else set(sequence)
         if not failed:
-            self.pending, self.retries = [], 0
+            self.pending, self.retries, self.done_through = [], 0, sequence[-1]
             return count
         first = min(sequence.index(f) for f in failed)
         self.retries += 1
         if self.retries > self.MAX_RETRIES:
             log.error("%s: %d stream record(s) given up after %d retries", self.name, count - first, self.MAX_RETRIES)
-            self.pending, self.retries = [], 0
+            self.pending, self.retries, self.done_through = [], 0, sequence[-1]
         else:
             self.pending = records[first:]
             self.retry_at = time.monotonic() + self.RETRY_PAUSE
