@@ -60,9 +60,7 @@ def process_image(data: bytes, *, box: tuple[int, int], max_bytes: int, what: st
     import io
     import warnings
 
-    from PIL import Image
-
-    from PIL import ImageFile
+    from PIL import Image, ImageFile
 
     # Pillow's own bomb check at our limit (above it: a warning, made an error
     # here; above twice the limit: an error), for every frame and ICO member it
