@@ -19,6 +19,7 @@ from chalicelib.handlers.identity import users
 from chalicelib.handlers.jobs import status as job_status
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
+from chalicelib.handlers.reports import routes as reports
 from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
 from chalicelib.handlers.voip import routes as voip
@@ -51,6 +52,7 @@ for blueprint in (
     voip,
     twilio_webhooks,
     call_events,
+    reports,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -39,6 +39,29 @@ def _send_notification_emails(c: "Container", job: SendNotificationEmails) -> No
     logger.info("notification e-mails sent", extra={"sent": sent})
 
 
+# ---- reports (REP-1..4, issue 17) ----
+# Loading stops (and the job re-enqueues itself from its checkpoint) while this
+# much of the invocation is left: the tables and the workbook are made in it.
+REPORT_MARGIN_SECONDS = 45.0
+
+
+def _generate_report(c: "Container", job: Any) -> None:
+    from chalicelib.domain.jobs.service import _seconds_left  # the consumer's clock of this invocation
+
+    seconds_left = _seconds_left.get()
+    c.reports.generate(job, out_of_time=lambda: seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS)
+
+
+def _report_kinds() -> dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]]:
+    from chalicelib.domain.reports.service import ExpireReport, GenerateReport, ScheduleSlot
+
+    return {
+        "reports.generate": (GenerateReport, _generate_report),
+        "reports.slot": (ScheduleSlot, lambda c, job: c.reports.run_slot(job)),
+        "reports.expire": (ExpireReport, lambda c, job: c.reports.expire(job)),
+    }
+
+
 # kind -> (message model, idempotent handler)
 JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
     "event": (EventDelivery, deliver),
@@ -50,6 +73,7 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+    **_report_kinds(),
 }
 
 # The calls queue's kinds (Twilio's status and recording callbacks, a call's

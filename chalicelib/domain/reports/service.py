@@ -291,6 +291,8 @@ class Reports:
             file_key=key,
             file_size=len(data),
             expires_at=now + timedelta(days=retention),
+            range_from=ctx.window.start,
+            range_until=ctx.window.until,
         )
         if report.schedule_id and creator is not None:
             self._mail_link(report, creator)
