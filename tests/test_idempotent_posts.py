@@ -99,7 +99,10 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/groups", "POST"): lambda f: ("/v1/groups", {"name": "Sales"}),
     ("/v1/tokens", "POST"): lambda f: ("/v1/tokens", {"name": "script"}),
     # Reports (issue 17).
-    ("/v1/reports", "POST"): lambda f: ("/v1/reports", {"type": "deals_by_manager", "period": {"preset": "this_month"}}),
+    ("/v1/reports", "POST"): lambda f: (
+        "/v1/reports",
+        {"type": "deals_by_manager", "period": {"preset": "this_month"}},
+    ),
     ("/v1/report-schedules", "POST"): lambda f: (
         "/v1/report-schedules",
         {"type": "summary_period", "period": {"preset": "last_week"}, "every": "week"},

@@ -224,3 +224,42 @@ class MemoryQueue:
     def take(self) -> list[dict[str, Any]]:
         taken, self.messages = self.messages, []
         return taken
+
+
+class MemoryDirectory:
+    """Tenants, users and groups, as the identity store answers reports."""
+
+    def __init__(self) -> None:
+        self.tenants: dict[str, Any] = {}
+        self.users: dict[tuple[str, str], Any] = {}
+        self.groups: dict[tuple[str, str], Any] = {}
+
+    def get_tenant(self, tenant_id: str) -> Any:
+        return self.tenants.get(tenant_id)
+
+    def get_user(self, tenant_id: str, user_id: str) -> Any:
+        return self.users.get((tenant_id, user_id))
+
+    def get_users(self, tenant_id: str, user_ids: Iterable[str]) -> list[Any]:
+        return [self.users[(tenant_id, u)] for u in user_ids if (tenant_id, u) in self.users]
+
+    def get_groups(self, tenant_id: str, group_ids: Iterable[str]) -> list[Any]:
+        return [self.groups[(tenant_id, g)] for g in group_ids if (tenant_id, g) in self.groups]
+
+
+class MemoryLists:
+    """Settings lists (deal stages, contact types, temperatures, task categories) by tenant."""
+
+    def __init__(self) -> None:
+        self.lists: dict[tuple[str, str], list[Any]] = {}
+
+    def list(self, principal: Any, list_name: str) -> list[Any]:
+        return self.lists.get((principal.tenant_id, list_name), [])
+
+
+class MemoryMoney:
+    def __init__(self) -> None:
+        self.settings: dict[str, Any] = {}
+
+    def get(self, principal: Any) -> Any:
+        return self.settings[principal.tenant_id]
