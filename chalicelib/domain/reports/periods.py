@@ -72,7 +72,12 @@ def _preset_range(preset: PeriodPreset, today: date, first_weekday: int) -> Date
     if preset == PeriodPreset.ALL:
         return None, None
     name = preset.value
-    shift = -1 if name.startswith("last_") or name == "yesterday" else 1 if name.startswith("next_") else 0
+    if name.startswith("last_") or name == "yesterday":
+        shift = -1
+    elif name.startswith("next_") or name == "tomorrow":
+        shift = 1
+    else:
+        shift = 0
     if name in ("today", "yesterday", "tomorrow"):
         day = today + timedelta(days=shift)
         return day, day + timedelta(days=1)
