@@ -73,8 +73,8 @@ EXPIRE_KIND = "reports.expire"
 DOWNLOAD_SECONDS = 300
 # Scheduled reports are made early in the tenant's day, once the day before is over everywhere in it.
 SCHEDULE_HOUR = 6
-# A schedule run looks back this far when it has no record of its last sweep.
-FIRST_SWEEP = timedelta(days=1)
+# A schedule run looks back this far before its last sweep (or now, the first time).
+LOOK_BACK = timedelta(days=1)
 _PERCENT_LOADING = 80  # sources loaded: 0..80 %; tables and workbook: the rest
 
 # Renders a workbook: (report, its context, its tables, who made it) -> .xlsx bytes.
@@ -439,7 +439,10 @@ class Reports:
         and an expiry job for every report past its retention. Overlapping runs
         may queue a slot twice; the slot's conditional write makes one report."""
         now = self._clock()
-        since = min(self._schedules.last_sweep() or now - FIRST_SWEEP, self._store.last_sweep() or now - FIRST_SWEEP)
+        # Looking back a day past the last sweep finds again what a failed job left behind (a schedule
+        # not moved on, a report not deleted): their jobs are idempotent, so finding twice costs nothing.
+        swept = min(self._schedules.last_sweep() or now, self._store.last_sweep() or now)
+        since = swept - LOOK_BACK
         messages: list[dict[str, Any]] = []
         for tenant_id, schedule_id in self._schedules.due(since, now):
             schedule = self._schedules.get(tenant_id, schedule_id)

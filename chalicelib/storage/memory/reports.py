@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chalicelib.domain.reports.models import (
@@ -27,6 +27,11 @@ from chalicelib.domain.shared.errors import Conflict, PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 
 R = TypeVar("R", Report, ReportSchedule)
+
+
+def _hour(moment: datetime) -> datetime:
+    """Sweeps read whole hours (the adapter's index buckets) from the hour of ``since``."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 class _Records:
@@ -93,16 +98,18 @@ class MemoryReportStore(_Records):
         return True, report
 
     def expired(self, since: datetime, until: datetime) -> list[tuple[str, str]]:
+        start = _hour(since)
         return [
             (t, r.id)
             for (t, _), r in sorted(self.records.items())
-            if r.expires_at is not None and r.expires_at <= until
+            if r.expires_at is not None and start <= r.expires_at <= until
         ]
 
 
 class MemoryScheduleStore(_Records):
     def due(self, since: datetime, until: datetime) -> list[tuple[str, str]]:
-        return [(t, s.id) for (t, _), s in sorted(self.records.items()) if s.next_run_at <= until]
+        start = _hour(since)
+        return [(t, s.id) for (t, _), s in sorted(self.records.items()) if start <= s.next_run_at <= until]
 
 
 class MemoryReportSettings:
