@@ -26,7 +26,7 @@ MAX_WIDTH = 60
 MIN_WIDTH = 8
 # Widths are measured on the first rows only: a 100,000-row listing is not read twice.
 WIDTH_SAMPLE = 500
-CHART_WIDTH_CM = 18
+CHART_WIDTH_CM = 16
 CHART_HEIGHT_CM = 9
 DATE_FORMAT = "yyyy-mm-dd"
 MONTH_FORMAT = "mmm yyyy"
@@ -196,7 +196,6 @@ def render(report: Report, ctx: Context, tables: list[Table], generated_by: str)
 
 def _add_chart(sheet: Any, table: Table) -> None:
     from openpyxl.chart import BarChart, LineChart, PieChart, Reference
-    from openpyxl.utils import get_column_letter
 
     spec = table.chart
     assert spec is not None
@@ -232,4 +231,5 @@ def _add_chart(sheet: Any, table: Table) -> None:
             chart.y_axis.title = spec.y_title
         if len(spec.series) == 1:
             chart.legend = None
-    sheet.add_chart(chart, f"{get_column_letter(len(table.columns) + 2)}2")
+    # Below the table: it prints on the same page width (a chart beside a wide table is cut off).
+    sheet.add_chart(chart, f"A{len(table.rows) + 4}")
