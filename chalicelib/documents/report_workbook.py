@@ -27,6 +27,8 @@ MIN_WIDTH = 8
 # Widths are measured on the first rows only: a 100,000-row listing is not read twice.
 WIDTH_SAMPLE = 500
 CHART_WIDTH_CM = 16
+# Excel's sheet holds 1,048,576 rows: a longer listing is cut there and says so (the tables are counted in full).
+MAX_SHEET_ROWS = 1_048_574
 CHART_HEIGHT_CM = 9
 DATE_FORMAT = "yyyy-mm-dd"
 MONTH_FORMAT = "mmm yyyy"
@@ -180,7 +182,7 @@ def render(report: Report, ctx: Context, tables: list[Table], generated_by: str)
         styled = [
             (i, styles[c.kind].name) for i, c in enumerate(table.columns) if c.kind in styles and c.kind != Kind.DATE
         ]
-        for row in table.rows:
+        for row in table.rows[:MAX_SHEET_ROWS]:
             values: list[Any] = list(row)
             for i, style_name in styled:
                 value = values[i]
@@ -189,6 +191,8 @@ def render(report: Report, ctx: Context, tables: list[Table], generated_by: str)
                     cell.style = style_name
                     values[i] = cell
             sheet.append(values)
+        if len(table.rows) > MAX_SHEET_ROWS:
+            sheet.append([f"... and {len(table.rows) - MAX_SHEET_ROWS:,} more rows (a sheet holds 1,048,576 rows)"])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -424,3 +424,15 @@ def test_managers_narrow_what_counts(managers):
     assert [r[0] for r in rows[1:]] == [*names(*chosen), "Total"]
     assert rows[-1][7] == len(created)
     assert listing_ids(sheets["Deals counted"]) == {d[0] for d in created}
+
+
+def test_a_listing_longer_than_a_sheet_is_cut_and_says_so(monkeypatch):
+    from chalicelib.documents import report_workbook
+
+    monkeypatch.setattr(report_workbook, "MAX_SHEET_ROWS", 5)
+    sheets = made("deals_by_manager")
+    listing = sheets["Deals counted"]
+    assert len(listing) == 1 + 5 + 1
+    created = [d for d in DEALS if in_november(local_day(d[3]))]
+    assert listing[-1][0] == f"... and {len(created) - 5:,} more rows (a sheet holds 1,048,576 rows)"
+    assert sheets["Deals per manager"][-1][7] == len(created)  # the tables count everything
