@@ -16,6 +16,9 @@ from chalicelib.handlers.http import fallback, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
+from chalicelib.handlers.invoices import catalogue as invoice_catalogue
+from chalicelib.handlers.invoices import routes as invoices
+from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
@@ -47,6 +50,9 @@ for blueprint in (
     tasks,
     deals,
     cases,
+    invoice_catalogue,
+    invoice_settings,
+    invoices,
     web_forms,
     public_forms,
     voip,

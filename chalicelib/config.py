@@ -30,6 +30,8 @@ class Settings:
     mail_from: str
     # Where people reach the API (links in e-mails); empty: relative links.
     public_url: str
+    # The local stack's outbox: every e-mail sent is also written there as an .eml file.
+    outbox_dir: str = ""
     # Each tenant's Twilio credentials are a Secrets Manager secret whose name
     # starts with this; the deployed roles may touch only those (VOIP-1).
     twilio_secret_prefix: str = "crm/twilio/"
@@ -102,6 +104,7 @@ def get_settings() -> Settings:
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
         mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),
         public_url=env.get("CRM_PUBLIC_URL", ""),
+        outbox_dir=env.get("CRM_OUTBOX_DIR", ""),
         twilio_secret_prefix=env.get("CRM_TWILIO_SECRET_PREFIX") or "crm/twilio/",
         twilio_fake_url=env.get("CRM_TWILIO_FAKE_URL", "") if _is_loopback(env.get("CRM_TWILIO_FAKE_URL", "")) else "",
     )

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Debian packages the CRM needs beside its Python wheels (invoice PDFs will add
-# pango and libharfbuzz-subset0 here). chromium: the real browser the web form
-# e2e test drives (tests/e2e/); a missing browser fails that test, never skips it.
+# Debian packages the CRM needs beside its Python wheels: weasyprint renders
+# invoice PDFs with pango (and harfbuzz's subsetter: libharfbuzz-subset0 makes
+# each PDF about six times faster) and a font; poppler-utils' pdftotext and
+# pdftoppm are how a person looks at a PDF the tests made. chromium: the real
+# browser the web form e2e test drives (tests/e2e/); a missing browser fails
+# that test, never skips it.
 # Installs only what is missing, and only where apt-get and root are at hand.
 set -e
-PACKAGES="chromium"
+PACKAGES="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core poppler-utils chromium"
 missing=""
 for package in $PACKAGES; do
   dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

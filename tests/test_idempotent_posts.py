@@ -37,7 +37,16 @@ def _fixtures(api: Api, tenant: Tenant) -> Fixtures:
         "carl": _contact(api, token, "Carl"),
         "deal": deal,
         "case": case,
+        "invoice": _invoice(api, token),
     }
+
+
+def _invoice(api: Api, token: str) -> str:
+    """A draft invoice whose client has an e-mail address (it can be sent)."""
+    client = {"kind": "company", "company_name": "Mailable", "details": [{"type": "email", "value": "m@x.example"}]}
+    client_id = api.call("POST", "/v1/contacts", client, headers=bearer(token))[1]["id"]
+    body = {"client_id": client_id, "lines": [{"title": "Work", "price": "10"}]}
+    return str(api.call("POST", "/v1/invoices", body, headers=bearer(token))[1]["id"])
 
 
 # (path template, method) -> (path, body) given the fixtures
@@ -98,6 +107,14 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/users", "POST"): lambda f: ("/v1/users", {"email": "new@acme.example", "name": "New", "role": "user"}),
     ("/v1/groups", "POST"): lambda f: ("/v1/groups", {"name": "Sales"}),
     ("/v1/tokens", "POST"): lambda f: ("/v1/tokens", {"name": "script"}),
+    ("/v1/taxes", "POST"): lambda f: ("/v1/taxes", {"name": "USt 19 %", "rate": "19"}),
+    ("/v1/products", "POST"): lambda f: ("/v1/products", {"title": "Support", "price": "95"}),
+    ("/v1/invoices", "POST"): lambda f: (
+        "/v1/invoices",
+        {"client_id": f["anna"], "lines": [{"title": "Consulting", "quantity": "3", "price": "19.99"}]},
+    ),
+    ("/v1/invoices/{invoice_id}/duplicate", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/duplicate", {}),
+    ("/v1/invoices/{invoice_id}/send", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/send", {}),
     # Reports (issue 17).
     ("/v1/reports", "POST"): lambda f: (
         "/v1/reports",

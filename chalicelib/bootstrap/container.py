@@ -31,6 +31,10 @@ from chalicelib.domain.identity.groups import Groups
 from chalicelib.domain.identity.module_access import CrmAccessSettings
 from chalicelib.domain.identity.tenants import Tenants
 from chalicelib.domain.identity.users import Users
+from chalicelib.domain.invoices.catalogue import Catalogue
+from chalicelib.domain.invoices.documents import InvoiceDocuments
+from chalicelib.domain.invoices.service import Invoices
+from chalicelib.domain.invoices.settings import InvoiceSettingsService
 from chalicelib.domain.jobs.housekeeping import Housekeeping
 from chalicelib.domain.jobs.service import BackgroundJobs
 from chalicelib.domain.notifications.service import Notifier
@@ -51,6 +55,8 @@ from chalicelib.domain.voip.service import CredentialCache, Voip
 from chalicelib.domain.voip.webhooks import VoipWebhooks
 
 JOB_QUEUE = "jobs"
+# Rendering and sending invoices: the documents function (a container with pango).
+DOCUMENTS_QUEUE = "documents"
 # Twilio's callbacks: their own queue and function (VOIP-7).
 CALL_QUEUE = "calls"
 
@@ -181,6 +187,59 @@ class Container:
         return NotificationStore()
 
     @cached_property
+    def tax_store(self) -> Any:
+        from chalicelib.storage.invoices.catalogue import TaxStore
+
+        return TaxStore()
+
+    @cached_property
+    def product_store(self) -> Any:
+        from chalicelib.storage.invoices.catalogue import ProductStore
+
+        return ProductStore()
+
+    @cached_property
+    def invoice_settings_store(self) -> Any:
+        from chalicelib.storage.invoices.settings import InvoiceSettingsStore
+
+        return InvoiceSettingsStore()
+
+    @cached_property
+    def invoice_store(self) -> Any:
+        from chalicelib.storage.invoices.store import InvoiceStore
+
+        return InvoiceStore()
+
+    @cached_property
+    def invoice_document_store(self) -> Any:
+        from chalicelib.storage.invoices.documents import InvoiceDocumentStore
+
+        return InvoiceDocumentStore()
+
+    @cached_property
+    def invoice_logo_store(self) -> Any:
+        from chalicelib.storage.invoices.documents import LogoStore
+
+        return LogoStore()
+
+    @cached_property
+    def document_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(DOCUMENTS_QUEUE)
+
+    @cached_property
+    def invoice_renderer(self) -> Any:
+        """A factory: the renderer module (and weasyprint) load on first rendering only."""
+
+        def build() -> Any:
+            from chalicelib.documents.invoices import InvoiceRenderer
+
+            return InvoiceRenderer()
+
+        return build
+
+    @cached_property
     def mailer(self) -> Any:
         from chalicelib.storage.mail import SesMailer
 
@@ -201,7 +260,8 @@ class Container:
     @cached_property
     def delete_guards(self) -> tuple[DeleteGuard, ...]:
         """What forbids deleting a parent (an invoice naming a contact)."""
-        return ()
+        # Resolved on use: the invoices service takes ``parents`` itself.
+        return (lambda principal, kind, record_id: self.invoices.delete_guard(principal, kind, record_id),)
 
     @cached_property
     def parents(self) -> Parents:
@@ -367,6 +427,45 @@ class Container:
     @cached_property
     def cases(self) -> Cases:
         return Cases(self.case_store, self.identity_store, self.notifier, self.events, self.parents, self.custom_fields)
+
+    # ---- invoices, catalogue, taxes, company profile ----
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        return Catalogue(self.tax_store, self.product_store, self.currency_settings)
+
+    @cached_property
+    def invoice_settings(self) -> InvoiceSettingsService:
+        return InvoiceSettingsService(self.invoice_settings_store, self.invoice_logo_store)
+
+    @cached_property
+    def invoices(self) -> Invoices:
+        return Invoices(
+            self.invoice_store,
+            self.invoice_settings,
+            self.catalogue,
+            self.contacts,
+            self.deals,
+            self.parents,
+            self.currency_settings,
+            self.changelog_store,
+            self.document_queue,
+            self.events,
+            pdfs=self.invoice_document_store,
+        )
+
+    @cached_property
+    def invoice_documents(self) -> InvoiceDocuments:
+        return InvoiceDocuments(
+            self.invoices,
+            self.invoice_store,
+            self.invoice_settings,
+            self.invoice_document_store,
+            self.document_queue,
+            self.invoice_renderer,
+            self.mailer,
+            self.job_queue,
+        )
 
     # ---- web forms (WEB-1..3) ----
 

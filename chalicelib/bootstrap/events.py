@@ -76,7 +76,15 @@ SUBSCRIBERS: dict[str, tuple[Subscriber, ...]] = {
     ),
     # A deleted deal or case takes its history and files; its tasks stay, unlinked.
     "record.deleted:deal": _deleted("deal")
-    + (Subscriber("deals.forget_projects", lambda c, e: c.deals.forget_projects(e.tenant_id, e.record_id)),),
+    + (
+        Subscriber("deals.forget_projects", lambda c, e: c.deals.forget_projects(e.tenant_id, e.record_id)),
+        # Its invoices stay, without the link.
+        Subscriber("invoices.unlink_deal", lambda c, e: c.invoices.unlink_deal(e.tenant_id, e.record_id)),
+    ),
+    # A deleted invoice's PDFs and their state go (its number stays used).
+    "record.deleted:invoice": (
+        Subscriber("invoices.forget_documents", lambda c, e: c.invoice_document_store.forget(e.tenant_id, e.record_id)),
+    ),
     "record.deleted:case": _deleted("case"),
     # Before the merged contact is deleted, what hangs off it moves to the survivor.
     "contacts.merged": (

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
 from chalicelib.domain.forms.submission import FormSubmission
+from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
@@ -37,6 +38,21 @@ def _purge_expired(c: "Container", job: PurgeExpired) -> None:
 def _send_notification_emails(c: "Container", job: SendNotificationEmails) -> None:
     sent = c.notifier.send_emails(job)
     logger.info("notification e-mails sent", extra={"sent": sent})
+
+
+def _render_invoice(c: "Container", job: RenderInvoice) -> None:
+    rendered = c.invoice_documents.render(job)
+    logger.info("invoice rendered" if rendered else "invoice already rendered")
+
+
+def _prepare_invoice_mail(c: "Container", job: SendInvoice) -> None:
+    queued = c.invoice_documents.prepare_mail(job)
+    logger.info("invoice mail queued" if queued else "invoice mail sent already")
+
+
+def _mail_invoice(c: "Container", job: MailInvoice) -> None:
+    sent = c.invoice_documents.deliver(job)
+    logger.info("invoice mail sent" if sent else "invoice mail not sent now")
 
 
 # ---- reports (REP-1..4, issue 17) ----
@@ -70,10 +86,18 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "contacts.bulk": (ContactBulkChunk, lambda c, job: c.contact_bulk.run_chunk(job)),
     "tags.change": (TagChangeChunk, lambda c, job: c.tags.run_chunk(job)),
     "reminders.deliver": (DeliverReminder, lambda c, job: c.reminders.deliver(job)),
+    "invoices.mail": (MailInvoice, _mail_invoice),
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
     **_report_kinds(),
+}
+
+
+# The documents queue's kinds (the documents function: handlers/background/documents.py).
+DOCUMENT_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
+    "invoices.render": (RenderInvoice, _render_invoice),
+    "invoices.send": (SendInvoice, _prepare_invoice_mail),
 }
 
 # The calls queue's kinds (Twilio's status and recording callbacks, a call's

@@ -42,6 +42,12 @@ BUCKET_PREFIXES: dict[str, BucketPrefix] = {
     "uploads": BucketPrefix("uploads/", expire_days=1),
     # Generated exports and report workbooks, downloaded by presigned URL.
     "exports": BucketPrefix("exports/", expire_days=7),
+    # Within the tenant prefix: the rendered invoice PDFs (`t/<tenant>/invoices/<id>/<digest>.pdf`)
+    # and the company logo they print (`t/<tenant>/settings/invoice-logo`). Named so the documents
+    # function gets these objects only, not every record's photos and attachments. Kept: an issued
+    # invoice's PDF is what was sent.
+    "invoices": BucketPrefix("t/*/invoices/"),
+    "invoice-logos": BucketPrefix("t/*/settings/"),
 }
 # Old versions of kept objects (the bucket is versioned so a delete or an
 # overwrite can be undone) are kept this long.
@@ -114,7 +120,8 @@ ROLES: dict[str, Role] = {
         table=TABLE_READ + TABLE_WRITE,
         objects={"tenant": OBJECT_RW},
         list_bucket=True,
-        sends_to=("jobs", "calls"),
+        # documents: invoice PDFs to render and invoice mails to prepare; calls: Twilio callbacks.
+        sends_to=("jobs", "documents", "calls"),
         secrets=("cursor",),
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
@@ -141,10 +148,13 @@ ROLES: dict[str, Role] = {
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
     ),
-    # The PDF renderer (container image): reads records, writes the PDF beside them.
+    # The PDF renderer (container image): reads invoices and the profile, writes the PDF
+    # (replacing the previous rendering) and its state, reads the logo, and hands an
+    # invoice's mail to the jobs worker (the one role that sends e-mail).
     "documents": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"),
-        objects={"tenant": ("s3:GetObject", "s3:PutObject")},
+        objects={"invoices": ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"), "invoice-logos": ("s3:GetObject",)},
+        sends_to=("jobs",),
     ),
 }
 
@@ -210,10 +220,8 @@ FUNCTIONS: dict[str, Function] = {
 }
 
 # Queues that only the deployment knows yet (their producers come with later
-# issues); the others come from table_spec.QUEUES.
-EXTRA_QUEUES: dict[str, dict[str, int]] = {
-    "documents": {"max_receive_count": 3},
-}
+# issues); the others come from table_spec.QUEUES (documents: since the invoices).
+EXTRA_QUEUES: dict[str, dict[str, int]] = {}
 # SQS retention: main queues keep a message 4 days (the default) while a
 # consumer is broken; dead-letter queues the maximum, 14 days, to inspect and redrive.
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600

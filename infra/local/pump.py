@@ -250,6 +250,23 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
     return attribute
 
 
+def plain_consumers() -> dict[str, tuple[Handler, str, int]]:
+    """function name -> (handler, queue name, batch size) for every function of
+    infra/aws/stack.py that is not Chalice's and consumes a queue."""
+    import importlib
+
+    from infra.aws.stack import FUNCTIONS
+
+    found: dict[str, tuple[Handler, str, int]] = {}
+    for name, function in FUNCTIONS.items():
+        if function.image is None or function.consumes is None:
+            continue
+        module, _, attribute = function.image.handler.rpartition(".")
+        handler = getattr(importlib.import_module(module), attribute)
+        found[name] = (handler, get_settings().queue_name(function.consumes), function.batch_size)
+    return found
+
+
 # --- schedules -------------------------------------------------------------------
 
 
@@ -289,7 +306,7 @@ class StopFlag:
 
 class Pump:
     def __init__(self, chalice_app: Any, stop: StopFlag, *, schedules: bool = True, max_batch: int = 10):
-        self.handlers: dict[str, Handler] = chalice_app.handler_map
+        self.handlers: dict[str, Handler] = dict(chalice_app.handler_map)
         self._stop = stop
         self.limits = FunctionLimits(stopping=lambda: self.stopping)
         self.pollers: list[QueuePoller] = []
@@ -311,6 +328,11 @@ class Pump:
                 self.schedules.append(Schedule(source.name, period, start + FIRST_SCHEDULE_DELAY))
             else:
                 log.warning("event source %s (%s) is not run locally", source.name, type(source).__name__)
+        # Plain Lambda handlers the deployment runs outside Chalice (the documents
+        # function, a container image on AWS) consume their queues here too.
+        for name, (handler, queue, batch_size) in plain_consumers().items():
+            self.handlers[name] = handler
+            self.pollers.append(QueuePoller(name, queue, min(batch_size, max_batch)))
 
     @property
     def stopping(self) -> bool:

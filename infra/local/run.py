@@ -61,6 +61,7 @@ _CHALICE_MAIN = (
 CURSOR_SECRET_FILE = "cursor-secret"
 LOCK_FILE = ".lock"
 MOTO_LOG = "moto.log"
+OUTBOX_DIR = "outbox"
 
 MOTO_READY_SECONDS = 30
 API_READY_SECONDS = 60
@@ -179,6 +180,8 @@ def configure_environment(options: Options) -> dict[str, str]:
     # CRM_TABLE_NAME, CRM_BUCKET_NAME, CRM_QUEUE_PREFIX: when unset, chalicelib.config's defaults apply everywhere.
     if not os.environ.get("CRM_CURSOR_SECRET"):
         os.environ["CRM_CURSOR_SECRET"] = cursor_secret(options.data_dir)
+    # Every e-mail the stack sends is also written here as an .eml (API.md "Local stack").
+    os.environ.setdefault("CRM_OUTBOX_DIR", str(options.data_dir / OUTBOX_DIR))
     _reset_chalicelib_caches()
     return dict(os.environ)
 

@@ -24,138 +24,39 @@ Rules:
   size, updated_at}``. Deleting the contact deletes the object (cascade,
   idempotent). GET answers a redirect to a presigned URL valid 5 minutes.
 
-Pillow is imported inside ``process_image`` only: the HTTP function must not
-pay for it at cold start.
+The image pipeline (Pillow, imported on first use only) lives in
+domain/shared/images.py, shared with the invoice logo (SET-11).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from chalicelib.domain.contacts.models import Contact
 from chalicelib.domain.shared.access import Operation
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
-from chalicelib.domain.shared.errors import (
-    Conflict,
-    NotFound,
-    PayloadTooLarge,
-    PreconditionFailed,
-    UnsupportedMediaType,
-    ValidationFailed,
-)
+from chalicelib.domain.shared.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed
+from chalicelib.domain.shared.images import MAX_PIXELS, MEDIA_TYPES, PILLOW_FORMATS, SHOWN_FORMATS, ProcessedImage
+from chalicelib.domain.shared.images import process_image as process_any_image
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import require_version
 
+# Re-exported: the routes, app.py and tests name them from here.
+__all__ = ["MAX_PIXELS", "MEDIA_TYPES", "PILLOW_FORMATS", "SHOWN_FORMATS", "ContactPhotos", "process_image"]
+
 MAX_PHOTO_BYTES = 1024 * 1024
-MAX_PIXELS = 25_000_000
 BOX = (200, 300)  # width, height
-JPEG_QUALITY = 85
 URL_SECONDS = 300
 
-# What a client may declare (API Gateway must pass these as binary, see app.py).
-MEDIA_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "image/bmp",
-    "image/avif",
-    "image/x-icon",
-    "image/vnd.microsoft.icon",
-)
-# What Pillow may open: the formats browsers show (a JPEG opens as MPO when
-# it carries a second picture, e.g. from a camera).
-PILLOW_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "AVIF", "ICO")
-SHOWN_FORMATS = "PNG, JPEG, GIF, WebP, BMP, AVIF or ICO"
-
-
-@dataclass(frozen=True)
-class ProcessedPhoto:
-    data: bytes
-    content_type: str
-    width: int
-    height: int
+# The pipeline is shared with the invoice logo (domain/shared/images.py).
+ProcessedPhoto = ProcessedImage
 
 
 def process_image(data: bytes) -> ProcessedPhoto:
-    """The stored form of an uploaded image: first frame, upright, fitting
+    """The stored form of an uploaded photo: first frame, upright, fitting
     ``BOX``, PNG if transparent else JPEG. Raises PayloadTooLarge (413),
     UnsupportedMediaType (415) or ValidationFailed (422)."""
-    if len(data) > MAX_PHOTO_BYTES:
-        raise PayloadTooLarge(f"A photo may be at most {MAX_PHOTO_BYTES // 1024} KB.")
-    import io
-    import warnings
-
-    from PIL import Image
-
-    # Pillow's own bomb check at our limit (above it: a warning, made an error
-    # here; above twice the limit: an error), for every frame and ICO member it
-    # decodes. The Lambda runs one request at a time; the global is restored.
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return _decoded(io.BytesIO(data))
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
-
-
-def _decoded(stream: Any) -> ProcessedPhoto:
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
-    try:
-        image = Image.open(stream, formats=list(PILLOW_FORMATS))
-    except UnidentifiedImageError:
-        raise UnsupportedMediaType(f"The body is not an image in a format browsers show ({SHOWN_FORMATS}).") from None
-    except bomb:
-        raise _bomb() from None
-    except (OSError, SyntaxError, ValueError, EOFError):
-        raise _damaged() from None
-    with image:
-        try:
-            if image.width * image.height > MAX_PIXELS:
-                raise _bomb()
-            image.seek(0)  # the first frame of an animation
-            # A JPEG decodes at a reduced scale when that still covers the box.
-            image.draft(image.mode, (max(BOX), max(BOX)))
-            image.load()
-            if image.width * image.height > MAX_PIXELS:
-                raise _bomb()
-            upright = ImageOps.exif_transpose(image)
-            upright.thumbnail(BOX, Image.Resampling.LANCZOS)
-            return _encoded(upright)
-        except bomb:
-            raise _bomb() from None
-        except (OSError, SyntaxError, ValueError, EOFError):
-            raise _damaged() from None
-
-
-def _encoded(image: Any) -> ProcessedPhoto:
-    import io
-
-    rgba = image.convert("RGBA") if _may_be_transparent(image) else None
-    out = io.BytesIO()
-    if rgba is not None and rgba.getchannel("A").getextrema()[0] < 255:
-        rgba.save(out, "PNG", optimize=True)
-        return ProcessedPhoto(out.getvalue(), "image/png", rgba.width, rgba.height)
-    rgb = (rgba or image).convert("RGB")
-    rgb.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
-    return ProcessedPhoto(out.getvalue(), "image/jpeg", rgb.width, rgb.height)
-
-
-def _may_be_transparent(image: Any) -> bool:
-    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
-
-
-def _bomb() -> ValidationFailed:
-    return ValidationFailed(f"The image is too large to process: at most {MAX_PIXELS // 1_000_000} million pixels.")
-
-
-def _damaged() -> ValidationFailed:
-    return ValidationFailed("The image is damaged or cannot be read.")
+    return process_any_image(data, box=BOX, max_bytes=MAX_PHOTO_BYTES, what="photo")
 
 
 class PhotoBlobs(Protocol):

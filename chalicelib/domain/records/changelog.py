@@ -32,8 +32,8 @@ from chalicelib.domain.shared.principal import Principal
 from chalicelib.domain.shared.records import Record
 
 # Entities with a change log; the first three are also parent kinds.
-Entity = Literal["contact", "deal", "case", "task"]
-ENTITIES: tuple[str, ...] = ("contact", "deal", "case", "task")
+Entity = Literal["contact", "deal", "case", "task", "invoice"]
+ENTITIES: tuple[str, ...] = ("contact", "deal", "case", "task", "invoice")
 
 # Bookkeeping every record carries: a change to these alone is no change.
 AUDIT_FIELDS: frozenset[str] = frozenset(

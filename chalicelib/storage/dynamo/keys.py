@@ -81,6 +81,23 @@ Access patterns (one per line: pattern -> table/index, key condition):
   project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
   cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
                                               tag#<folded>, contact#<cid>); entries in the case's transaction
+  invoice settings (profile)       -> table   pk=T#t#TENANT, sk=SETTINGS#INVOICES
+  next invoice number (counter)    -> table   pk=T#t#INVCOUNTER, sk=COUNTER  (moved in each invoice's transaction,
+                                              conditioned on the value read: INV-1)
+  invoice number uniqueness        -> table   pk=T#t#INVNO#<number>, sk=INVOICE  (marker in the invoice's
+                                              transaction; kept after a delete: numbers are never reused)
+  invoice by id                    -> table   pk=T#t#INVOICE#<id>, sk=META
+  an invoice's rendered PDF state  -> table   pk=T#t#INVOICE#<id>, sk=PDF
+  an invoice's mails               -> table   pk=T#t#INVOICE#<id>, sk=MAIL#<mail id>
+  invoices by facet, by issue date -> table   pk=T#t#IX#<facet>, sk between <yyyy-mm-dd># and <yyyy-mm-dd>#~
+    (newest first; sk=<issue date>#<id>)      (facets: all, status#<s>, contact#<cid> (client or consignee),
+                                              deal#<id>, currency#<code>); entries in the invoice's transaction,
+                                              carrying the filterable and access attributes
+  invoices that no longer name a    -> table   pk=T#t#INVFORMER#<cid>, sk=INV#<invoice id>#<role>  (written in
+    contact (deleted, re-pointed)             that write: their change logs still name it; GDPR erasure. Not an
+                                              index entry: no record derives it, a reindex must keep it)
+  a tenant's taxes                 -> table   pk=T#t#TAXES, sk begins_with TAX#  (in_use counter)
+  a tenant's products, by creation -> table   pk=T#t#PRODUCTS, sk begins_with PRODUCT#  (in_use counter, stock)
   web form by id                   -> table   pk=T#t#WEBFORM#<id>, sk=META
   a tenant's web forms, newest     -> table   pk=T#t#WFX#all, sk=<form id>  (index entry in the form's transaction)
   web form by its public key       -> table   pk=FORMKEY#<key>, sk=FORM  (names tenant and form; written in the
@@ -495,6 +512,73 @@ def case(tenant_id: str, case_id: str) -> dict[str, str]:
 
 def case_facet(tenant_id: str, facet: str) -> str:
     return f"{tenant_prefix(tenant_id)}KX#{facet}"
+
+
+# ---- invoices, taxes, products (INV-*, SET-5, SET-6, SET-11) ----
+
+INVOICE_META = "META"
+MAIL_PREFIX = "MAIL#"
+TAX_PREFIX = "TAX#"
+PRODUCT_PREFIX = "PRODUCT#"
+
+
+def invoice_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant(tenant_id)["pk"], "sk": "SETTINGS#INVOICES"}
+
+
+def invoice_counter(tenant_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}INVCOUNTER", "sk": "COUNTER"}
+
+
+def invoice_number_marker(tenant_id: str, number: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}INVNO#{_key_part(number)}", "sk": "INVOICE"}
+
+
+def invoice(tenant_id: str, invoice_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}INVOICE#{_key_part(invoice_id)}", "sk": INVOICE_META}
+
+
+def invoice_pdf(tenant_id: str, invoice_id: str) -> dict[str, str]:
+    return {"pk": invoice(tenant_id, invoice_id)["pk"], "sk": "PDF"}
+
+
+def invoice_mail(tenant_id: str, invoice_id: str, mail_id: str) -> dict[str, str]:
+    return {"pk": invoice(tenant_id, invoice_id)["pk"], "sk": f"{MAIL_PREFIX}{_key_part(mail_id)}"}
+
+
+def invoice_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}IX#{facet}"
+
+
+def invoice_by_issue(issue_date: str, invoice_id: str) -> str:
+    return f"{issue_date}#{_key_part(invoice_id)}"
+
+
+def invoice_formerly_naming(tenant_id: str, contact_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}INVFORMER#{_key_part(contact_id)}"
+
+
+FORMERLY_PREFIX = "INV#"
+
+
+def invoice_formerly_entry(invoice_id: str, role: str) -> str:
+    return f"{FORMERLY_PREFIX}{_key_part(invoice_id)}#{_key_part(role)}"
+
+
+def taxes(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}TAXES"
+
+
+def tax(tenant_id: str, tax_id: str) -> dict[str, str]:
+    return {"pk": taxes(tenant_id), "sk": f"{TAX_PREFIX}{_key_part(tax_id)}"}
+
+
+def products(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}PRODUCTS"
+
+
+def product(tenant_id: str, product_id: str) -> dict[str, str]:
+    return {"pk": products(tenant_id), "sk": f"{PRODUCT_PREFIX}{_key_part(product_id)}"}
 
 
 # ---- web forms (WEB-1..3) ----

@@ -51,6 +51,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # Logical queue name -> settings. Real names are Settings.queue_name(logical).
 QUEUES: dict[str, dict[str, Any]] = {
     "jobs": {"visibility_timeout": 120, "max_receive_count": 5},
+    # Rendering and sending invoices (the documents function; 120 s timeout there).
+    "documents": {"visibility_timeout": 120, "max_receive_count": 3},
     # Twilio's status and recording callbacks (VOIP-7, 8): their own queue and
     # function, so a burst of calls never waits behind a bulk job (or the reverse).
     "calls": {"visibility_timeout": 360, "max_receive_count": 5},

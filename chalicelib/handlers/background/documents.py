@@ -1,0 +1,73 @@
+"""The documents queue's consumer: a plain Lambda handler (the documents
+function is a container image with pango, infra/aws/stack.py), not a Chalice
+route or event source, so the HTTP function never imports weasyprint.
+
+Each message names its ``kind`` (bootstrap/jobs.py ``DOCUMENT_KINDS``:
+render an invoice, send one of its mails) and is handled idempotently; a
+failing message fails alone (``batchItemFailures``), is retried by SQS and
+lands in the dead-letter queue after the queue's maxReceiveCount. On the
+local stack the job pump (infra/local/pump.py) delivers the queue here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from chalicelib.bootstrap import container
+from chalicelib.bootstrap.jobs import DOCUMENT_KINDS
+from chalicelib.domain.shared.errors import CrmError
+from chalicelib.observability import end_job, logger, start_job
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+HANDLER = "chalicelib.handlers.background.documents.handle_batch"
+QUEUE = "documents"
+
+
+class UnknownDocumentJob(ValueError):
+    pass
+
+
+def handle_record(record: "SQSRecord") -> None:
+    try:
+        body = json.loads(record.body)
+    except ValueError:
+        body = None
+    kind = body.get("kind") if isinstance(body, dict) else None
+    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
+    start_job(
+        kind=kind if isinstance(kind, str) else None,
+        message_id=record.message_id,
+        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
+    )
+    try:
+        if kind not in DOCUMENT_KINDS:
+            raise UnknownDocumentJob(f"unknown document job kind {kind!r}")
+        model, handler = DOCUMENT_KINDS[kind]
+        handler(container(), model.model_validate(body))
+    except Exception as error:
+        expected = isinstance(error, (CrmError, ValidationError, UnknownDocumentJob))
+        (logger.warning if expected else logger.exception)(
+            "document job failed",
+            extra={
+                "outcome": "failed",
+                "error": type(error).__name__,
+                "receive_count": record.attributes.approximate_receive_count,
+            },
+        )
+        raise
+    logger.info("document job done", extra={"outcome": "done"})
+    end_job()
+
+
+def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda handler: one SQS batch, partial batch failures reported."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    logger.remove_keys(["tenant_id", "user_id"])
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
