@@ -9,12 +9,12 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from chalicelib.domain.contacts.models import Contact, ContactKind
 from chalicelib.domain.deals.models import BidType, Deal
 from chalicelib.domain.identity.models import Group, Tenant, User
+from chalicelib.domain.invoices.models import Invoice, InvoiceLine, InvoiceStatus
 from chalicelib.domain.reports.service import Reports
 from chalicelib.domain.settings.currency import ExchangeRate, MoneySettings
 from chalicelib.domain.settings.lists import ListEntry, StageStatus
@@ -197,18 +197,22 @@ def _task(spec: tuple[Any, ...], tenant: str) -> Task:
     )
 
 
-def _invoice(spec: tuple[Any, ...], tenant: str) -> Any:
+def _invoice(spec: tuple[Any, ...], tenant: str) -> Invoice:
     iid, creator, status, issue, due, total, currency, client = spec
-    return SimpleNamespace(
+    return Invoice(
         id=iid,
+        tenant_id=tenant,
         number=f"INV-{iid}",
-        status=status,
+        status=InvoiceStatus(status),
         issue_date=date.fromisoformat(issue),
         due_date=date.fromisoformat(due),
-        created_by=creator,
         client_id=client,
-        totals={"total": total},
         currency=currency,
+        # One line without taxes: the invoice's total is its price.
+        lines=[InvoiceLine(title="Work", quantity="1", price=total)],
+        created_at=utc(f"{issue}T08:00"),
+        created_by=creator,
+        updated_at=utc(f"{issue}T08:00"),
     )
 
 

@@ -672,7 +672,7 @@ class Container:
     def report_invoice_rows(self) -> Any:
         from chalicelib.storage.reports import InvoiceRowSource
 
-        return InvoiceRowSource()
+        return InvoiceRowSource(self.invoice_store)
 
     @cached_property
     def report_call_rows(self) -> Any:

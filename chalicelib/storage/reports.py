@@ -1,5 +1,5 @@
 """Reports in the single table and S3 (REP-4), and the row sources that read
-deals, contacts, tasks, calls (and invoices) for them.
+deals, contacts, tasks, invoices and calls for them.
 
 - A report and a schedule are IndexedStore records with one index entry
   each, under their creator (``mine#<uid>``): the list is the creator's own.
@@ -32,7 +32,7 @@ from chalicelib.domain.reports.models import (
     ReportSettings,
     TaskRow,
 )
-from chalicelib.domain.reports.rows import call_row, contact_row, deal_row, task_row
+from chalicelib.domain.reports.rows import call_row, contact_row, deal_row, invoice_row, task_row
 from chalicelib.domain.shared.access import AccessRecord
 from chalicelib.domain.shared.clock import iso
 from chalicelib.domain.shared.errors import Conflict
@@ -262,17 +262,19 @@ class CallRowSource:
 
 
 class InvoiceRowSource:
-    """Invoices come with issue 11 (branch ``invoices``); until it is merged a
-    tenant has none, and reports count none."""
+    """Invoices (issue 11) as report rows: every invoice of the tenant through
+    the ``all`` facet of its index; the total is the invoice's own (its lines,
+    discounts and taxes: domain/invoices/service.totals_of), in its currency."""
 
-    def __init__(self, invoice_store: Any = None):
+    def __init__(self, invoice_store: Any):
         self._store = invoice_store
 
     def invoices(self, tenant_id: str) -> Iterator[InvoiceRow]:
-        return iter(())
+        return (invoice_row(i) for i in _records(self._store, tenant_id, "all"))
 
     def currencies(self, tenant_id: str) -> set[str]:
-        return set()
+        """The currencies of the tenant's invoices, from their index entries alone (no record is read)."""
+        return {str(e["currency"]) for e in self._store.entries(tenant_id, "all")}
 
 
 class LinkedRecordAccess:

@@ -168,3 +168,39 @@ def test_the_retention_is_the_tenants_and_set_by_admins(api, tenant, run_jobs):
 
     made, expires = (datetime.fromisoformat(done[k]) for k in ("generated_at", "expires_at"))
     assert expires - made == timedelta(days=3)
+
+
+def test_invoices_by_manager_counts_billed_invoices_through_the_invoice_storage(api, tenant, run_jobs):
+    owner = tenant.owner_token
+    address = {"street": "Königstr. 1", "city": "Berlin", "zip": "10115", "country": "DE"}
+    person = {
+        "kind": "person",
+        "first_name": "Anna",
+        "last_name": "Müller",
+        "details": [{"type": "address", "category": "billing", "value": address}],
+    }
+    status, client, _ = api.call("POST", "/v1/contacts", person, headers=bearer(owner))
+    assert status == 201, client
+    lines = [{"title": "Consulting", "quantity": "3", "price": "19.99", "discount": "10"}]
+    made = []
+    for _ in range(2):
+        status, invoice, _ = api.call(
+            "POST", "/v1/invoices", {"client_id": client["id"], "lines": lines}, headers=bearer(owner)
+        )
+        assert status == 201, invoice
+        made.append(invoice)
+    status, billed, _ = api.call(
+        "PUT",
+        f"/v1/invoices/{made[0]['id']}/status",
+        {"status": "billed"},
+        headers=bearer(owner, **{"If-Match": '"1"'}),
+    )
+    assert status == 200, billed
+    report_id = ask(api, owner, {"type": "invoices_by_manager", "period": {"preset": "this_year"}})[1]["id"]
+    assert run_jobs()["failures"] == []
+    _, book = report_file(api, owner, report_id)
+    total = list(book["Invoices per manager"].iter_rows(values_only=True))[-1]
+    # The billed invoice counts with its total (3 x 19.99 less 10 %); the draft counts nowhere.
+    assert total[:3] == ("Total", 1, float(billed["totals"]["total"]))
+    listed = [row[-1] for row in book["Invoices counted"].iter_rows(min_row=2, values_only=True)]
+    assert listed == [made[0]["id"]]

@@ -16,7 +16,7 @@ import pytest
 from chalicelib.domain.reports.models import Every, Period, Report, ReportSchedule, ReportSettings, ReportType
 from chalicelib.domain.shared.errors import PreconditionFailed
 from chalicelib.domain.shared.pagination import PageRequest
-from tests.report_helpers import CALLS, CONTACTS, DEALS, TASKS, _call, _contact, _deal, _task
+from tests.report_helpers import CALLS, CONTACTS, DEALS, INVOICES, TASKS, _call, _contact, _deal, _invoice, _task
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -168,6 +168,7 @@ def sources(request: pytest.FixtureRequest) -> Iterator[Any]:
         "contact": [_contact(s, "t1") for s in CONTACTS],
         "task": [_task(s, "t1") for s in TASKS],
         "call": [_call(s, "t1") for s in CALLS],
+        "invoice": [_invoice(s, "t1") for s in INVOICES],
     }
     if request.param == "memory":
         from chalicelib.storage.memory.reports import MemoryRows
@@ -177,16 +178,19 @@ def sources(request: pytest.FixtureRequest) -> Iterator[Any]:
             contact_records={"t1": records["contact"]},
             task_records={"t1": records["task"]},
             call_records={"t1": records["call"]},
+            invoice_records={"t1": records["invoice"]},
         )
-        yield rows, rows, rows, rows, rows
+        yield rows, rows, rows, rows, rows, rows
         return
     request.getfixturevalue("aws")
     from chalicelib.storage.contacts.store import ContactStore
     from chalicelib.storage.deals import DealStore
+    from chalicelib.storage.invoices.store import InvoiceStore
     from chalicelib.storage.reports import (
         CallRowSource,
         ContactRowSource,
         DealRowSource,
+        InvoiceRowSource,
         LinkedRecordAccess,
         TaskRowSource,
     )
@@ -194,7 +198,14 @@ def sources(request: pytest.FixtureRequest) -> Iterator[Any]:
     from chalicelib.storage.voip import DynamoCallStore
 
     deal_store, contact_store, task_store, call_store = DealStore(), ContactStore(), TaskStore(), DynamoCallStore()
-    for store, kind in ((deal_store, "deal"), (contact_store, "contact"), (task_store, "task"), (call_store, "call")):
+    invoice_store = InvoiceStore()
+    for store, kind in (
+        (deal_store, "deal"),
+        (contact_store, "contact"),
+        (task_store, "task"),
+        (call_store, "call"),
+        (invoice_store, "invoice"),
+    ):
         _seed(store, records[kind])
     # Another tenant's records never appear.
     _seed(deal_store, [_deal(s, "t2") for s in DEALS[:2]])
@@ -204,13 +215,14 @@ def sources(request: pytest.FixtureRequest) -> Iterator[Any]:
         TaskRowSource(task_store),
         CallRowSource(call_store),
         LinkedRecordAccess({"contact": contact_store, "deal": deal_store}),
+        InvoiceRowSource(invoice_store),
     )
 
 
 def test_row_sources_give_every_record_of_the_tenant_once(sources):
     from chalicelib.domain.reports.rows import call_row, contact_row, deal_row, task_row
 
-    deals, contacts, tasks, calls, _ = sources
+    deals, contacts, tasks, calls, _, _ = sources
     assert sorted(deals.deals("t1"), key=lambda r: r.id) == sorted(
         (deal_row(_deal(s, "t1")) for s in DEALS), key=lambda r: r.id
     )
@@ -221,9 +233,22 @@ def test_row_sources_give_every_record_of_the_tenant_once(sources):
 
 
 def test_linked_access_records_are_the_records_own(sources):
-    *_, linked = sources
+    *_, linked, _ = sources
     found = linked.access_records("t1", [("contact", "c4"), ("deal", "d8"), ("deal", "missing")])
     assert set(found) == {("contact", "c4"), ("deal", "d8")}
     assert found[("contact", "c4")] == _contact(CONTACTS[3], "t1").access_record()
     assert found[("deal", "d8")] == _deal(DEALS[7], "t1").access_record()
     assert linked.access_records("t2", [("contact", "c4")]) == {}
+
+
+def test_invoice_rows_carry_the_invoices_own_total_and_their_currencies(sources):
+    from decimal import Decimal
+
+    from chalicelib.domain.reports.rows import invoice_row
+
+    invoices = sources[5]
+    rows = sorted(invoices.invoices("t1"), key=lambda r: r.id)
+    assert rows == [invoice_row(_invoice(s, "t1")) for s in INVOICES]
+    assert {r.id: r.total for r in rows}["i5"] == Decimal("200.00")
+    assert invoices.currencies("t1") >= {"EUR", "USD", "GBP"}
+    assert list(invoices.invoices("t2")) == []

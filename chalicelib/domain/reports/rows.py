@@ -4,10 +4,10 @@ in-memory twins share, so both give reports the same rows."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from chalicelib.domain.contacts.models import Contact
 from chalicelib.domain.deals.models import Deal
+from chalicelib.domain.invoices.models import Invoice
 from chalicelib.domain.reports.models import CallRow, ContactRow, DealRow, InvoiceRow, TaskRow
 from chalicelib.domain.shared.access import CallAccess
 from chalicelib.domain.tasks.models import Task, TaskStatus
@@ -71,22 +71,18 @@ def call_row(call: Call) -> CallRow:
     )
 
 
-def invoice_row(invoice: Any) -> InvoiceRow:
-    """An invoice (domain/invoices, issue 11): its total in its own currency."""
+def invoice_row(invoice: Invoice) -> InvoiceRow:
+    """An invoice (INV-*) with its total as the invoice shows it (lines, discounts, taxes), in its currency."""
+    from chalicelib.domain.invoices.service import totals_of
+
     return InvoiceRow(
         id=invoice.id,
         number=invoice.number,
-        status=str(getattr(invoice.status, "value", invoice.status)),
+        status=invoice.status.value,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
         created_by=invoice.created_by or "",
         client_id=invoice.client_id,
-        total=Decimal(str(invoice_total(invoice))),
+        total=totals_of(invoice).total,
         currency=invoice.currency,
     )
-
-
-def invoice_total(invoice: Any) -> Decimal:
-    totals = getattr(invoice, "totals", None)
-    total = totals.get("total") if isinstance(totals, dict) else getattr(totals, "total", None)
-    return Decimal(str(total)) if total is not None else Decimal(0)
