@@ -15,7 +15,8 @@ from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.exports import routes as exports
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
-from chalicelib.handlers.http import fallback, service
+from chalicelib.handlers.gdpr import routes as gdpr
+from chalicelib.handlers.http import fallback, security, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
@@ -24,8 +25,11 @@ from chalicelib.handlers.invoices import catalogue as invoice_catalogue
 from chalicelib.handlers.invoices import routes as invoices
 from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
+from chalicelib.handlers.mailing import bounces as mailing_bounces
+from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
+from chalicelib.handlers.reports import routes as reports
 from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
 from chalicelib.handlers.voip import routes as voip
@@ -35,6 +39,8 @@ from chalicelib.handlers.webhooks import routes as webhooks
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
 app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
+# First, so outermost: rate-limit fields and security headers on every answer (issue 19).
+app.register_middleware(security.answer, "http")
 app.register_middleware(request_context, "http")
 for blueprint in (
     service,
@@ -67,6 +73,10 @@ for blueprint in (
     call_events,
     webhooks,
     webhook_events,
+    mailings,
+    mailing_bounces,
+    gdpr,
+    reports,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -87,6 +87,8 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
             "return_url": "https://www.acme.example/thanks",
         },
     ),
+    ("/v1/contacts/{contact_id}/erase", "POST"): lambda f: (f"/v1/contacts/{f['carl']}/erase", None),
+    ("/v1/mailings", "POST"): lambda f: ("/v1/mailings", {"contact_ids": [f["anna"]], "subject": "s", "body": "b"}),
     # Needs If-Match: its replay is tested in tests/api/test_web_forms_api.py.
     ("/v1/web-forms/{form_id}/rotate-key", "POST"): None,
     # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).
@@ -130,6 +132,15 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ),
     ("/v1/invoices/{invoice_id}/duplicate", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/duplicate", {}),
     ("/v1/invoices/{invoice_id}/send", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/send", {}),
+    # Reports (issue 17).
+    ("/v1/reports", "POST"): lambda f: (
+        "/v1/reports",
+        {"type": "deals_by_manager", "period": {"preset": "this_month"}},
+    ),
+    ("/v1/report-schedules", "POST"): lambda f: (
+        "/v1/report-schedules",
+        {"type": "summary_period", "period": {"preset": "last_week"}, "every": "week"},
+    ),
 }
 
 

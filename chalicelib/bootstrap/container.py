@@ -39,6 +39,7 @@ from chalicelib.domain.invoices.service import Invoices
 from chalicelib.domain.invoices.settings import InvoiceSettingsService
 from chalicelib.domain.jobs.housekeeping import Housekeeping
 from chalicelib.domain.jobs.service import BackgroundJobs
+from chalicelib.domain.mailing.service import Mailings
 from chalicelib.domain.notifications.service import Notifier
 from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
@@ -49,6 +50,7 @@ from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.limits import ApiLimits, Limit, RateLimiter
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
@@ -282,7 +284,7 @@ class Container:
 
     @cached_property
     def auth(self) -> Auth:
-        return Auth(self.identity_store)
+        return Auth(self.identity_store, self.rate_counters)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -632,6 +634,28 @@ class Container:
             self.notifier,
         )
 
+    # ---- limits (issue 19): the one kind of rate counter, the API's limits ----
+
+    @cached_property
+    def rate_counters(self) -> Any:
+        from chalicelib.storage.limits import DynamoRateCounters
+
+        return DynamoRateCounters()
+
+    @cached_property
+    def rate_limit_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def api_limits(self) -> ApiLimits:
+        return ApiLimits(
+            RateLimiter(self.rate_counters),
+            per_token=Limit.parse("token", self.settings.rate_limit_token),
+            per_client=Limit.parse("ip", self.settings.rate_limit_ip),
+            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            clock=self.rate_limit_clock,
+        )
+
     # ---- web forms (WEB-1..3) ----
 
     @cached_property
@@ -642,9 +666,7 @@ class Container:
 
     @cached_property
     def web_form_counters(self) -> Any:
-        from chalicelib.storage.forms import FormRateCounters
-
-        return FormRateCounters()
+        return self.rate_counters
 
     @cached_property
     def web_form_clock(self) -> Clock:
@@ -844,4 +866,191 @@ class Container:
             self.webhook_sender,
             allow_loopback=self.settings.webhooks_allow_loopback,
             clock=self.webhook_clock,
+        )
+
+    # ---- mass mailing (ADM-2) and GDPR ----
+
+    @cached_property
+    def mailing_store(self) -> Any:
+        from chalicelib.storage.mailing import DynamoMailingStore
+
+        return DynamoMailingStore()
+
+    @cached_property
+    def suppressions(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSuppressions
+
+        return DynamoSuppressions()
+
+    @cached_property
+    def send_windows(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSendWindows
+
+        return DynamoSendWindows()
+
+    @cached_property
+    def mass_mailer(self) -> Any:
+        from chalicelib.storage.mailing import SesMassMailer
+
+        return SesMassMailer(self.settings.mail_from, self.settings.mail_configuration_set)
+
+    @cached_property
+    def mailing_sleep(self) -> Any:
+        """How a chunk waits for the next second's sending slots (tests override it)."""
+        import time
+
+        return time.sleep
+
+    @cached_property
+    def mailing_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def mailings(self) -> Mailings:
+        from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
+        from chalicelib.storage.mailing import (
+            ContactsForMailing,
+            CustomFieldsForMailing,
+            FilesForMailing,
+            HistoryForMailing,
+        )
+
+        return Mailings(
+            self.mailing_store,
+            self.suppressions,
+            self.send_windows,
+            self.mass_mailer,
+            ContactsForMailing(lambda: self.contacts),
+            FilesForMailing(lambda: self.files),
+            HistoryForMailing(self.history_store),
+            CustomFieldsForMailing(lambda: self.custom_fields),
+            self.job_queue,
+            UnsubscribeTokens(self.cursor_codec),
+            public_url=self.settings.public_url,
+            clock=self.mailing_clock,
+            sleep=self.mailing_sleep,
+        )
+
+    @cached_property
+    def gdpr_jobs(self) -> Any:
+        from chalicelib.storage.gdpr import DynamoGdprJobs
+
+        return DynamoGdprJobs()
+
+    @cached_property
+    def gdpr_files(self) -> Any:
+        from chalicelib.storage.gdpr import S3ExportFiles
+
+        return S3ExportFiles()
+
+    @cached_property
+    def gdpr(self) -> Any:
+        from chalicelib.bootstrap.gdpr import erasers, exporters
+        from chalicelib.domain.gdpr.service import Gdpr
+        from chalicelib.storage.gdpr import ContactsExist
+
+        return Gdpr(
+            self.gdpr_jobs,
+            self.gdpr_files,
+            ContactsExist(self.contact_store),
+            self.job_queue,
+            exporters(self),
+            erasers(self),
+        )
+
+    # ---- reports (REP-1..4, issue 17) ----
+
+    @cached_property
+    def report_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportStore
+
+        return DynamoReportStore()
+
+    @cached_property
+    def report_schedule_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoScheduleStore
+
+        return DynamoScheduleStore()
+
+    @cached_property
+    def report_files(self) -> Any:
+        from chalicelib.storage.reports import S3ReportFiles
+
+        return S3ReportFiles()
+
+    @cached_property
+    def report_settings_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportSettings
+
+        return DynamoReportSettings()
+
+    @cached_property
+    def report_deal_rows(self) -> Any:
+        from chalicelib.storage.reports import DealRowSource
+
+        return DealRowSource(self.deal_store)
+
+    @cached_property
+    def report_contact_rows(self) -> Any:
+        from chalicelib.storage.reports import ContactRowSource
+
+        return ContactRowSource(self.contact_store)
+
+    @cached_property
+    def report_task_rows(self) -> Any:
+        from chalicelib.storage.reports import TaskRowSource
+
+        return TaskRowSource(self.task_store)
+
+    @cached_property
+    def report_invoice_rows(self) -> Any:
+        from chalicelib.storage.reports import InvoiceRowSource
+
+        return InvoiceRowSource(self.invoice_store)
+
+    @cached_property
+    def report_call_rows(self) -> Any:
+        from chalicelib.storage.reports import CallRowSource
+
+        return CallRowSource(self.call_store)
+
+    @cached_property
+    def report_linked_access(self) -> Any:
+        from chalicelib.storage.reports import LinkedRecordAccess
+
+        return LinkedRecordAccess({"contact": self.contact_store, "deal": self.deal_store, "case": self.case_store})
+
+    @cached_property
+    def report_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def reports(self) -> Any:
+        # Imported here: the service builds its row codecs at import, which requests that never touch reports skip.
+        from chalicelib.domain.reports.service import Reports
+
+        def render(*args: Any) -> bytes:
+            from chalicelib.documents.report_workbook import render as render_workbook
+
+            return render_workbook(*args)
+
+        return Reports(
+            store=self.report_store,
+            schedules=self.report_schedule_store,
+            files=self.report_files,
+            settings=self.report_settings_store,
+            deals=self.report_deal_rows,
+            contacts=self.report_contact_rows,
+            tasks=self.report_task_rows,
+            invoices=self.report_invoice_rows,
+            calls=self.report_call_rows,
+            linked=self.report_linked_access,
+            directory=self.identity_store,
+            lists=self.settings_lists,
+            money=self.currency_settings,
+            queue=self.job_queue,
+            mailer=self.mailer,
+            render=render,
+            public_url=self.settings.public_url,
+            clock=self.report_clock,
         )

@@ -12,9 +12,11 @@ from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deli
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
 from chalicelib.domain.exports.models import ExportRun
 from chalicelib.domain.forms.submission import FormSubmission
+from chalicelib.domain.gdpr.service import GdprMessage
 from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
+from chalicelib.domain.mailing.models import MailingChunk
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
@@ -58,6 +60,29 @@ def _mail_invoice(c: "Container", job: MailInvoice) -> None:
     logger.info("invoice mail sent" if sent else "invoice mail not sent now")
 
 
+# ---- reports (REP-1..4, issue 17) ----
+# Loading stops (and the job re-enqueues itself from its checkpoint) while this
+# much of the invocation is left: the tables and the workbook are made in it.
+REPORT_MARGIN_SECONDS = 45.0
+
+
+def _generate_report(c: "Container", job: Any) -> None:
+    from chalicelib.domain.jobs.service import _seconds_left  # the consumer's clock of this invocation
+
+    seconds_left = _seconds_left.get()
+    c.reports.generate(job, out_of_time=lambda: seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS)
+
+
+def _report_kinds() -> dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]]:
+    from chalicelib.domain.reports.service import ExpireReport, GenerateReport, ScheduleSlot
+
+    return {
+        "reports.generate": (GenerateReport, _generate_report),
+        "reports.slot": (ScheduleSlot, lambda c, job: c.reports.run_slot(job)),
+        "reports.expire": (ExpireReport, lambda c, job: c.reports.expire(job)),
+    }
+
+
 # kind -> (message model, idempotent handler)
 JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
     "event": (EventDelivery, deliver),
@@ -76,6 +101,12 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
     "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
     "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
+    # Mass mailing (ADM-2): one chunk of recipients, checkpointed; it queues the next.
+    "mailing.chunk": (MailingChunk, lambda c, job: c.mailings.run_chunk(job)),
+    # GDPR (issue 18): one person's export ZIP, or their erasure step by step (bootstrap/gdpr.py).
+    "gdpr.export": (GdprMessage, lambda c, job: c.gdpr.run(job)),
+    "gdpr.erase": (GdprMessage, lambda c, job: c.gdpr.run(job)),
+    **_report_kinds(),
 }
 
 
