@@ -14,7 +14,8 @@ from chalicelib.handlers.deals import routes as deals
 from chalicelib.handlers.exports import routes as exports
 from chalicelib.handlers.forms import public as public_forms
 from chalicelib.handlers.forms import routes as web_forms
-from chalicelib.handlers.http import fallback, service
+from chalicelib.handlers.gdpr import routes as gdpr
+from chalicelib.handlers.http import fallback, security, service
 from chalicelib.handlers.http.middleware import request_context
 from chalicelib.handlers.identity import auth as identity
 from chalicelib.handlers.identity import users
@@ -23,6 +24,8 @@ from chalicelib.handlers.invoices import catalogue as invoice_catalogue
 from chalicelib.handlers.invoices import routes as invoices
 from chalicelib.handlers.invoices import settings as invoice_settings
 from chalicelib.handlers.jobs import status as job_status
+from chalicelib.handlers.mailing import bounces as mailing_bounces
+from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
 from chalicelib.handlers.settings import routes as settings
@@ -33,6 +36,8 @@ from chalicelib.handlers.voip import webhooks as twilio_webhooks
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
 app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
+# First, so outermost: rate-limit fields and security headers on every answer (issue 19).
+app.register_middleware(security.answer, "http")
 app.register_middleware(request_context, "http")
 for blueprint in (
     service,
@@ -63,6 +68,9 @@ for blueprint in (
     voip,
     twilio_webhooks,
     call_events,
+    mailings,
+    mailing_bounces,
+    gdpr,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 
@@ -38,6 +39,16 @@ class Settings:
     # The local stack's fake Twilio REST API (loopback), used for the fake's
     # accounts only; empty everywhere else: Twilio itself.
     twilio_fake_url: str = ""
+    # SES configuration set whose bounce/complaint events reach the bounces queue (mass mailing, ADM-2).
+    mail_configuration_set: str = ""
+    # ---- limits (issue 19; README "Limits and security headers") ----
+    # "<hits>/<seconds>" per bearer token, and per client address for callers
+    # without a valid one (IPv6 by /64). Local and test stages get limits no
+    # one reaches by accident; tests that mean to hit them set their own.
+    rate_limit_token: str = "600/60"
+    rate_limit_ip: str = "300/60"
+    # Strict-Transport-Security: deployed stages only (the local stack is plain HTTP).
+    hsts: bool = True
 
     def queue_name(self, logical: str) -> str:
         return f"{self.queue_prefix}{logical}"
@@ -47,12 +58,12 @@ class Settings:
         """Read once per container, on first use: only the API signs cursors,
         so only its role may read the secret (the other functions never ask)."""
         if self.cursor_secret_value:
-            return self.cursor_secret_value.encode()
+            return _never_logged(self.cursor_secret_value).encode()
         if self.cursor_secret_arn:
             # Imported here: storage imports this module, and only the API needs it.
             from chalicelib.storage.secrets import read_secret
 
-            return read_secret(self.cursor_secret_arn).encode()
+            return _never_logged(read_secret(self.cursor_secret_arn)).encode()
         return _BUILT_IN_CURSOR_SECRET.encode()
 
 
@@ -100,14 +111,46 @@ def get_settings() -> Settings:
         aws_endpoint_url=env.get("CRM_AWS_ENDPOINT_URL") or None,
         cursor_secret_value=cursor_secret_value,
         cursor_secret_arn=cursor_secret_arn,
-        max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", str(1024 * 1024))),
+        max_body_bytes=int(env.get("CRM_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))),
         log_level=env.get("CRM_LOG_LEVEL", "INFO"),
         mail_from=env.get("CRM_MAIL_FROM", "crm@example.com"),
         public_url=env.get("CRM_PUBLIC_URL", ""),
         outbox_dir=env.get("CRM_OUTBOX_DIR", ""),
         twilio_secret_prefix=env.get("CRM_TWILIO_SECRET_PREFIX") or "crm/twilio/",
+        mail_configuration_set=env.get("CRM_MAIL_CONFIGURATION_SET", ""),
         twilio_fake_url=env.get("CRM_TWILIO_FAKE_URL", "") if _is_loopback(env.get("CRM_TWILIO_FAKE_URL", "")) else "",
+        **_limits(stage, env),
     )
+
+
+# ---- limits and secrets (issue 19) ----
+
+
+def _never_logged(secret: str) -> str:
+    """The key is redacted from every log line (observability.register_secret)."""
+    from chalicelib.observability import register_secret
+
+    register_secret(secret)
+    return secret
+
+
+# JSON bodies: the largest legitimate one (a bulk change naming 5,000 ids, a
+# 20,000-character history text escaped as \uXXXX) fits; routes taking
+# bigger bodies say so (routing's ``max_body``: a contact photo).
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+# Per stage: the stages nobody else calls get limits no test or local session
+# reaches by accident (one counter write per request is still made and its
+# headers answered, so the mechanism runs everywhere).
+_UNREACHABLE_RATE = "100000/60"
+
+
+def _limits(stage: str, env: Mapping[str, str]) -> dict[str, object]:
+    built_in = stage in BUILT_IN_SECRET_STAGES
+    return {
+        "rate_limit_token": env.get("CRM_RATE_LIMIT_TOKEN") or (_UNREACHABLE_RATE if built_in else "600/60"),
+        "rate_limit_ip": env.get("CRM_RATE_LIMIT_IP") or (_UNREACHABLE_RATE if built_in else "300/60"),
+        "hsts": not built_in,
+    }
 
 
 def deploy_queue_name(logical: str) -> str:

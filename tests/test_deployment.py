@@ -299,7 +299,9 @@ def test_no_wildcard_action_and_data_actions_only_on_this_stacks_resources(resou
                 if services <= {"logs"}:
                     assert refs and refs <= log_groups, (role_name, statement)
                 elif services <= {"ses"}:
-                    assert refs == {"SesIdentity"} and statement["Condition"]["StringEquals"]["ses:FromAddress"]
+                    # The identity, and the configuration set mass mails are sent in (ADM-2).
+                    assert refs in ({"SesIdentity"}, {"MailConfigurationSet"}), (role_name, refs)
+                    assert statement["Condition"]["StringEquals"]["ses:FromAddress"]
                 elif services <= {"secretsmanager"} and refs == {"AWS::StackName"}:
                     # Secrets made at run time (a tenant's Twilio credentials): this stack's name prefix only.
                     assert resource in [tpl.secret_prefix_arn(p) for p in stack.SECRET_PREFIXES], resource
@@ -339,7 +341,10 @@ def test_table_actions_reach_the_table_and_its_indexes_only_and_no_request_scans
 def test_objects_only_under_the_declared_prefixes(resources):
     for kind, role in stack.ROLES.items():
         for statement in _policy_statements(resources[tpl.role_id(kind)]):
-            object_actions = [a for a in _as_list(statement["Action"]) if a.startswith("s3:") and a != "s3:ListBucket"]
+            bucket_actions = ("s3:ListBucket", "s3:ListBucketVersions")
+            object_actions = [
+                a for a in _as_list(statement["Action"]) if a.startswith("s3:") and a not in bucket_actions
+            ]
             if object_actions:
                 prefixes = {r["Fn::Sub"] for r in statement["Resource"]}
                 allowed = {"${Bucket.Arn}/" + stack.BUCKET_PREFIXES[p].prefix + "*" for p in role.objects}
@@ -363,12 +368,13 @@ def test_queues_and_secrets_only_for_the_roles_that_use_them(resources):
         secrets = {tpl.secret_id(s) for s in role.secrets} | prefixed
         assert granted.get("secretsmanager:GetSecretValue", set()) == secrets, kind
         assert ("ses:SendEmail" in granted) == role.send_email, kind
-    # Only the API signs cursors; only the worker sends mail.
+    # Only the API signs cursors, and the worker mailings' unsubscribe links (the same codec, its own
+    # scope: domain/mailing/unsubscribe.py); only the worker sends mail.
     assert [
         k
         for k in stack.ROLES
         if tpl.secret_id("cursor") in _actions(resources, k).get("secretsmanager:GetSecretValue", set())
-    ] == ["api"]
+    ] == ["api", "worker"]
     assert [k for k in stack.ROLES if "ses:SendEmail" in _actions(resources, k)] == ["worker"]
 
 
@@ -445,3 +451,25 @@ def test_checkov_exceptions_each_have_a_reason_and_unlisted_failures_fail():
     assert any("CKV_AWS_18" in p and "JobsQueue" in p for p in checks.compare([wrong_type], exceptions))
     # Exceptions nothing fails any more are reported, so the list cannot grow stale.
     assert any("no longer fails" in p for p in checks.compare([], exceptions))
+
+
+# ---- mass mailing's bounces (ADM-2) ----
+
+
+def test_ses_bounce_and_complaint_events_reach_the_bounces_queue_through_sns(resources):
+    events = stack.MAIL_EVENTS
+    destination = resources["MailEventDestination"]["Properties"]
+    assert destination["ConfigurationSetName"] == {"Ref": "MailConfigurationSet"}
+    assert set(destination["EventDestination"]["MatchingEventTypes"]) == {"bounce", "complaint"}
+    assert destination["EventDestination"]["SnsDestination"]["TopicARN"] == {"Ref": "MailEventTopic"}
+    subscription = resources["MailEventSubscription"]["Properties"]
+    assert subscription["Protocol"] == "sqs" and subscription["RawMessageDelivery"] is True
+    assert subscription["Endpoint"] == {"Fn::GetAtt": [tpl.queue_id(events.queue), "Arn"]}
+    (statement,) = resources["MailEventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "MailEventTopic"}}}
+    # The queue's consumer is the bounces function; mass mails are sent in the configuration set.
+    assert tpl.consumer_of(events.queue) == "bounces"
+    for fn in functions(resources).values():
+        variables = fn["Properties"]["Environment"]["Variables"]
+        assert variables["CRM_MAIL_CONFIGURATION_SET"] == {"Ref": "MailConfigurationSet"}

@@ -87,6 +87,8 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
             "return_url": "https://www.acme.example/thanks",
         },
     ),
+    ("/v1/contacts/{contact_id}/erase", "POST"): lambda f: (f"/v1/contacts/{f['carl']}/erase", None),
+    ("/v1/mailings", "POST"): lambda f: ("/v1/mailings", {"contact_ids": [f["anna"]], "subject": "s", "body": "b"}),
     # Needs If-Match: its replay is tested in tests/api/test_web_forms_api.py.
     ("/v1/web-forms/{form_id}/rotate-key", "POST"): None,
     # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).

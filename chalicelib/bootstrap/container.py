@@ -39,6 +39,7 @@ from chalicelib.domain.invoices.service import Invoices
 from chalicelib.domain.invoices.settings import InvoiceSettingsService
 from chalicelib.domain.jobs.housekeeping import Housekeeping
 from chalicelib.domain.jobs.service import BackgroundJobs
+from chalicelib.domain.mailing.service import Mailings
 from chalicelib.domain.notifications.service import Notifier
 from chalicelib.domain.records.changelog import ChangeLog
 from chalicelib.domain.records.files import Files
@@ -49,6 +50,7 @@ from chalicelib.domain.settings.currency import CurrencySettings
 from chalicelib.domain.settings.custom_fields import CustomFields
 from chalicelib.domain.settings.lists import SettingsLists
 from chalicelib.domain.shared.clock import Clock, utc_now
+from chalicelib.domain.shared.limits import ApiLimits, Limit, RateLimiter
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.tasks.reminders import Reminders
 from chalicelib.domain.tasks.service import Tasks
@@ -282,7 +284,7 @@ class Container:
 
     @cached_property
     def auth(self) -> Auth:
-        return Auth(self.identity_store)
+        return Auth(self.identity_store, self.rate_counters)
 
     @cached_property
     def notifier(self) -> Notifier:
@@ -632,6 +634,28 @@ class Container:
             self.notifier,
         )
 
+    # ---- limits (issue 19): the one kind of rate counter, the API's limits ----
+
+    @cached_property
+    def rate_counters(self) -> Any:
+        from chalicelib.storage.limits import DynamoRateCounters
+
+        return DynamoRateCounters()
+
+    @cached_property
+    def rate_limit_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def api_limits(self) -> ApiLimits:
+        return ApiLimits(
+            RateLimiter(self.rate_counters),
+            per_token=Limit.parse("token", self.settings.rate_limit_token),
+            per_client=Limit.parse("ip", self.settings.rate_limit_ip),
+            client_key=derive_key(self.settings.cursor_secret, "clients"),
+            clock=self.rate_limit_clock,
+        )
+
     # ---- web forms (WEB-1..3) ----
 
     @cached_property
@@ -642,9 +666,7 @@ class Container:
 
     @cached_property
     def web_form_counters(self) -> Any:
-        from chalicelib.storage.forms import FormRateCounters
-
-        return FormRateCounters()
+        return self.rate_counters
 
     @cached_property
     def web_form_clock(self) -> Clock:
@@ -788,3 +810,93 @@ class Container:
     @cached_property
     def call_log(self) -> CallLog:
         return CallLog(self.call_store, self.recording_blobs)
+
+    # ---- mass mailing (ADM-2) and GDPR ----
+
+    @cached_property
+    def mailing_store(self) -> Any:
+        from chalicelib.storage.mailing import DynamoMailingStore
+
+        return DynamoMailingStore()
+
+    @cached_property
+    def suppressions(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSuppressions
+
+        return DynamoSuppressions()
+
+    @cached_property
+    def send_windows(self) -> Any:
+        from chalicelib.storage.mailing import DynamoSendWindows
+
+        return DynamoSendWindows()
+
+    @cached_property
+    def mass_mailer(self) -> Any:
+        from chalicelib.storage.mailing import SesMassMailer
+
+        return SesMassMailer(self.settings.mail_from, self.settings.mail_configuration_set)
+
+    @cached_property
+    def mailing_sleep(self) -> Any:
+        """How a chunk waits for the next second's sending slots (tests override it)."""
+        import time
+
+        return time.sleep
+
+    @cached_property
+    def mailing_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def mailings(self) -> Mailings:
+        from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
+        from chalicelib.storage.mailing import (
+            ContactsForMailing,
+            CustomFieldsForMailing,
+            FilesForMailing,
+            HistoryForMailing,
+        )
+
+        return Mailings(
+            self.mailing_store,
+            self.suppressions,
+            self.send_windows,
+            self.mass_mailer,
+            ContactsForMailing(lambda: self.contacts),
+            FilesForMailing(lambda: self.files),
+            HistoryForMailing(self.history_store),
+            CustomFieldsForMailing(lambda: self.custom_fields),
+            self.job_queue,
+            UnsubscribeTokens(self.cursor_codec),
+            public_url=self.settings.public_url,
+            clock=self.mailing_clock,
+            sleep=self.mailing_sleep,
+        )
+
+    @cached_property
+    def gdpr_jobs(self) -> Any:
+        from chalicelib.storage.gdpr import DynamoGdprJobs
+
+        return DynamoGdprJobs()
+
+    @cached_property
+    def gdpr_files(self) -> Any:
+        from chalicelib.storage.gdpr import S3ExportFiles
+
+        return S3ExportFiles()
+
+    @cached_property
+    def gdpr(self) -> Any:
+        from chalicelib.bootstrap.gdpr import erasers, exporters
+        from chalicelib.domain.gdpr.service import Gdpr
+        from chalicelib.storage.gdpr import ContactsExist
+
+        return Gdpr(
+            self.gdpr_jobs,
+            self.gdpr_files,
+            ContactsExist(self.contact_store),
+            self.job_queue,
+            exporters(self),
+            erasers(self),
+        )

@@ -12,9 +12,11 @@ from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deli
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
 from chalicelib.domain.exports.models import ExportRun
 from chalicelib.domain.forms.submission import FormSubmission
+from chalicelib.domain.gdpr.service import GdprMessage
 from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
+from chalicelib.domain.mailing.models import MailingChunk
 from chalicelib.domain.notifications.service import SendNotificationEmails
 from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.tasks.reminders import DeliverReminder
@@ -68,6 +70,11 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "invoices.mail": (MailInvoice, _mail_invoice),
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
+    # Mass mailing (ADM-2): one chunk of recipients, checkpointed; it queues the next.
+    "mailing.chunk": (MailingChunk, lambda c, job: c.mailings.run_chunk(job)),
+    # GDPR (issue 18): one person's export ZIP, or their erasure step by step (bootstrap/gdpr.py).
+    "gdpr.export": (GdprMessage, lambda c, job: c.gdpr.run(job)),
+    "gdpr.erase": (GdprMessage, lambda c, job: c.gdpr.run(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
     # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
     "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),

@@ -1,29 +1,23 @@
-"""Web forms and the public endpoint's rate counters in the single table (WEB-1..3).
+"""Web forms in the single table (WEB-1..3).
 
 A form is one item (``T#t#WEBFORM#<id>`` / ``META``) with one index entry
 (``T#t#WFX#all``, the tenant's list, newest first) and its public-key lookup
 item (``FORMKEY#<key>`` / ``FORM``, naming tenant and form), all written in
 one transaction: a key always leads to its form, a rotated key to nothing.
 
-Rate counters are fixed windows: ``ADD hits 1`` on the condition that the
-window holds fewer than the limit, so a refused request changes nothing.
-They expire an hour after their window (TTL, and housekeeping through the
-schedule index where TTL lags or, as on the local emulator, never runs).
+The public endpoint's rate counters are the shared ones (storage/limits.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.forms.models import WebForm
 from chalicelib.domain.shared.errors import Conflict
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.dynamo.aws import client
-from chalicelib.storage.dynamo.errors import aws_errors
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
-from chalicelib.storage.dynamo.table import Delete, Put, Table, Update, serialize
+from chalicelib.storage.dynamo.table import Delete, Put, Update
 
 
 def _key_item(form: WebForm) -> Item:
@@ -65,35 +59,3 @@ class WebFormStore(IndexedStore[WebForm]):
     def list_forms(self, tenant_id: str, page: PageRequest) -> Slice[WebForm]:
         entries = self.query_entries(self.facet(tenant_id, "all"), page, newest_first=True)
         return self.records_of(tenant_id, entries)
-
-
-class FormRateCounters:
-    def __init__(self, table: Table | None = None):
-        self._table = table or Table()
-
-    def take(self, tenant_id: str, scope: str, subject: str, window: int, limit: int, expires_at: datetime) -> bool:
-        expiry = keys.expiry_attributes(expires_at)
-        full = Conflict("The window holds its limit.")
-        try:
-            with aws_errors(on_condition=[full]):
-                client("dynamodb").update_item(
-                    TableName=self._table.name,
-                    Key=serialize(keys.web_form_limit(tenant_id, scope, subject, window)),
-                    UpdateExpression="ADD #hits :one SET #ttl = :ttl, #spk = :spk, #ssk = :ssk",
-                    ConditionExpression="attribute_not_exists(#hits) OR #hits < :limit",
-                    ExpressionAttributeNames={"#hits": "hits", "#ttl": "ttl", "#spk": "sched_pk", "#ssk": "sched_sk"},
-                    ExpressionAttributeValues=serialize(
-                        {
-                            ":one": 1,
-                            ":limit": limit,
-                            ":ttl": expiry["ttl"],
-                            ":spk": expiry["sched_pk"],
-                            ":ssk": expiry["sched_sk"],
-                        }
-                    ),
-                )
-        except Conflict as refused:
-            if refused is full:
-                return False
-            raise
-        return True

@@ -1,4 +1,4 @@
-"""Tenants, users, groups, tokens and login throttling in the single table."""
+"""Tenants, users, groups and tokens in the single table (login throttling: storage/limits.py)."""
 
 from __future__ import annotations
 
@@ -278,19 +278,3 @@ class IdentityStore:
             for u in group.member_ids
         ]
         self._table.transact(operations)
-
-    # ---- login throttling ----
-
-    def failed_logins(self, email_digest: str, window: int) -> int:
-        item = self._table.get(keys.login_failures(email_digest, window))
-        return int(item["failures"]) if item else 0
-
-    def record_failed_login(self, email_digest: str, window: int, expires_at: datetime) -> int:
-        item = self._table.update(
-            keys.login_failures(email_digest, window),
-            add={"failures": 1},
-            set=keys.expiry_attributes(expires_at),
-            bump_version=False,
-            must_exist=False,
-        )
-        return int(item["failures"])

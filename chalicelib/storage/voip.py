@@ -244,6 +244,7 @@ class SecretsManagerVault:
     def put(self, tenant_id: str, values: Mapping[str, str], *, ref: str | None) -> str:
         secrets = client("secretsmanager")
         text = json.dumps(dict(values))
+        _never_logged(values)
         if ref is not None:
             with aws_errors():
                 secrets.put_secret_value(SecretId=ref, SecretString=text)
@@ -272,8 +273,18 @@ class SecretsManagerVault:
                 raise NotFound("The Twilio credentials are gone; store them again.") from err
             with aws_errors():
                 raise
-        values = json.loads(answer["SecretString"])
-        return {str(k): str(v) for k, v in values.items()}
+        values = {str(k): str(v) for k, v in json.loads(answer["SecretString"]).items()}
+        _never_logged(values)
+        return values
+
+
+def _never_logged(values: Mapping[str, str]) -> None:
+    """The tokens of a secret are redacted from every log line (issue 19)."""
+    from chalicelib.observability import register_secret
+
+    for name, value in values.items():
+        if "token" in name or "secret" in name:
+            register_secret(value)
 
 
 class S3RecordingBlobs:

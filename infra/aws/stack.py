@@ -109,6 +109,8 @@ class Role:
     # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
     secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
+    # s3:ListBucketVersions: GDPR erasure deletes every version of a person's objects.
+    list_versions: bool = False
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
@@ -120,7 +122,8 @@ ROLES: dict[str, Role] = {
     # records' objects, queue background work, sign cursors. No Scan, no mail.
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
-        # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads.
+        # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads
+        # (export and GDPR ZIPs).
         objects={"tenant": OBJECT_RW, "uploads": ("s3:GetObject", "s3:PutObject"), "exports": ("s3:GetObject",)},
         list_bucket=True,
         # imports: an import's first chunk; documents: invoice PDFs to render and invoice mails to
@@ -130,14 +133,22 @@ ROLES: dict[str, Role] = {
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
     ),
-    # The jobs consumer: cascades, bulk changes, e-mails, purges.
+    # The jobs consumer: cascades, bulk changes, e-mails, purges, mailings. It
+    # reads the cursor key to sign mailings' unsubscribe links (the cursor
+    # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        # exports: the ZIP as a multipart upload, and its tail between invocations.
-        objects={"tenant": OBJECT_RW, "exports": OBJECT_RW + MULTIPART},
+        # exports: export ZIPs as multipart uploads, and their tail between invocations; GDPR (issue 18):
+        # export ZIPs under exports/; erasure removes every version of a person's objects.
+        objects={
+            "tenant": OBJECT_RW + ("s3:DeleteObjectVersion",),
+            "exports": OBJECT_RW + MULTIPART + ("s3:DeleteObjectVersion",),
+        },
         list_bucket=True,
+        list_versions=True,
         sends_to=("jobs",),
         send_email=True,
+        secrets=("cursor",),
     ),
     # CSV import chunks (IMP-2): read the upload in ranges, write error parts and the
     # joined report, write records; queue its next chunk and notifications (jobs). No mail, no Scan.
@@ -157,6 +168,8 @@ ROLES: dict[str, Role] = {
         sends_to=("jobs", "calls"),
         secret_prefixes={"twilio": SECRET_READ},
     ),
+    # SES bounce and complaint events (ADM-2): read and put suppression items, nothing else.
+    "bounces": Role(table=("dynamodb:GetItem", "dynamodb:PutItem")),
     # Schedules find due work on the schedule index, record how far they swept and queue jobs.
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
@@ -217,6 +230,8 @@ FUNCTIONS: dict[str, Function] = {
     # minute covers an hour-long recording); concurrency well above the calls
     # a small team takes at once.
     "calls": Function(role="calls", timeout=60, memory=512, consumes="calls", max_concurrency=5),
+    # SES bounce/complaint events: a put per address; a burst after a big mailing needs no more than two at once.
+    "bounces": Function(role="bounces", timeout=30, memory=256, consumes="bounces", max_concurrency=2),
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
@@ -257,3 +272,18 @@ API_BURST_LIMIT = 100
 API_5XX_RATE = 0.02
 # A message older than this on a main queue means the consumer is stuck or overrun.
 QUEUE_AGE_ALARM_SECONDS = 15 * 60
+
+
+# ---- mass mailing's bounces and complaints (ADM-2) ----
+
+
+@dataclass(frozen=True)
+class MailEvents:
+    """An SES configuration set (every mass mail is sent in it) publishing
+    these event types to an SNS topic, subscribed by this SQS queue."""
+
+    queue: str
+    events: tuple[str, ...]
+
+
+MAIL_EVENTS = MailEvents(queue="bounces", events=("BOUNCE", "COMPLAINT"))

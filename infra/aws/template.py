@@ -368,7 +368,8 @@ def role_policy(kind: str) -> list[Json]:
             _statement(f"Objects{to_cfn_resource_name(prefix_name)}", actions, [sub("${Bucket.Arn}/" + prefix + "*")])
         )
     if role.list_bucket:
-        statements.append(_statement("Bucket", ["s3:ListBucket"], [arn("Bucket")]))
+        bucket_actions = ["s3:ListBucket"] + (["s3:ListBucketVersions"] if role.list_versions else [])
+        statements.append(_statement("Bucket", bucket_actions, [arn("Bucket")]))
     if role.sends_to:
         statements.append(
             _statement(
@@ -398,7 +399,14 @@ def role_policy(kind: str) -> list[Json]:
             _statement(
                 "SendEmail",
                 ["ses:SendEmail", "ses:SendRawEmail"],
-                [sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}")],
+                [
+                    sub("arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}"),
+                    # Mass mails go out in the configuration set that reports their bounces (ADM-2).
+                    sub(
+                        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:configuration-set/"
+                        "${MailConfigurationSet}"
+                    ),
+                ],
                 Condition={"StringEquals": {"ses:FromAddress": ref("MailFrom")}},
             )
         )
@@ -451,6 +459,7 @@ def environment() -> Json:
         "CRM_BUCKET_NAME": ref("Bucket"),
         "CRM_QUEUE_PREFIX": sub(f"{STACK}-"),
         "CRM_MAIL_FROM": ref("MailFrom"),
+        "CRM_MAIL_CONFIGURATION_SET": ref("MailConfigurationSet"),
         "CRM_PUBLIC_URL": ref("PublicUrl"),
         "CRM_LOG_LEVEL": ref("LogLevel"),
         "POWERTOOLS_LOG_LEVEL": ref("LogLevel"),
@@ -534,7 +543,16 @@ def function_resources(stage: str) -> Json:
 
 def api_properties() -> Json:
     problem = '{"type": "about:blank", "title": "%s", "status": %d, "detail": "%s"}'
-    problem_headers = {"Content-Type": "'application/problem+json'"}
+    # The gateway's own answers carry the security headers the API's do (issue 19;
+    # chalicelib/handlers/http/security.py): every answer, even one no function made.
+    # (No CSP: a static gateway value cannot quote 'none'; X-Frame-Options covers framing.)
+    secure = {
+        "X-Content-Type-Options": "'nosniff'",
+        "Referrer-Policy": "'no-referrer'",
+        "X-Frame-Options": "'DENY'",
+        "Strict-Transport-Security": "'max-age=31536000; includeSubDomains'",
+    }
+    problem_headers = {"Content-Type": "'application/problem+json'", **secure}
     return {
         "Properties": {
             # The metrics' ApiName dimension: one per stack, not "crm" for every stage in the account.
@@ -558,6 +576,9 @@ def api_properties() -> Json:
                         % ("Not Found", 404, "No such endpoint; see /openapi.json for the routes this API offers.")
                     },
                 },
+                # Every other answer of the gateway's own (413 over its 10 MB, 403 ...): its body, our headers.
+                "DEFAULT_4XX": {"ResponseParameters": {"Headers": secure}},
+                "DEFAULT_5XX": {"ResponseParameters": {"Headers": secure}},
                 "THROTTLED": {
                     "StatusCode": 429,
                     "ResponseParameters": {"Headers": {**problem_headers, "Retry-After": "'1'"}},
@@ -726,4 +747,62 @@ def merge_template(stage: str) -> Json:
     resources.update(function_resources(stage))
     resources[API_LOGICAL_ID] = api_properties()
     resources.update(alarm_resources())
+    resources.update(mail_event_resources())
     return {"Parameters": parameters(), "Conditions": conditions(), "Resources": resources, "Outputs": outputs(stage)}
+
+
+# ---- mass mailing's bounces and complaints (ADM-2) ----
+
+
+def mail_event_resources() -> Json:
+    """SES configuration set -> SNS topic -> the bounces queue (raw delivery)."""
+    events = stack.MAIL_EVENTS
+    queue = queue_id(events.queue)
+    return {
+        "MailConfigurationSet": {"Type": "AWS::SES::ConfigurationSet", "Properties": {}},
+        "MailEventTopic": {
+            # Not encrypted at rest: SES cannot publish to a topic under the AWS managed key
+            # (checkov-exceptions.yaml, CKV_AWS_26); SNS keeps nothing, the queue is encrypted.
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"DisplayName": sub(f"{STACK} mail events")},
+        },
+        "MailEventDestination": {
+            "Type": "AWS::SES::ConfigurationSetEventDestination",
+            "Properties": {
+                "ConfigurationSetName": ref("MailConfigurationSet"),
+                "EventDestination": {
+                    "Enabled": True,
+                    "MatchingEventTypes": [e.lower() for e in events.events],
+                    "SnsDestination": {"TopicARN": ref("MailEventTopic")},
+                },
+            },
+        },
+        "MailEventSubscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": ref("MailEventTopic"),
+                "Protocol": "sqs",
+                "Endpoint": arn(queue),
+                "RawMessageDelivery": True,
+            },
+        },
+        "MailEventQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [ref(queue)],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "MailEventsFromThisTopicOnly",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": arn(queue),
+                            "Condition": {"ArnEquals": {"aws:SourceArn": ref("MailEventTopic")}},
+                        }
+                    ],
+                },
+            },
+        },
+    }

@@ -34,10 +34,10 @@ from chalicelib.storage.memory.forms import (
     MemoryHistory,
     MemoryNotifier,
     MemoryQueue,
-    MemoryRateCounters,
     MemoryWebFormStore,
     person,
 )
+from chalicelib.storage.memory.limits import MemoryRateCounters
 
 T = "tenant-a"
 START = datetime(2030, 5, 6, 10, 0, 5, tzinfo=UTC)
@@ -427,7 +427,7 @@ def test_bots_are_dropped_quietly_and_cost_the_form_nothing(world):
     assert honeypot.accepted and honeypot.dropped == "honeypot" and honeypot.submission_id
     assert too_fast.accepted and too_fast.dropped == "stamp too_fast"
     assert world.contacts.of_tenant(T) == [] and world.notifier.sent == []
-    assert not any(scope == "form" for (_, scope, _, _) in world.counters.hits)
+    assert not any(counter.scope == "form" for counter in world.counters.hits)
 
 
 def test_a_client_over_its_limit_gets_429_with_retry_after_and_its_answers_back(world):

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ulid import ULID
 
 from chalicelib.domain.contacts.models import Contact, ContactKind, ContactQuery, NewContact
-from chalicelib.domain.forms.limits import MAX_BODY_BYTES, PER_CLIENT, PER_FORM, Limit
+from chalicelib.domain.forms.limits import MAX_BODY_BYTES, PER_CLIENT, PER_FORM
 from chalicelib.domain.forms.models import WebForm, valid_key
 from chalicelib.domain.forms.ports import (
     ContactLookup,
@@ -70,13 +70,11 @@ from chalicelib.domain.shared.errors import (
     TooManyRequests,
     ValidationFailed,
 )
+from chalicelib.domain.shared.limits import Limit, RateLimiter
 from chalicelib.domain.shared.pagination import PageRequest
 from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.domain.shared.text import fold, words
-
-# Counters outlive their window by this much (TTL and housekeeping remove them).
-COUNTER_GRACE = timedelta(hours=1)
 
 
 def derived_id(base: str, purpose: str) -> str:
@@ -133,7 +131,7 @@ class FormIntake:
         clock: Clock = utc_now,
     ):
         self._forms = forms
-        self._counters = counters
+        self._limiter = RateLimiter(counters)
         self._directory = directory
         self._contacts = contacts
         self._lookup = lookup
@@ -238,13 +236,10 @@ class FormIntake:
         return outcome
 
     def _take(self, limit: Limit, tenant_id: str, subject: str, now: datetime) -> None:
-        seconds = now.timestamp()
-        window = limit.window(seconds)
-        expires = datetime.fromtimestamp((window + 1) * limit.window_seconds, tz=UTC) + COUNTER_GRACE
-        if not self._counters.take(tenant_id, limit.scope, subject, window, limit.hits, expires):
+        quota = self._limiter.take(limit, subject, now, tenant_id=tenant_id)
+        if not quota.allowed:
             raise TooManyRequests(
-                "Too many submissions; please wait a moment and send the form again.",
-                retry_after=limit.retry_after(seconds),
+                "Too many submissions; please wait a moment and send the form again.", retry_after=quota.reset
             )
 
     # ---- processing (inline, or a retried job) ----

@@ -1,9 +1,9 @@
 """How much the public form endpoint takes (WEB-3), and why these numbers.
 
-Counters are fixed windows in DynamoDB (conditional ADD: a refused request
-is not counted, so a flood cannot push a window's end further away), and
-``Retry-After`` is the time to the window's end: a person who waits that
-long and sends again finds a fresh window.
+Counters are the fixed windows of domain/shared/limits.py (conditional ADD:
+a refused request is not counted, so a flood cannot push a window's end
+further away), and ``Retry-After`` is the time to the window's end: a person
+who waits that long and sends again finds a fresh window.
 
 - Per client address, every POST counts (bots, invalid ones and all):
   5 a minute. A person sends a form once, maybe three times with typing
@@ -20,25 +20,10 @@ long and sends again finds a fresh window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from chalicelib.domain.shared.limits import Limit
 
 MAX_BODY_BYTES = 64 * 1024
 
-
-@dataclass(frozen=True)
-class Limit:
-    scope: str  # "ip" | "form": part of the counter's key
-    hits: int
-    window_seconds: int
-
-    def window(self, now_seconds: float) -> int:
-        return int(now_seconds) // self.window_seconds
-
-    def retry_after(self, now_seconds: float) -> int:
-        """Whole seconds until the current window ends (at least 1)."""
-        end = (self.window(now_seconds) + 1) * self.window_seconds
-        return max(1, int(end - now_seconds + 0.999))
-
-
-PER_CLIENT = Limit("ip", hits=5, window_seconds=60)
-PER_FORM = Limit("form", hits=60, window_seconds=60)
+# Few hits (people's submissions): listed for housekeeping as well as TTL.
+PER_CLIENT = Limit("form-ip", hits=5, window_seconds=60, sweep=True)
+PER_FORM = Limit("form", hits=60, window_seconds=60, sweep=True)

@@ -16,6 +16,7 @@ from chalicelib.domain.forms.models import WebForm
 from chalicelib.domain.identity.models import Tenant, User
 from chalicelib.domain.records.history import HistoryEvent
 from chalicelib.domain.settings.custom_fields import CustomField
+from chalicelib.domain.shared.limits import RateCounters as RateCounters  # the one counter port
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 
@@ -38,13 +39,6 @@ class WebFormStore(Protocol):
         ...
 
     def delete(self, record: WebForm, *, by: str | None, at: Any) -> None: ...
-
-
-class RateCounters(Protocol):
-    def take(self, tenant_id: str, scope: str, subject: str, window: int, limit: int, expires_at: datetime) -> bool:
-        """Count one hit in this window unless it holds ``limit`` already
-        (then False, and nothing is counted)."""
-        ...
 
 
 class TenantDirectory(Protocol):

@@ -6,8 +6,7 @@ cannot be forged or moved to another form. A submission less than
 ``MIN_FILL_SECONDS`` after its stamp was not typed by a person.
 
 Client addresses are never stored: rate-limit counters are keyed by an HMAC
-of the address (an IPv6 client by its /64, what one subscriber gets), so a
-table dump does not list visitors' addresses.
+of the address (domain/shared/limits.py: ``client_digest``).
 """
 
 from __future__ import annotations
@@ -15,10 +14,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+# The digest lives with the limits it keys (domain/shared/limits.py); re-exported for the forms.
+from chalicelib.domain.shared.limits import client_digest as client_digest
 
 # A person reads the form and types at least a name and an address: more
 # than three seconds even with the browser's autofill; scripts post in well
@@ -71,19 +72,3 @@ class Stamps:
         if age < MIN_FILL_SECONDS:
             return StampCheck.TOO_FAST
         return StampCheck.OK
-
-
-def client_digest(key: bytes, address: str) -> str:
-    """What a rate limit counts a client by: its IPv4 address, or its IPv6 /64."""
-    try:
-        parsed = ipaddress.ip_address(address.strip())
-    except ValueError:
-        canonical = "unknown"
-    else:
-        if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
-            canonical = str(parsed.ipv4_mapped)
-        elif isinstance(parsed, ipaddress.IPv6Address):
-            canonical = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-        else:
-            canonical = str(parsed)
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:32]

@@ -3,7 +3,10 @@
 The tenant comes from the credential only. Failed logins are counted per
 e-mail address (whether or not an account exists) in fixed windows; past the
 limit every attempt answers 429 until the window ends, the right password
-included, so guessing cannot go on and existence is not revealed.
+included, so guessing cannot go on and existence is not revealed. An attempt
+takes its slot in the window (a conditional ADD, domain/shared/limits.py)
+before the password is checked, and gives it back when the password was
+right: parallel attempts can never count or try past the limit.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from chalicelib.domain.identity.models import (
 from chalicelib.domain.identity.secrets import BearerToken, hash_password, secret_matches, verify_password
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from chalicelib.domain.shared.limits import Limit, RateCounters, RateLimiter
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.principal import Principal
 
@@ -33,6 +37,7 @@ SESSION_LIFETIME = timedelta(days=7)
 INVITATION_LIFETIME = timedelta(days=7)
 LOGIN_WINDOW_SECONDS = 15 * 60
 MAX_FAILED_LOGINS = 5
+LOGIN_LIMIT = Limit("login", hits=MAX_FAILED_LOGINS, window_seconds=LOGIN_WINDOW_SECONDS, sweep=True)
 # Several tenants may share an address; more candidates than this is abuse.
 MAX_LOGIN_CANDIDATES = 5
 WRONG_CREDENTIALS = "The e-mail address or the password is wrong."
@@ -64,19 +69,18 @@ def _email_digest(email: str) -> str:
 
 
 class Auth:
-    def __init__(self, store: Any, clock: Clock = utc_now):
+    def __init__(self, store: Any, counters: RateCounters, clock: Clock = utc_now):
         self._store = store
+        self._logins = RateLimiter(counters)
         self._clock = clock
 
     # ---- login ----
 
     def login(self, request: LoginRequest) -> tuple[str, User]:
         now = self._clock()
-        window = int(now.timestamp()) // LOGIN_WINDOW_SECONDS
-        digest = _email_digest(request.email)
-        if self._store.failed_logins(digest, window) >= MAX_FAILED_LOGINS:
-            retry_after = (window + 1) * LOGIN_WINDOW_SECONDS - int(now.timestamp())
-            raise TooManyRequests("Too many failed logins; try again later.", retry_after=retry_after)
+        attempt = self._logins.take(LOGIN_LIMIT, _email_digest(request.email), now)
+        if not attempt.allowed:
+            raise TooManyRequests("Too many failed logins; try again later.", retry_after=attempt.reset)
         candidates = [
             u
             for u in self._store.users_with_login_email(request.email)
@@ -86,9 +90,8 @@ class Auth:
         if not candidates:
             verify_password(request.password, None)  # the same work as a real check
         if not matches:
-            window_end = datetime.fromtimestamp((window + 1) * LOGIN_WINDOW_SECONDS, tz=now.tzinfo)
-            self._store.record_failed_login(digest, window, window_end + timedelta(minutes=1))
-            raise Unauthorized(WRONG_CREDENTIALS)
+            raise Unauthorized(WRONG_CREDENTIALS)  # the attempt keeps its slot: a failure counts
+        self._logins.give_back(attempt)
         if len(matches) > 1:
             raise ValidationFailed(
                 "This address has accounts in several tenants; say which one.",

@@ -53,6 +53,8 @@ class ChangeAction(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    # GDPR erasure: the log kept only that it happened (domain/gdpr), no values.
+    ERASED = "erased"
 
 
 class FieldChange(BaseModel):

@@ -60,19 +60,21 @@ def process_image(data: bytes, *, box: tuple[int, int], max_bytes: int, what: st
     import io
     import warnings
 
-    from PIL import Image
+    from PIL import Image, ImageFile
 
     # Pillow's own bomb check at our limit (above it: a warning, made an error
     # here; above twice the limit: an error), for every frame and ICO member it
-    # decodes. The Lambda runs one request at a time; the global is restored.
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    # decodes. Truncated images are refused even when weasyprint, imported in
+    # the same process, has made Pillow accept them. The Lambda runs one request
+    # at a time; the globals are restored.
+    previous_limit, previous_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = MAX_PIXELS, False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return _decoded(io.BytesIO(data), box)
     finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = previous_limit, previous_truncated
 
 
 def _decoded(stream: Any, box: tuple[int, int]) -> ProcessedImage:

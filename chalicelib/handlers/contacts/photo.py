@@ -45,6 +45,7 @@ _IF_MATCH_NOTE = (
     tag=TAG,
     content_types=MEDIA_TYPES,
     response=PhotoView,
+    max_body=MAX_PHOTO_BYTES,  # over the JSON default (issue 19): the image bytes themselves
     errors=(404, 409, 412, 422),
     description=f"The body is the image, at most {MAX_PHOTO_BYTES // 1024} KB, in a format browsers show "
     f"({SHOWN_FORMATS}; the bytes decide, not the Content-Type). It is scaled to fit 200x300 "

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib.handlers.http.problems import problem
+from chalicelib.domain.shared.errors import PayloadTooLarge
+from chalicelib.handlers.http.problems import from_error, problem
+from chalicelib.handlers.http.routing import refuse_oversized
 
 bp = Blueprint(__name__)
 
@@ -17,6 +19,10 @@ _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _not_found(**_: str) -> Response:
+    try:
+        refuse_oversized(bp.current_request.raw_body)  # the same size limit as every route (issue 19)
+    except PayloadTooLarge as error:
+        return from_error(error)
     return problem(404, "No such endpoint; see /openapi.json for the routes this API offers.")
 
 

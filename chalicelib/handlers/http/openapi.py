@@ -36,7 +36,7 @@ _PROBLEM_SCHEMA = {
         },
     },
 }
-_ALWAYS = (400, 413, 415, 500)
+_ALWAYS = (400, 413, 415, 429, 500)
 
 
 def _routes() -> list[tuple[str, str, Operation]]:

@@ -28,6 +28,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.shared import errors
 from chalicelib.domain.shared.pagination import Page, PageRequest, QueryScope, Slice
 from chalicelib.domain.shared.principal import Principal
+from chalicelib.handlers.http import limits as rate_limits
 from chalicelib.handlers.http import problems
 from chalicelib.observability import identify, logger
 
@@ -61,6 +62,10 @@ class Operation:
     # 409 while the first still runs). Every POST is, unless it says why not
     # in ``not_idempotent``; other methods are idempotent by their nature.
     not_idempotent: str = ""
+    # Issue 19: the largest body this route takes (None: Settings.max_body_bytes),
+    # and why a route is not rate limited (empty: counted, by token or address).
+    max_body: int | None = None
+    not_rate_limited: str = ""
 
     @property
     def idempotent(self) -> bool:
@@ -183,6 +188,13 @@ def _authenticate(call: Call, op: Operation) -> None:
         ensure_module_access(call.principal, call.tenant)
 
 
+def refuse_oversized(raw: bytes | None, limit: int | None = None) -> None:
+    """413 for a body over the route's limit (the default: Settings.max_body_bytes)."""
+    allowed = limit or get_settings().max_body_bytes
+    if len(raw or b"") > allowed:
+        raise errors.PayloadTooLarge(f"The request body is larger than {allowed} bytes.")
+
+
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -242,18 +254,18 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
             request = bp.current_request
             try:
                 raw = request.raw_body or b""
-                if len(raw) > get_settings().max_body_bytes:
-                    raise errors.PayloadTooLarge(
-                        f"The request body is larger than {get_settings().max_body_bytes} bytes."
-                    )
+                refuse_oversized(raw, op.max_body)
                 call = Call(
                     request=request,
                     raw_body=raw,
                     headers=dict(request.headers or {}),
                     request_path=path.format(**path_params),
                 )
-                if not op.public:
-                    _authenticate(call, op)
+                try:
+                    if not op.public:
+                        _authenticate(call, op)
+                finally:  # refused credentials count too (by address): 429 past the limit
+                    rate_limits.admit(request, call.principal, exempt=bool(op.not_rate_limited))
                 if op.body is not None:
                     call.body = _parse_body(request, op.body)
                 if op.query is not None:

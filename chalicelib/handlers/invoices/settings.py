@@ -108,6 +108,7 @@ def put_invoice_settings(call: Call) -> InvoiceSettingsView:
     tag=TAG,
     content_types=MEDIA_TYPES,
     response=InvoiceSettingsView,
+    max_body=MAX_LOGO_BYTES,  # over the JSON default (issue 19): the image bytes themselves
     errors=(403, 413, 415, 422),
     description=f"The image bytes, at most {MAX_LOGO_BYTES // 1024} KB, in a format browsers show "
     f"({SHOWN_FORMATS}); scaled to fit {LOGO_BOX[0]}x{LOGO_BOX[1]} like a contact photo.",

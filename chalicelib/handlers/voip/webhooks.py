@@ -30,6 +30,10 @@ _WEBHOOK = {
     # Twilio retries a webhook that did not answer: the voice ones write
     # nothing, and a callback queued twice is merged once (domain/voip/calls.py).
     "not_idempotent": "Twilio's retries are deduplicated per call event",
+    # Issue 19: Twilio calls every tenant's webhooks from its own shared addresses, so a
+    # per-address budget would throttle busy tenants' calls; each request is refused
+    # before any work unless its X-Twilio-Signature verifies.
+    "not_rate_limited": "Twilio's shared addresses; every request is signature-checked first",
     "description": "Called by Twilio only: signed with X-Twilio-Signature over CRM_PUBLIC_URL + path.",
 }
 EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response />'

@@ -6,8 +6,9 @@ that do not start with a tenant are those of the cross-tenant
 ``schedule`` index (time buckets, read by scheduled jobs) and the ``SYS#``
 items of those jobs; a request path never queries them. Exceptions read by
 request paths, because the tenant is not known before they are read: the
-login lookup (``LOGIN#``, ``SYS#LOGIN#``) and a web form's public key
-(``FORMKEY#<key>``: one item naming its tenant and form, WEB-2).
+login lookup (``LOGIN#``), a web form's public key (``FORMKEY#<key>``: one
+item naming its tenant and form, WEB-2) and the rate counters of callers
+without a tenant yet (``SYS#LIMIT#``: client addresses, login e-mails).
 
 Access patterns (one per line: pattern -> table/index, key condition):
 
@@ -25,7 +26,8 @@ Access patterns (one per line: pattern -> table/index, key condition):
   group by id                      -> table   pk=T#t#GROUP#<gid>, sk=META
   a tenant's groups                -> gsi2    gsi2pk=T#t#GROUPS, gsi2sk=<gid>
   group name uniqueness            -> table   pk=T#t#GROUPNAME#<name>, sk=GROUP  (marker)
-  failed logins per address/window -> table   pk=SYS#LOGIN#<sha256(email)>, sk=W#<window>  (before a tenant is known)
+  login attempts per e-mail/window -> table   pk=SYS#LIMIT#login#<sha256(email)>, sk=W#<window>  (a rate counter
+                                              taken before the password is checked, given back on success)
   contact by id                    -> table   pk=T#t#CONTACT#<cid>, sk=META
   contacts by facet, by name       -> table   pk=T#t#CX#<facet>, sk begins_with N#  (facets: all, kind#<k>,
                                               type#<id|none>, temp#<id|none>, tag#<folded>, mgr#<uid>,
@@ -112,9 +114,8 @@ Access patterns (one per line: pattern -> table/index, key condition):
   a tenant's web forms, newest     -> table   pk=T#t#WFX#all, sk=<form id>  (index entry in the form's transaction)
   web form by its public key       -> table   pk=FORMKEY#<key>, sk=FORM  (names tenant and form; written in the
                                               form's transaction; the only way a stranger's request finds a tenant)
-  web form submissions per client  -> table   pk=T#t#FORMLIMIT#ip#<hmac(ip)>, sk=W#<window>  (conditional ADD;
-    address / per form, per window            pk=T#t#FORMLIMIT#form#<id>; expire an hour after the window:
-                                              keys.expiry_attributes)
+  web form submissions per client  -> table   pk=T#t#LIMIT#form-ip#<hmac(ip)>, sk=W#<window>  (rate counters;
+    address / per form, per window            pk=T#t#LIMIT#form#<id>; also swept: keys.expiry_attributes)
   voip account (Twilio SID, secret -> table   pk=T#t#VOIP, sk=ACCOUNT  (the token itself is in Secrets Manager;
     reference, webhook key)                   webhooks name the tenant in their path: T#<tenant>.<key>)
   voip numbers of a tenant, all    -> table   pk=T#t#VOIP, sk begins_with NUMBER#  (sk=NUMBER#<id>; a tenant has few)
@@ -128,6 +129,21 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (sk=S#<started iso>#<id>)                 (facets: all, dir#<d>, status#<s>, op#<uid> (each operator rung,
                                               answering or calling), contact#<cid>); entries in the call's
                                               transaction, carrying the filterable and access attributes
+  rate counter of a fixed window   -> table   pk=T#t#LIMIT#<scope>#<subject> (a tenant's: token#<token id>, form
+                                              scopes) or SYS#LIMIT#<scope>#<subject> (no tenant yet: ip#<hmac(ip
+                                              or /64)>, login#<digest>), sk=W#<window>; conditional ADD; ttl an
+                                              hour after the window (API counters: ttl only, no index entry)
+
+  mailing by id (ADM-2)            -> table   pk=T#t#MAILING#<id>, sk=META  (counters ADDed at each chunk's
+                                              checkpoint, conditional on the chunk number)
+  a mailing's recipients, by id    -> table   pk=T#t#MAILING#<id>, sk begins_with R#  (sk=R#<contact id>; claimed
+                                              with a conditional put before the mail goes out)
+  a person's mailing results       -> gsi1    gsi1pk=T#t#MAILRCPT#<contact id>, gsi1sk=<mailing id>  (GDPR erasure)
+  mailing settings (sending rate)  -> table   pk=T#t#TENANT, sk=SETTINGS#MAILING
+  suppressed address               -> table   pk=T#t#SUPPRESS#<sha256(address)>, sk=ADDRESS  (never the address)
+  sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
+                                              tenant's rate; expires after an hour: keys.expiry_attributes)
+  GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -245,8 +261,11 @@ def group_name_marker(tenant_id: str, name: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}GROUPNAME#{name.strip().lower()}", "sk": "GROUP"}
 
 
-def login_failures(email_digest: str, window: int) -> dict[str, str]:
-    return {"pk": f"SYS#LOGIN#{email_digest}", "sk": f"W#{window}"}
+def rate_counter(tenant_id: str | None, scope: str, subject: str, window: int) -> dict[str, str]:
+    """A fixed window's counter (domain/shared/limits.py); without a tenant for
+    callers not yet known (client addresses, login e-mail digests)."""
+    owner = tenant_prefix(tenant_id) if tenant_id is not None else "SYS#"
+    return {"pk": f"{owner}LIMIT#{_key_part(scope)}#{_key_part(subject)}", "sk": f"W#{window}"}
 
 
 # ---- contacts ----
@@ -626,10 +645,6 @@ def web_form_key(public_key: str) -> dict[str, str]:
     return {"pk": f"FORMKEY#{_key_part(public_key)}", "sk": "FORM"}
 
 
-def web_form_limit(tenant_id: str, scope: str, subject: str, window: int) -> dict[str, str]:
-    return {"pk": f"{tenant_prefix(tenant_id)}FORMLIMIT#{_key_part(scope)}#{_key_part(subject)}", "sk": f"W#{window}"}
-
-
 # ---- telephony (VOIP) ----
 
 VOIP_NUMBER_PREFIX = "NUMBER#"
@@ -679,3 +694,43 @@ def call_start_range(started_from: datetime | None, started_to: datetime | None)
         CALL_BY_START + (iso(started_from) if started_from else ""),
         CALL_BY_START + (iso(started_to) if started_to else "") + _SORTS_LAST,
     )
+
+
+# ---- mass mailing (ADM-2) ----
+
+MAILING_RECIPIENT_PREFIX = "R#"
+
+
+def mailing(tenant_id: str, mailing_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}MAILING#{_key_part(mailing_id)}", "sk": "META"}
+
+
+def mailing_recipient(tenant_id: str, mailing_id: str, contact_id: str) -> dict[str, str]:
+    return {"pk": mailing(tenant_id, mailing_id)["pk"], "sk": f"{MAILING_RECIPIENT_PREFIX}{_key_part(contact_id)}"}
+
+
+def mailing_results_of_contact(tenant_id: str, contact_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}MAILRCPT#{_key_part(contact_id)}"
+
+
+def mailing_recipient_indexes(tenant_id: str, mailing_id: str, contact_id: str) -> dict[str, str]:
+    return {"gsi1pk": mailing_results_of_contact(tenant_id, contact_id), "gsi1sk": _key_part(mailing_id)}
+
+
+def mailing_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": tenant(tenant_id)["pk"], "sk": "SETTINGS#MAILING"}
+
+
+def suppression(tenant_id: str, digest: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}SUPPRESS#{_key_part(digest)}", "sk": "ADDRESS"}
+
+
+def send_window(tenant_id: str, second: int) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}SENDRATE#{second}", "sk": "W"}
+
+
+# ---- GDPR export and erasure (issue 18) ----
+
+
+def gdpr_job(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}GDPR#{_key_part(job_id)}", "sk": "META"}

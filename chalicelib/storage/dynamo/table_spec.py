@@ -58,6 +58,8 @@ QUEUES: dict[str, dict[str, Any]] = {
     # Twilio's status and recording callbacks (VOIP-7, 8): their own queue and
     # function, so a burst of calls never waits behind a bulk job (or the reverse).
     "calls": {"visibility_timeout": 360, "max_receive_count": 5},
+    # SES bounce and complaint events (SNS -> SQS) for the mailing suppression list (ADM-2).
+    "bounces": {"visibility_timeout": 180, "max_receive_count": 5},
 }
 
 

@@ -1,7 +1,7 @@
 """In-memory twins of the web forms ports (domain/forms/ports.py), for unit tests.
 
-``MemoryWebFormStore`` and ``MemoryRateCounters`` are held to the same
-contract tests as their DynamoDB adapters (tests/contract/). The others
+``MemoryWebFormStore`` is held to the same contract tests as its DynamoDB
+adapter (tests/contract/; the rate counters' twin is storage/memory/limits.py). The others
 stand in for the collaborators other features provide (contacts, history,
 users, custom fields, notifications, the jobs queue) as far as web forms
 use them.
@@ -73,18 +73,6 @@ class MemoryWebFormStore:
             raise PreconditionFailed("The web_form changed since it was read; reload it and apply the change again.")
         del self.forms[(record.tenant_id, record.id)]
         self.keys.pop(record.key, None)
-
-
-class MemoryRateCounters:
-    def __init__(self) -> None:
-        self.hits: dict[tuple[str, str, str, int], int] = {}
-
-    def take(self, tenant_id: str, scope: str, subject: str, window: int, limit: int, expires_at: datetime) -> bool:
-        key = (tenant_id, scope, subject, window)
-        if self.hits.get(key, 0) >= limit:
-            return False
-        self.hits[key] = self.hits.get(key, 0) + 1
-        return True
 
 
 # ---- other features' collaborators, as far as web forms use them ----

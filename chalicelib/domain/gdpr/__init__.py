@@ -1,0 +1,1 @@
+"""GDPR (issue 18): one person's data exported as a ZIP, or erased across every feature."""

@@ -1,0 +1,104 @@
+"""GDPR (issue 18): one person's data as a ZIP, and their erasure (admins).
+Both run in the background: 202 with a status URL; a finished export's status
+carries a short-lived ``download_url``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalice import Blueprint
+from pydantic import BaseModel, Field
+
+from chalicelib.bootstrap import container
+from chalicelib.domain.gdpr.service import GdprJob, GdprKind
+from chalicelib.handlers.http.routing import Call, route
+
+bp = Blueprint(__name__)
+TAG = "GDPR"
+
+
+class GdprStarted(BaseModel):
+    job_id: str
+    status_url: str
+
+
+class GdprJobView(BaseModel):
+    id: str
+    kind: str
+    contact_id: str
+    status: str = Field(description="queued, running, done")
+    steps_done: list[str] = Field(description="Erasure: the features done so far")
+    created_at: datetime
+    created_by: str
+    finished_at: datetime | None
+    result: dict[str, str] | None = Field(description="A finished export: {download_url} (valid 5 minutes)")
+
+    @classmethod
+    def of(cls, job: GdprJob, url: str | None) -> "GdprJobView":
+        return cls(
+            **job.model_dump(exclude={"tenant_id", "result_key", "status", "kind"}),
+            kind=job.kind.value,
+            status=job.status.value,
+            result={"download_url": url} if url else None,
+        )
+
+
+def _started(job: GdprJob) -> GdprStarted:
+    return GdprStarted(job_id=job.id, status_url=f"/v1/contacts/{job.contact_id}/{job.kind.value}/{job.id}")
+
+
+@route(
+    bp,
+    "/v1/contacts/{contact_id}/export",
+    "GET",
+    summary="Export everything about one person as a ZIP (admins; built in the background)",
+    tag=TAG,
+    response=GdprStarted,
+    status=202,
+    errors=(403, 404),
+    description="Record, details, history with files, tasks, deals, cases, calls with recordings, mailing results, "
+    "change log. Poll `status_url`; when done, `result.download_url` is the ZIP.",
+)
+def export_contact(contact_id: str, call: Call) -> GdprStarted:
+    return _started(container().gdpr.start(call.caller, GdprKind.EXPORT, contact_id))
+
+
+@route(
+    bp,
+    "/v1/contacts/{contact_id}/erase",
+    "POST",
+    summary="Erase one person from every record, index, file and recording (admins)",
+    tag=TAG,
+    response=GdprStarted,
+    status=202,
+    errors=(403, 404),
+    description="Invoices are anonymised (kept by law); the change log keeps that an erasure happened, no values.",
+)
+def erase_contact(contact_id: str, call: Call) -> GdprStarted:
+    return _started(container().gdpr.start(call.caller, GdprKind.ERASE, contact_id))
+
+
+@route(
+    bp,
+    "/v1/contacts/{contact_id}/export/{job_id}",
+    "GET",
+    summary="An export's status and, when done, its download URL",
+    tag=TAG,
+    response=GdprJobView,
+    errors=(404,),
+)
+def export_status(contact_id: str, job_id: str, call: Call) -> GdprJobView:
+    return GdprJobView.of(*container().gdpr.get(call.caller, contact_id, GdprKind.EXPORT, job_id))
+
+
+@route(
+    bp,
+    "/v1/contacts/{contact_id}/erase/{job_id}",
+    "GET",
+    summary="An erasure's status",
+    tag=TAG,
+    response=GdprJobView,
+    errors=(404,),
+)
+def erase_status(contact_id: str, job_id: str, call: Call) -> GdprJobView:
+    return GdprJobView.of(*container().gdpr.get(call.caller, contact_id, GdprKind.ERASE, job_id))
