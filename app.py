@@ -28,6 +28,7 @@ from chalicelib.handlers.mailing import bounces as mailing_bounces
 from chalicelib.handlers.mailing import routes as mailings
 from chalicelib.handlers.notifications import inbox
 from chalicelib.handlers.records import files, history, tags
+from chalicelib.handlers.reports import routes as reports
 from chalicelib.handlers.settings import routes as settings
 from chalicelib.handlers.tasks import routes as tasks
 from chalicelib.handlers.voip import routes as voip
@@ -71,6 +72,7 @@ for blueprint in (
     mailings,
     mailing_bounces,
     gdpr,
+    reports,
 ):
     app.register_blueprint(blueprint.bp)
 # Last: concrete routes must exist before the catch-all 404 routes.

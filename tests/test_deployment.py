@@ -175,7 +175,12 @@ def test_schedules_run_every_minute_and_every_hour(resources):
         for event in fn["Properties"].get("Events", {}).values()
         if event["Type"] == "Schedule"
     }
-    assert schedules == {"Reminders": "rate(1 minute)", "Housekeeping": "rate(1 hour)"}
+    # Reports (issue 17): due scheduled reports and expiries, every 15 minutes.
+    assert schedules == {
+        "Reminders": "rate(1 minute)",
+        "Housekeeping": "rate(1 hour)",
+        "Reports": "rate(15 minutes)",
+    }
 
 
 def test_each_function_has_its_own_size_and_the_declared_concurrency_caps(resources):

@@ -123,6 +123,15 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ),
     ("/v1/invoices/{invoice_id}/duplicate", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/duplicate", {}),
     ("/v1/invoices/{invoice_id}/send", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/send", {}),
+    # Reports (issue 17).
+    ("/v1/reports", "POST"): lambda f: (
+        "/v1/reports",
+        {"type": "deals_by_manager", "period": {"preset": "this_month"}},
+    ),
+    ("/v1/report-schedules", "POST"): lambda f: (
+        "/v1/report-schedules",
+        {"type": "summary_period", "period": {"preset": "last_week"}, "every": "week"},
+    ),
 }
 
 

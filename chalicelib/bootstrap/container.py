@@ -900,3 +900,100 @@ class Container:
             exporters(self),
             erasers(self),
         )
+
+    # ---- reports (REP-1..4, issue 17) ----
+
+    @cached_property
+    def report_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportStore
+
+        return DynamoReportStore()
+
+    @cached_property
+    def report_schedule_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoScheduleStore
+
+        return DynamoScheduleStore()
+
+    @cached_property
+    def report_files(self) -> Any:
+        from chalicelib.storage.reports import S3ReportFiles
+
+        return S3ReportFiles()
+
+    @cached_property
+    def report_settings_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportSettings
+
+        return DynamoReportSettings()
+
+    @cached_property
+    def report_deal_rows(self) -> Any:
+        from chalicelib.storage.reports import DealRowSource
+
+        return DealRowSource(self.deal_store)
+
+    @cached_property
+    def report_contact_rows(self) -> Any:
+        from chalicelib.storage.reports import ContactRowSource
+
+        return ContactRowSource(self.contact_store)
+
+    @cached_property
+    def report_task_rows(self) -> Any:
+        from chalicelib.storage.reports import TaskRowSource
+
+        return TaskRowSource(self.task_store)
+
+    @cached_property
+    def report_invoice_rows(self) -> Any:
+        from chalicelib.storage.reports import InvoiceRowSource
+
+        return InvoiceRowSource(self.invoice_store)
+
+    @cached_property
+    def report_call_rows(self) -> Any:
+        from chalicelib.storage.reports import CallRowSource
+
+        return CallRowSource(self.call_store)
+
+    @cached_property
+    def report_linked_access(self) -> Any:
+        from chalicelib.storage.reports import LinkedRecordAccess
+
+        return LinkedRecordAccess({"contact": self.contact_store, "deal": self.deal_store, "case": self.case_store})
+
+    @cached_property
+    def report_clock(self) -> Clock:
+        return utc_now
+
+    @cached_property
+    def reports(self) -> Any:
+        # Imported here: the service builds its row codecs at import, which requests that never touch reports skip.
+        from chalicelib.domain.reports.service import Reports
+
+        def render(*args: Any) -> bytes:
+            from chalicelib.documents.report_workbook import render as render_workbook
+
+            return render_workbook(*args)
+
+        return Reports(
+            store=self.report_store,
+            schedules=self.report_schedule_store,
+            files=self.report_files,
+            settings=self.report_settings_store,
+            deals=self.report_deal_rows,
+            contacts=self.report_contact_rows,
+            tasks=self.report_task_rows,
+            invoices=self.report_invoice_rows,
+            calls=self.report_call_rows,
+            linked=self.report_linked_access,
+            directory=self.identity_store,
+            lists=self.settings_lists,
+            money=self.currency_settings,
+            queue=self.job_queue,
+            mailer=self.mailer,
+            render=render,
+            public_url=self.settings.public_url,
+            clock=self.report_clock,
+        )

@@ -177,14 +177,41 @@ def _erase_notifications(c: "Container", tenant: str, cid: str, by: str) -> None
     from chalicelib.storage.gdpr import purge_notifications
 
     links = {f"/v1/contacts/{cid}"} | {f"/v1/tasks/{t.id}" for t in _contact_tasks(c, tenant, cid)}
+    purge_notifications(tenant, _user_ids(c, tenant), links)
+
+
+def _user_ids(c: "Container", tenant: str) -> list[str]:
     users, after = [], None
     while True:
         page = c.identity_store.list_users(tenant, PageRequest(limit=200, after=after))
         users += [u.id for u in page.items]
         if page.after is None:
-            break
+            return users
         after = page.after
-    purge_notifications(tenant, users, links)
+
+
+# ---- reports: derived data; a workbook, and the rows parked while it was made, may list the person ----
+
+
+def _erase_reports(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Reports that read contacts name them (contacts_by_manager lists them; their
+    parked contact rows hold every visible contact's name): they go, every file
+    version with them, and are made again on demand. Others never hold a name."""
+    from chalicelib.domain.reports.models import SOURCES, Source
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    for user_id in _user_ids(c, tenant):
+        after = None
+        while True:
+            page = c.report_store.list_mine(tenant, user_id, PageRequest(limit=200, after=after))
+            for report in page.items:
+                if Source.CONTACTS in SOURCES[report.type]:
+                    purge_objects(tenant_object_key(tenant, "reports", report.id) + "/")
+                    c.report_store.delete(report, by=by, at=_now())
+            if page.after is None:
+                break
+            after = page.after
 
 
 # ---- invoices: kept by law, anonymised (domain/invoices/erasure.py) ----
@@ -241,6 +268,7 @@ ERASERS: dict[str, Erase] = {
     "mailing": lambda c, tenant, cid, by: c.mailing_store.forget_contact(tenant, cid),
     "voip": _erase_calls,
     "notifications": _erase_notifications,
+    "reports": _erase_reports,
     "tasks": _erase_tasks,
     "deals": lambda c, tenant, cid, by: c.deals.unlink_contact(tenant, cid),
     "cases": lambda c, tenant, cid, by: c.cases.unlink_contact(tenant, cid),
@@ -268,6 +296,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
 NOT_EXPORTED: dict[str, str] = {
     "gdpr": "Its job records name the contact id only; its earlier ZIPs are what an export makes anew.",
     "notifications": "The staff's inboxes: the person's data in them is the contact's own, exported there.",
+    "reports": "Counts over many records; a listing names the person only as the contact record does, exported there.",
 }
 
 

@@ -59,6 +59,29 @@ def _mail_invoice(c: "Container", job: MailInvoice) -> None:
     logger.info("invoice mail sent" if sent else "invoice mail not sent now")
 
 
+# ---- reports (REP-1..4, issue 17) ----
+# Loading stops (and the job re-enqueues itself from its checkpoint) while this
+# much of the invocation is left: the tables and the workbook are made in it.
+REPORT_MARGIN_SECONDS = 45.0
+
+
+def _generate_report(c: "Container", job: Any) -> None:
+    from chalicelib.domain.jobs.service import _seconds_left  # the consumer's clock of this invocation
+
+    seconds_left = _seconds_left.get()
+    c.reports.generate(job, out_of_time=lambda: seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS)
+
+
+def _report_kinds() -> dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]]:
+    from chalicelib.domain.reports.service import ExpireReport, GenerateReport, ScheduleSlot
+
+    return {
+        "reports.generate": (GenerateReport, _generate_report),
+        "reports.slot": (ScheduleSlot, lambda c, job: c.reports.run_slot(job)),
+        "reports.expire": (ExpireReport, lambda c, job: c.reports.expire(job)),
+    }
+
+
 # kind -> (message model, idempotent handler)
 JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
     "event": (EventDelivery, deliver),
@@ -79,6 +102,7 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
     "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
     "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
+    **_report_kinds(),
 }
 
 

@@ -235,6 +235,8 @@ FUNCTIONS: dict[str, Function] = {
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
+    # Every 15 minutes: queues due scheduled reports and expiries (the jobs function makes them).
+    "reports": Function(role="schedule", timeout=60, memory=256, reserved_concurrency=1),
     # weasyprint needs pango, harfbuzz and fonts: a container image (infra/aws/README.md says why).
     "documents": Function(
         role="documents",

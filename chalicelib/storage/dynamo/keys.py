@@ -144,6 +144,18 @@ Access patterns (one per line: pattern -> table/index, key condition):
   sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
                                               tenant's rate; expires after an hour: keys.expiry_attributes)
   GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
+  report by id                     -> table   pk=T#t#REPORT#<id>, sk=META  (its creator's only; the workbook and
+                                              the rows a checkpoint parked are in S3 under t/<tenant>/reports/<id>/)
+  a user's reports, newest first   -> table   pk=T#t#RPX#mine#<uid>, sk=<report id>  (entry in the report's transaction)
+  reports expiring in an hour      -> schedule sched_pk=REPORTEXP#<yyyy-mm-ddThh>, sched_sk=<expires iso>#<id>  (on the
+                                              report item once it is made: retention is the tenant's setting)
+  report schedule by id            -> table   pk=T#t#RSCHED#<id>, sk=META
+  a user's report schedules        -> table   pk=T#t#RSX#mine#<uid>, sk=<schedule id>
+  report schedules due in an hour  -> schedule sched_pk=REPORTDUE#<yyyy-mm-ddThh>, sched_sk=<next run iso>#<id>  (on the
+                                              schedule item; moves on with each slot)
+  a schedule slot's report (once)  -> table   pk=T#t#RSCHED#<id>, sk=SLOT#<W yyyy-mm-dd|M yyyy-mm>  (marker put with
+                                              the report under attribute_not_exists: one report per slot)
+  report retention                 -> table   pk=T#t#TENANT, sk=SETTINGS#REPORTS
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -734,3 +746,58 @@ def send_window(tenant_id: str, second: int) -> dict[str, str]:
 
 def gdpr_job(tenant_id: str, job_id: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}GDPR#{_key_part(job_id)}", "sk": "META"}
+
+
+# ---- reports (REP-1..4) ----
+
+REPORT_BUCKET_FORMAT = "%Y-%m-%dT%H"
+
+
+def report(tenant_id: str, report_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}REPORT#{_key_part(report_id)}", "sk": "META"}
+
+
+def report_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}RPX#{facet}"
+
+
+def report_expiry_bucket(moment: datetime) -> str:
+    return "REPORTEXP#" + moment.astimezone(UTC).strftime(REPORT_BUCKET_FORMAT)
+
+
+def report_expiry_index(expires_at: datetime, report_id: str) -> dict[str, str]:
+    return {"sched_pk": report_expiry_bucket(expires_at), "sched_sk": f"{iso(expires_at)}#{report_id}"}
+
+
+def report_schedule(tenant_id: str, schedule_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}RSCHED#{_key_part(schedule_id)}", "sk": "META"}
+
+
+def report_schedule_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}RSX#{facet}"
+
+
+def report_due_bucket(moment: datetime) -> str:
+    return "REPORTDUE#" + moment.astimezone(UTC).strftime(REPORT_BUCKET_FORMAT)
+
+
+def report_due_index(next_run_at: datetime, schedule_id: str) -> dict[str, str]:
+    return {"sched_pk": report_due_bucket(next_run_at), "sched_sk": f"{iso(next_run_at)}#{schedule_id}"}
+
+
+def report_hours(since: datetime, until: datetime) -> list[datetime]:
+    """The hours [since, until] touches, for the sweeps' bucket Queries."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    found = []
+    while hour <= until:
+        found.append(hour)
+        hour += timedelta(hours=1)
+    return found
+
+
+def report_slot(tenant_id: str, schedule_id: str, slot: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}RSCHED#{_key_part(schedule_id)}", "sk": f"SLOT#{slot}"}
+
+
+def report_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}TENANT", "sk": "SETTINGS#REPORTS"}
