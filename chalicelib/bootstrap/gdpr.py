@@ -214,6 +214,29 @@ def _erase_reports(c: "Container", tenant: str, cid: str, by: str) -> None:
             after = page.after
 
 
+# ---- imports and exports: copies of many contacts (uploaded CSVs, error reports, export ZIPs) ----
+
+
+def _erase_import_files(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Uploaded CSVs and error reports would expire (1 and 7 days) but an erasure
+    does not wait: the tenant's go, every version. The records an import made are
+    the contacts' own, erased there; an import still running fails and can be
+    started again. Import items hold ids, counts, offsets and SHA-256 digests."""
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    purge_objects("uploads/" + tenant_object_key(tenant, "imports") + "/")
+    purge_objects("exports/" + tenant_object_key(tenant, "imports") + "/")
+
+
+def _erase_export_files(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Export ZIPs (7 days) go at once, every version; an export is made again on demand."""
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    purge_objects("exports/" + tenant_object_key(tenant, "exports") + "/")
+
+
 # ---- invoices: kept by law, anonymised (domain/invoices/erasure.py) ----
 
 
@@ -269,6 +292,8 @@ ERASERS: dict[str, Erase] = {
     "voip": _erase_calls,
     "notifications": _erase_notifications,
     "reports": _erase_reports,
+    "imports": _erase_import_files,
+    "exports": _erase_export_files,
     "tasks": _erase_tasks,
     "deals": lambda c, tenant, cid, by: c.deals.unlink_contact(tenant, cid),
     "cases": lambda c, tenant, cid, by: c.cases.unlink_contact(tenant, cid),
@@ -291,6 +316,8 @@ NO_PERSONAL_DATA: dict[str, str] = {
 NOT_EXPORTED: dict[str, str] = {
     "gdpr": "Its job records name the contact id only; its earlier ZIPs are what an export makes anew.",
     "notifications": "The staff's inboxes: the person's data in them is the contact's own, exported there.",
+    "imports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
+    "exports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
     "reports": "Counts over many records; a listing names the person only as the contact record does, exported there.",
 }
 

@@ -127,7 +127,7 @@ ROLES: dict[str, Role] = {
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
         # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads
-        # (exports and GDPR export ZIPs).
+        # (export and GDPR ZIPs).
         objects={"tenant": OBJECT_RW, "uploads": ("s3:GetObject", "s3:PutObject"), "exports": ("s3:GetObject",)},
         list_bucket=True,
         # imports: an import's first chunk; documents: invoice PDFs to render and invoice mails to
@@ -143,7 +143,7 @@ ROLES: dict[str, Role] = {
     # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        # exports: the ZIP as a multipart upload, and its tail between invocations. GDPR (issue 18):
+        # exports: export ZIPs as multipart uploads, and their tail between invocations; GDPR (issue 18):
         # export ZIPs under exports/; erasure removes every version of a person's objects.
         objects={
             "tenant": OBJECT_RW + ("s3:DeleteObjectVersion",),

@@ -274,10 +274,14 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
         202,
     )
     assert run_jobs()["failures"] == []
+    # So does the tenant's export ZIP of contacts.
+    _ok(api.call("POST", "/v1/exports", {"entities": ["contacts"]}, headers=owner), 202)
+    assert run_jobs()["failures"] == []
 
     # Before: she is everywhere (so the scan below can fail).
     before = _hits(cid)
     assert any(hit.startswith(f"object t/{tenant.id}/reports/{report['id']}/") for hit in before), before
+    assert any(hit.startswith(f"object exports/t/{tenant.id}/exports/") for hit in before), before
     for place in (
         "CONTACT#",
         "CX#w#",
