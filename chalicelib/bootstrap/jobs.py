@@ -94,6 +94,11 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     "invoices.mail": (MailInvoice, _mail_invoice),
     # A web form submission whose processing failed in the request (WEB-3): idempotent, by its ids.
     "forms.submission": (FormSubmission, lambda c, job: c.web_form_intake.process(job)),
+    # Mass mailing (ADM-2): one chunk of recipients, checkpointed; it queues the next.
+    "mailing.chunk": (MailingChunk, lambda c, job: c.mailings.run_chunk(job)),
+    # GDPR (issue 18): one person's export ZIP, or their erasure step by step (bootstrap/gdpr.py).
+    "gdpr.export": (GdprMessage, lambda c, job: c.gdpr.run(job)),
+    "gdpr.erase": (GdprMessage, lambda c, job: c.gdpr.run(job)),
     # Outgoing webhooks (issue 18): one attempt of one delivery; one page of a replayed range.
     "webhooks.deliver": (DeliverWebhook, lambda c, job: c.webhook_dispatch.deliver(job)),
     "webhooks.replay": (ReplayWebhooks, lambda c, job: c.webhook_dispatch.replay_page(job)),
@@ -101,11 +106,6 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
     "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
     "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
-    # Mass mailing (ADM-2): one chunk of recipients, checkpointed; it queues the next.
-    "mailing.chunk": (MailingChunk, lambda c, job: c.mailings.run_chunk(job)),
-    # GDPR (issue 18): one person's export ZIP, or their erasure step by step (bootstrap/gdpr.py).
-    "gdpr.export": (GdprMessage, lambda c, job: c.gdpr.run(job)),
-    "gdpr.erase": (GdprMessage, lambda c, job: c.gdpr.run(job)),
     **_report_kinds(),
 }
 
