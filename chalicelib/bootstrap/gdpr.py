@@ -237,6 +237,24 @@ def _erase_export_files(c: "Container", tenant: str, cid: str, by: str) -> None:
     purge_objects("exports/" + tenant_object_key(tenant, "exports") + "/")
 
 
+# ---- webhooks: each delivery keeps the record's values it sent (30 days) ----
+
+
+def _erase_deliveries(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Deliveries whose payload names the contact (its own events, and those of the
+    records linked to it by id) go; the receivers have what was sent."""
+    for subscription in c.webhook_subscription_store.list(tenant):
+        after = None
+        while True:
+            page = c.webhook_delivery_store.list(tenant, subscription.id, PageRequest(limit=200, after=after))
+            for delivery in page.items:
+                if cid in delivery.payload:
+                    c.webhook_delivery_store.delete(delivery)
+            if page.after is None:
+                break
+            after = page.after
+
+
 # ---- invoices: kept by law, anonymised (domain/invoices/erasure.py) ----
 
 
@@ -293,6 +311,7 @@ ERASERS: dict[str, Erase] = {
     "notifications": _erase_notifications,
     "reports": _erase_reports,
     "imports": _erase_import_files,
+    "webhooks": _erase_deliveries,
     "exports": _erase_export_files,
     "tasks": _erase_tasks,
     "deals": lambda c, tenant, cid, by: c.deals.unlink_contact(tenant, cid),
@@ -316,6 +335,7 @@ NO_PERSONAL_DATA: dict[str, str] = {
 NOT_EXPORTED: dict[str, str] = {
     "gdpr": "Its job records name the contact id only; its earlier ZIPs are what an export makes anew.",
     "notifications": "The staff's inboxes: the person's data in them is the contact's own, exported there.",
+    "webhooks": "Deliveries are copies of the records they sent, exported with those records.",
     "imports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
     "exports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
     "reports": "Counts over many records; a listing names the person only as the contact record does, exported there.",

@@ -146,6 +146,9 @@ class DynamoDeliveryStore:
             raise PreconditionFailed("The delivery is gone.") from err
         return after.model_copy(update={"version": before.version + 1})
 
+    def delete(self, delivery: Delivery) -> None:
+        self._table.delete(keys.webhook_delivery(delivery.tenant_id, delivery.subscription_id, delivery.id))
+
     def list(
         self,
         tenant_id: str,

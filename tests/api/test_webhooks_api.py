@@ -365,3 +365,35 @@ def test_an_invoice_created_and_billed_reaches_the_receiver(api, tenant, run_job
     created, changed = events
     assert created["data"]["id"] == invoice["id"] and created["data"]["new"]["status"] == "draft"
     assert changed["data"]["new"]["status"] == "billed" and changed["data"]["old"]["status"] == "draft"
+
+
+def test_erasing_a_contact_removes_the_deliveries_that_carried_it(api, tenant, run_jobs, loopback_allowed):
+    from chalicelib.storage.dynamo.table import Table
+
+    with Receiver() as receiver:
+        hook = subscribe(api, tenant, url=receiver.url)
+        owner = bearer(tenant.owner_token)
+        made = [
+            api.call(
+                "POST", "/v1/contacts", {"kind": "person", "first_name": name, "last_name": "Quist"}, headers=owner
+            )
+            for name in ("Zelda", "Other")
+        ]
+        assert [status for status, _, _ in made] == [201, 201]
+        assert pump_stream()["batchItemFailures"] == []
+        assert run_jobs()["failures"] == []
+        assert len(receiver.received) == 2
+
+    def delivered() -> list[str]:
+        status, log, _ = api.call("GET", f"/v1/webhooks/{hook['id']}/deliveries", headers=owner)
+        assert status == 200
+        return sorted(d["event_type"] for d in log["items"])
+
+    def zelda_items() -> int:
+        return sum("Zelda" in repr(item) for item in Table().scan() if "WEBHOOK#" in item["pk"])
+
+    assert delivered() == ["contact.created", "contact.created"] and zelda_items() == 1
+    status, _, _ = api.call("POST", f"/v1/contacts/{made[0][1]['id']}/erase", headers=owner)
+    assert status == 202
+    assert run_jobs()["failures"] == []
+    assert delivered() == ["contact.created"] and zelda_items() == 0

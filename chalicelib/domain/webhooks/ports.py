@@ -51,6 +51,10 @@ class DeliveryStore(Protocol):
         """Conditioned on ``before.version`` (PreconditionFailed)."""
         ...
 
+    def delete(self, delivery: Delivery) -> None:
+        """Gone whatever its state (GDPR erasure: its payload names a person)."""
+        ...
+
     def list(
         self,
         tenant_id: str,

@@ -89,6 +89,9 @@ class MemoryDeliveryStore:
         self.items[key] = saved
         return saved
 
+    def delete(self, delivery: Delivery) -> None:
+        self.items.pop((delivery.tenant_id, delivery.subscription_id, delivery.id), None)
+
     def list(
         self,
         tenant_id: str,
