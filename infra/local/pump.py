@@ -51,7 +51,10 @@ log = logging.getLogger("local.pump")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The deployed stage whose per-function timeout/memory the fake context reports.
 CONFIG_STAGE = "dev"
-WAIT_SECONDS = 1
+# Queues are short-polled in turn, and the loop rests this long when none had
+# work: a long poll per empty queue would make each busy queue wait for all the
+# empty ones (a second each), and a pump serves many queues.
+IDLE_SECONDS = 0.25
 FIRST_SCHEDULE_DELAY = 2.0
 _RATE_SECONDS = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}
 _RATE_STRING = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
@@ -160,7 +163,7 @@ class QueuePoller:
         answer = client("sqs").receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=max(1, min(self.batch_size, 10)),
-            WaitTimeSeconds=WAIT_SECONDS,
+            WaitTimeSeconds=0,
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
         )
@@ -449,8 +452,8 @@ class Pump:
                 except Exception:  # e.g. moto restarting: retry, do not die
                     log.error("polling %s failed:\n%s", poller.queue_name, traceback.format_exc())
                     time.sleep(1)
-            if not self.pollers and not busy:
-                time.sleep(0.5)
+            if not busy:
+                time.sleep(IDLE_SECONDS)
         for poller in self.pollers:
             poller.release()
 
