@@ -40,6 +40,14 @@ class Settings:
     # The local stack's fake Twilio REST API (loopback), used for the fake's
     # accounts only; empty everywhere else: Twilio itself.
     twilio_fake_url: str = ""
+    # Outgoing webhooks may go to loopback (also over http): the local stack's
+    # and the tests' receivers. Only stages that never face the internet may
+    # (CRM_WEBHOOKS_ALLOW_LOOPBACK is ignored everywhere else: SSRF guard).
+    webhooks_allow_loopback: bool = False
+    # The key that seals webhook signing secrets in the table: a value (tests,
+    # the local stack: built in) or a Secrets Manager ARN (deployed stages).
+    webhook_secret_value: str = field(default="", repr=False)
+    webhook_secret_arn: str | None = None
     # SES configuration set whose bounce/complaint events reach the bounces queue (mass mailing, ADM-2).
     mail_configuration_set: str = ""
     # ---- limits (issue 19; README "Limits and security headers") ----
@@ -66,6 +74,20 @@ class Settings:
         if self.cursor_secret_arn:
             return None
         return _BUILT_IN_CURSOR_SECRET.encode()
+
+    @functools.cached_property
+    def webhook_secret(self) -> bytes:
+        """Read on first use, by the API (sealing a new secret) and the jobs
+        function (signing a delivery) only; a deployed stage without it refuses."""
+        if self.webhook_secret_value:
+            return self.webhook_secret_value.encode()
+        if self.webhook_secret_arn:
+            from chalicelib.storage.secrets import read_secret
+
+            return read_secret(self.webhook_secret_arn).encode()
+        if self.stage in BUILT_IN_SECRET_STAGES:
+            return b"local-and-test-only-webhook-secret"
+        raise MissingSecret(f"stage {self.stage!r} needs CRM_WEBHOOK_SECRET_ARN to seal webhook secrets")
 
 
 # Stages whose cursors nobody else ever sees. Every other stage is deployed
@@ -120,6 +142,9 @@ def get_settings() -> Settings:
         twilio_secret_prefix=env.get("CRM_TWILIO_SECRET_PREFIX") or "crm/twilio/",
         mail_configuration_set=env.get("CRM_MAIL_CONFIGURATION_SET", ""),
         twilio_fake_url=env.get("CRM_TWILIO_FAKE_URL", "") if _is_loopback(env.get("CRM_TWILIO_FAKE_URL", "")) else "",
+        webhooks_allow_loopback=stage in BUILT_IN_SECRET_STAGES and env.get("CRM_WEBHOOKS_ALLOW_LOOPBACK") == "1",
+        webhook_secret_value=env.get("CRM_WEBHOOK_SECRET", ""),
+        webhook_secret_arn=env.get("CRM_WEBHOOK_SECRET_ARN") or None,
         **_limits(stage, env),
     )
 

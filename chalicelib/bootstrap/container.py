@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.deals.pipeline import DealPipeline
     from chalicelib.domain.deals.ports import DealStorage
     from chalicelib.domain.deals.service import Deals
+    from chalicelib.domain.exports.service import Exports
     from chalicelib.domain.forms.intake import FormIntake
     from chalicelib.domain.forms.ports import WebFormStore
     from chalicelib.domain.forms.service import WebForms
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.identity.ports import IdentityStorage
     from chalicelib.domain.identity.tenants import Tenants
     from chalicelib.domain.identity.users import Users
+    from chalicelib.domain.imports.service import Imports
     from chalicelib.domain.invoices import ports as invoice_ports
     from chalicelib.domain.invoices.catalogue import Catalogue
     from chalicelib.domain.invoices.documents import InvoiceDocuments
@@ -91,6 +93,7 @@ if TYPE_CHECKING:  # the HTTP layer's own store; imported where it is built
     from chalicelib.storage.idempotency import IdempotencyStore
 
 JOB_QUEUE = "jobs"
+IMPORT_QUEUE = "imports"
 # Rendering and sending invoices: the documents function (a container with pango).
 DOCUMENTS_QUEUE = "documents"
 # Twilio's callbacks: their own queue and function (VOIP-7).
@@ -399,7 +402,11 @@ class Container:
     def background_jobs(self) -> BackgroundJobs:
         from chalicelib.domain.jobs.service import BackgroundJobs
 
-        return BackgroundJobs(self.background_job_store, clock=self.clock)
+        return BackgroundJobs(
+            self.background_job_store,
+            clock=self.clock,
+            downloads=lambda key, name: self.export_files.download_url(key, name, 300),
+        )
 
     # ---- settings ----
 
@@ -609,6 +616,176 @@ class Container:
             self.job_queue,
         )
 
+    # ---- imports and exports (IMP-*, ADM-1) ----
+
+    @cached_property
+    def import_store(self) -> Any:
+        from chalicelib.storage.imports import ImportStore
+
+        return ImportStore()
+
+    @cached_property
+    def import_files(self) -> Any:
+        from chalicelib.storage.imports import ImportFiles
+
+        return ImportFiles()
+
+    @cached_property
+    def contact_index(self) -> Any:
+        from chalicelib.storage.imports import ContactIndex
+
+        return ContactIndex()
+
+    @cached_property
+    def import_queue(self) -> Any:
+        from chalicelib.storage.queues import Queue
+
+        return Queue(IMPORT_QUEUE)
+
+    @cached_property
+    def imports(self) -> Imports:
+        from chalicelib.domain.imports.service import Imports
+
+        return Imports(
+            self.import_store,
+            self.import_files,
+            self.import_queue,
+            self.identity_store,
+            self.notifier,
+            writers=self.import_writer,
+            custom_fields=self.custom_fields,
+        )
+
+    def import_writer(self, context: Any) -> Any:
+        """The RowWriter of one import chunk: the entity's own service, built on
+        this chunk's adapters (reads of settings, users and tags answered once;
+        a dry run's stores that do not write; manager notifications counted)."""
+        from chalicelib.domain.cases.service import Cases
+        from chalicelib.domain.contacts.service import Contacts
+        from chalicelib.domain.deals.service import Deals
+        from chalicelib.domain.imports.caching import CollectingNotifier, Discard, Memo, RecordStore
+        from chalicelib.domain.imports.service import derived_id
+        from chalicelib.domain.settings.custom_fields import CustomFields
+        from chalicelib.domain.settings.lists import SettingsLists
+        from chalicelib.domain.tasks.service import Tasks
+
+        dry_run = context.record.dry_run
+        collector = CollectingNotifier()
+        users = Memo(self.identity_store, "get_users", "get_user")
+        lists = SettingsLists(Memo(self.settings_list_store, "load_list", "get_entry"), self.events)
+        fields = CustomFields(Memo(self.custom_field_store, "list_fields", "get_field"))
+        events = Discard() if dry_run else self.events
+        entity = context.record.entity.value
+        if entity == "contacts":
+            from chalicelib.domain.imports.contacts import ContactRows
+
+            contacts = Contacts(
+                RecordStore(self.contact_store, dry_run=dry_run),
+                users,
+                collector,
+                events,
+                self.parents,
+                custom_fields=fields,
+            )
+            return ContactRows(
+                context,
+                contacts,
+                self.contact_index,
+                self.import_store,
+                users=self.identity_store,
+                lists=Memo(lists, "list"),
+                custom_fields=Memo(fields, "for_scope"),
+                history=self.history,
+                notifier=collector,
+                derive_id=derived_id,
+            )
+        from chalicelib.domain.imports.records import RecordRows
+
+        services = {
+            "deals": lambda: Deals(
+                RecordStore(self.deal_store, dry_run=dry_run),
+                users,
+                collector,
+                events,
+                self.parents,
+                lists,
+                Memo(self.currency_settings, "get"),
+                fields,
+            ),
+            "tasks": lambda: Tasks(
+                RecordStore(self.task_store, dry_run=dry_run),
+                users,
+                collector,
+                lists,
+                self.changelog_store,
+                self.parents,
+            ),
+            "cases": lambda: Cases(
+                RecordStore(self.case_store, dry_run=dry_run), users, collector, events, self.parents, fields
+            ),
+        }
+        return RecordRows(
+            context,
+            services[entity](),
+            self.import_store,
+            users=self.identity_store,
+            lists=Memo(lists, "list"),
+            custom_fields=Memo(fields, "for_scope"),
+            contacts=self.contacts,
+            contact_index=self.contact_index,
+            notifier=collector,
+            derive_id=derived_id,
+        )
+
+    @cached_property
+    def export_files(self) -> Any:
+        from chalicelib.storage.exports import ExportFiles
+
+        return ExportFiles()
+
+    @cached_property
+    def export_store(self) -> Any:
+        from chalicelib.storage.exports import ExportStore
+
+        return ExportStore()
+
+    @cached_property
+    def export_sources(self) -> dict[str, Any]:
+        """What an export can hold, by entity. A feature adds its own here
+        (as invoices did: ``"invoices": InvoiceRows(...)``); the
+        order is the order of the ZIP's files."""
+        from chalicelib.domain.exports.sources import (
+            CaseRows,
+            ContactRows,
+            DealRows,
+            HistoryRows,
+            InvoiceRows,
+            TaskRows,
+        )
+
+        return {
+            "contacts": ContactRows(self.contacts, self.custom_fields, self.identity_store, self.settings_lists),
+            "deals": DealRows(self.deals, self.custom_fields, self.identity_store, self.settings_lists),
+            "tasks": TaskRows(self.tasks, self.identity_store, self.settings_lists),
+            "cases": CaseRows(self.cases, self.custom_fields),
+            "invoices": InvoiceRows(self.invoices, self.identity_store),
+            "history": HistoryRows(self.contacts, self.deals, self.cases, self.history_store),
+        }
+
+    @cached_property
+    def exports(self) -> Exports:
+        from chalicelib.domain.exports.service import Exports
+
+        return Exports(
+            self.background_jobs,
+            self.export_store,
+            self.export_files,
+            self.job_queue,
+            self.identity_store,
+            self.export_sources,
+            self.notifier,
+        )
+
     # ---- limits (issue 19): the one kind of rate counter, the API's limits ----
 
     @cached_property
@@ -808,6 +985,65 @@ class Container:
 
         return CallLog(self.call_store, self.recording_blobs)
 
+    # ---- outgoing webhooks (issue 18) ----
+
+    @cached_property
+    def webhook_subscription_store(self) -> Any:
+        from chalicelib.storage.webhooks import DynamoSubscriptionStore
+
+        return DynamoSubscriptionStore()
+
+    @cached_property
+    def webhook_delivery_store(self) -> Any:
+        from chalicelib.storage.webhooks import DynamoDeliveryStore
+
+        return DynamoDeliveryStore()
+
+    @cached_property
+    def webhook_resolver(self) -> Any:
+        from chalicelib.storage.webhooks import DnsResolver
+
+        return DnsResolver()
+
+    @cached_property
+    def webhook_sender(self) -> Any:
+        from chalicelib.storage.webhooks import HttpSender
+
+        return HttpSender()
+
+    @cached_property
+    def webhook_clock(self) -> Clock:
+        from chalicelib.domain.shared.clock import utc_now
+
+        return utc_now
+
+    @cached_property
+    def webhooks(self) -> Any:
+        from chalicelib.domain.webhooks.service import Webhooks
+
+        return Webhooks(
+            self.webhook_subscription_store,
+            self.webhook_delivery_store,
+            self.job_queue,
+            self.webhook_resolver,
+            allow_loopback=self.settings.webhooks_allow_loopback,
+            clock=self.webhook_clock,
+        )
+
+    @cached_property
+    def webhook_dispatch(self) -> Any:
+        from chalicelib.domain.webhooks.service import WebhookDispatch
+
+        return WebhookDispatch(
+            self.webhook_subscription_store,
+            self.webhook_delivery_store,
+            self.job_queue,
+            self.webhook_resolver,
+            self.webhook_sender,
+            allow_loopback=self.settings.webhooks_allow_loopback,
+            clock=self.webhook_clock,
+        )
+
     # ---- mass mailing (ADM-2) and GDPR ----
 
     @cached_property
@@ -899,4 +1135,103 @@ class Container:
             self.job_queue,
             exporters(self),
             erasers(self),
+        )
+
+    # ---- reports (REP-1..4, issue 17) ----
+
+    @cached_property
+    def report_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportStore
+
+        return DynamoReportStore()
+
+    @cached_property
+    def report_schedule_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoScheduleStore
+
+        return DynamoScheduleStore()
+
+    @cached_property
+    def report_files(self) -> Any:
+        from chalicelib.storage.reports import S3ReportFiles
+
+        return S3ReportFiles()
+
+    @cached_property
+    def report_settings_store(self) -> Any:
+        from chalicelib.storage.reports import DynamoReportSettings
+
+        return DynamoReportSettings()
+
+    @cached_property
+    def report_deal_rows(self) -> Any:
+        from chalicelib.storage.reports import DealRowSource
+
+        return DealRowSource(self.deal_store)
+
+    @cached_property
+    def report_contact_rows(self) -> Any:
+        from chalicelib.storage.reports import ContactRowSource
+
+        return ContactRowSource(self.contact_store)
+
+    @cached_property
+    def report_task_rows(self) -> Any:
+        from chalicelib.storage.reports import TaskRowSource
+
+        return TaskRowSource(self.task_store)
+
+    @cached_property
+    def report_invoice_rows(self) -> Any:
+        from chalicelib.storage.reports import InvoiceRowSource
+
+        return InvoiceRowSource(self.invoice_store)
+
+    @cached_property
+    def report_call_rows(self) -> Any:
+        from chalicelib.storage.reports import CallRowSource
+
+        return CallRowSource(self.call_store)
+
+    @cached_property
+    def report_linked_access(self) -> Any:
+        from chalicelib.storage.reports import LinkedRecordAccess
+
+        return LinkedRecordAccess({"contact": self.contact_store, "deal": self.deal_store, "case": self.case_store})
+
+    @cached_property
+    def report_clock(self) -> Clock:
+        from chalicelib.domain.shared.clock import utc_now
+
+        return utc_now
+
+    @cached_property
+    def reports(self) -> Any:
+        # Imported here: the service builds its row codecs at import, which requests that never touch reports skip.
+        from chalicelib.domain.reports.service import Reports
+
+        def render(*args: Any) -> bytes:
+            from chalicelib.documents.report_workbook import render as render_workbook
+
+            return render_workbook(*args)
+
+        return Reports(
+            store=self.report_store,
+            schedules=self.report_schedule_store,
+            files=self.report_files,
+            settings=self.report_settings_store,
+            deals=self.report_deal_rows,
+            contacts=self.report_contact_rows,
+            tasks=self.report_task_rows,
+            invoices=self.report_invoice_rows,
+            calls=self.report_call_rows,
+            linked=self.report_linked_access,
+            directory=self.identity_store,
+            lists=self.settings_lists,
+            money=self.currency_settings,
+            queue=self.job_queue,
+            mailer=self.mailer,
+            render=render,
+            public_url=self.settings.public_url,
+            clock=self.report_clock,
         )

@@ -183,14 +183,82 @@ def _erase_notifications(c: "Container", tenant: str, cid: str, by: str) -> None
     from chalicelib.storage.gdpr import purge_notifications
 
     links = {f"/v1/contacts/{cid}"} | {f"/v1/tasks/{t.id}" for t in _contact_tasks(c, tenant, cid)}
+    purge_notifications(tenant, _user_ids(c, tenant), links)
+
+
+def _user_ids(c: "Container", tenant: str) -> list[str]:
     users, after = [], None
     while True:
         page = c.identity_store.list_users(tenant, PageRequest(limit=200, after=after))
         users += [u.id for u in page.items]
         if page.after is None:
-            break
+            return users
         after = page.after
-    purge_notifications(tenant, users, links)
+
+
+# ---- reports: derived data; a workbook, and the rows parked while it was made, may list the person ----
+
+
+def _erase_reports(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Reports that read contacts name them (contacts_by_manager lists them; their
+    parked contact rows hold every visible contact's name): they go, every file
+    version with them, and are made again on demand. Others never hold a name."""
+    from chalicelib.domain.reports.models import SOURCES, Source
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    for user_id in _user_ids(c, tenant):
+        after = None
+        while True:
+            page = c.report_store.list_mine(tenant, user_id, PageRequest(limit=200, after=after))
+            for report in page.items:
+                if Source.CONTACTS in SOURCES[report.type]:
+                    purge_objects(tenant_object_key(tenant, "reports", report.id) + "/")
+                    c.report_store.delete(report, by=by, at=_now())
+            if page.after is None:
+                break
+            after = page.after
+
+
+# ---- imports and exports: copies of many contacts (uploaded CSVs, error reports, export ZIPs) ----
+
+
+def _erase_import_files(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Uploaded CSVs and error reports would expire (1 and 7 days) but an erasure
+    does not wait: the tenant's go, every version. The records an import made are
+    the contacts' own, erased there; an import still running fails and can be
+    started again. Import items hold ids, counts, offsets and SHA-256 digests."""
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    purge_objects("uploads/" + tenant_object_key(tenant, "imports") + "/")
+    purge_objects("exports/" + tenant_object_key(tenant, "imports") + "/")
+
+
+def _erase_export_files(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Export ZIPs (7 days) go at once, every version; an export is made again on demand."""
+    from chalicelib.storage.blobs import tenant_object_key
+    from chalicelib.storage.gdpr import purge_objects
+
+    purge_objects("exports/" + tenant_object_key(tenant, "exports") + "/")
+
+
+# ---- webhooks: each delivery keeps the record's values it sent (30 days) ----
+
+
+def _erase_deliveries(c: "Container", tenant: str, cid: str, by: str) -> None:
+    """Deliveries whose payload names the contact (its own events, and those of the
+    records linked to it by id) go; the receivers have what was sent."""
+    for subscription in c.webhook_subscription_store.list(tenant):
+        after = None
+        while True:
+            page = c.webhook_delivery_store.list(tenant, subscription.id, PageRequest(limit=200, after=after))
+            for delivery in page.items:
+                if cid in delivery.payload:
+                    c.webhook_delivery_store.delete(delivery)
+            if page.after is None:
+                break
+            after = page.after
 
 
 # ---- invoices: kept by law, anonymised (domain/invoices/erasure.py) ----
@@ -247,6 +315,10 @@ ERASERS: dict[str, Erase] = {
     "mailing": lambda c, tenant, cid, by: c.mailing_store.forget_contact(tenant, cid),
     "voip": _erase_calls,
     "notifications": _erase_notifications,
+    "reports": _erase_reports,
+    "imports": _erase_import_files,
+    "webhooks": _erase_deliveries,
+    "exports": _erase_export_files,
     "tasks": _erase_tasks,
     "deals": lambda c, tenant, cid, by: c.deals.unlink_contact(tenant, cid),
     "cases": lambda c, tenant, cid, by: c.cases.unlink_contact(tenant, cid),
@@ -269,6 +341,10 @@ NO_PERSONAL_DATA: dict[str, str] = {
 NOT_EXPORTED: dict[str, str] = {
     "gdpr": "Its job records name the contact id only; its earlier ZIPs are what an export makes anew.",
     "notifications": "The staff's inboxes: the person's data in them is the contact's own, exported there.",
+    "webhooks": "Deliveries are copies of the records they sent, exported with those records.",
+    "imports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
+    "exports": "Copies of many contacts, not one person's data: the contact's own export holds her records.",
+    "reports": "Counts over many records; a listing names the person only as the contact record does, exported there.",
 }
 
 

@@ -10,8 +10,10 @@ from pydantic import BaseModel
 
 from chalicelib.bootstrap.events import LEGACY_CASCADE_KIND, EventDelivery, deliver, republish_legacy_cascade
 from chalicelib.domain.contacts.bulk import ContactBulkChunk
+from chalicelib.domain.exports.models import ExportRun
 from chalicelib.domain.forms.submission import FormSubmission
 from chalicelib.domain.gdpr.service import GdprMessage
+from chalicelib.domain.imports.models import ImportChunk
 from chalicelib.domain.invoices.documents import MailInvoice, RenderInvoice, SendInvoice
 from chalicelib.domain.jobs.housekeeping import PurgeExpired
 from chalicelib.domain.mailing.models import MailingChunk
@@ -20,6 +22,7 @@ from chalicelib.domain.records.tags import TagChangeChunk
 from chalicelib.domain.shared.model import Model
 from chalicelib.domain.tasks.reminders import DeliverReminder
 from chalicelib.domain.voip.calls import CallMessage
+from chalicelib.domain.webhooks.models import DeliverWebhook, ReplayWebhooks
 from chalicelib.observability import logger
 
 if TYPE_CHECKING:
@@ -58,6 +61,29 @@ def _mail_invoice(c: "Container", job: MailInvoice) -> None:
     logger.info("invoice mail sent" if sent else "invoice mail not sent now")
 
 
+# ---- reports (REP-1..4, issue 17) ----
+# Loading stops (and the job re-enqueues itself from its checkpoint) while this
+# much of the invocation is left: the tables and the workbook are made in it.
+REPORT_MARGIN_SECONDS = 45.0
+
+
+def _generate_report(c: "Container", job: Any) -> None:
+    from chalicelib.domain.jobs.service import _seconds_left  # the consumer's clock of this invocation
+
+    seconds_left = _seconds_left.get()
+    c.reports.generate(job, out_of_time=lambda: seconds_left is not None and seconds_left() < REPORT_MARGIN_SECONDS)
+
+
+def _report_kinds() -> dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]]:
+    from chalicelib.domain.reports.service import ExpireReport, GenerateReport, ScheduleSlot
+
+    return {
+        "reports.generate": (GenerateReport, _generate_report),
+        "reports.slot": (ScheduleSlot, lambda c, job: c.reports.run_slot(job)),
+        "reports.expire": (ExpireReport, lambda c, job: c.reports.expire(job)),
+    }
+
+
 # kind -> (message model, idempotent handler)
 JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]]] = {
     "event": (EventDelivery, deliver),
@@ -74,7 +100,14 @@ JOB_KINDS: dict[str, tuple[type[BaseModel], Callable[["Container", Any], object]
     # GDPR (issue 18): one person's export ZIP, or their erasure step by step (bootstrap/gdpr.py).
     "gdpr.export": (GdprMessage, lambda c, job: c.gdpr.run(job)),
     "gdpr.erase": (GdprMessage, lambda c, job: c.gdpr.run(job)),
+    # Outgoing webhooks (issue 18): one attempt of one delivery; one page of a replayed range.
+    "webhooks.deliver": (DeliverWebhook, lambda c, job: c.webhook_dispatch.deliver(job)),
+    "webhooks.replay": (ReplayWebhooks, lambda c, job: c.webhook_dispatch.replay_page(job)),
     LEGACY_CASCADE_KIND: (LegacyCascade, lambda c, job: republish_legacy_cascade(c, job.model_dump())),
+    # Import chunks come on their own queue (handlers/background/imports.py), through the same dispatch.
+    "imports.chunk": (ImportChunk, lambda c, job: c.imports.run(job)),
+    "exports.run": (ExportRun, lambda c, job: c.exports.run(job)),
+    **_report_kinds(),
 }
 
 

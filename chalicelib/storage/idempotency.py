@@ -84,31 +84,16 @@ def _sealing_key(secret: bytes, request: IdempotentRequest) -> bytes:
 
 
 def seal(secret: bytes, request: IdempotentRequest, body: str) -> str:
-    import base64
-    import os
+    from chalicelib.storage import sealing
 
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    nonce = os.urandom(12)
-    sealed = AESGCM(_sealing_key(secret, request)).encrypt(nonce, body.encode(), request.item_key["pk"].encode())
-    return base64.b64encode(nonce + sealed).decode()
+    return sealing.seal(_sealing_key(secret, request), request.item_key["pk"], body)
 
 
 def unseal(secret: bytes, request: IdempotentRequest, sealed: str) -> str | None:
     """The body, or None when it cannot be opened (the server secret changed)."""
-    import base64
-    import binascii
+    from chalicelib.storage import sealing
 
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    try:
-        raw = base64.b64decode(sealed, validate=True)
-        return (
-            AESGCM(_sealing_key(secret, request)).decrypt(raw[:12], raw[12:], request.item_key["pk"].encode()).decode()
-        )
-    except (InvalidTag, ValueError, binascii.Error):
-        return None
+    return sealing.unseal(_sealing_key(secret, request), request.item_key["pk"], sealed)
 
 
 class IdempotencyStore:

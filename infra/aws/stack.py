@@ -69,6 +69,8 @@ class Secret:
 
 SECRETS: dict[str, Secret] = {
     "cursor": Secret("HMAC key that signs page cursors", env="CRM_CURSOR_SECRET_ARN"),
+    # Webhooks (issue 18): the key that seals each subscription's signing secret in the table.
+    "webhooks": Secret("Key that seals webhook signing secrets", env="CRM_WEBHOOK_SECRET_ARN"),
 }
 
 
@@ -109,23 +111,30 @@ class Role:
     # names in SECRET_PREFIXES -> actions on `<stack>/<path>*`
     secret_prefixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     send_email: bool = False  # ses:SendEmail from the SES identity parameter
+    # Read the table's stream (what Lambda's stream poller does with the role).
+    reads_stream: bool = False
     # s3:ListBucketVersions: GDPR erasure deletes every version of a person's objects.
     list_versions: bool = False
 
 
 OBJECT_RW = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+# Multipart uploads (exports, import error reports) beyond PutObject.
+MULTIPART = ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 
 ROLES: dict[str, Role] = {
     # Requests: read and write records, presign uploads and downloads of
     # records' objects, queue background work, sign cursors. No Scan, no mail.
     "api": Role(
         table=TABLE_READ + TABLE_WRITE,
-        # exports/: presigned downloads of GDPR export ZIPs.
-        objects={"tenant": OBJECT_RW, "exports": ("s3:GetObject",)},
+        # uploads: presign an import's PUT and read its first bytes (preview); exports: presign downloads
+        # (export and GDPR ZIPs).
+        objects={"tenant": OBJECT_RW, "uploads": ("s3:GetObject", "s3:PutObject"), "exports": ("s3:GetObject",)},
         list_bucket=True,
-        # documents: invoice PDFs to render and invoice mails to prepare; calls: Twilio callbacks.
-        sends_to=("jobs", "documents", "calls"),
-        secrets=("cursor",),
+        # imports: an import's first chunk; documents: invoice PDFs to render and invoice mails to
+        # prepare; calls: Twilio callbacks.
+        sends_to=("jobs", "imports", "documents", "calls"),
+        # webhooks: seals a new subscription's signing secret.
+        secrets=("cursor", "webhooks"),
         # Admins store Twilio credentials; webhooks check signatures with them.
         secret_prefixes={"twilio": SECRET_STORE},
     ),
@@ -134,13 +143,26 @@ ROLES: dict[str, Role] = {
     # codec under a scope of its own, domain/mailing/unsubscribe.py).
     "worker": Role(
         table=TABLE_READ + TABLE_WRITE,
-        # GDPR (issue 18): export ZIPs under exports/; erasure removes every version of a person's objects.
-        objects={"tenant": OBJECT_RW + ("s3:DeleteObjectVersion",), "exports": OBJECT_RW + ("s3:DeleteObjectVersion",)},
+        # exports: export ZIPs as multipart uploads, and their tail between invocations; GDPR (issue 18):
+        # export ZIPs under exports/; erasure removes every version of a person's objects.
+        objects={
+            "tenant": OBJECT_RW + ("s3:DeleteObjectVersion",),
+            "exports": OBJECT_RW + MULTIPART + ("s3:DeleteObjectVersion",),
+        },
         list_bucket=True,
         list_versions=True,
         sends_to=("jobs",),
         send_email=True,
-        secrets=("cursor",),
+        # webhooks: deliveries are signed here (issue 18).
+        secrets=("cursor", "webhooks"),
+    ),
+    # CSV import chunks (IMP-2): read the upload in ranges, write error parts and the
+    # joined report, write records; queue its next chunk and notifications (jobs). No mail, no Scan.
+    "importer": Role(
+        table=TABLE_READ + TABLE_WRITE,
+        objects={"uploads": OBJECT_RW, "exports": OBJECT_RW + MULTIPART},
+        list_bucket=True,
+        sends_to=("imports", "jobs"),
     ),
     # Twilio's callbacks (VOIP-7): merge calls, create a caller's contact and its
     # history event, copy recordings under the tenant, ask Twilio for prices.
@@ -158,6 +180,9 @@ ROLES: dict[str, Role] = {
     "schedule": Role(
         table=TABLE_READ + ("dynamodb:PutItem", "dynamodb:UpdateItem"), indexes=("schedule",), sends_to=("jobs",)
     ),
+    # The table's stream -> webhook deliveries (issue 18): reads subscriptions,
+    # writes deliveries, queues their attempts. Signs nothing (no secret).
+    "stream": Role(table=TABLE_READ + ("dynamodb:PutItem",), indexes=(), sends_to=("jobs",), reads_stream=True),
     # The PDF renderer (container image): reads invoices and the profile, writes the PDF
     # (replacing the previous rendering) and its state, reads the logo, and hands an
     # invoice's mail to the jobs worker (the one role that sends e-mail).
@@ -197,6 +222,8 @@ class Function:
     # account's concurrency quota of 10 leaves nothing to reserve).
     reserved_concurrency: int | None = None
     image: Image | None = None  # None: the Chalice zip
+    # Fed by the table's stream (an event source mapping; Chalice cannot name the stream).
+    stream: bool = False
 
 
 # Keys are Chalice's function names (`name=` of the decorator; `api_handler`
@@ -206,6 +233,10 @@ FUNCTIONS: dict[str, Function] = {
     # API Gateway stops waiting at 29 s; 1 GB gives a full vCPU share for a fast cold start.
     "api_handler": Function(role="api", timeout=29, memory=1024),
     "jobs": Function(role="worker", timeout=120, memory=512, consumes="jobs", max_concurrency=10),
+    # One chunk per invocation; a chunk stops between rows 10 s before its time is up and
+    # queues the next, so 5 minutes is plenty and nothing relies on Lambda's 15. Chunks of
+    # one import run one after another; 4 imports at a time keep the table's write rate sane.
+    "imports": Function(role="importer", timeout=300, memory=1024, consumes="imports", batch_size=1, max_concurrency=4),
     # A callback is a few table writes and at most one recording download (a
     # minute covers an hour-long recording); concurrency well above the calls
     # a small team takes at once.
@@ -215,6 +246,10 @@ FUNCTIONS: dict[str, Function] = {
     # Every minute: must finish well inside the minute; one run at a time.
     "reminders": Function(role="schedule", timeout=50, memory=256, reserved_concurrency=1),
     "housekeeping": Function(role="schedule", timeout=300, memory=256, reserved_concurrency=1),
+    # Webhooks (issue 18): a batch of stream records is a few reads and writes.
+    "webhook_events": Function(role="stream", timeout=60, memory=256, batch_size=100, stream=True),
+    # Every 15 minutes: queues due scheduled reports and expiries (the jobs function makes them).
+    "reports": Function(role="schedule", timeout=60, memory=256, reserved_concurrency=1),
     # weasyprint needs pango, harfbuzz and fonts: a container image (infra/aws/README.md says why).
     "documents": Function(
         role="documents",
@@ -240,6 +275,12 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 # times the function's timeout, so retries of a throttled batch never make
 # a message visible while it is still being worked on.
 VISIBILITY_TIMEOUT_FACTOR = 6
+
+# The stream's event source mapping (webhooks): retried this often (with the
+# batch bisected) before a record is given up, so one bad record cannot hold
+# back the shard for the stream's whole 24 hours; waits a second to batch.
+STREAM_MAX_RETRIES = 10
+STREAM_BATCH_WINDOW_SECONDS = 1
 
 # ---- operations ----
 

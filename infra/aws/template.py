@@ -177,8 +177,8 @@ def table() -> Json:
             "TimeToLiveSpecification": table_spec.ttl_specification(),
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "DeletionProtectionEnabled": True,
-            # Webhooks (a later issue) read changes from the stream.
-            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+            # Webhooks read every committed write from the stream (issue 18).
+            "StreamSpecification": {"StreamViewType": table_spec.STREAM_VIEW_TYPE},
             # Encrypted at rest with the AWS managed key (alias/aws/dynamodb): no
             # key to pay for or manage, and every use is in CloudTrail.
             "SSESpecification": {"SSEEnabled": True},
@@ -361,7 +361,8 @@ def role_policy(kind: str) -> list[Json]:
                 for a, gsi in zip(index_arns, table_spec.table_definition("x")["GlobalSecondaryIndexes"], strict=False)
                 if wanted is None or gsi["IndexName"] in wanted
             ]
-            statements.append(_statement("TableIndexes", ["dynamodb:Query"], chosen))
+            if chosen:  # a role that queries the base table only (indexes=()) gets none
+                statements.append(_statement("TableIndexes", ["dynamodb:Query"], chosen))
     for prefix_name, actions in role.objects.items():
         prefix = stack.BUCKET_PREFIXES[prefix_name].prefix
         statements.append(
@@ -384,6 +385,14 @@ def role_policy(kind: str) -> list[Json]:
                 "ConsumeQueues",
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 [arn(queue_id(q)) for q in consumed],
+            )
+        )
+    if role.reads_stream:
+        statements.append(
+            _statement(
+                "ReadStream",
+                ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"],
+                [{"Fn::GetAtt": ["Table", "StreamArn"]}],
             )
         )
     if role.secrets:
@@ -489,6 +498,26 @@ def _sqs_event(fn: stack.Function) -> Json:
     return {"Type": "SQS", "Properties": properties}
 
 
+def stream_event_id(name: str) -> str:
+    return f"{function_id(name)}StreamEvent"
+
+
+def _stream_event(fn: stack.Function) -> Json:
+    return {
+        "Type": "DynamoDB",
+        "Properties": {
+            "Stream": {"Fn::GetAtt": ["Table", "StreamArn"]},
+            # From the oldest record kept: a new deployment misses no committed write.
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": fn.batch_size,
+            "MaximumBatchingWindowInSeconds": stack.STREAM_BATCH_WINDOW_SECONDS,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": stack.STREAM_MAX_RETRIES,
+        },
+    }
+
+
 def function_properties(name: str, fn: stack.Function) -> Json:
     properties: Json = {
         "Timeout": fn.timeout,
@@ -503,6 +532,8 @@ def function_properties(name: str, fn: stack.Function) -> Json:
         }
     if fn.consumes is not None:
         properties["Events"] = {sqs_event_id(name): _sqs_event(fn)}
+    if fn.stream:
+        properties["Events"] = {stream_event_id(name): _stream_event(fn)}
     return properties
 
 

@@ -7,11 +7,18 @@ moto's server (``python -m moto.server``) with these differences:
 - DynamoDB requests run one at a time: moto's DynamoDB is not thread-safe
   (a Query iterating a partition while a transaction writes it, or a
   transaction's undo racing another write), and werkzeug serves each request
-  on its own thread. SQS long polls and S3 transfers are not held up by it;
+  on its own thread. DynamoDB Streams reads (the pump's, for webhooks) take
+  the same turn: a transaction's stream records exist until it is undone,
+  and no reader may see those of a cancelled one. SQS long polls and S3
+  transfers are not held up by it;
 - requests for the stack's own bookkeeping, under ``/_crm/``:
   ``POST /_crm/sqs/release`` makes every message that was received but not
   deleted visible again (what SQS does after the visibility timeout), so
   the final snapshot saves it however its consumer stopped;
+  ``POST /_crm/dynamodb/stream/trim?region=R&table=T&through=N`` forgets
+  the table's stream records up to sequence number N, which the pump has
+  handed to the webhooks function: moto keeps every record (with both item
+  images) forever, where DynamoDB keeps 24 hours;
   ``GET /_crm/dynamodb/writes`` counts the DynamoDB writes so far, so the
   periodic snapshot skips an unchanged table; and, with ``--data-dir``,
   ``POST /_crm/dynamodb/save?region=R&table=T&file=F`` and ``.../load?...``
@@ -48,6 +55,7 @@ MODULE_LIST_SOURCE_SHA256 = "4f741a10b06500e840c3aaa1b4f02706e6f2bfbababc0e8a2a7
 
 ADMIN_PREFIX = "/_crm/"
 _DYNAMODB_TARGET = "DynamoDB_"
+_DYNAMODB_STREAMS_TARGET = "DynamoDBStreams_"
 _DYNAMODB_WRITES = frozenset(
     {
         "PutItem",
@@ -125,7 +133,7 @@ class EmulatorApp:
             query = {name: values[0] for name, values in parse_qs(environ.get("QUERY_STRING", "")).items()}
             return self._admin(environ.get("REQUEST_METHOD", "GET"), path[len(ADMIN_PREFIX) :], query, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith(_DYNAMODB_TARGET):
+        if not target.startswith((_DYNAMODB_TARGET, _DYNAMODB_STREAMS_TARGET)):
             return self._moto(environ, start_response)
         with self._dynamodb:
             if target.rpartition(".")[2] in _DYNAMODB_WRITES:
@@ -136,6 +144,14 @@ class EmulatorApp:
     def _admin(self, method: str, action: str, query: dict[str, str], start_response: StartResponse) -> list[bytes]:
         if method == "POST" and action == "sqs/release":
             body = json.dumps({"released": release_received_messages()})
+        elif method == "POST" and action == "dynamodb/stream/trim":
+            try:
+                table = _table(query.get("region", ""), query.get("table", ""))
+                through = int(query.get("through", ""))
+            except Exception as err:  # noqa: BLE001 - no such table, no number: the caller reads why
+                return _json(start_response, "400 Bad Request", json.dumps({"error": repr(err)}))
+            with self._dynamodb:
+                body = json.dumps({"trimmed": trim_stream(table, through, query.get("region", ""))})
         elif method == "GET" and action == "dynamodb/writes":
             body = json.dumps({"writes": self.dynamodb_writes})
         elif method == "POST" and action in ("dynamodb/save", "dynamodb/load") and self._files is not None:
@@ -153,6 +169,30 @@ class EmulatorApp:
         else:
             return _json(start_response, "404 Not Found", '{"error": "unknown emulator request"}')
         return _json(start_response, "200 OK", body)
+
+
+def trim_stream(table: Any, through: int, region: str) -> int:
+    """Drop the stream records up to sequence number ``through`` (inclusive);
+    the shard's starting number moves on with them, so the numbers of the
+    records kept and of those to come stay what they were (moto numbers a
+    record by its position after the starting number). Every shard iterator
+    of the table is forgotten too (moto keeps each one it ever handed out):
+    the reader asks for a new one after the trim."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    shard = table.stream_shard
+    if shard is None:
+        return 0
+    count = max(0, min(len(shard.items), through - shard.starting_sequence_number + 1))
+    if count:
+        # In place: a transaction's undo journal holds this list (it runs under the same lock, never across this).
+        del shard.items[:count]
+        shard.starting_sequence_number += count
+    iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][region].shard_iterators
+    for arn in [arn for arn, iterator in iterators.items() if iterator.stream_shard is shard]:
+        del iterators[arn]
+    return count
 
 
 def _json(start_response: StartResponse, status: str, body: str) -> list[bytes]:

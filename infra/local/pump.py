@@ -253,6 +253,85 @@ def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
     return attribute
 
 
+# --- the table's stream (webhooks) ------------------------------------------------
+
+
+@dataclass
+class StreamPoller:
+    """Feeds the table's stream from the moto server into the function AWS
+    feeds it into (handlers/background/webhooks.py), as Lambda's stream
+    poller does: in order, a failed record and the ones after it again
+    (after a pause), given up after MAX_RETRIES like the deployed mapping."""
+
+    name: str  # function name in handler_map
+    batch_size: int = 100
+    tail: Any = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0
+    retry_at: float = 0.0
+
+    # The last record handed over (or given up), and when the emulator last forgot what came before.
+    done_through: str | None = None
+    trimmed_at: float = field(default_factory=time.monotonic)
+
+    MAX_RETRIES = 10
+    RETRY_PAUSE = 2.0
+    # moto keeps every stream record (both images) and every iterator forever;
+    # this often the emulator forgets those the pump is done with.
+    TRIM_EVERY = 30.0
+
+    def resolve(self) -> None:
+        from chalicelib.storage.webhooks import StreamTail
+
+        self.tail = StreamTail()
+        self.tail.resolve()
+
+    def trim(self) -> None:
+        """Have the emulator forget the records handed over and every old
+        iterator (POST /_crm/dynamodb/stream/trim), then read on after them."""
+        from urllib.parse import urlencode
+        from urllib.request import Request, urlopen
+
+        settings = get_settings()
+        if self.pending or not settings.aws_endpoint_url:
+            return
+        query = urlencode(
+            {"region": settings.region, "table": settings.table_name, "through": self.done_through or "0"}
+        )
+        request = Request(f"{settings.aws_endpoint_url}/_crm/dynamodb/stream/trim?{query}", data=b"", method="POST")
+        with urlopen(request, timeout=10) as answer:  # noqa: S310 - the emulator on loopback
+            answer.read()
+        self.tail.continue_after(self.done_through)
+        self.trimmed_at = time.monotonic()
+
+    def poll(self, handler: Handler, limits: FunctionLimits) -> int:
+        if time.monotonic() - self.trimmed_at >= self.TRIM_EVERY:
+            self.trim()
+        if self.pending and time.monotonic() < self.retry_at:
+            return 0
+        if not self.pending:
+            self.pending = self.tail.read(self.batch_size)
+        if not self.pending:
+            return 0
+        records, count = self.pending, len(self.pending)
+        ok, result = _invoke(self.name, handler, {"Records": records}, limits)
+        sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
+        failed = failed_ids(result, sequence) if ok else set(sequence)
+        if not failed:
+            self.pending, self.retries, self.done_through = [], 0, sequence[-1]
+            return count
+        first = min(sequence.index(f) for f in failed)
+        self.retries += 1
+        if self.retries > self.MAX_RETRIES:
+            log.error("%s: %d stream record(s) given up after %d retries", self.name, count - first, self.MAX_RETRIES)
+            self.pending, self.retries, self.done_through = [], 0, sequence[-1]
+        else:
+            self.pending = records[first:]
+            self.retry_at = time.monotonic() + self.RETRY_PAUSE
+            log.warning("%s: %d stream record(s) failed; retried in %ss", self.name, count - first, self.RETRY_PAUSE)
+        return count
+
+
 def plain_consumers() -> dict[str, tuple[Handler, str, int]]:
     """function name -> (handler, queue name, batch size) for every function of
     infra/aws/stack.py that is not Chalice's and consumes a queue."""
@@ -314,6 +393,10 @@ class Pump:
         self.limits = FunctionLimits(stopping=lambda: self.stopping)
         self.pollers: list[QueuePoller] = []
         self.schedules: list[Schedule] = []
+        # One reader of the stream (the pump that runs the schedules), as Lambda has one per shard.
+        from chalicelib.handlers.background.webhooks import STREAM_FUNCTION
+
+        self.stream = StreamPoller(STREAM_FUNCTION) if schedules and STREAM_FUNCTION in self.handlers else None
         start = time.monotonic()
         for source in chalice_app.event_sources:
             if isinstance(source, SQSEventConfig):
@@ -344,14 +427,23 @@ class Pump:
     def describe(self) -> str:
         queues = ", ".join(f"{p.queue_name}->{p.name}" for p in self.pollers) or "none"
         schedules = ", ".join(f"{s.name} every {s.period}s" for s in self.schedules) or "none"
-        return f"queues: {queues}; schedules: {schedules}"
+        stream = f"; table stream->{self.stream.name}" if self.stream else ""
+        return f"queues: {queues}; schedules: {schedules}{stream}"
 
     def run(self) -> None:
         for poller in self.pollers:
             poller.resolve()
+        if self.stream is not None:
+            self.stream.resolve()
         while not self.stopping:
             self.run_due_schedules()
             busy = False
+            if self.stream is not None:
+                try:
+                    busy = self.stream.poll(self.handlers[self.stream.name], self.limits) > 0
+                except Exception:  # e.g. moto restarting: retry, do not die
+                    log.error("reading the table's stream failed:\n%s", traceback.format_exc())
+                    time.sleep(1)
             for poller in self.pollers:
                 if self.stopping:
                     break

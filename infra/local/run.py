@@ -177,6 +177,8 @@ def configure_environment(options: Options) -> dict[str, str]:
     # (a tunnel's URL instead for a real Twilio account, README "Telephony").
     os.environ.setdefault("CRM_PUBLIC_URL", options.api_url)
     os.environ["CRM_TWILIO_FAKE_URL"] = options.twilio_url
+    # Outgoing webhooks may go to receivers on this machine (config.py grants it to the local stage only).
+    os.environ.setdefault("CRM_WEBHOOKS_ALLOW_LOOPBACK", "1")
     # CRM_TABLE_NAME, CRM_BUCKET_NAME, CRM_QUEUE_PREFIX: when unset, chalicelib.config's defaults apply everywhere.
     if not os.environ.get("CRM_CURSOR_SECRET"):
         os.environ["CRM_CURSOR_SECRET"] = cursor_secret(options.data_dir)

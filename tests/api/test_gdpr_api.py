@@ -266,8 +266,22 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
     assert [i["id"] for i in json.loads(archive.read("invoices/invoices.json"))] == [ids["invoice"]]
     assert {e["action"] for e in json.loads(archive.read("records/change_log.json"))} >= {"created", "updated"}
 
+    # A report that lists contacts names her too (its workbook and the rows parked while it was made).
+    report = _ok(
+        api.call(
+            "POST", "/v1/reports", {"type": "contacts_by_manager", "period": {"preset": "this_month"}}, headers=owner
+        ),
+        202,
+    )
+    assert run_jobs()["failures"] == []
+    # So does the tenant's export ZIP of contacts.
+    _ok(api.call("POST", "/v1/exports", {"entities": ["contacts"]}, headers=owner), 202)
+    assert run_jobs()["failures"] == []
+
     # Before: she is everywhere (so the scan below can fail).
     before = _hits(cid)
+    assert any(hit.startswith(f"object t/{tenant.id}/reports/{report['id']}/") for hit in before), before
+    assert any(hit.startswith(f"object exports/t/{tenant.id}/exports/") for hit in before), before
     for place in (
         "CONTACT#",
         "CX#w#",
@@ -290,6 +304,9 @@ def test_export_then_erase_leaves_no_trace_in_the_table_or_the_bucket(api: Api, 
     from chalicelib.bootstrap import container
 
     assert container().mailing_store.results_for_contact(tenant.id, cid) == []  # its id, in mailings' results
+
+    # The report that named her is gone (made again on demand).
+    assert _ok(api.call("GET", f"/v1/reports/{report['id']}", headers=owner), 404)["status"] == 404
 
     # What stays: the business records without her, and the fact of the erasure.
     assert _ok(api.call("GET", f"/v1/contacts/{cid}", headers=owner), 404)["status"] == 404

@@ -94,6 +94,12 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     # Telephony: both need a Twilio account (the fake transport of tests/api/test_voip_api.py).
     ("/v1/voip/numbers", "POST"): None,
     ("/v1/voip/account/test", "POST"): None,
+    # Imports and exports (issue 14): start and cancel need an uploaded file; their replays are tested in
+    # tests/api/test_imports_api.py.
+    ("/v1/imports", "POST"): lambda f: ("/v1/imports", {"entity": "contacts", "filename": "people.csv"}),
+    ("/v1/imports/{import_id}/start", "POST"): None,
+    ("/v1/imports/{import_id}/cancel", "POST"): None,
+    ("/v1/exports", "POST"): lambda f: ("/v1/exports", {"entities": ["contacts"]}),
     ("/v1/custom-fields", "POST"): lambda f: (
         "/v1/custom-fields",
         {"entity": "contact", "label": "Shoe size", "type": "text"},
@@ -109,6 +115,15 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ("/v1/users", "POST"): lambda f: ("/v1/users", {"email": "new@acme.example", "name": "New", "role": "user"}),
     ("/v1/groups", "POST"): lambda f: ("/v1/groups", {"name": "Sales"}),
     ("/v1/tokens", "POST"): lambda f: ("/v1/tokens", {"name": "script"}),
+    # Webhooks: the replayed create answers the same secret (sealed while kept); the others need a
+    # webhook or a delivery first: their replays are tested in tests/api/test_webhooks_api.py.
+    ("/v1/webhooks", "POST"): lambda f: (
+        "/v1/webhooks",
+        {"url": "https://93.184.216.34/hook", "events": ["deal.created"]},
+    ),
+    ("/v1/webhooks/{webhook_id}/rotate-secret", "POST"): None,
+    ("/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", "POST"): None,
+    ("/v1/webhooks/{webhook_id}/deliveries/replay", "POST"): None,
     ("/v1/taxes", "POST"): lambda f: ("/v1/taxes", {"name": "USt 19 %", "rate": "19"}),
     ("/v1/products", "POST"): lambda f: ("/v1/products", {"title": "Support", "price": "95"}),
     ("/v1/invoices", "POST"): lambda f: (
@@ -117,6 +132,15 @@ SAMPLES: dict[tuple[str, str], Callable[[Fixtures], tuple[str, Any]]] = {
     ),
     ("/v1/invoices/{invoice_id}/duplicate", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/duplicate", {}),
     ("/v1/invoices/{invoice_id}/send", "POST"): lambda f: (f"/v1/invoices/{f['invoice']}/send", {}),
+    # Reports (issue 17).
+    ("/v1/reports", "POST"): lambda f: (
+        "/v1/reports",
+        {"type": "deals_by_manager", "period": {"preset": "this_month"}},
+    ),
+    ("/v1/report-schedules", "POST"): lambda f: (
+        "/v1/report-schedules",
+        {"type": "summary_period", "period": {"preset": "last_week"}, "every": "week"},
+    ),
 }
 
 

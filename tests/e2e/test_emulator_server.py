@@ -17,7 +17,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 from werkzeug.test import Client
 
-from infra.emulator.server import EmulatorApp, release_received_messages
+from infra.emulator.server import EmulatorApp, release_received_messages, trim_stream
 from infra.emulator.tables import TableFiles
 
 REGION = "eu-central-1"
@@ -137,9 +137,69 @@ def test_dynamodb_writes_are_counted_and_everything_else_goes_to_moto(app: tuple
     assert client.get("/_crm/dynamodb/writes").json == {"writes": 2}
 
 
+def test_stream_reads_wait_for_a_dynamodb_write_in_progress(app: tuple[EmulatorApp, list[str]]) -> None:
+    """A transaction's stream records exist until it is undone: a reader waits its turn (webhooks)."""
+    emulator, seen = app
+    client = Client(emulator)
+    with emulator._dynamodb:  # a write holds the turn
+        reader = threading.Thread(
+            target=lambda: client.post("/", headers={"X-Amz-Target": "DynamoDBStreams_20120810.GetRecords"})
+        )
+        reader.start()
+        reader.join(timeout=0.5)
+        assert reader.is_alive() and seen == [], "the stream read waits"
+    reader.join(timeout=5)
+    assert seen == ["DynamoDBStreams_20120810.GetRecords"]
+    assert client.get("/_crm/dynamodb/writes").json == {"writes": 0}, "a read is not a write"
+
+
 def test_bookkeeping_requests_refuse_what_they_do_not_know(app: tuple[EmulatorApp, list[str]]) -> None:
     client = Client(app[0])
     assert client.get("/_crm/nothing").status_code == 404
     assert client.post("/_crm/dynamodb/save?region=eu-central-1&table=t&file=../escape.json").status_code == 400
     assert client.post("/_crm/dynamodb/save?region=eu-central-1&table=t&file=x.txt").status_code == 400
     assert app[1] == []
+
+
+def test_trimming_the_stream_forgets_what_was_read_and_keeps_the_numbers_of_the_rest() -> None:
+    """moto keeps every stream record and iterator; the pump has it forget those it is done with (webhooks)."""
+    from botocore.config import Config
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName="s",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        streams = boto3.client(
+            "dynamodbstreams", region_name=REGION, config=Config(account_id_endpoint_mode="disabled")
+        )
+        arn = ddb.describe_table(TableName="s")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        for n in range(3):
+            ddb.put_item(TableName="s", Item={"pk": {"S": f"k{n}"}})
+        start = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        read = streams.get_records(ShardIterator=start["ShardIterator"])["Records"]
+        numbers = [r["dynamodb"]["SequenceNumber"] for r in read]
+        table = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table("s")
+
+        assert trim_stream(table, int(numbers[1]), REGION) == 2
+        assert len(table.stream_shard.items) == 1
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        assert dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][REGION].shard_iterators == {}, "old iterators forgotten"
+        ddb.put_item(TableName="s", Item={"pk": {"S": "k3"}})
+        after = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=numbers[1]
+        )
+        rest = streams.get_records(ShardIterator=after["ShardIterator"])["Records"]
+        assert [r["dynamodb"]["SequenceNumber"] for r in rest] == [numbers[2], str(int(numbers[2]) + 1)]
+        assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in rest] == ["k2", "k3"]
+        oldest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        assert (
+            streams.get_records(ShardIterator=oldest["ShardIterator"])["Records"][0]["dynamodb"]["SequenceNumber"]
+            == numbers[2]
+        )

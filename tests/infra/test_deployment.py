@@ -175,7 +175,12 @@ def test_schedules_run_every_minute_and_every_hour(resources):
         for event in fn["Properties"].get("Events", {}).values()
         if event["Type"] == "Schedule"
     }
-    assert schedules == {"Reminders": "rate(1 minute)", "Housekeeping": "rate(1 hour)"}
+    # Reports (issue 17): due scheduled reports and expiries, every 15 minutes.
+    assert schedules == {
+        "Reminders": "rate(1 minute)",
+        "Housekeeping": "rate(1 hour)",
+        "Reports": "rate(15 minutes)",
+    }
 
 
 def test_each_function_has_its_own_size_and_the_declared_concurrency_caps(resources):
@@ -326,6 +331,9 @@ def test_table_actions_reach_the_table_and_its_indexes_only_and_no_request_scans
                 for resource in _as_list(statement["Resource"]):
                     if resource == {"Fn::GetAtt": ["Table", "Arn"]}:
                         continue
+                    if resource == {"Fn::GetAtt": ["Table", "StreamArn"]}:
+                        assert kind == "stream" and all(a in STREAM_READ for a in statement["Action"]), statement
+                        continue
                     index = resource["Fn::Sub"].removeprefix("${Table.Arn}/index/")
                     assert index in index_names and statement["Action"] == ["dynamodb:Query"], resource
     assert "dynamodb:Scan" not in _actions(resources, "api")
@@ -451,6 +459,33 @@ def test_checkov_exceptions_each_have_a_reason_and_unlisted_failures_fail():
     assert any("CKV_AWS_18" in p and "JobsQueue" in p for p in checks.compare([wrong_type], exceptions))
     # Exceptions nothing fails any more are reported, so the list cannot grow stale.
     assert any("no longer fails" in p for p in checks.compare([], exceptions))
+
+
+# ---- webhooks (issue 18): the table's stream feeds one function ----
+
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+
+def test_the_tables_stream_feeds_the_webhook_function_with_partial_failures(resources):
+    assert resources["Table"]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    function = resources[tpl.function_id("webhook_events")]
+    events = function["Properties"]["Events"]
+    assert list(events) == [tpl.stream_event_id("webhook_events")]
+    mapping = events[tpl.stream_event_id("webhook_events")]
+    assert mapping["Type"] == "DynamoDB"
+    properties = mapping["Properties"]
+    assert properties["Stream"] == {"Fn::GetAtt": ["Table", "StreamArn"]}
+    assert properties["StartingPosition"] == "TRIM_HORIZON", "a new deployment misses no committed write"
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert function["Properties"]["Role"] == {"Fn::GetAtt": [tpl.role_id("stream"), "Arn"]}
+    stream_statements = [s for s in _policy_statements(resources[tpl.role_id("stream")]) if s["Sid"] == "ReadStream"]
+    assert len(stream_statements) == 1 and set(stream_statements[0]["Action"]) == STREAM_READ
+    # Only the stream role reads the stream; it signs nothing, so it reads no secret.
+    for kind in stack.ROLES:
+        sids = {s["Sid"] for s in _policy_statements(resources[tpl.role_id(kind)])}
+        assert ("ReadStream" in sids) == (kind == "stream"), kind
+    assert "ReadSecrets" not in {s["Sid"] for s in _policy_statements(resources[tpl.role_id("stream")])}
 
 
 # ---- mass mailing's bounces (ADM-2) ----

@@ -5,6 +5,7 @@ cases are 404. Each write is one transaction (storage/cases.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.cases.models import Case, CaseQuery, NewCase, entry_matches
@@ -62,10 +63,13 @@ class Cases(RestrictedRecordService[Case]):
             facet = f"closed#{'true' if query.closed else 'false'}"
         return self._store.query(principal.tenant_id, facet, page, visible=visible)
 
-    def create(self, principal: Principal, request: NewCase) -> Case:
+    def create(
+        self, principal: Principal, request: NewCase, *, record_id: str | None = None, extra: Sequence[Any] = ()
+    ) -> Case:
+        """``record_id``/``extra``: as Contacts.create (an import row's derived id and marker)."""
         now = self._clock()
         case = Case(
-            id=new_id(),
+            id=record_id or new_id(),
             tenant_id=principal.tenant_id,
             title=request.title,
             created_at=now,
@@ -74,7 +78,7 @@ class Cases(RestrictedRecordService[Case]):
             updated_by=principal.user_id,
         )
         case = self._apply(principal, case, None, request.model_dump(exclude_unset=True))
-        saved = self._store.create(case, by=principal.user_id)
+        saved = self._store.create(case, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/cases/{saved.id}")
         return saved
 

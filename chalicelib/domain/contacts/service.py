@@ -9,6 +9,7 @@ settings it references.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.contacts.details import ContactDetail, looks_like_phone, normalise_details, normalise_phone
@@ -105,10 +106,18 @@ class Contacts:
     # ---- writing ----
 
     def create(
-        self, principal: Principal, tenant: Tenant, request: NewContact, *, contact_id: str | None = None
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        request: NewContact,
+        *,
+        contact_id: str | None = None,
+        extra: Sequence[Any] = (),
     ) -> Contact:
         """``contact_id``: a caller that retries the same creation (a web form
-        submission, WEB-3) names the id, so a second attempt is a Conflict, never a second contact."""
+        submission, WEB-3; an import row, IMP-3) names the id, so a second attempt
+        is a Conflict, never a second contact; ``extra``: storage operations that
+        belong in the contact's transaction (an import's row marker)."""
         now = self._clock()
         fields = request.model_dump(exclude_unset=True, exclude={"kind"})
         contact = Contact(
@@ -123,12 +132,19 @@ class Contacts:
             access=ContactShare.PRIVATE,
         )
         contact = self._apply(principal, tenant, contact, fields)
-        self._store.create(contact, by=principal.user_id)
+        self._store.create(contact, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._notify_new_managers(principal, None, contact)
         return contact
 
     def update(
-        self, principal: Principal, tenant: Tenant, contact_id: str, changes: ContactChanges, *, expected_version: int
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        contact_id: str,
+        changes: ContactChanges,
+        *,
+        expected_version: int,
+        extra: Sequence[Any] = (),
     ) -> Contact:
         before = self.get(principal, contact_id, Operation.WRITE)
         require_version(before, expected_version, "contact")
@@ -141,7 +157,7 @@ class Contacts:
             raise ValidationFailed(str(err), errors=[FieldError("body", str(err))]) from None
         after = self._apply(principal, tenant, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, by=principal.user_id)
+        saved = self._store.update(before, after, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._notify_new_managers(principal, before, saved)
         if saved.kind == ContactKind.COMPANY and saved.company_name != before.company_name:
             # A person shows (and is found by) its company's name; a company may have many.

@@ -10,6 +10,7 @@ a stage change, the history event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -118,13 +119,23 @@ class Deals(RestrictedRecordService[Deal]):
 
     # ---- writing ----
 
-    def create(self, principal: Principal, tenant: Tenant, request: NewDeal) -> Deal:
+    def create(
+        self,
+        principal: Principal,
+        tenant: Tenant,
+        request: NewDeal,
+        *,
+        record_id: str | None = None,
+        extra: Sequence[Any] = (),
+    ) -> Deal:
+        """``record_id``/``extra``: a derived id and storage operations for the
+        deal's own transaction (an import row's marker), as Contacts.create."""
         now = self._clock()
         fields = request.model_dump(exclude_unset=True)
         stage = self._stage(principal, fields.pop("stage_id", None))
         currency = fields.get("currency") or self._money.get(principal).currency
         deal = Deal(
-            id=new_id(),
+            id=record_id or new_id(),
             tenant_id=principal.tenant_id,
             title=request.title,
             currency=currency,
@@ -139,7 +150,7 @@ class Deals(RestrictedRecordService[Deal]):
             updated_by=principal.user_id,
         )
         deal = self._apply(principal, deal, None, fields)
-        saved = self._store.create(deal, by=principal.user_id)
+        saved = self._store.create(deal, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._rules.notify_listed(principal, [], saved.access_list, saved.title, f"/v1/deals/{saved.id}")
         return saved
 

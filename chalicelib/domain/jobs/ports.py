@@ -4,7 +4,7 @@ housekeeping schedule uses ``ExpiringItems`` and ``JobQueue`` (shared/ports.py).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from chalicelib.domain.jobs.service import BackgroundJob, Failure
@@ -47,4 +47,8 @@ class JobStore(Protocol):
 
     def failures(self, tenant_id: str, job_id: str, limit: int) -> list[Failure]:
         """The first ``limit`` failures, in chunk order."""
+        ...
+
+    def set_result(self, tenant_id: str, job_id: str, result: dict[str, Any]) -> None:
+        """What a finished job made (an export's file), shown on its status."""
         ...

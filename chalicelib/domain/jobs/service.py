@@ -86,6 +86,12 @@ def _out_of_time() -> bool:
     return seconds_left is not None and seconds_left() < STOP_MARGIN_SECONDS
 
 
+def out_of_time() -> bool:
+    """Whether work running inside ``time_limit`` should stop before its next
+    item (an import chunk checkpoints and continues in a new message)."""
+    return _out_of_time()
+
+
 class JobStatus(StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -107,6 +113,14 @@ class BackgroundJob(Model):
     failed: int = 0
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    # What the job made, once done (an export: the object holding its file).
+    result: dict[str, Any] | None = None
+
+    @property
+    def percent(self) -> int:
+        if self.status == JobStatus.DONE:
+            return 100
+        return min(99, int(100 * (self.succeeded + self.failed) / self.total)) if self.total else 0
 
     @property
     def status(self) -> JobStatus:
@@ -119,10 +133,15 @@ class BackgroundJob(Model):
         return ListAccess(access_list=frozenset({self.created_by}), created_by=self.created_by)
 
 
+# (object key, file name) -> a presigned download URL for a job's result.
+Downloads = Callable[[str, str], str]
+
+
 class BackgroundJobs:
-    def __init__(self, store: JobStore, clock: Clock = utc_now):
+    def __init__(self, store: JobStore, clock: Clock = utc_now, downloads: Downloads | None = None):
         self._store = store
         self._clock = clock
+        self._downloads = downloads
 
     def start(self, principal: Principal, kind: str, total: int, *, chunk_size: int = CHUNK_SIZE) -> BackgroundJob:
         """The status record of a new job of ``total`` items in chunks of ``chunk_size``."""
@@ -145,7 +164,23 @@ class BackgroundJobs:
             raise NotFound("The job does not exist.")
         access.require(principal, Operation.READ, job.access_record(), what="job")
         failures = self._store.failures(principal.tenant_id, job_id, MAX_FAILURES_SHOWN) if job.failed else []
-        return job, failures
+        return self._presented(job), failures
+
+    def find(self, tenant_id: str, job_id: str) -> BackgroundJob | None:
+        """For the job's own handlers (no caller to check)."""
+        return self._store.get(tenant_id, job_id)
+
+    def set_result(self, tenant_id: str, job_id: str, result: dict[str, Any]) -> None:
+        """What the job made; ``object_key`` (with ``filename``) is answered as a presigned ``download_url``."""
+        self._store.set_result(tenant_id, job_id, result)
+
+    def _presented(self, job: BackgroundJob) -> BackgroundJob:
+        result = job.result
+        if not result or "object_key" not in result or self._downloads is None or job.status != JobStatus.DONE:
+            return job if job.status == JobStatus.DONE else job.model_copy(update={"result": None})
+        shown = {k: v for k, v in result.items() if k != "object_key"}
+        shown["download_url"] = self._downloads(result["object_key"], str(result.get("filename") or "export.zip"))
+        return job.model_copy(update={"result": shown})
 
     def run_chunk(
         self, tenant_id: str, job_id: str, chunk: int, keys: list[str], work: ItemWork, *, resumable: bool = True

@@ -9,7 +9,7 @@ and the creator change the list (CHANGE_ACCESS); hidden records are 404.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -205,7 +205,15 @@ class RestrictedRecordService(Generic[R]):
     def _apply(self, principal: Principal, record: R, before: R | None, fields: dict[str, Any]) -> R:
         raise NotImplementedError
 
-    def update(self, principal: Principal, record_id: str, changes: BaseModel, *, expected_version: int) -> R:
+    def update(
+        self,
+        principal: Principal,
+        record_id: str,
+        changes: BaseModel,
+        *,
+        expected_version: int,
+        extra: Sequence[Any] = (),
+    ) -> R:
         """PATCH: only the fields sent; changing the access list needs CHANGE_ACCESS;
         newly listed users are notified."""
         before = self.get(principal, record_id, Operation.WRITE)
@@ -215,6 +223,6 @@ class RestrictedRecordService(Generic[R]):
             self._rules.require(principal, Operation.CHANGE_ACCESS, before)
         after = self._apply(principal, before, before, fields)
         after = after.model_copy(update={"updated_at": self._clock(), "updated_by": principal.user_id})
-        saved = self._store.update(before, after, by=principal.user_id)
+        saved = self._store.update(before, after, by=principal.user_id, **({"extra": extra} if extra else {}))
         self._rules.notify_listed(principal, before.access_list, saved.access_list, saved.title, self.link(saved))
         return saved

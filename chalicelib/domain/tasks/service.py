@@ -12,6 +12,7 @@ disarmed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,10 @@ class Tasks:
 
     # ---- writing ----
 
-    def create(self, principal: Principal, request: NewTask) -> Task:
+    def create(
+        self, principal: Principal, request: NewTask, *, record_id: str | None = None, extra: Sequence[Any] = ()
+    ) -> Task:
+        """``record_id``/``extra``: as Contacts.create (an import row's derived id and marker)."""
         fields = request.model_dump(exclude_unset=True)
         fields.setdefault("remind_minutes", request.remind_minutes)
         fields.setdefault("notify", request.notify)
@@ -144,7 +148,7 @@ class Tasks:
         fields["responsible_id"] = self._checked_responsible(
             principal, fields.get("responsible_id") or principal.user_id
         )
-        return self._create_checked(principal, fields)
+        return self._create_checked(principal, fields, record_id=record_id, extra=extra)
 
     def create_for_contacts(self, principal: Principal, request: NewTasksForContacts) -> BulkReport:
         """TSK-6: one task per contact the caller can see; a per-contact report."""
@@ -165,12 +169,20 @@ class Tasks:
             report.created.append({"contact_id": contact_id, "task_id": task.id})
         return report
 
-    def _create_checked(self, principal: Principal, fields: dict[str, Any], *, hidden_as_404: bool = False) -> Task:
+    def _create_checked(
+        self,
+        principal: Principal,
+        fields: dict[str, Any],
+        *,
+        hidden_as_404: bool = False,
+        record_id: str | None = None,
+        extra: Sequence[Any] = (),
+    ) -> Task:
         """Category and responsible user already checked."""
         now = self._clock()
         self._check_links(principal, fields, None, hidden_as_404=hidden_as_404)
         task = Task(
-            id=new_id(),
+            id=record_id or new_id(),
             tenant_id=principal.tenant_id,
             created_at=now,
             created_by=principal.user_id,
@@ -179,11 +191,19 @@ class Tasks:
             status=TaskStatus.OPEN,
             **fields,
         )
-        self._store.create_task(principal, task, reminder=self._reminder(task))
+        self._store.create_task(principal, task, reminder=self._reminder(task), **({"extra": extra} if extra else {}))
         self._notify_responsible(principal, None, task)
         return task
 
-    def update(self, principal: Principal, task_id: str, changes: TaskChanges, *, expected_version: int) -> Task:
+    def update(
+        self,
+        principal: Principal,
+        task_id: str,
+        changes: TaskChanges,
+        *,
+        expected_version: int,
+        extra: Sequence[Any] = (),
+    ) -> Task:
         before = self.get(principal, task_id, Operation.WRITE)
         require_version(before, expected_version, "task")
         fields = changes.model_dump(exclude_unset=True)
@@ -222,6 +242,7 @@ class Tasks:
             after,
             reminder=self._reminder(after) if rearm else None,
             disarm=new_instant is None and old_instant is not None,
+            **({"extra": extra} if extra else {}),
         )
         self._notify_responsible(principal, before, saved)
         return saved

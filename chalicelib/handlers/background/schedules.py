@@ -28,3 +28,14 @@ def reminders_schedule(event: Any) -> dict[str, Any]:
     if queued:
         logger.info("reminders queued", extra={"queued": queued})
     return {"queued": queued}
+
+
+@bp.schedule(Rate(15, unit=Rate.MINUTES), name="reports")
+def reports_schedule(event: Any) -> dict[str, Any]:
+    """Issue 17: queue the due scheduled reports (one job per slot; the slot's
+    conditional write makes one report even when runs overlap) and the
+    expiry of reports past the tenant's retention."""
+    queued = container().reports.sweep()
+    if queued:
+        logger.info("report jobs queued", extra={"queued": queued})
+    return {"queued": queued}

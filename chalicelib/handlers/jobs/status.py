@@ -31,6 +31,10 @@ class JobView(Model):
     created_by: str
     started_at: datetime | None
     finished_at: datetime | None
+    percent: int = Field(default=0, description="Share of the items done (an export: of its files)")
+    result: dict[str, Any] | None = Field(
+        default=None, description="Once done, what the job made, e.g. an export's download_url (valid 5 minutes)"
+    )
 
     @classmethod
     def of(cls, job: BackgroundJob, failures: list[Failure]) -> "JobView":
@@ -46,6 +50,8 @@ class JobView(Model):
             created_by=job.created_by,
             started_at=job.started_at,
             finished_at=job.finished_at,
+            percent=job.percent,
+            result=job.result,
         )
 
 

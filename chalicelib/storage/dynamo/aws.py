@@ -43,6 +43,10 @@ def client(service: str) -> Any:
     if service == "s3":
         # Path-style URLs work against the local emulator and in every region.
         extra["config"] = _CLIENT_CONFIG.merge(Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+    elif service == "dynamodbstreams":
+        # The regional endpoint: the account-based one botocore now prefers is
+        # unknown to moto (tests, the local stack); AWS answers on both.
+        extra["config"] = _CLIENT_CONFIG.merge(Config(account_id_endpoint_mode="disabled"))
     else:
         extra["config"] = _CLIENT_CONFIG
     with _lock:  # boto3 sessions are not thread-safe while creating clients

@@ -83,6 +83,16 @@ Access patterns (one per line: pattern -> table/index, key condition):
   project by id                    -> table   pk=T#t#PROJECT#<id>, sk=META  (names its deal_id)
   cases by facet, newest first     -> table   pk=T#t#KX#<facet>, sk=<case id>  (facets: all, closed#<true|false>,
                                               tag#<folded>, contact#<cid>); entries in the case's transaction
+  an import's record (checkpoint)  -> table   pk=T#t#IMPORT#<id>, sk=META  (status, options, byte offset, line and
+                                              counts of the next chunk; moved conditionally on its chunk number;
+                                              outcome + finished_at written together, once, when it ends)
+  an import's written rows         -> table   pk=T#t#IMPORT#<id>, sk between ROW#<offset> and ROW#<offset>
+                                              (sk=ROW#<15-digit byte offset>; put in the row's record transaction)
+  a dry run's keys seen so far     -> table   pk=T#t#IMPORT#<id>, sk=SEEN#<sha256(key)>  (BatchGetItem)
+  a source system's record id      -> table   pk=T#t#EXTID#<entity>#<sha256(external id)>, sk=REF  (-> record id;
+                                              written with the record)
+  an export's job state            -> table   pk=T#t#JOB#<job id>, sk=EXPORT  (beside its background job's META:
+                                              request, entity and page reached, the upload's resumable state)
   invoice settings (profile)       -> table   pk=T#t#TENANT, sk=SETTINGS#INVOICES
   next invoice number (counter)    -> table   pk=T#t#INVCOUNTER, sk=COUNTER  (moved in each invoice's transaction,
                                               conditioned on the value read: INV-1)
@@ -119,6 +129,12 @@ Access patterns (one per line: pattern -> table/index, key condition):
     (sk=S#<started iso>#<id>)                 (facets: all, dir#<d>, status#<s>, op#<uid> (each operator rung,
                                               answering or calling), contact#<cid>); entries in the call's
                                               transaction, carrying the filterable and access attributes
+  a tenant's webhook subscriptions -> table   pk=T#t#WEBHOOKS, sk begins_with SUB#  (sk=SUB#<id>; at most 20: one
+                                              Query per change; the signing secrets sealed in the item)
+  a subscription's deliveries,     -> table   pk=T#t#WEBHOOK#<sid>, sk between DLV#<ulid lo> and DLV#<ulid hi>
+    newest first / by time range              (sk=DLV#<event id>: one per event, sortable by time; expire after
+                                              30 days: keys.expiry_attributes)
+  a record item's kind and id      -> (no query) keys.record_item(pk, sk): what the table's stream names (webhooks)
   rate counter of a fixed window   -> table   pk=T#t#LIMIT#<scope>#<subject> (a tenant's: token#<token id>, form
                                               scopes) or SYS#LIMIT#<scope>#<subject> (no tenant yet: ip#<hmac(ip
                                               or /64)>, login#<digest>), sk=W#<window>; conditional ADD; ttl an
@@ -134,6 +150,18 @@ Access patterns (one per line: pattern -> table/index, key condition):
   sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
                                               tenant's rate; expires after an hour: keys.expiry_attributes)
   GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
+  report by id                     -> table   pk=T#t#REPORT#<id>, sk=META  (its creator's only; the workbook and
+                                              the rows a checkpoint parked are in S3 under t/<tenant>/reports/<id>/)
+  a user's reports, newest first   -> table   pk=T#t#RPX#mine#<uid>, sk=<report id>  (entry in the report's transaction)
+  reports expiring in an hour      -> schedule sched_pk=REPORTEXP#<yyyy-mm-ddThh>, sched_sk=<expires iso>#<id>  (on the
+                                              report item once it is made: retention is the tenant's setting)
+  report schedule by id            -> table   pk=T#t#RSCHED#<id>, sk=META
+  a user's report schedules        -> table   pk=T#t#RSX#mine#<uid>, sk=<schedule id>
+  report schedules due in an hour  -> schedule sched_pk=REPORTDUE#<yyyy-mm-ddThh>, sched_sk=<next run iso>#<id>  (on the
+                                              schedule item; moves on with each slot)
+  a schedule slot's report (once)  -> table   pk=T#t#RSCHED#<id>, sk=SLOT#<W yyyy-mm-dd|M yyyy-mm>  (marker put with
+                                              the report under attribute_not_exists: one report per slot)
+  report retention                 -> table   pk=T#t#TENANT, sk=SETTINGS#REPORTS
 
 Later issues add their lines here; nothing outside this module builds a key.
 """
@@ -575,6 +603,37 @@ def case_facet(tenant_id: str, facet: str) -> str:
     return f"{tenant_prefix(tenant_id)}KX#{facet}"
 
 
+# ---- imports (IMP-*) and exports (ADM-1) ----
+
+IMPORT_ROW_PREFIX = "ROW#"
+
+
+def import_record(tenant_id: str, import_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}IMPORT#{_key_part(import_id)}", "sk": "META"}
+
+
+def import_row(tenant_id: str, import_id: str, offset: int) -> dict[str, str]:
+    return {"pk": import_record(tenant_id, import_id)["pk"], "sk": f"{IMPORT_ROW_PREFIX}{offset:015d}"}
+
+
+def import_seen(tenant_id: str, import_id: str, key: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(key.encode()).hexdigest()[:40]
+    return {"pk": import_record(tenant_id, import_id)["pk"], "sk": f"SEEN#{digest}"}
+
+
+def external_ref(tenant_id: str, entity: str, external_id: str) -> dict[str, str]:
+    import hashlib
+
+    digest = hashlib.sha256(external_id.encode()).hexdigest()[:40]
+    return {"pk": f"{tenant_prefix(tenant_id)}EXTID#{_key_part(entity)}#{digest}", "sk": "REF"}
+
+
+def export_state(tenant_id: str, job_id: str) -> dict[str, str]:
+    return {"pk": background_job(tenant_id, job_id)["pk"], "sk": "EXPORT"}
+
+
 # ---- invoices, taxes, products (INV-*, SET-5, SET-6, SET-11) ----
 
 INVOICE_META = "META"
@@ -709,6 +768,53 @@ def call_start_range(started_from: datetime | None, started_to: datetime | None)
     )
 
 
+# ---- outgoing webhooks (issue 18) ----
+
+WEBHOOK_SUBSCRIPTION_PREFIX = "SUB#"
+WEBHOOK_DELIVERY_PREFIX = "DLV#"
+
+
+def webhooks(tenant_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WEBHOOKS"
+
+
+def webhook_subscription(tenant_id: str, subscription_id: str) -> dict[str, str]:
+    return {"pk": webhooks(tenant_id), "sk": f"{WEBHOOK_SUBSCRIPTION_PREFIX}{_key_part(subscription_id)}"}
+
+
+def webhook_deliveries(tenant_id: str, subscription_id: str) -> str:
+    return f"{tenant_prefix(tenant_id)}WEBHOOK#{_key_part(subscription_id)}"
+
+
+def webhook_delivery(tenant_id: str, subscription_id: str, delivery_id: str) -> dict[str, str]:
+    return {
+        "pk": webhook_deliveries(tenant_id, subscription_id),
+        "sk": f"{WEBHOOK_DELIVERY_PREFIX}{_key_part(delivery_id)}",
+    }
+
+
+def webhook_delivery_range(since: datetime | None, until: datetime | None) -> tuple[str, str]:
+    """Sort-key bounds of the deliveries of events from .. to (inclusive; None: open)."""
+    low = ulid_time_bound(since, upper=False) if since else ""
+    high = ulid_time_bound(until, upper=True) if until else _SORTS_LAST
+    return WEBHOOK_DELIVERY_PREFIX + low, WEBHOOK_DELIVERY_PREFIX + high
+
+
+def record_item(pk: str, sk: str) -> tuple[str, str, str] | None:
+    """(tenant id, entity, record id) of a record's own item (``T#t#CONTACT#<id>``
+    / ``META``: contact, deal, task, case, call, invoice, import, ...), None for
+    every other item (index entries, markers, history, system items)."""
+    if sk != "META":
+        return None
+    tenant = split_tenant(pk)
+    if tenant is None:
+        return None
+    entity, _, record_id = tenant[1].partition("#")
+    if not entity or not record_id or "#" in record_id or not entity.isalpha():
+        return None
+    return tenant[0], entity.lower(), record_id
+
+
 # ---- mass mailing (ADM-2) ----
 
 MAILING_RECIPIENT_PREFIX = "R#"
@@ -747,3 +853,58 @@ def send_window(tenant_id: str, second: int) -> dict[str, str]:
 
 def gdpr_job(tenant_id: str, job_id: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}GDPR#{_key_part(job_id)}", "sk": "META"}
+
+
+# ---- reports (REP-1..4) ----
+
+REPORT_BUCKET_FORMAT = "%Y-%m-%dT%H"
+
+
+def report(tenant_id: str, report_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}REPORT#{_key_part(report_id)}", "sk": "META"}
+
+
+def report_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}RPX#{facet}"
+
+
+def report_expiry_bucket(moment: datetime) -> str:
+    return "REPORTEXP#" + moment.astimezone(UTC).strftime(REPORT_BUCKET_FORMAT)
+
+
+def report_expiry_index(expires_at: datetime, report_id: str) -> dict[str, str]:
+    return {"sched_pk": report_expiry_bucket(expires_at), "sched_sk": f"{iso(expires_at)}#{report_id}"}
+
+
+def report_schedule(tenant_id: str, schedule_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}RSCHED#{_key_part(schedule_id)}", "sk": "META"}
+
+
+def report_schedule_facet(tenant_id: str, facet: str) -> str:
+    return f"{tenant_prefix(tenant_id)}RSX#{facet}"
+
+
+def report_due_bucket(moment: datetime) -> str:
+    return "REPORTDUE#" + moment.astimezone(UTC).strftime(REPORT_BUCKET_FORMAT)
+
+
+def report_due_index(next_run_at: datetime, schedule_id: str) -> dict[str, str]:
+    return {"sched_pk": report_due_bucket(next_run_at), "sched_sk": f"{iso(next_run_at)}#{schedule_id}"}
+
+
+def report_hours(since: datetime, until: datetime) -> list[datetime]:
+    """The hours [since, until] touches, for the sweeps' bucket Queries."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    found = []
+    while hour <= until:
+        found.append(hour)
+        hour += timedelta(hours=1)
+    return found
+
+
+def report_slot(tenant_id: str, schedule_id: str, slot: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}RSCHED#{_key_part(schedule_id)}", "sk": f"SLOT#{slot}"}
+
+
+def report_settings(tenant_id: str) -> dict[str, str]:
+    return {"pk": f"{tenant_prefix(tenant_id)}TENANT", "sk": "SETTINGS#REPORTS"}

@@ -10,7 +10,13 @@ from botocore.exceptions import ClientError
 from chalicelib.config import get_settings
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import error_code
-from chalicelib.storage.dynamo.table_spec import QUEUES, dead_letter_name, table_definition, ttl_specification
+from chalicelib.storage.dynamo.table_spec import (
+    QUEUES,
+    dead_letter_name,
+    stream_specification,
+    table_definition,
+    ttl_specification,
+)
 
 
 def create_resources() -> None:
@@ -18,7 +24,7 @@ def create_resources() -> None:
     settings = get_settings()
     dynamodb = client("dynamodb")
     try:
-        dynamodb.create_table(**table_definition(settings.table_name))
+        dynamodb.create_table(**table_definition(settings.table_name), StreamSpecification=stream_specification())
         dynamodb.get_waiter("table_exists").wait(
             TableName=settings.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
         )

@@ -51,6 +51,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # Logical queue name -> settings. Real names are Settings.queue_name(logical).
 QUEUES: dict[str, dict[str, Any]] = {
     "jobs": {"visibility_timeout": 120, "max_receive_count": 5},
+    # CSV import chunks (IMP-2): their own queue and function; a chunk stops before its time runs out.
+    "imports": {"visibility_timeout": 300, "max_receive_count": 5},
     # Rendering and sending invoices (the documents function; 120 s timeout there).
     "documents": {"visibility_timeout": 120, "max_receive_count": 3},
     # Twilio's status and recording callbacks (VOIP-7, 8): their own queue and
@@ -63,6 +65,16 @@ QUEUES: dict[str, dict[str, Any]] = {
 
 def dead_letter_name(queue_name: str) -> str:
     return f"{queue_name}-dlq"
+
+
+# Webhooks read every committed write from the table's stream (issue 18): the
+# template's table has it, the local stack's and the tests' tables too.
+STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
+
+
+def stream_specification() -> dict[str, Any]:
+    """CreateTable's StreamSpecification (CloudFormation's has no StreamEnabled)."""
+    return {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE}
 
 
 def ttl_specification() -> dict[str, Any]:

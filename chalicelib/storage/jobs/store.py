@@ -154,6 +154,9 @@ class BackgroundJobStore:
             after = page.after
         return found[:limit]
 
+    def set_result(self, tenant_id: str, job_id: str, result: dict[str, Any]) -> None:
+        self._table.update(keys.background_job(tenant_id, job_id), set={"result": result}, bump_version=False)
+
     def _conditional_update(self, key: dict[str, str], expression: str, condition: str, values: dict[str, Any]) -> bool:
         """An update whose condition may fail by design (False then)."""
         try:

@@ -15,7 +15,7 @@ use counters and the reminder (armed, re-armed or disarmed).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chalicelib.domain.shared.pagination import PageRequest, Slice
@@ -71,13 +71,22 @@ class TaskStore(IndexedStore[Task]):
             ),
         ]
 
-    def create_task(self, principal: Principal, task: Task, *, reminder: ArmedReminder | None) -> None:
-        self.create(task, by=principal.user_id, extra=_reminder_ops(task, reminder, False))
+    def create_task(
+        self, principal: Principal, task: Task, *, reminder: ArmedReminder | None, extra: Sequence[Any] = ()
+    ) -> None:
+        self.create(task, by=principal.user_id, extra=[*_reminder_ops(task, reminder, False), *extra])
 
     def update_task(
-        self, principal: Principal, before: Task, after: Task, *, reminder: ArmedReminder | None, disarm: bool
+        self,
+        principal: Principal,
+        before: Task,
+        after: Task,
+        *,
+        reminder: ArmedReminder | None,
+        disarm: bool,
+        extra: Sequence[Any] = (),
     ) -> Task:
-        return self.update(before, after, by=principal.user_id, extra=_reminder_ops(after, reminder, disarm))
+        return self.update(before, after, by=principal.user_id, extra=[*_reminder_ops(after, reminder, disarm), *extra])
 
     def delete_task(self, principal: Principal, task: Task, *, at: Any) -> None:
         self.delete(task, by=principal.user_id, at=at, extra=_reminder_ops(task, None, True))

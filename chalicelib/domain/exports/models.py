@@ -1,0 +1,33 @@
+"""Exports (ADM-1): the request and the job message."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class NewExport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entities: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="contacts, deals, tasks, cases (anyone: what they can see), invoices and history (admins), "
+        "and what later features add; default: everything the caller may export",
+    )
+    filters: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per entity, the filters of its list endpoint, e.g. {"contacts": {"tag": "Lead"}}',
+    )
+
+
+class ExportRun(BaseModel):
+    """Job message: go on with an export from its checkpoint."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["exports.run"] = "exports.run"
+    tenant_id: str
+    job_id: str

@@ -1,0 +1,1 @@
+"""Outgoing webhooks (issue 18, points 5 and 6)."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: subscriptions, delivery log, replay (issue 18)."""
