@@ -75,20 +75,6 @@ class Settings:
             return None
         return _BUILT_IN_CURSOR_SECRET.encode()
 
-    @functools.cached_property
-    def webhook_secret(self) -> bytes:
-        """Read on first use, by the API (sealing a new secret) and the jobs
-        function (signing a delivery) only; a deployed stage without it refuses."""
-        if self.webhook_secret_value:
-            return self.webhook_secret_value.encode()
-        if self.webhook_secret_arn:
-            from chalicelib.storage.secrets import read_secret
-
-            return read_secret(self.webhook_secret_arn).encode()
-        if self.stage in BUILT_IN_SECRET_STAGES:
-            return b"local-and-test-only-webhook-secret"
-        raise MissingSecret(f"stage {self.stage!r} needs CRM_WEBHOOK_SECRET_ARN to seal webhook secrets")
-
 
 # Stages whose cursors nobody else ever sees. Every other stage is deployed
 # (`dev` included): a known key would let anyone forge a cursor there.

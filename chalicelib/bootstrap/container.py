@@ -314,6 +314,13 @@ class Container:
         return cursor_secret(self.settings)
 
     @cached_property
+    def stream_change(self) -> Callable[[Mapping[str, Any]], Any]:
+        """A table stream record as the change webhooks see (None: not a record's item)."""
+        from chalicelib.storage.webhooks import change_of
+
+        return change_of
+
+    @cached_property
     def check_dependencies(self) -> Callable[[], None]:
         """Readiness (GET /health): raises a domain error when the table, the
         bucket or a queue does not answer."""

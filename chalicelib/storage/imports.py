@@ -23,7 +23,6 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.config import get_settings
-from chalicelib.domain.contacts.models import fold
 from chalicelib.domain.imports.models import (
     OUTCOMES,
     Counts,
@@ -37,13 +36,13 @@ from chalicelib.domain.records.history import HistoryEvent
 from chalicelib.domain.shared.clock import iso, utc_now
 from chalicelib.domain.shared.errors import Conflict, NotFound
 from chalicelib.domain.shared.pagination import PageRequest
-from chalicelib.domain.shared.text import words
+from chalicelib.domain.shared.text import fold, words
 from chalicelib.storage.blobs import tenant_object_key
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
 from chalicelib.storage.dynamo.table import Put, SortKey, Table, deserialize, serialize
-from chalicelib.storage.multipart import MultipartWriter
+from chalicelib.storage.multipart import PART_SIZE, MultipartWriter
 from chalicelib.storage.records.history import event_op
 
 BLOCK_BYTES = 256 * 1024
@@ -494,7 +493,7 @@ class ImportFiles:
             errors_key(tenant_id, import_id),
             content_type="text/csv; charset=utf-8",
             state=(state or {}).get("upload"),
-            **({"part_size": self._part_size} if self._part_size else {}),
+            part_size=self._part_size or PART_SIZE,
         )
         if not state:
             writer.write(header)

@@ -2,7 +2,7 @@
 the table's stream read into ``ItemChange``s, DNS, and the HTTP client.
 
 - Signing secrets are sealed (AES-GCM, storage/sealing.py) with a key derived
-  from the webhook server secret (config ``webhook_secret``) and the item's
+  from the webhook server secret (``storage.secrets.webhook_secret``) and the item's
   key; the table never holds one in clear, and a subscription read for an
   answer never carries one.
 - The stream (NEW_AND_OLD_IMAGES) is read by the ``webhook_events`` function
@@ -40,7 +40,9 @@ _SEALING_PURPOSE = "webhook-secret"
 
 def _sealing_key(item_key: Mapping[str, str], secret: bytes | None) -> tuple[bytes, str]:
     context = f"{item_key['pk']}\n{item_key['sk']}"
-    return sealing.derive_key(secret or get_settings().webhook_secret, _SEALING_PURPOSE, context), context
+    from chalicelib.storage.secrets import webhook_secret
+
+    return sealing.derive_key(secret or webhook_secret(get_settings()), _SEALING_PURPOSE, context), context
 
 
 class DynamoSubscriptionStore:

@@ -144,7 +144,7 @@ class RecordRows:
                 return Outcome("created", record_id)
             saved = self._service.get(self._principal, record_id)  # made by an earlier attempt, not yet closed
         if closing and not record.dry_run and saved.status.value != "closed":
-            changes = TaskChanges(status="closed")  # type: ignore[arg-type]
+            changes = TaskChanges(status="closed")
             self._service.update(self._principal, record_id, changes, expected_version=saved.version, extra=[marker])
         if closed and self._entity == "cases" and not record.dry_run:
             self._service.set_closed(self._principal, saved.id, True, expected_version=saved.version)

@@ -33,12 +33,10 @@ STREAM_FUNCTION = "webhook_events"
 
 
 def handle_stream_record(record: "DynamoDBRecord") -> None:
-    from chalicelib.storage.webhooks import change_of
-
-    change = change_of(record.raw_event)
+    change = container().stream_change(record.raw_event)
     if change is None:
         return
-    start_job(kind="webhooks.stream", message_id=record.event_id, tenant_id=change.tenant_id)
+    start_job(kind="webhooks.stream", message_id=record.event_id or "", tenant_id=change.tenant_id)
     try:
         queued = container().webhook_dispatch.on_changes([change])
     except Exception as error:
@@ -55,9 +53,12 @@ def process_stream_batch(event: dict[str, Any], context: Any = None) -> dict[str
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     with container().webhook_dispatch.batch():
-        return process_partial_response(
-            event=event, record_handler=handle_stream_record, processor=processor, context=context
+        answer: dict[str, Any] = dict(
+            process_partial_response(
+                event=event, record_handler=handle_stream_record, processor=processor, context=context
+            )
         )
+    return answer
 
 
 @bp.lambda_function(name=STREAM_FUNCTION)

@@ -67,6 +67,11 @@ class MemoryBackgroundJobStore:
     def _save(self, job: BackgroundJob) -> None:
         self._db.table(job.tenant_id, JOBS)[job.id] = frozen(job)
 
+    def set_result(self, tenant_id: str, job_id: str, result: dict[str, Any]) -> None:
+        job = self.get(tenant_id, job_id)
+        if job is not None:
+            self._save(job.model_copy(update={"result": result}))
+
     def mark_started(self, tenant_id: str, job_id: str, at: datetime) -> None:
         job = self.get(tenant_id, job_id)
         if job is not None and job.started_at is None:
