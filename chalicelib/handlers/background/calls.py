@@ -11,7 +11,6 @@ message's body is logged (phone numbers are personal data).
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -21,7 +20,8 @@ from chalicelib import bootstrap
 from chalicelib.bootstrap import container
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.observability import end_job, logger, start_job
+from chalicelib.handlers.background.messages import read_message
+from chalicelib.observability import end_job, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -34,17 +34,7 @@ class UnknownCallEvent(ValueError):
 
 
 def handle_call_record(record: "SQSRecord") -> None:
-    try:
-        body = json.loads(record.body)
-    except ValueError:
-        body = None
-    kind = body.get("kind") if isinstance(body, dict) else None
-    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-    start_job(
-        kind=kind if isinstance(kind, str) else None,
-        message_id=record.message_id,
-        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
-    )
+    body, kind = read_message(record)
     try:
         from chalicelib.bootstrap.jobs import CALL_KINDS  # the calls function's models: not in the API's cold start
 

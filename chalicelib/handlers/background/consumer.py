@@ -10,7 +10,6 @@ after the queue's maxReceiveCount.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
@@ -22,7 +21,8 @@ from chalicelib.bootstrap.events import UnknownSubscriber
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.jobs.service import time_limit
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.observability import end_job, logger, start_job
+from chalicelib.handlers.background.messages import read_message
+from chalicelib.observability import end_job, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -39,17 +39,7 @@ class UnknownJob(ValueError):
 def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
     """One message: its kind, tenant and outcome are logged (never its body:
     personal data); the tenant is in the log context while it runs."""
-    try:
-        body = json.loads(record.body)
-    except ValueError:
-        body = None
-    kind = body.get("kind") if isinstance(body, dict) else None
-    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-    start_job(
-        kind=kind if isinstance(kind, str) else None,
-        message_id=record.message_id,
-        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
-    )
+    body, kind = read_message(record)
     try:
         # Here, not at the top: the job kinds' models load in the jobs function,
         # not in the API's cold start (app.py imports this module for its wiring).

@@ -11,7 +11,6 @@ local stack the job pump (infra/local/pump.py) delivers the queue here.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -19,7 +18,8 @@ from pydantic import ValidationError
 from chalicelib.bootstrap import container
 from chalicelib.bootstrap.jobs import DOCUMENT_KINDS
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.observability import end_job, logger, start_job
+from chalicelib.handlers.background.messages import read_message
+from chalicelib.observability import end_job, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -33,17 +33,7 @@ class UnknownDocumentJob(ValueError):
 
 
 def handle_record(record: "SQSRecord") -> None:
-    try:
-        body = json.loads(record.body)
-    except ValueError:
-        body = None
-    kind = body.get("kind") if isinstance(body, dict) else None
-    tenant_id = body.get("tenant_id") if isinstance(body, dict) else None
-    start_job(
-        kind=kind if isinstance(kind, str) else None,
-        message_id=record.message_id,
-        tenant_id=tenant_id if isinstance(tenant_id, str) else None,
-    )
+    body, kind = read_message(record)
     try:
         if kind not in DOCUMENT_KINDS:
             raise UnknownDocumentJob(f"unknown document job kind {kind!r}")
