@@ -217,6 +217,7 @@ def test_tasks_by_manager():
     per_person = [["Responsible", "Created", "Closed", "Overdue"]]
     per_person += [[m, *counts([t for t in counted if NAMES[t[1]] == m])] for m in managers]
     per_person.append(["Total", *counts(counted)])
+    assert all(per_person[-1][1:]), "the fixtures must create, close and leave overdue tasks in the period"
     same(sheets["Tasks per responsible"], per_person)
     detail = [["Responsible", "Category", "Created", "Closed", "Overdue"]]
     for m in managers:
@@ -314,6 +315,7 @@ def test_summary_period():
         and date.fromisoformat(d[4]) < TODAY
         and in_november(date.fromisoformat(d[4]))
     ]
+    assert created and closed and overdue, "the fixtures must exercise every deal line"
     same(
         sheets["Deals"],
         [
@@ -354,6 +356,7 @@ def test_summary_period():
         )
     same(sheets["Tasks"], tasks)
     calls = [c for c in CALLS if in_november(local_day(c[3]))]
+    assert issued and calls, "the fixtures must issue invoices and make calls in the period"
     same(
         sheets["Calls"],
         [
@@ -371,6 +374,7 @@ def test_summary_now():
     open_deals = [d for d in DEALS if stage_status(d[2]) == "open"]
     overdue = [d for d in open_deals if d[4] and date.fromisoformat(d[4]) < TODAY]
     soon = [d for d in open_deals if d[4] and TODAY <= date.fromisoformat(d[4]) < TODAY + timedelta(days=30)]
+    assert open_deals and overdue and soon, "the fixtures must exercise every line of 'Deals now'"
 
     def deal_line(label: str, deals: list[Any]) -> list[Any]:
         return [label, len(deals), money(sum((deal_eur(d) for d in deals), Decimal(0)))]
