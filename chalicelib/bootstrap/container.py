@@ -1067,9 +1067,9 @@ class Container:
 
     @cached_property
     def send_windows(self) -> mailing_ports.SendWindows:
-        from chalicelib.storage.mailing import DynamoSendWindows
+        from chalicelib.domain.mailing.throttle import CounterSendWindows
 
-        return DynamoSendWindows()
+        return CounterSendWindows(self.rate_counters)
 
     @cached_property
     def mass_mailer(self) -> mailing_ports.MassMailer:

@@ -11,12 +11,10 @@ written to the outbox folder (storage/mail.py).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from chalicelib.domain.mailing.models import (
     COUNTED,
@@ -38,7 +36,6 @@ from chalicelib.storage.dynamo.table_spec import GSI1
 from chalicelib.storage.mail import _to_outbox
 
 _COUNT = "count_"
-WINDOW_KEEP = timedelta(hours=1)
 
 
 def _mailing_item(mailing: Mailing) -> dict[str, Any]:
@@ -195,36 +192,6 @@ class DynamoSuppressions:
 
     def is_suppressed(self, tenant_id: str, digest: str) -> bool:
         return self._table.get(keys.suppression(tenant_id, digest), consistent=True) is not None
-
-
-class DynamoSendWindows:
-    """One counter per tenant and second, ADDed under ``sent < limit``."""
-
-    def __init__(self, table: Table | None = None):
-        self._table = table or Table()
-
-    def take(self, tenant_id: str, second: int, limit: int) -> bool:
-        from chalicelib.storage.dynamo.errors import error_code
-        from chalicelib.storage.dynamo.table import serialize
-
-        expiry = keys.expiry_attributes(datetime.fromtimestamp(second, UTC) + WINDOW_KEEP)
-        values = serialize({":one": 1, ":limit": limit, ":ttl": expiry["ttl"], ":sp": expiry["sched_pk"]})
-        values[":ss"] = serialize({"v": expiry["sched_sk"]})["v"]
-        try:
-            client("dynamodb").update_item(
-                TableName=self._table.name,
-                Key=serialize(keys.send_window(tenant_id, second)),
-                UpdateExpression="ADD sent :one SET #ttl = :ttl, sched_pk = :sp, sched_sk = :ss",
-                ConditionExpression="attribute_not_exists(sent) OR sent < :limit",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                return False
-            with aws_errors():
-                raise
-        return True
 
 
 class SesMassMailer:

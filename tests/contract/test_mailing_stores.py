@@ -20,14 +20,18 @@ NOW = datetime(2030, 5, 6, 10, 0, tzinfo=UTC)
 @pytest.fixture(params=["memory", "dynamodb"])
 def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any, Any]]:
     if request.param == "memory":
-        from chalicelib.storage.memory.mailing import MemoryMailingStore, MemorySendWindows, MemorySuppressions
+        from chalicelib.domain.mailing.throttle import CounterSendWindows
+        from chalicelib.storage.memory.limits import MemoryRateCounters
+        from chalicelib.storage.memory.mailing import MemoryMailingStore, MemorySuppressions
 
-        yield MemoryMailingStore(), MemorySuppressions(), MemorySendWindows()
+        yield MemoryMailingStore(), MemorySuppressions(), CounterSendWindows(MemoryRateCounters())
     else:
         request.getfixturevalue("aws")
-        from chalicelib.storage.mailing import DynamoMailingStore, DynamoSendWindows, DynamoSuppressions
+        from chalicelib.domain.mailing.throttle import CounterSendWindows
+        from chalicelib.storage.limits import DynamoRateCounters
+        from chalicelib.storage.mailing import DynamoMailingStore, DynamoSuppressions
 
-        yield DynamoMailingStore(), DynamoSuppressions(), DynamoSendWindows()
+        yield DynamoMailingStore(), DynamoSuppressions(), CounterSendWindows(DynamoRateCounters())
 
 
 def mailing(tenant_id: str = "t1", mailing_id: str = "M1") -> Mailing:

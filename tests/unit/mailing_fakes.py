@@ -8,13 +8,15 @@ from typing import Any
 from chalicelib.domain.contacts.models import Contact, ContactKind, ContactQuery
 from chalicelib.domain.mailing.models import Attachment
 from chalicelib.domain.mailing.service import Mailings
+from chalicelib.domain.mailing.throttle import CounterSendWindows
 from chalicelib.domain.mailing.unsubscribe import UnsubscribeTokens
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.access import ContactShare
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.pagination import CursorCodec
 from chalicelib.domain.shared.principal import Principal, Role
-from chalicelib.storage.memory.mailing import MemoryMailer, MemoryMailingStore, MemorySendWindows, MemorySuppressions
+from chalicelib.storage.memory.limits import MemoryRateCounters
+from chalicelib.storage.memory.mailing import MemoryMailer, MemoryMailingStore, MemorySuppressions
 
 T0 = datetime(2026, 12, 1, 9, 0, 0, tzinfo=UTC)
 SECRET = b"unit-test-secret"
@@ -142,7 +144,7 @@ class World:
     def __init__(self) -> None:
         self.store = MemoryMailingStore()
         self.suppressions = MemorySuppressions()
-        self.windows = MemorySendWindows()
+        self.windows = CounterSendWindows(MemoryRateCounters())
         self.mailer = MemoryMailer()
         self.recipients = FakeRecipients()
         self.attachments = FakeAttachments()

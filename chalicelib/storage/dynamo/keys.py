@@ -147,8 +147,8 @@ Access patterns (one per line: pattern -> table/index, key condition):
   a person's mailing results       -> gsi1    gsi1pk=T#t#MAILRCPT#<contact id>, gsi1sk=<mailing id>  (GDPR erasure)
   mailing settings (sending rate)  -> table   pk=T#t#TENANT, sk=SETTINGS#MAILING
   suppressed address               -> table   pk=T#t#SUPPRESS#<sha256(address)>, sk=ADDRESS  (never the address)
-  sends in a tenant's second       -> table   pk=T#t#SENDRATE#<unix second>, sk=W  (conditional ADD below the
-                                              tenant's rate; expires after an hour: keys.expiry_attributes)
+  sends in a tenant's second       -> table   pk=T#t#LIMIT#mail-send#tenant, sk=W#<unix second>  (a rate counter
+                                              below the tenant's rate, kept an hour: domain/mailing/throttle.py)
   GDPR export/erasure job          -> table   pk=T#t#GDPR#<job id>, sk=META  (names the contact id only)
   report by id                     -> table   pk=T#t#REPORT#<id>, sk=META  (its creator's only; the workbook and
                                               the rows a checkpoint parked are in S3 under t/<tenant>/reports/<id>/)
@@ -842,10 +842,6 @@ def mailing_settings(tenant_id: str) -> dict[str, str]:
 
 def suppression(tenant_id: str, digest: str) -> dict[str, str]:
     return {"pk": f"{tenant_prefix(tenant_id)}SUPPRESS#{_key_part(digest)}", "sk": "ADDRESS"}
-
-
-def send_window(tenant_id: str, second: int) -> dict[str, str]:
-    return {"pk": f"{tenant_prefix(tenant_id)}SENDRATE#{second}", "sk": "W"}
 
 
 # ---- GDPR export and erasure (issue 18) ----

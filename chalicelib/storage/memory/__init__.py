@@ -72,7 +72,7 @@ from chalicelib.storage.memory.invoices import MemoryQueue as MemoryDocumentQueu
 from chalicelib.storage.memory.jobs import MemoryBackgroundJobStore, MemoryExpiringItems, MemoryQueue
 from chalicelib.storage.memory.limits import MemoryRateCounters
 from chalicelib.storage.memory.mailing import MemoryMailer as MemoryMassMailer
-from chalicelib.storage.memory.mailing import MemoryMailingStore, MemorySendWindows, MemorySuppressions
+from chalicelib.storage.memory.mailing import MemoryMailingStore, MemorySuppressions
 from chalicelib.storage.memory.notifications import MemoryMailer, MemoryNotificationStore
 from chalicelib.storage.memory.records import MemoryChangeLogStore, MemoryFileStore, MemoryHistoryStore
 from chalicelib.storage.memory.settings import MemoryCustomFieldStore, MemoryMoneySettingsStore, MemorySettingsListStore
@@ -125,7 +125,6 @@ class Adapters(TypedDict):
     document_queue: invoice_ports.DocumentQueue
     mailing_store: mailing_ports.MailingStore
     suppressions: mailing_ports.Suppressions
-    send_windows: mailing_ports.SendWindows
     mass_mailer: mailing_ports.MassMailer
     gdpr_jobs: GdprJobs
     gdpr_files: ExportFiles
@@ -179,7 +178,6 @@ class MemoryAdapters:
         self.document_queue = MemoryDocumentQueue()
         self.mailings = MemoryMailingStore()
         self.suppressions = MemorySuppressions()
-        self.send_windows = MemorySendWindows()
         self.mass_mailer = MemoryMassMailer()
         self.gdpr_jobs = MemoryGdprJobs()
         self.gdpr_files = MemoryExportFiles()
@@ -225,7 +223,6 @@ class MemoryAdapters:
             "document_queue": self.document_queue,
             "mailing_store": self.mailings,
             "suppressions": self.suppressions,
-            "send_windows": self.send_windows,
             "mass_mailer": self.mass_mailer,
             "gdpr_jobs": self.gdpr_jobs,
             "gdpr_files": self.gdpr_files,

@@ -123,18 +123,6 @@ class MemorySuppressions:
         return (tenant_id, digest) in self.entries
 
 
-class MemorySendWindows:
-    def __init__(self) -> None:
-        self.taken: dict[tuple[str, int], int] = {}
-
-    def take(self, tenant_id: str, second: int, limit: int) -> bool:
-        count = self.taken.get((tenant_id, second), 0)
-        if count >= limit:
-            return False
-        self.taken[(tenant_id, second)] = count + 1
-        return True
-
-
 class MemoryMailer:
     def __init__(self) -> None:
         self.sent: list[OutgoingMail] = []
