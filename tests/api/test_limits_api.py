@@ -154,9 +154,11 @@ def test_parallel_wrong_passwords_count_at_most_the_threshold_and_lock_the_accou
         statuses = list(pool.map(lambda _: api.call("POST", "/v1/auth/login", body)[0], range(20)))
     assert statuses.count(401) == MAX_FAILED_LOGINS, statuses
     assert statuses.count(429) == 20 - MAX_FAILED_LOGINS, statuses
-    # What is stored: exactly the threshold, never past it.
+    # What is stored: exactly the threshold, never past it. The fixture's own
+    # sign-in left a window at zero (a success gives its attempt back); when it
+    # fell in the previous window, that empty window is listed too.
     windows = Table().query(keys.rate_counter(None, "login", _email_digest(tenant.owner_email), 0)["pk"])
-    assert [int(item["hits"]) for item in windows.items] == [MAX_FAILED_LOGINS]
+    assert [int(item["hits"]) for item in windows.items if int(item["hits"])] == [MAX_FAILED_LOGINS]
     assert LOGIN_LIMIT.hits == MAX_FAILED_LOGINS
     status, body, headers = api.call(
         "POST", "/v1/auth/login", {"email": tenant.owner_email, "password": OWNER_PASSWORD}
