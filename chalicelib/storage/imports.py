@@ -42,6 +42,7 @@ from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.aws import client
 from chalicelib.storage.dynamo.errors import aws_errors, error_code
 from chalicelib.storage.dynamo.table import Put, SortKey, Table, deserialize, serialize
+from chalicelib.storage.indexes.contacts import email_facet
 from chalicelib.storage.multipart import PART_SIZE, MultipartWriter
 from chalicelib.storage.records.history import event_op
 
@@ -367,12 +368,8 @@ class ContactIndex:
             after = page.after
 
     def by_email(self, tenant_id: str, email: str) -> list[dict[str, Any]]:
-        token = fold(email)
-        if len(token) < 2:
-            return []
-        return self._entries(
-            keys.contact_facet(tenant_id, f"w#{token[:2]}"), SortKey.begins_with(keys.contact_by_word(token, ""))
-        )
+        """The exact address's entries (``mail#``): one small partition, not the word prefix's."""
+        return self._entries(keys.contact_facet(tenant_id, email_facet(email))) if email.strip() else []
 
     def by_phone(self, tenant_id: str, e164: str) -> list[dict[str, Any]]:
         return self._entries(keys.contact_facet(tenant_id, f"tel#{e164}"))

@@ -160,3 +160,60 @@ def test_owners_of_a_phone_number_or_an_email_address(stores: Stores) -> None:
     assert stores.contacts.email_owners(acme.id, " ANN@example.com ") == [ann.id]
     assert stores.contacts.email_owners(acme.id, "ann@example.com.au") == [bob.id]
     assert stores.contacts.email_owners(acme.id, "x") == []
+
+
+def test_an_email_address_finds_its_contacts_by_one_exact_key_kept_in_step_with_every_write(stores: Stores) -> None:
+    """Import duplicate matching (storage/imports.ContactIndex.by_email) and web
+    form duplicates (email_owners) read the address's own entries: exact, case
+    aside, written, moved and removed in the contact's own transaction."""
+    from chalicelib.storage.memory.imports import MemoryContactIndex
+
+    if stores.backend == "dynamo":
+        from chalicelib.storage.imports import ContactIndex
+
+        index: Any = ContactIndex()
+    else:
+        index = MemoryContactIndex(stores.contacts)
+    acme, owner = stores.tenant("Acme")
+    globex, globex_owner = stores.tenant("Globex")
+
+    def mails(*addresses: str) -> list[dict[str, Any]]:
+        return [{"type": "email", "value": a, "label": "work"} for a in addresses]
+
+    ann = person(acme.id, "Ann", "Lee", owner.user_id, details=mails("Ann.Lee@Example.com", "ann@home.example"))
+    twin = person(
+        acme.id, "Anne", "Lee", owner.user_id, details=mails("ann.lee@example.com"), access=ContactShare.SHARED_READ
+    )
+    jurgen = person(acme.id, "Jürgen", "Ost", owner.user_id, details=mails("jürgen@example.com"))
+    elsewhere = person(globex.id, "Ann", "Lee", globex_owner.user_id, details=mails("ann.lee@example.com"))
+    for contact, by in ((ann, owner), (twin, owner), (jurgen, owner), (elsewhere, globex_owner)):
+        stores.contacts.create(contact, by=by.user_id)
+
+    def owners(address: str) -> list[str]:
+        ids = sorted(stores.contacts.email_owners(acme.id, address))
+        assert sorted(e["cid"] for e in index.by_email(acme.id, address)) == ids
+        return ids
+
+    assert owners(" ANN.LEE@example.com ") == sorted([ann.id, twin.id])
+    assert owners("ann@home.example") == [ann.id]
+    # Exact: neither a prefix, nor a longer address, nor the folded spelling of another.
+    assert owners("ann.lee@example.co") == owners("ann.lee@example.com.au") == owners("jurgen@example.com") == []
+    assert owners("jürgen@example.com") == [jurgen.id]
+    assert owners("") == []
+    # The entries carry what the access policy reads (the import matches only contacts its caller may see).
+    found = {e["cid"]: entry_access(e) for e in index.by_email(acme.id, "ann.lee@example.com")}
+    assert found[twin.id].share == ContactShare.SHARED_READ and found[ann.id].share == ContactShare.PRIVATE
+    assert found[ann.id].managers == frozenset([owner.user_id]) and found[ann.id].created_by == owner.user_id
+
+    # An address changed or removed moves its entry in the same write; a rename leaves it as it is.
+    moved = ann.model_copy(update={"details": mails("ann@new.example"), "updated_at": NOW + timedelta(minutes=1)})
+    ann2 = stores.contacts.update(ann, moved, by=owner.user_id)
+    assert owners("ann.lee@example.com") == [twin.id] and owners("ann@home.example") == []
+    assert owners("ann@new.example") == [ann.id]
+    shared = ann2.model_copy(update={"access": ContactShare.SHARED_WRITE, "last_name": "Lang"})
+    ann3 = stores.contacts.update(ann2, shared, by=owner.user_id)
+    assert entry_access(index.by_email(acme.id, "ann@new.example")[0]).share == ContactShare.SHARED_WRITE
+    # Deleted (as GDPR erasure and a merge's loser are): no entry is left.
+    stores.contacts.delete(ann3, by=owner.user_id, at=NOW)
+    assert owners("ann@new.example") == []
+    assert sorted(stores.contacts.email_owners(globex.id, "ann.lee@example.com")) == [elsewhere.id]

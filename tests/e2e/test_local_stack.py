@@ -226,7 +226,7 @@ def test_local_stack_serves_and_keeps_its_state_across_a_restart(tmp_path: Path)
         marker = stack.client("dynamodb").get_item(
             TableName=TABLE, Key={"pk": {"S": "SYS#JOB#index-version"}, "sk": {"S": "STATE"}}, ConsistentRead=True
         )
-        assert marker["Item"]["index_version"] == {"N": "2"}
+        assert marker["Item"]["index_version"] == {"N": "3"}
         stack.client("dynamodb").put_item(
             TableName=TABLE, Item={**MARKER, "note": {"S": "kept"}, "blob": {"B": b"\x00\xff"}}
         )

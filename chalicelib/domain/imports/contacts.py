@@ -192,8 +192,6 @@ class ContactRows:
             kind, _, name = value.partition(":")
             entries = self._index.named(self._tenant_id, kind, name)
         ids = [e["cid"] for e in entries if self._readable(entry_access(e))]
-        if key == "email" and ids:  # the index holds folded addresses: check the real ones
-            ids = [c.id for c in self._contacts_of(ids) if value in c.emails()]
         return sorted(dict.fromkeys(ids))
 
     def _visible(self, contact_id: str) -> bool:
@@ -202,15 +200,6 @@ class ContactRows:
         except NotFound:
             return False
         return True
-
-    def _contacts_of(self, ids: list[str]) -> list[Contact]:
-        found = []
-        for contact_id in ids:
-            try:
-                found.append(self._contacts.get(self._principal, contact_id))
-            except NotFound:
-                continue
-        return found
 
     # ---- creating ----
 

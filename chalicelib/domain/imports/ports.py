@@ -195,7 +195,9 @@ class ContactIndex(Protocol):
     """Finding the contacts a row matches: index entries (which carry the
     access attributes) of the contacts with an address, a number or a name."""
 
-    def by_email(self, tenant_id: str, email: str) -> list[dict[str, Any]]: ...
+    def by_email(self, tenant_id: str, email: str) -> list[dict[str, Any]]:
+        """Contacts holding exactly this address (compared lowercased): one key's entries."""
+        ...
 
     def by_phone(self, tenant_id: str, e164: str) -> list[dict[str, Any]]: ...
 

@@ -18,11 +18,9 @@ from typing import Any
 
 from chalicelib.domain.contacts.models import Contact, ContactKind, ContactQuery
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.indexed_store import EntryKey, IndexedStore, Item
-from chalicelib.storage.dynamo.keys import SortKey
-from chalicelib.storage.indexes.contacts import index_entries, plan
+from chalicelib.storage.indexes.contacts import email_facet, index_entries, plan
 from chalicelib.storage.records.changelog import change_ops
 from chalicelib.storage.settings.custom_fields import field_usage_ops
 from chalicelib.storage.settings.lists import usage_ops
@@ -95,15 +93,9 @@ class ContactStore(IndexedStore[Contact]):
         return [e["cid"] for e in found.items]
 
     def email_owners(self, tenant_id: str, email: str) -> list[str]:
-        """Contact ids whose search tokens hold this e-mail address (web form
-        duplicates, WEB-3): the caller checks the contacts' details, since a
-        token is folded and capped."""
-        token = fold(email.strip().lower())
-        if len(token) < 2:
+        """Contact ids holding exactly this e-mail address, compared lowercased
+        (web form duplicates, WEB-3): the address's own small partition."""
+        if not email.strip():
             return []
-        found = self._table.query(
-            keys.contact_facet(tenant_id, f"w#{token[:2]}"),
-            sort=SortKey.begins_with(keys.contact_by_word(token, "")),
-            page=PageRequest(limit=50),
-        )
-        return list(dict.fromkeys(e["cid"] for e in found.items))
+        found = self._table.query(keys.contact_facet(tenant_id, email_facet(email)), page=PageRequest(limit=50))
+        return [e["cid"] for e in found.items]

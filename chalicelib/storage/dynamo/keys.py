@@ -36,6 +36,7 @@ Access patterns (one per line: pattern -> table/index, key condition):
   contacts by creation (range)     -> table   pk=T#t#CX#all, sk between C#<ulid lo> and C#<ulid hi>
   contacts by name word / e-mail   -> table   pk=T#t#CX#w#<first two letters>, sk begins_with W#<prefix>
   contacts by phone (E.164)        -> table   pk=T#t#CX#tel#<e164>, sk=<cid>
+  contacts by e-mail (exact)       -> table   pk=T#t#CX#mail#<lowercased address>, sk=<cid>  (import duplicates)
   a tenant's contact tags          -> table   pk=T#t#TAGS#<entity>, sk=<folded name>
   a task's armed reminder          -> table   pk=T#t#TASK#<id>, sk=REMINDER
   reminders due in a minute        -> schedule sched_pk=REMIND#<yyyy-mm-ddThh:mm>, sched_sk<=<iso now>

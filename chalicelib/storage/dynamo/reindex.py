@@ -3,7 +3,9 @@
 Index entries and tag registry keys are derived data: when the rules that
 derive them change (``INDEX_VERSION``), existing data is rebuilt once. The
 first change: ``fold`` transliterates every letter (issue 10), so "Ørsted" is
-found as "orsted", and a person carries its company's name.
+found as "orsted", and a person carries its company's name. Version 3: each
+e-mail address of a contact has its exact entry (``mail#<address>``), which
+an import's duplicate matching reads.
 
 Offline only (two Scans of the table): ``python -m chalicelib.cli migrate``
 runs it when the table's marker is older than the code, before the API takes
@@ -23,7 +25,7 @@ from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.indexed_store import IndexedStore
 from chalicelib.storage.dynamo.table import Table
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 _MARKER = keys.job_state("index-version")
 _PROBE_TENANT, _PROBE_ID = "t", "x"
 

@@ -2,8 +2,11 @@
 
 Facets (pk ``T#t#CX#<facet>``): all, kind, type, temperature, each tag, each
 manager, its company (each sorted by name), all again by creation, each
-name word / e-mail (``w#<first two letters>``, sorted by the word) and each
-phone (``tel#<e164>``).
+name word / e-mail (``w#<first two letters>``, sorted by the word), each
+phone (``tel#<e164>``) and each e-mail address exactly (``mail#<address>``,
+lowercased: duplicate matching is one key read, not a scan of the word
+partition; the entry carries only what the access policy reads, so a rename
+does not rewrite it).
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
 from chalicelib.storage.dynamo.keys import SortKey
 from chalicelib.storage.indexes import Entries, Entry
+
+
+def email_facet(address: str) -> str:
+    """The facet of one e-mail address's exact entries (as ``Contact.emails`` holds it: lowercased)."""
+    return f"mail#{address.strip().lower()}"
 
 
 def index_entries(contact: Contact) -> Entries:
@@ -57,6 +65,16 @@ def index_entries(contact: Contact) -> Entries:
         add(keys.contact_facet(tenant, f"w#{token[:2]}"), keys.contact_by_word(token, contact.id), tokens=tokens)
     for phone in contact.phones():
         add(keys.contact_facet(tenant, f"tel#{phone}"), contact.id)
+    for email in dict.fromkeys(contact.emails()):
+        pk = keys.contact_facet(tenant, email_facet(email))
+        entries[(pk, contact.id)] = {
+            "pk": pk,
+            "sk": contact.id,
+            "cid": contact.id,
+            "access": contact.access.value,
+            "managers": list(contact.managers),
+            "created_by": contact.created_by,
+        }
     return entries
 
 

@@ -8,11 +8,9 @@ from datetime import datetime
 from chalicelib.domain.contacts.models import Contact, ContactQuery
 from chalicelib.domain.shared.errors import NotFound
 from chalicelib.domain.shared.pagination import PageRequest, Slice
-from chalicelib.domain.shared.text import fold
 from chalicelib.storage.dynamo import keys
-from chalicelib.storage.dynamo.keys import SortKey
 from chalicelib.storage.indexes import Entries
-from chalicelib.storage.indexes.contacts import index_entries, plan
+from chalicelib.storage.indexes.contacts import email_facet, index_entries, plan
 from chalicelib.storage.memory.db import MemoryDb
 from chalicelib.storage.memory.indexed_store import MemoryIndexedStore, Visible, logged
 from chalicelib.storage.memory.records import log_change
@@ -86,16 +84,10 @@ class MemoryContactStore(MemoryIndexedStore[Contact]):
         return [e["cid"] for e in found.items]
 
     def email_owners(self, tenant_id: str, email: str) -> list[str]:
-        token = fold(email.strip().lower())
-        if len(token) < 2:
+        if not email.strip():
             return []
-        found = self.query_entries(
-            tenant_id,
-            self.facet(tenant_id, f"w#{token[:2]}"),
-            PageRequest(limit=50),
-            sort=SortKey.begins_with(keys.contact_by_word(token, "")),
-        )
-        return list(dict.fromkeys(e["cid"] for e in found.items))
+        found = self.query_entries(tenant_id, self.facet(tenant_id, email_facet(email)), PageRequest(limit=50))
+        return [e["cid"] for e in found.items]
 
 
 class MemoryPhotoBlobs:

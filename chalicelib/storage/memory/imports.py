@@ -273,16 +273,24 @@ class MemoryImportFiles:
 
 
 class MemoryContactIndex:
-    """Index entries as the contacts store writes them, added by hand."""
+    """Index entries as the contacts store writes them, added by hand; e-mail
+    addresses read from a memory contacts store's own entries when given one."""
 
-    def __init__(self) -> None:
+    def __init__(self, contacts: Any = None) -> None:
+        self._contacts = contacts  # MemoryContactStore
         self.emails: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.phones: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.companies: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.names: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
 
     def by_email(self, tenant_id: str, email: str) -> list[dict[str, Any]]:
-        return list(self.emails.get((tenant_id, email.lower()), []))
+        if self._contacts is not None and email.strip():
+            from chalicelib.domain.shared.pagination import PageRequest
+            from chalicelib.storage.indexes.contacts import email_facet
+
+            partition = self._contacts.facet(tenant_id, email_facet(email))
+            return list(self._contacts.query_entries(tenant_id, partition, PageRequest(limit=200)).items)
+        return list(self.emails.get((tenant_id, email.strip().lower()), []))
 
     def by_phone(self, tenant_id: str, e164: str) -> list[dict[str, Any]]:
         return list(self.phones.get((tenant_id, e164), []))
