@@ -1,6 +1,13 @@
 """CSV import end to end against raw batch writes of the same items (issue 14).
 
     python bench/imports.py [--rows 100000] [--sizes 1000,10000] [--policy skip|update|create]
+                            [--duplicates 0.2]
+
+``--policy create`` imports without duplicate matching; ``skip`` and
+``update`` match each row by id, e-mail (one exact key: the contact's
+``mail#`` index entry) and external id; ``--duplicates 0.2`` makes every
+fifth row a duplicate by e-mail of the row before it (with ``update``: merged
+into that contact, a new version with its change log).
 
 For each size, in a fresh process with a fresh in-process moto (DynamoDB with
 infra/emulator's patch installed, as the tests and the local stack run it):
@@ -66,18 +73,24 @@ TEST_ENV = {
 }
 
 
-def generate(rows: int) -> bytes:
+def generate(rows: int, duplicates: float = 0.0) -> bytes:
+    """A CSV of ``rows`` persons; with ``duplicates`` (a fraction), every
+    ``1 / duplicates``-th row is the previous row's person again (same name and
+    e-mail address) with its own phone, address and tag: a duplicate by e-mail
+    that ``update`` merges into the contact the previous row made."""
+    step = round(1 / duplicates) if duplicates else 0
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(["First Name", "Last Name", "E-mail Address", "Mobile Phone", "Home Street", "Home City",
                      "Home Postal Code", "Categories"])  # fmt: skip
     for n in range(rows):
-        first, last = FIRST[n % len(FIRST)], LAST[(n // len(FIRST)) % len(LAST)]
+        person = n - 1 if step and n % step == step - 1 else n
+        first, last = FIRST[person % len(FIRST)], LAST[(person // len(FIRST)) % len(LAST)]
         writer.writerow(
             [
                 first,
                 last,
-                f"{first[:1].lower()}.{n}@example{n % 97}.de",
+                f"{first[:1].lower()}.{person}@example{person % 97}.de",
                 f"+49 151 {n:08d}",
                 f"Hauptstraße {n % 200 + 1}",
                 CITIES[n % len(CITIES)],
@@ -98,7 +111,7 @@ class Calls:
         self.counter[operation_name] += 1
 
 
-def one(rows: int, policy: str) -> dict[str, Any]:
+def one(rows: int, policy: str, duplicates: float = 0.0) -> dict[str, Any]:
     os.environ.update(TEST_ENV)
     os.environ.pop("CRM_AWS_ENDPOINT_URL", None)
     sys.path.insert(0, str(REPO))
@@ -108,10 +121,10 @@ def one(rows: int, policy: str) -> dict[str, Any]:
     from moto import mock_aws
 
     with mock_aws():
-        return _measure(rows, policy)
+        return _measure(rows, policy, duplicates)
 
 
-def _drain(context: Any = None) -> int:
+def _drain(context: Any = None, progress: Any = None) -> int:
     from chalicelib.handlers.background.consumer import process_job_batch
     from chalicelib.storage.dynamo.aws import client
     from chalicelib.storage.queues import queue_url
@@ -145,6 +158,8 @@ def _drain(context: Any = None) -> int:
             for m in messages:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
             handled += len(messages)
+            if progress is not None:
+                progress(handled)
         if not busy:
             return handled
 
@@ -164,7 +179,7 @@ def _table_items(name: str) -> dict[tuple[str, str], dict[str, Any]]:
     return found
 
 
-def _measure(rows: int, policy: str) -> dict[str, Any]:
+def _measure(rows: int, policy: str, duplicates: float = 0.0) -> dict[str, Any]:
     import boto3
     from boto3.dynamodb.types import TypeDeserializer
 
@@ -182,7 +197,7 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
     principal = Principal(tenant_id=created["tenant_id"], user_id=created["owner_id"], role=Role.OWNER)
     c = container()
     tenant = c.identity_store.get_tenant(principal.tenant_id)
-    data = generate(rows)
+    data = generate(rows, duplicates)
     upload = c.imports.create(principal, NewImport(entity=ImportEntity.CONTACTS, filename="bench.csv"))
     client("s3").put_object(
         Bucket=TEST_ENV["CRM_BUCKET_NAME"], Key=upload_key(principal.tenant_id, upload.record.id), Body=data
@@ -198,11 +213,17 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
         upload.record.id,
         StartImport(mapping=preview.suggested_mapping, on_duplicate=policy),  # type: ignore[arg-type]
     )
-    messages = _drain()
+    messages = _drain(progress=_progress(lambda: c.imports.get(principal, upload.record.id).counts, started, cpu))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     record = c.imports.get(principal, upload.record.id)
-    if record.status != "done" or record.counts.created + record.counts.updated + record.counts.unchanged != rows:
+    counts = record.counts
+    if record.status != "done" or counts.created + counts.updated + counts.unchanged + counts.skipped != rows:
         raise SystemExit(f"the import did not finish as expected: {record.status} {record.counts}")
+    print(
+        f"import done: {rows} rows, CPU {cpu:.1f} s ({1000 * cpu / rows:.1f} ms/row), wall {elapsed:.0f} s, {counts}",
+        file=sys.stderr,
+        flush=True,
+    )
 
     after = _table_items(TEST_ENV["CRM_TABLE_NAME"])
     written = [item for key, item in after.items() if key not in before]
@@ -216,12 +237,17 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
     table = boto3.resource("dynamodb", region_name="eu-central-1").Table(baseline_name)
     started, baseline_cpu = time.perf_counter(), time.process_time()
     with table.batch_writer() as batch:
-        for item in plain:
+        for n, item in enumerate(plain, 1):
             batch.put_item(Item=item)
+            if n % 100_000 == 0:
+                print(f"baseline: {n} of {len(plain)} items, CPU {time.process_time() - baseline_cpu:.0f} s",
+                      file=sys.stderr, flush=True)  # fmt: skip
     baseline, baseline_cpu = time.perf_counter() - started, time.process_time() - baseline_cpu
     return {
         "rows": rows,
         "policy": policy,
+        "duplicates": duplicates,
+        "outcomes": {"created": counts.created, "updated": counts.updated, "skipped": counts.skipped},
         "seconds": round(elapsed, 2),
         "rows_per_second": round(rows / elapsed, 1),
         "messages": messages,
@@ -237,6 +263,30 @@ def _measure(rows: int, policy: str) -> dict[str, Any]:
     }
 
 
+def _progress(counts: Any, started: float, cpu: float, every: float = 60.0) -> Any:
+    """Prints (to stderr) the rows done and the CPU seconds so far, once a
+    minute of CPU: a long run shows its rate as the table grows, and a run cut
+    short still tells how far it got."""
+    last = [cpu, 0]
+
+    def report(messages: int) -> None:
+        now = time.process_time()
+        if now - last[0] < every:
+            return
+        done = counts()
+        rows = done.created + done.updated + done.unchanged + done.skipped + done.failed
+        spent = (now - last[0]) / max(rows - last[1], 1)
+        print(
+            f"progress: {rows} rows, {messages} messages, CPU {now - cpu:.0f} s "
+            f"({1000 * spent:.1f} ms/row since the last line), wall {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        last[:] = [now, rows]
+
+    return report
+
+
 def _counting(calls: Calls) -> Any:
     def count(model: Any, **kwargs: Any) -> None:
         calls(model.name)
@@ -249,16 +299,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--sizes", default="1000,10000", help="smaller sizes first, for the curve")
     parser.add_argument("--policy", default="skip", choices=["skip", "update", "create"])
+    parser.add_argument("--duplicates", type=float, default=0.0, help="fraction of rows repeating an earlier e-mail")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.policy)), flush=True)
+        print(json.dumps(one(args.one, args.policy, args.duplicates)), flush=True)
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s] + [args.rows]
     results = []
     for rows in dict.fromkeys(sizes):
         answer = subprocess.run(
-            [sys.executable, __file__, "--one", str(rows), "--policy", args.policy],
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(rows),
+                "--policy",
+                args.policy,
+                "--duplicates",
+                str(args.duplicates),
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -278,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             f" = {1000 * result['baseline_cpu_seconds'] / rows:.1f} ms/row | ratio {100 * result['cpu_ratio']:.0f} %",
             flush=True,
         )
-        print(f"         DynamoDB requests per row: {result['requests_per_row']}", flush=True)
+        print(
+            f"         outcomes {result['outcomes']}; DynamoDB requests per row: {result['requests_per_row']}",
+            flush=True,
+        )
     return 0
 
 
