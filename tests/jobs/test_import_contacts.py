@@ -416,3 +416,36 @@ def test_default_managers_are_told_once_not_per_contact(api: Api, tenant: Tenant
     assert len(found) == 12 and all(c["tags"] == ["Messe 2026"] and c["managers"] == [user_id] for c in found)
     _, mine, _ = api.call("GET", "/v1/notifications", headers=owner)
     assert any("people.csv finished: 12 created" in n["subject"] for n in mine["items"])
+
+
+def test_an_email_matches_exactly_and_contacts_from_before_the_exact_index_match_once_migrated(
+    api: Api, tenant: Tenant, run_queues: Any
+) -> None:
+    from chalicelib.cli import migrate
+    from chalicelib.storage.dynamo import keys
+    from chalicelib.storage.dynamo.table import Table
+    from chalicelib.storage.indexes.contacts import email_facet
+
+    owner = bearer(tenant.owner_token)
+    old = person(api, owner, first_name="Jürgen", last_name="Alt", details=[{"type": "email", "value": "jürgen@x.de"}])
+    person(api, owner, first_name="Anna", last_name="Au", details=[{"type": "email", "value": "anna@x.de.au"}])
+    # What the table held before index version 3: no exact e-mail entry, an older marker.
+    table = Table()
+    entry = {"pk": keys.contact_facet(tenant.id, email_facet("jürgen@x.de")), "sk": old["id"]}
+    assert table.get(entry) is not None
+    table.write_batch(deletes=[entry])
+    table.update(keys.job_state("index-version"), set={"index_version": 2}, bump_version=False, must_exist=False)
+    assert migrate()["reindexed"] is True
+    assert table.get(entry)["cid"] == old["id"]
+
+    data = csv_bytes(
+        [
+            ["First Name", "Last Name", "E-mail"],
+            ["Jürgen", "Alt", "JÜRGEN@x.de"],  # the same address, case aside: skipped
+            ["Jurgen", "Neu", "jurgen@x.de"],  # another address that folds alike: a new contact
+            ["Anna", "Kurz", "anna@x.de"],  # a prefix of another address: a new contact
+        ]
+    )
+    status = run_import(api, owner, run_queues, data)
+    assert (status["counts"]["skipped"], status["counts"]["created"]) == (1, 2), status
+    assert set(by_name(contacts(api, owner))) == {"Jürgen Alt", "Anna Au", "Jurgen Neu", "Anna Kurz"}
