@@ -177,9 +177,14 @@ def _trim_streams() -> None:
     deployed): their CPU is still spent on both sides, but 100,000 rows would
     otherwise hold ~1.5 million old and new images in memory (DynamoDB keeps
     them 24 hours, outside the caller's process)."""
+    from moto.dynamodb.models.table import StreamRecord
+
     for table in _tables().values():
         if table.stream_shard is not None:
             table.stream_shard.items.clear()
+    # moto's BaseModel also lists every instance for its reset (infra/emulator
+    # untracks items, not stream records).
+    StreamRecord.instances_tracked.clear()
 
 
 def _table_keys(name: str) -> set[tuple[str, str]]:
