@@ -59,8 +59,8 @@ class ContactStore(Protocol):
         ...
 
     def email_owners(self, tenant_id: str, email: str) -> list[str]:
-        """Ids of the contacts whose search words hold this e-mail address
-        (folded and capped: callers check the contacts' details)."""
+        """Ids of the contacts holding exactly this e-mail address (compared
+        lowercased; one index key per address, kept in the contact's writes)."""
         ...
 
 
