@@ -66,6 +66,11 @@ class Operation:
     # and why a route is not rate limited (empty: counted, by token or address).
     max_body: int | None = None
     not_rate_limited: str = ""
+    # Answers besides ``status`` and the problem+json ``errors`` (issue 19, fuzzing: the document
+    # declares every answer a route gives): (status, media type, pydantic model or None for text).
+    # E.g. a 202 while a PDF renders, a 404 page for a browser. They replace the problem+json of the
+    # same error status.
+    answers: tuple[tuple[int, str, type[BaseModel] | None], ...] = ()
 
     @property
     def idempotent(self) -> bool:

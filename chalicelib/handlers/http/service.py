@@ -104,7 +104,15 @@ def _docs_policy(html: str) -> dict[str, str]:
 
 
 @route(
-    bp, "/docs/{asset}", "GET", summary="Assets of the API reference page", tag=TAG, public=True, produces="text/plain"
+    bp,
+    "/docs/{asset}",
+    "GET",
+    summary="Assets of the API reference page",
+    tag=TAG,
+    public=True,
+    produces="text/css",
+    answers=((200, "application/javascript", None),),
+    errors=(404,),
 )
 def docs_asset(asset: str) -> Response:
     from chalicelib.domain.shared.errors import NotFound

@@ -240,8 +240,8 @@ class Rendering(Model):
     summary="The PDF (redirect), or 202 while it is rendered",
     tag=TAG,
     status=302,
-    produces="application/json",
     errors=(404,),
+    answers=((202, "application/json", Rendering),),
     description="302 to a presigned PDF/A-3 (with Factur-X XML, profile EN 16931) valid "
     f"{PDF_URL_SECONDS // 60} minutes when the invoice as it is now is rendered; else 202 "
     '`{"status": "rendering", "retry_after": 2}` with `Retry-After`: ask again.',

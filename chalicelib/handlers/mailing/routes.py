@@ -201,6 +201,7 @@ def _page(content: str, status: int = 200) -> Response:
     public=True,
     produces="text/html",
     errors=(404,),
+    answers=((404, "text/html", None),),
     description="Shows a button that POSTs to the same URL; a GET never unsubscribes (mail scanners follow links).",
 )
 def unsubscribe_page(token: str) -> Response:
@@ -225,6 +226,7 @@ def unsubscribe_page(token: str) -> Response:
     produces="text/html",
     content_types=("application/x-www-form-urlencoded", "multipart/form-data", "application/json", "text/plain"),
     errors=(404,),
+    answers=((404, "text/html", None),),
     not_idempotent="Public and naturally idempotent: the address stays suppressed however often it is posted.",
 )
 def unsubscribe(token: str) -> Response:
