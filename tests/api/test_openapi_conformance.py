@@ -128,3 +128,18 @@ def test_an_invoice_pdf_being_rendered_is_a_declared_202(spec):
     schema = responses["202"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/Rendering"}
     assert "content" not in responses["302"]
+
+
+def test_every_operation_with_a_path_parameter_declares_404(spec):
+    # Found: GET /v1/mailings/{mailing_id} and its /recipients answered an undeclared 404.
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if "{" in path:
+                assert "404" in operation["responses"], f"{method} {path}"
+
+
+@pytest.mark.parametrize("path", ["/v1/mailings/{mailing_id}", "/v1/mailings/{mailing_id}/recipients"])
+def test_an_unknown_mailing_is_a_declared_404(api, spec, tenant, path):
+    answer = api.call("GET", path.format(mailing_id="01J00000000000000000000000"), headers=bearer(tenant.owner_token))
+    assert answer[0] == 404
+    assert_conforms(spec, "GET", path, answer)

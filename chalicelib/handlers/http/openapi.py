@@ -177,6 +177,10 @@ def _operation(
     statuses = set(_ALWAYS) | set(op.errors)
     if op.body is not None or op.query is not None or op.paged:
         statuses.add(422)
+    if _PATH_PARAM.search(path):
+        # A path parameter names something that may not exist, or that the caller may not see (issue 19,
+        # fuzzing: GET /v1/mailings/{mailing_id} answered an undeclared 404).
+        statuses.add(404)
     if op.if_match:
         statuses |= {412, 428}
     if getattr(op, "idempotent", False):
