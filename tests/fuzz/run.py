@@ -110,11 +110,13 @@ def main(argv: list[str] | None = None) -> int:
             env = {
                 **os.environ,
                 "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
                 "CRM_FUZZ_API": stack.api,
                 "CRM_FUZZ_TOKEN": session["token"],
                 "CRM_FUZZ_TALLY": str(tally),
             }
-            fuzz = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False)
+            # Run from the work dir: schemathesis keeps a .schemathesis/ directory in its working directory.
+            fuzz = subprocess.run(command, cwd=work, env=env, check=False)
         elapsed = time.monotonic() - started
         print(f"seeded before the run: {len(seeded)} records ({', '.join(seeded)})")
         return _summary(options, fuzz.returncode, tally, document, elapsed, work)

@@ -109,7 +109,7 @@ def put_invoice_settings(call: Call) -> InvoiceSettingsView:
     content_types=MEDIA_TYPES,
     response=InvoiceSettingsView,
     max_body=MAX_LOGO_BYTES,  # over the JSON default (issue 19): the image bytes themselves
-    errors=(403, 413, 415, 422),
+    errors=(403, 409, 413, 415, 422),
     description=f"The image bytes, at most {MAX_LOGO_BYTES // 1024} KB, in a format browsers show "
     f"({SHOWN_FORMATS}); scaled to fit {LOGO_BOX[0]}x{LOGO_BOX[1]} like a contact photo.",
 )
@@ -142,7 +142,7 @@ def get_logo(call: Call) -> Response:
     summary="Remove the logo (admins)",
     tag=TAG,
     status=204,
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 def delete_logo(call: Call) -> None:
     container().invoice_settings.delete_logo(call.caller)
