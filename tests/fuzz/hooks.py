@@ -8,6 +8,8 @@ other, only their side effect is kept away from the shared session:
   personal API token of its own each time.
 - PUT /v1/settings/crm-access may switch the CRM module off (403 on every CRM
   route afterwards): once it answered 200, the module is switched back on.
+Every answer is counted by operation and status into CRM_FUZZ_TALLY at exit,
+for the runner's summary.
 """
 
 from __future__ import annotations
