@@ -1,0 +1,322 @@
+"""What a user can list equals what they can get (issue 19, point 3).
+
+One tenant; a regular user U; records of every type, some U may read (by the
+rules of domain/shared/access.py) and some private to another user V. For
+each type, the ids U reaches through every way the API offers (lists over
+all pages, filters, search, counts, the user's export, the related lists,
+the change log, GDPR export) must be exactly the ids GET by id answers 200
+for, and every other id must answer 404 everywhere (never 403: a 403 would
+tell that the hidden record exists). The expected readable set is written
+down from the policy as well, so the test also fails if GET itself is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.conftest import Api, Tenant, bearer
+from tests.import_helpers import download_zip, export, read_csv
+
+TAG = "Matrix"
+DUE = "2030-01-01T10:00:00Z"
+
+
+def _ok(answer: tuple[int, Any, dict[str, str]], status: int = 201) -> Any:
+    assert answer[0] == status, answer[:2]
+    return answer[1]
+
+
+def _all_pages(api: Api, token: str, path: str) -> list[dict[str, Any]]:
+    """Every item of a list, two per page (so paging itself is exercised)."""
+    items: list[dict[str, Any]] = []
+    joiner = "&" if "?" in path else "?"
+    cursor = None
+    while True:
+        url = f"{path}{joiner}limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = _ok(api.call("GET", url, headers=bearer(token)), 200)
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+
+
+class World:
+    """Records of every type; ``visible[type]`` is what the policy lets U read."""
+
+    def __init__(self, api: Api, tenant: Tenant):
+        self.api, self.tenant = api, tenant
+        self.u, self.u_token = tenant.add_user("u@acme.example")
+        self.v, self.v_token = tenant.add_user("v@acme.example")
+        self.all: dict[str, dict[str, str]] = {}  # type -> name -> id
+        self.visible: dict[str, set[str]] = {}
+
+    def post(self, path: str, body: Any, token: str | None = None, status: int = 201) -> Any:
+        return _ok(self.api.call("POST", path, body, headers=bearer(token or self.tenant.owner_token)), status)
+
+    def add(self, kind: str, name: str, record_id: str, visible: bool) -> str:
+        self.all.setdefault(kind, {})[name] = record_id
+        self.visible.setdefault(kind, set())
+        if visible:
+            self.visible[kind].add(record_id)
+        return record_id
+
+    def ids(self, kind: str) -> set[str]:
+        return set(self.all[kind].values())
+
+
+def build(api: Api, tenant: Tenant) -> World:
+    w = World(api, tenant)
+    o, u, v = tenant.owner_id, w.u, w.v
+
+    def contact(name: str, visible: bool, kind: str = "person", **fields: Any) -> str:
+        body = (
+            {"kind": "person", "first_name": name, "last_name": f"{TAG}son"}
+            if kind == "person"
+            else {"kind": "company", "company_name": f"{name} {TAG} GmbH"}
+        )
+        made = w.post("/v1/contacts", {**body, "tags": [TAG], **fields})
+        return w.add("contact", name, made["id"], visible)
+
+    # Contacts (CON-9): shared for reading, managed by U, private to V and to the owner.
+    co_shared = contact("CoShared", True, kind="company", managers=[o], access="shared_read")
+    co_private = contact("CoPrivate", False, kind="company", managers=[v], access="private")
+    shared = contact("Shared", True, managers=[o], access="shared_read", company_id=co_private)
+    contact("Writable", True, managers=[v], access="shared_write", company_id=co_shared)
+    mine = contact("Mine", True, managers=[u], access="private")
+    private = contact("Private", False, managers=[v], access="private", company_id=co_shared)
+    contact("OwnersOnly", False, managers=[o], access="private", company_id=co_private)
+
+    # Deals and cases (DEA-6, CAS-2): public, listed for U, private to V (U responsible: nothing).
+    for kind, path in (("deal", "/v1/deals"), ("case", "/v1/cases")):
+        for name, access, visible, extra in (
+            ("public", [], True, {}),
+            ("listed", [u], True, {}),
+            ("private", [v], False, {"responsible_id": u} if kind == "deal" else {}),
+        ):
+            made = w.post(path, {"title": f"{TAG} {name}", "access_list": access, "tags": [TAG], **extra})
+            w.add(kind, name, made["id"], visible)
+    deal_private = w.all["deal"]["private"]
+    deal_public = w.all["deal"]["public"]
+
+    # Tasks (TSK): U responsible; linked to a contact U reads; linked to one U does not; V's own.
+    for name, fields, visible in (
+        ("responsible", {"responsible_id": u}, True),
+        ("linked", {"responsible_id": v, "contact_id": shared}, True),
+        ("linked_hidden", {"responsible_id": v, "contact_id": private}, False),
+        ("deal_hidden", {"responsible_id": v, "deal_id": deal_private}, False),
+        ("unlinked", {"responsible_id": v}, False),
+    ):
+        made = w.post("/v1/tasks", {"title": f"{TAG} {name}", "due_at": DUE, **fields})
+        w.add("task", name, made["id"], visible)
+
+    # History (HIS-1) and files: readable exactly when the parent is.
+    for name, parent, visible in (
+        ("shared", ("contacts", shared), True),
+        ("private", ("contacts", private), False),
+        ("deal_public", ("deals", deal_public), True),
+        ("deal_private", ("deals", deal_private), False),
+    ):
+        made = w.post(f"/v1/{parent[0]}/{parent[1]}/history", {"text": f"{TAG} note {name}"})
+        w.add("history", name, made["id"], visible)
+        upload = w.post(
+            "/v1/files",
+            {
+                "filename": f"{name}.txt",
+                "content_type": "text/plain",
+                "size": 5,
+                "parent": {"kind": parent[0].rstrip("s"), "id": parent[1]},
+            },
+        )
+        w.add("file", name, upload["id"] if "id" in upload else upload["file"]["id"], visible)
+
+    # Invoices (INV): readable by whoever reads the client.
+    line = {"title": "Work", "quantity": "1", "price": "100"}
+    for name, client, visible in (("shared", shared, True), ("mine", mine, True), ("private", private, False)):
+        made = w.post("/v1/invoices", {"client_id": client, "lines": [line]})
+        w.add("invoice", name, made["id"], visible)
+
+    # Calls (VOIP-8): seen by their participants; written by the Twilio hooks' store.
+    from chalicelib.bootstrap import container
+    from chalicelib.domain.voip.models import Call, CallDirection, CallStatus
+
+    now = datetime.now(UTC)
+    for n, (name, participants, visible) in enumerate((("u", [u], True), ("v", [v], False), ("both", [u, v], True))):
+        call_id = f"01JMATRIXCALL0000000000{n:03d}"
+        container().call_store.create(
+            Call(
+                id=call_id,
+                tenant_id=tenant.id,
+                call_sid=f"CA{n:032x}",
+                direction=CallDirection.INCOMING,
+                status=CallStatus.ANSWERED,
+                external_number="+4930123456",
+                operator_id=participants[0],
+                participants=participants,
+                started_at=now,
+                created_at=now,
+                updated_at=now,
+            ),
+            by=o,
+        )
+        w.add("call", name, call_id, visible)
+    return w
+
+
+# Where GET by id lives, per type.
+GET_PATHS = {
+    "contact": "/v1/contacts/{}",
+    "deal": "/v1/deals/{}",
+    "case": "/v1/cases/{}",
+    "task": "/v1/tasks/{}",
+    "history": "/v1/history/{}",
+    "file": "/v1/files/{}/meta",
+    "invoice": "/v1/invoices/{}",
+    "call": "/v1/voip/calls/{}",
+}
+
+
+def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant, run_queues: Any) -> None:
+    w = build(api, tenant)
+    token, mismatches = w.u_token, []
+
+    def status(path: str) -> int:
+        return api.call("GET", path, headers=bearer(token))[0]
+
+    # GET by id: 200 or 404, nothing else; and what the policy says.
+    gettable: dict[str, set[str]] = {}
+    for kind, path in GET_PATHS.items():
+        answers = {record_id: status(path.format(record_id)) for record_id in w.ids(kind)}
+        assert set(answers.values()) <= {200, 404}, (kind, answers)
+        gettable[kind] = {record_id for record_id, code in answers.items() if code == 200}
+        assert gettable[kind] == w.visible[kind], (kind, "GET disagrees with the policy", answers)
+
+    def same(label: str, kind: str, found: set[str], expected: set[str] | None = None) -> None:
+        want = gettable[kind] if expected is None else expected
+        if found != want:
+            mismatches.append(f"{label}: extra {sorted(found - want)}, missing {sorted(want - found)}")
+
+    def ids(path: str) -> set[str]:
+        return {item["id"] for item in _all_pages(api, token, path)}
+
+    names = {record_id: name for kind in w.all for name, record_id in w.all[kind].items()}
+    contacts = gettable["contact"]
+
+    # ---- contacts ----
+    same("GET /v1/contacts", "contact", ids("/v1/contacts") & w.ids("contact"))
+    same("contacts ?tag", "contact", ids(f"/v1/contacts?tag={TAG}"))
+    same("contacts ?q (search)", "contact", ids(f"/v1/contacts?q={TAG}") & w.ids("contact"))
+    same("contacts ?kind", "contact", ids("/v1/contacts?kind=person") | ids("/v1/contacts?kind=company"))
+    same("contacts ?manager_id", "contact", ids(f"/v1/contacts?manager_id={w.v}"), {w.all["contact"]["Writable"]})
+    employer = {"Shared": "CoPrivate", "Writable": "CoShared", "Private": "CoShared", "OwnersOnly": "CoPrivate"}
+    for company_name in ("CoShared", "CoPrivate"):
+        company = w.all["contact"][company_name]
+        staff = {w.all["contact"][p] for p, c in employer.items() if c == company_name} & contacts
+        same(f"contacts ?company_id={company_name}", "contact", ids(f"/v1/contacts?company_id={company}"), staff)
+        if company in contacts:
+            same(f"persons of {company_name}", "contact", ids(f"/v1/contacts/{company}/persons"), staff)
+        elif status(f"/v1/contacts/{company}/persons") != 404:
+            mismatches.append(f"persons of the hidden {company_name}: not 404")
+    tags = {t["name"]: t for t in _ok(api.call("GET", "/v1/tags?entity=contact", headers=bearer(token)), 200)["items"]}
+    if tags.get(TAG, {}).get("count") != len(contacts):
+        mismatches.append(f"tag count of contacts: {tags.get(TAG)} for {len(contacts)} readable")
+
+    # ---- deals and cases ----
+    same("GET /v1/deals", "deal", ids("/v1/deals"))
+    same("deals ?tag", "deal", ids(f"/v1/deals?tag={TAG}"))
+    same("deals ?stage_status=open", "deal", ids("/v1/deals?stage_status=open"))
+    same("deals ?responsible_id=U", "deal", ids(f"/v1/deals?responsible_id={w.u}"), set())
+    pipeline = _ok(api.call("GET", "/v1/deals/pipeline", headers=bearer(token)), 200)
+    counted = sum(stage.get("count", 0) for stage in pipeline.get("stages", pipeline.get("items", [])))
+    if counted != len(gettable["deal"]):
+        mismatches.append(f"pipeline counts {counted} deals for {len(gettable['deal'])} readable: {pipeline}")
+    same("GET /v1/cases", "case", ids("/v1/cases"))
+    same("cases ?tag", "case", ids(f"/v1/cases?tag={TAG}"))
+    same("cases ?closed=false", "case", ids("/v1/cases?closed=false"))
+
+    # ---- tasks ----
+    same("GET /v1/tasks", "task", ids("/v1/tasks"))
+    same("tasks ?status=open", "task", ids("/v1/tasks?status=open"))
+    same("tasks ?responsible_id=V", "task", ids(f"/v1/tasks?responsible_id={w.v}"), {w.all["task"]["linked"]})
+    for contact_id in w.ids("contact"):
+        linked = {t for t in gettable["task"] if names[t] == "linked"} if names[contact_id] == "Shared" else set()
+        same(f"tasks ?contact_id={names[contact_id]}", "task", ids(f"/v1/tasks?contact_id={contact_id}"), linked)
+
+    # ---- history and files: the union over every parent's list ----
+    parents = [("contacts", c) for c in w.ids("contact")] + [("deals", d) for d in w.ids("deal")]
+    parents += [("cases", c) for c in w.ids("case")]
+    listed_history: set[str] = set()
+    listed_files: set[str] = set()
+    for collection, parent in parents:
+        readable = parent in gettable[{"contacts": "contact", "deals": "deal", "cases": "case"}[collection]]
+        for sub, bucket in (("history", listed_history), ("files", listed_files)):
+            code = status(f"/v1/{collection}/{parent}/{sub}")
+            if code != (200 if readable else 404):
+                mismatches.append(f"/v1/{collection}/{names[parent]}/{sub}: {code}")
+            elif readable:
+                found = ids(f"/v1/{collection}/{parent}/{sub}")
+                bucket |= found & (w.ids("history") | w.ids("file"))
+    same("history lists", "history", listed_history & w.ids("history"))
+    same("files lists", "file", listed_files & w.ids("file"))
+
+    # ---- invoices ----
+    same("GET /v1/invoices", "invoice", ids("/v1/invoices"))
+    for contact_id in w.ids("contact"):
+        billed = {i for i in gettable["invoice"] if names[i] == names[contact_id].lower()}
+        if contact_id in contacts:
+            same(
+                f"/v1/contacts/{names[contact_id]}/invoices",
+                "invoice",
+                ids(f"/v1/contacts/{contact_id}/invoices"),
+                billed,
+            )
+        same(
+            f"invoices ?client_id={names[contact_id]}",
+            "invoice",
+            ids(f"/v1/invoices?client_id={contact_id}"),
+            billed if contact_id in contacts else set(),
+        )
+
+    # ---- calls ----
+    same("GET /v1/voip/calls", "call", ids("/v1/voip/calls"))
+    same("calls ?operator_id=V", "call", ids(f"/v1/voip/calls?operator_id={w.v}"), {w.all["call"]["both"]})
+
+    # ---- the change log of every record: 200 exactly for the readable ones ----
+    collections = {"contact": "contacts", "deal": "deals", "case": "cases", "task": "tasks", "invoice": "invoices"}
+    for kind, collection in collections.items():
+        for record_id in w.ids(kind):
+            code = status(f"/v1/{collection}/{record_id}/changes")
+            if code != (200 if record_id in gettable[kind] else 404):
+                mismatches.append(f"/v1/{collection}/{names[record_id]}/changes: {code}")
+            # The log of any record (deleted ones too) is for admins: the same 403 whatever the record.
+            code = status(f"/v1/changes?entity={kind}&record_id={record_id}")
+            if code != 403:
+                mismatches.append(f"/v1/changes {kind} {names[record_id]}: {code}, expected 403")
+
+    # ---- GDPR export and erase: admins only, and a hidden contact is 404, never 403 ----
+    for contact_id in w.ids("contact"):
+        want = 403 if contact_id in contacts else 404
+        for method, path in (
+            ("GET", f"/v1/contacts/{contact_id}/export"),
+            ("POST", f"/v1/contacts/{contact_id}/erase"),
+        ):
+            code = api.call(method, path, headers=bearer(token))[0]
+            if code != want:
+                mismatches.append(f"{method} {path} ({names[contact_id]}): {code}, expected {want}")
+
+    # ---- webhooks: admins only (an integration's, not a user's); U is refused, sees nothing ----
+    assert api.call("GET", "/v1/webhooks", headers=bearer(token))[0] == 403
+
+    # ---- the user's own export: the CSVs hold exactly what U can get ----
+    job = export(api, bearer(token), run_queues, entities=["contacts", "deals", "tasks", "cases"])
+    assert job["status"] == "done", job
+    archive = download_zip(job)
+    for kind, name in (
+        ("contact", "contacts.csv"),
+        ("deal", "deals.csv"),
+        ("task", "tasks.csv"),
+        ("case", "cases.csv"),
+    ):
+        same(f"export {name}", kind, {row["ID"] for row in read_csv(archive, name)} & w.ids(kind))
+
+    assert not mismatches, "\n".join(mismatches)
