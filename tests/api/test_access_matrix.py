@@ -12,9 +12,12 @@ down from the policy as well, so the test also fails if GET itself is wrong.
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
+from tests.api.test_reports_api import report_file
 from tests.conftest import Api, Tenant, bearer
 from tests.import_helpers import download_zip, export, read_csv
 
@@ -90,9 +93,9 @@ def build(api: Api, tenant: Tenant) -> World:
     # Deals and cases (DEA-6, CAS-2): public, listed for U, private to V (U responsible: nothing).
     for kind, path in (("deal", "/v1/deals"), ("case", "/v1/cases")):
         for name, access, visible, extra in (
-            ("public", [], True, {}),
-            ("listed", [u], True, {}),
-            ("private", [v], False, {"responsible_id": u} if kind == "deal" else {}),
+            ("public", [], True, {"contact_id": shared} if kind == "deal" else {}),
+            ("listed", [u], True, {"contact_id": private} if kind == "deal" else {}),
+            ("private", [v], False, {"responsible_id": u, "contact_id": shared} if kind == "deal" else {}),
         ):
             made = w.post(path, {"title": f"{TAG} {name}", "access_list": access, "tags": [TAG], **extra})
             w.add(kind, name, made["id"], visible)
@@ -135,6 +138,14 @@ def build(api: Api, tenant: Tenant) -> World:
     for name, client, visible in (("shared", shared, True), ("mine", mine, True), ("private", private, False)):
         made = w.post("/v1/invoices", {"client_id": client, "lines": [line]})
         w.add("invoice", name, made["id"], visible)
+        # Billed: the invoices report counts billed invoices only.
+        billed = api.call(
+            "PUT",
+            f"/v1/invoices/{made['id']}/status",
+            {"status": "billed"},
+            headers=bearer(tenant.owner_token, **{"If-Match": f'"{made["version"]}"'}),
+        )
+        assert billed[0] == 200, billed[:2]
 
     # Calls (VOIP-8): seen by their participants; written by the Twilio hooks' store.
     from chalicelib.bootstrap import container
@@ -179,6 +190,19 @@ GET_PATHS = {
 def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant, run_queues: Any) -> None:
     w = build(api, tenant)
     token, mismatches = w.u_token, []
+
+    # Every answer U gets is kept: none may carry a hidden record's id or name (checked at the end).
+    seen: list[tuple[str, str]] = []
+    original = api.call
+
+    def recording(method: str, path: str, body: Any = None, **options: Any) -> tuple[int, Any, dict[str, str]]:
+        answer = original(method, path, body, **options)
+        if (options.get("headers") or {}).get("Authorization") == f"Bearer {token}":
+            text = answer[1].decode("utf-8", "replace") if isinstance(answer[1], bytes) else json.dumps(answer[1])
+            seen.append((f"{method} {path}", text))
+        return answer
+
+    api.call = recording  # type: ignore[method-assign]
 
     def status(path: str) -> int:
         return api.call("GET", path, headers=bearer(token))[0]
@@ -233,6 +257,15 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
     same("GET /v1/cases", "case", ids("/v1/cases"))
     same("cases ?tag", "case", ids(f"/v1/cases?tag={TAG}"))
     same("cases ?closed=false", "case", ids("/v1/cases?closed=false"))
+    for contact_id in w.ids("contact"):
+        label = names[contact_id]
+        linked = {"Shared": {"public"}, "Private": {"listed"}}.get(label, set())
+        deals = {w.all["deal"][name] for name in linked}
+        same(f"deals ?contact_id={label}", "deal", ids(f"/v1/deals?contact_id={contact_id}"), deals)
+        same(f"cases ?contact_id={label}", "case", ids(f"/v1/cases?contact_id={contact_id}"), set())
+    for deal_id in w.ids("deal"):
+        linked = {w.all["task"]["deal_hidden"]} & gettable["task"] if deal_id == w.all["deal"]["private"] else set()
+        same(f"tasks ?deal_id={names[deal_id]}", "task", ids(f"/v1/tasks?deal_id={deal_id}"), linked)
 
     # ---- tasks ----
     same("GET /v1/tasks", "task", ids("/v1/tasks"))
@@ -307,10 +340,67 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
     # ---- webhooks: admins only (an integration's, not a user's); U is refused, sees nothing ----
     assert api.call("GET", "/v1/webhooks", headers=bearer(token))[0] == 403
 
+    # ---- every GET route of the registry that takes one record of these types: a hidden one is 404 ----
+    from tests.api.test_isolation_registry import registered
+
+    param_kind = {
+        "contact_id": "contact",
+        "deal_id": "deal",
+        "case_id": "case",
+        "task_id": "task",
+        "event_id": "history",
+        "file_id": "file",
+        "invoice_id": "invoice",
+        "call_id": "call",
+    }
+    reached = 0
+    for path, method, _ in registered():
+        params = re.findall(r"{([^}]+)}", path)
+        if method != "GET" or len(params) != 1 or params[0] not in param_kind:
+            continue
+        kind = param_kind[params[0]]
+        for record_id in w.ids(kind):
+            code = status(path.replace("{" + params[0] + "}", record_id))
+            readable = record_id in gettable[kind]
+            # A readable record may still lack what the route serves (no photo, no recording): 404 then.
+            if (not readable and code != 404) or (readable and code in (401, 403) and "/export" not in path):
+                mismatches.append(f"GET {path} ({names[record_id]}): {code}")
+            reached += 1
+    assert reached > 50, reached
+
+    # ---- reports: U's workbooks count only what U can read (their "counted" sheets list the ids) ----
+    for report, kind in (
+        ("contacts_by_manager", "contact"),
+        ("deals_by_manager", "deal"),
+        ("tasks_by_manager", "task"),
+        ("invoices_by_manager", "invoice"),
+        ("calls_by_operator", "call"),
+    ):
+        made = _ok(
+            api.call(
+                "POST", "/v1/reports", {"type": report, "period": {"preset": "this_month"}}, headers=bearer(token)
+            ),
+            202,
+        )
+        assert run_queues()["failures"] == []
+        book = report_file(api, token, made["id"])[1]
+        seen.extend((f"report {report}", str(row)) for sheet in book for row in sheet.iter_rows(values_only=True))
+        counted = [name for name in book.sheetnames if name.endswith("counted")]
+        if counted:
+            rows = list(book[counted[0]].iter_rows(values_only=True))
+            column = next(i for i, title in enumerate(rows[0]) if str(title).endswith(" id"))
+            same(f"report {report}", kind, {row[column] for row in rows[1:]} & w.ids(kind))
+        else:  # calls: per operator only; the total row counts them
+            rows = list(book[book.sheetnames[1]].iter_rows(values_only=True))
+            total = next(row for row in rows if row[0] == "Total")
+            if total[rows[0].index("Total")] != len(gettable[kind]):
+                mismatches.append(f"report {report}: total {total} for {len(gettable[kind])} readable")
+
     # ---- the user's own export: the CSVs hold exactly what U can get ----
     job = export(api, bearer(token), run_queues, entities=["contacts", "deals", "tasks", "cases"])
     assert job["status"] == "done", job
     archive = download_zip(job)
+    seen.extend((f"export {name}", archive.read(name).decode("utf-8-sig")) for name in archive.namelist())
     for kind, name in (
         ("contact", "contacts.csv"),
         ("deal", "deals.csv"),
@@ -319,4 +409,15 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
     ):
         same(f"export {name}", kind, {row["ID"] for row in read_csv(archive, name)} & w.ids(kind))
 
+    # Hidden records: neither their ids nor their names. Two hidden contacts are linked from readable
+    # records: the listed deal's contact (Private: only its id is on the deal) and the company of the
+    # readable person Shared (CoPrivate: a person carries company_id and company_name as its own
+    # fields, kept in step with the company). Those fields belong to the readable record.
+    linked_from_readable = {w.all["contact"]["Private"], w.all["contact"]["CoPrivate"]}
+    hidden_ids = {i for kind in w.all for i in w.ids(kind) - gettable[kind]} - linked_from_readable
+    hidden_names = [r"\bPrivate Matrixson", r"Matrixson, Private", "OwnersOnly", "Matrix private", "Matrix unlinked"]
+    hidden_names += ["Matrix linked_hidden", "Matrix deal_hidden", "note private", "note deal_private"]
+    for request, answer in seen:
+        for found in sorted({i for i in hidden_ids if i in answer} | {n for n in hidden_names if re.search(n, answer)}):
+            mismatches.append(f"{request}: the answer names the hidden {names.get(found, found)} {answer[:300]}")
     assert not mismatches, "\n".join(mismatches)
