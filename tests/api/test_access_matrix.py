@@ -445,6 +445,29 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
     ):
         same(f"export {name}", kind, {row["ID"] for row in read_csv(archive, name)} & w.ids(kind))
 
+    # ---- every write route of the registry on one hidden record: 404 (a 403 would tell it exists) ----
+    from tests.api.test_isolation_registry import BODIES, _png
+
+    written = 0
+    for path, method, op in registered():
+        params = re.findall(r"{([^}]+)}", path)
+        if method == "GET" or len(params) != 1 or params[0] not in param_kind:
+            continue
+        kind = param_kind[params[0]]
+        for record_id in w.ids(kind) - gettable[kind]:
+            target = path.replace("{" + params[0] + "}", record_id)
+            headers = bearer(token, **({"If-Match": '"1"'} if op.if_match else {}))
+            if op.body is None and "image/png" in op.content_types:
+                response = api.client.http.put(target, body=_png(), headers={**headers, "content-type": "image/png"})
+                code = response.status_code
+            else:
+                body = BODIES.get(op.body.__name__) if op.body is not None else None
+                code = api.call(method, target, body, headers=headers)[0]
+            if code != 404:
+                mismatches.append(f"{method} {path} ({names[record_id]}, hidden): {code}")
+            written += 1
+    assert written > 20 or role == "admin", written
+
     # Hidden records: neither their ids nor their names. Two hidden contacts are linked from readable
     # records: the listed deal's contact (Private: only its id is on the deal) and the company of the
     # readable person Shared (CoPrivate: a person carries company_id and company_name as its own
