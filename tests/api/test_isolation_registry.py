@@ -54,7 +54,8 @@ def registered() -> list[tuple[str, str, Any]]:
 World = dict[str, Any]
 
 PARAMS: dict[str, Callable[[World, str], str]] = {
-    "contact_id": lambda w, path: w["person"],
+    # A company's persons: the company; elsewhere the person.
+    "contact_id": lambda w, path: w["company"] if path.endswith("/persons") else w["person"],
     "deal_id": lambda w, path: w["deal"],
     "case_id": lambda w, path: w["case"],
     "task_id": lambda w, path: w["task"],
@@ -387,13 +388,32 @@ def build_world(api: Api, a: Tenant, run_jobs: Any) -> World:
 
     BlobStore().put(object_key(a.id, w["file"]), b"hello", "text/plain")
     w["history"] = post(f"/v1/contacts/{w['person']}/history", {"text": "Met", "file_ids": [w["file"]]})["id"]
-    post(f"/v1/deals/{w['deal']}/history", {"text": "Offer"})
+    # Every list under a record gets two entries, so that each has a second page (its cursor is tried).
+    for person in ("Pia", "Paul"):
+        post("/v1/contacts", {"kind": "person", "first_name": person, "last_name": "P", "company_id": w["company"]})
+    for collection in ("contacts", "deals", "cases"):
+        parent = w[collection[:-1] if collection != "contacts" else "person"]
+        for n in range(2 if collection != "contacts" else 1):
+            post(f"/v1/{collection}/{parent}/history", {"text": f"Note {n}"})
+            file = {"filename": f"f{n}.txt", "content_type": "text/plain", "size": 5}
+            post("/v1/files", {**file, "parent": {"kind": collection[:-1], "id": parent}})
+    post(f"/v1/deals/{w['deal']}/projects", {"title": "Training"})
     w["tax"] = post("/v1/taxes", {"name": "USt 19 %", "rate": "19"})["id"]
     w["product"] = post("/v1/products", {"title": "Support", "price": "95", "tax_ids": [w["tax"]]})["id"]
     post("/v1/products", {"title": "Training", "price": "500"})
     line = {"title": "Consulting", "quantity": "1", "price": "100", "tax_ids": [w["tax"]]}
     w["invoice"] = post("/v1/invoices", {"client_id": w["person"], "deal_id": w["deal"], "lines": [line]})["id"]
-    post("/v1/invoices", {"client_id": w["company"], "lines": [line]})
+    post("/v1/invoices", {"client_id": w["person"], "deal_id": w["deal"], "lines": [line]})
+    for collection in ("contacts", "deals", "cases", "tasks", "invoices"):
+        record = w[collection[:-1] if collection != "contacts" else "person"]
+        change = {"notes": "changed"} if collection == "invoices" else {"first_name": "Anne"}
+        if collection in ("deals", "cases", "tasks"):
+            change = {"title": "changed"}
+        headers = {
+            **owner,
+            "If-Match": f'"{_ok(api.call("GET", f"/v1/{collection}/{record}", headers=owner), 200)["version"]}"',
+        }
+        _ok(api.call("PATCH", f"/v1/{collection}/{record}", change, headers=headers), 200)
     w["import"] = post("/v1/imports", {"entity": "contacts", "filename": "people.csv"})["id"]
     form = {
         "name": "Contact us",
@@ -417,13 +437,15 @@ def build_world(api: Api, a: Tenant, run_jobs: Any) -> World:
         created_at=now,
     )
     assert container().webhook_delivery_store.add(delivery)
+    assert container().webhook_delivery_store.add(delivery.model_copy(update={"id": "01JDELIVERY0000000000000A2"}))
     w["delivery"] = delivery.id
     w["report"] = post("/v1/reports", {"type": "deals_by_manager", "period": {"preset": "this_month"}}, 202)["id"]
     post("/v1/reports", {"type": "deals_by_manager", "period": {"preset": "last_month"}}, 202)
     schedule = {"type": "summary_period", "period": {"preset": "last_week"}, "every": "week"}
     w["schedule"] = post("/v1/report-schedules", schedule)["id"]
     post("/v1/report-schedules", {**schedule, "every": "month"})
-    w["mailing"] = post("/v1/mailings", {"contact_ids": [w["person"]], "subject": "Hi", "body": "Hello"}, 202)["id"]
+    mailing = {"contact_ids": [w["person"], w["company"]], "subject": "Hi", "body": "Hello"}
+    w["mailing"] = post("/v1/mailings", mailing, 202)["id"]
     w["job"] = post("/v1/exports", {"entities": ["contacts"]}, 202)["job_id"]
     w["gdpr_job"] = _ok(api.call("GET", f"/v1/contacts/{w['person']}/export", headers=owner), 202)["job_id"]
     w["erase_job"] = post(f"/v1/contacts/{erasable}/erase", None, 202)["job_id"]
@@ -455,6 +477,24 @@ def build_world(api: Api, a: Tenant, run_jobs: Any) -> World:
         container().call_store.create(call, by=a.owner_id)
     w["call"] = "01JCALL0000000000000000001"
     return w
+
+
+def build_parents(api: Api, b: Tenant) -> World:
+    """B's own record of each kind a list under a record hangs from: A's cursor is tried there."""
+    owner = bearer(b.owner_token)
+
+    def post(path: str, body: Any, status: int = 201) -> Any:
+        return _ok(api.call("POST", path, body, headers=owner), status)
+
+    wb: World = {"person": post("/v1/contacts", {"kind": "person", "first_name": "Bea", "last_name": "B"})["id"]}
+    wb["company"] = post("/v1/contacts", {"kind": "company", "company_name": "Globex"})["id"]
+    wb["deal"] = post("/v1/deals", {"title": "B deal"})["id"]
+    wb["case"] = post("/v1/cases", {"title": "B case"})["id"]
+    wb["task"] = post("/v1/tasks", {"title": "B task", "due_at": "2030-01-01T10:00:00Z"})["id"]
+    wb["invoice"] = post("/v1/invoices", {"client_id": wb["person"], "lines": [{"title": "x", "price": "1"}]})["id"]
+    wb["mailing"] = post("/v1/mailings", {"contact_ids": [wb["person"]], "subject": "s", "body": "b"}, 202)["id"]
+    wb["webhook"] = post("/v1/webhooks", {"url": "https://93.184.216.34/b", "events": ["deal.created"]})["id"]
+    return wb
 
 
 def _a_state(tenant_id: str) -> tuple[dict[str, str], dict[str, bytes]]:
@@ -505,6 +545,7 @@ def test_tenant_b_reaches_nothing_of_tenant_a_through_any_route(api, tenant, oth
         200,
     )
     stage_b = _ok(api.call("GET", "/v1/settings/deal-stages", headers=bearer(b.owner_token)), 200)["items"][0]["id"]
+    wb = build_parents(api, b)
     before, mails_before = _a_state(a.id), len(sent_emails())
     secrets = _secrets_of(w) | {a.id}
     leaks: list[str] = []
@@ -542,6 +583,15 @@ def test_tenant_b_reaches_nothing_of_tenant_a_through_any_route(api, tenant, oth
                 answer = api.call(method, target, body, headers=headers)
             check(f"{method} {path}", answer, EXPECTED.get((path, method), (404,)))
             tried += 1
+            if op.paged:
+                # A's cursor of this list, on B's own record's list: refused.
+                status, page, _ = api.call("GET", f"{target}?limit=1", headers=bearer(a.owner_token))
+                assert status == 200 and page["next_cursor"], f"A has one page only of {path}: give it two entries"
+                answer = api.call("GET", f"{_fill(path, wb)}?limit=1&cursor={page['next_cursor']}", headers=b_owner)
+                check(f"GET {path} with A's cursor", answer, (400,))
+                if answer[0] == 400 and answer[1].get("detail") != "The cursor is not valid for this query.":
+                    leaks.append(f"GET {path} with A's cursor: {answer[1]}")
+                tried += 1
         elif (path, method) in ID_BODIES:
             sent = ID_BODIES[(path, method)](w)
             answer = api.call(method, path, sent, headers=b_owner)
