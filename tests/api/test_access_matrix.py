@@ -111,6 +111,8 @@ def build(api: Api, tenant: Tenant) -> World:
         ("linked_hidden", {"responsible_id": v, "contact_id": private}, False),
         ("deal_hidden", {"responsible_id": v, "deal_id": deal_private}, False),
         ("unlinked", {"responsible_id": v}, False),
+        # U's own task about a contact U may not read: the task is U's; the contact stays hidden.
+        ("mine_hidden_link", {"responsible_id": u, "contact_id": private}, True),
     ):
         made = w.post("/v1/tasks", {"title": f"{TAG} {name}", "due_at": DUE, **fields})
         w.add("task", name, made["id"], visible)
@@ -137,8 +139,11 @@ def build(api: Api, tenant: Tenant) -> World:
 
     # Invoices (INV): readable by whoever reads the client.
     line = {"title": "Work", "quantity": "1", "price": "100"}
-    for name, client, visible in (("shared", shared, True), ("mine", mine, True), ("private", private, False)):
-        made = w.post("/v1/invoices", {"client_id": client, "lines": [line]})
+    invoices = (("shared", shared, True), ("mine", mine, True), ("private", private, False))
+    for name, client, visible in invoices:
+        # The readable invoice of Shared is for the private deal: the deal stays hidden.
+        deal = {"deal_id": deal_private} if name == "shared" else {}
+        made = w.post("/v1/invoices", {"client_id": client, "lines": [line], **deal})
         w.add("invoice", name, made["id"], visible)
         # Billed: the invoices report counts billed invoices only.
         billed = api.call(
@@ -304,7 +309,10 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
         of("task", "linked", "linked_hidden", "deal_hidden", "unlinked"),
     )
     for contact_id in w.ids("contact"):
-        linked = of("task", *{"Shared": ("linked",), "Private": ("linked_hidden",)}.get(names[contact_id], ()))
+        linked = of(
+            "task",
+            *{"Shared": ("linked",), "Private": ("linked_hidden", "mine_hidden_link")}.get(names[contact_id], ()),
+        )
         same(f"tasks ?contact_id={names[contact_id]}", "task", ids(f"/v1/tasks?contact_id={contact_id}"), linked)
 
     # ---- history and files: the union over every parent's list ----
@@ -468,11 +476,12 @@ def test_what_a_user_can_list_equals_what_they_can_get(api: Api, tenant: Tenant,
             written += 1
     assert written > 20 or role == "admin", written
 
-    # Hidden records: neither their ids nor their names. Two hidden contacts are linked from readable
-    # records: the listed deal's contact (Private: only its id is on the deal) and the company of the
-    # readable person Shared (CoPrivate: a person carries company_id and company_name as its own
-    # fields, kept in step with the company). Those fields belong to the readable record.
-    linked_from_readable = {w.all["contact"]["Private"], w.all["contact"]["CoPrivate"]}
+    # Hidden records: neither their ids nor their names. Some are linked from readable records, and
+    # those link fields belong to the readable record: the private deal (an invoice's deal_id) and
+    # the contact Private (the listed deal's and U's own task's contact_id) by id only; the company
+    # CoPrivate of the readable person Shared by id and name (a person carries company_id and
+    # company_name as its own fields, kept in step with the company).
+    linked_from_readable = {w.all["contact"]["Private"], w.all["contact"]["CoPrivate"], w.all["deal"]["private"]}
     hidden_ids = {i for kind in w.all for i in w.ids(kind) - gettable[kind]} - linked_from_readable
     hidden_names = [r"\bPrivate Matrixson", r"Matrixson, Private", "OwnersOnly", "Matrix private", "Matrix unlinked"]
     hidden_names += ["Matrix linked_hidden", "Matrix deal_hidden", "note private", "note deal_private"]
