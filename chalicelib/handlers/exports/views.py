@@ -3,9 +3,9 @@ lazily by its routes (chalicelib/lazy.py, cold start)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from chalicelib.domain.shared.model import Model
 
 
-class JobStarted(BaseModel):
+class JobStarted(Model):
     job_id: str
     status_url: str

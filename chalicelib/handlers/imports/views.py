@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.domain.imports.fields import TARGETS
 from chalicelib.domain.imports.models import (
@@ -17,9 +17,10 @@ from chalicelib.domain.imports.models import (
     ImportStatus,
 )
 from chalicelib.domain.imports.service import Preview, Upload
+from chalicelib.domain.shared.model import Model
 
 
-class ImportView(BaseModel):
+class ImportView(Model):
     id: str
     entity: ImportEntity
     filename: str
@@ -79,18 +80,18 @@ class UploadView(ImportView):
         )
 
 
-class ColumnView(BaseModel):
+class ColumnView(Model):
     index: int
     header: str
     samples: list[str]
 
 
-class TargetView(BaseModel):
+class TargetView(Model):
     field: str
     description: str
 
 
-class PreviewView(BaseModel):
+class PreviewView(Model):
     id: str
     encoding: str
     delimiter: str

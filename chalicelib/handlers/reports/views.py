@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from chalicelib.domain.shared.model import Model
 
 
-class ReportView(BaseModel):
+class ReportView(Model):
     id: str
     version: int
     type: str
@@ -56,7 +56,7 @@ class AcceptedReportView(ReportView):
         return cls(**ReportView.of(report).model_dump(), job_id=report.id)
 
 
-class ScheduleView(BaseModel):
+class ScheduleView(Model):
     id: str
     version: int
     type: str

@@ -6,8 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.webhooks.models import (
     Delivery,
     ReplayWebhooks,
@@ -33,7 +32,7 @@ class WebhookWithSecret(WebhookView):
     secret: str  # shown once: on create and on rotation
 
 
-class DeliveryView(BaseModel):
+class DeliveryView(Model):
     id: str
     event_id: str
     event_type: str
@@ -64,7 +63,7 @@ class DeliveryDetail(DeliveryView):
         )
 
 
-class ReplayQueued(BaseModel):
+class ReplayQueued(Model):
     status: str = "queued"
     since: datetime
     until: datetime
