@@ -85,6 +85,13 @@ class Lazy:
     def __contains__(self, item: Any) -> bool:
         return item in self.resolve()
 
+    # Text of a lazy constant is the constant's (an f-string at import loads it: the guard test sees that).
+    def __str__(self) -> str:
+        return str(self.resolve())
+
+    def __format__(self, spec: str) -> str:
+        return format(self.resolve(), spec)
+
     def __repr__(self) -> str:
         state = "" if self._target is _UNSET else " (loaded)"
         return f"<lazy {self._label}{state}>"

@@ -29,13 +29,14 @@ class Failure(Exception):
     pass
 
 ITEMS = {"a": 1, "b": 2}
+LIMIT = 100
 """
 
 USER = """
 from chalicelib.lazy import lazy_imports
 
 with lazy_imports():
-    from lazy_target import ITEMS, Thing
+    from lazy_target import ITEMS, LIMIT, Thing
     from lazy_target import Failure as Problem
     from lazy_pkg import sub
 
@@ -84,6 +85,12 @@ def test_aliases_operators_and_submodules(modules: Path) -> None:
     assert user.Problem is sys.modules["lazy_target"].Failure  # and rebinds the name it was imported as
     assert user.ITEMS["b"] == 2 and "a" in user.ITEMS and len(user.ITEMS) == 2
     assert user.sub.VALUE == 3  # `from package import submodule`
+
+
+def test_text_of_a_lazy_constant_is_the_constants(modules: Path) -> None:
+    user = importlib.import_module("lazy_user")
+    assert f"up to {user.LIMIT} ids" == "up to 100 ids"
+    assert str(user.LIMIT) == "100" and f"{user.LIMIT:>5}" == "  100"
 
 
 def test_resolve_returns_objects_as_they_are(modules: Path) -> None:

@@ -8,11 +8,12 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
+from chalicelib.domain.contacts.limits import SYNC_LIMIT
 from chalicelib.handlers.http.routing import JSON, Call, route
 from chalicelib.lazy import lazy_imports
 
 with lazy_imports():
-    from chalicelib.domain.contacts.bulk import SYNC_LIMIT, BulkRequest
+    from chalicelib.domain.contacts.bulk import BulkRequest
     from chalicelib.domain.contacts.merge import MergeRequest
     from chalicelib.domain.jobs.service import BackgroundJob
     from chalicelib.handlers.contacts.views import BulkResultView, ContactView, JobAcceptedView

@@ -9,13 +9,14 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
+from chalicelib.domain.records.limits import MAX_SYNC_RECORDS
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import JSON, Call, route
 from chalicelib.lazy import lazy_imports
 
 with lazy_imports():
     from chalicelib.domain.jobs.service import BackgroundJob
-    from chalicelib.domain.records.tags import MAX_SYNC_RECORDS, TagQuery, TagRename
+    from chalicelib.domain.records.tags import TagQuery, TagRename
     from chalicelib.handlers.records.views import TagView
 
 
