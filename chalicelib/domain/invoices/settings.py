@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.invoices.limits import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
 from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
 from chalicelib.domain.invoices.ports import InvoiceSettingsStore, LogoBlobs
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
@@ -32,9 +33,6 @@ from chalicelib.domain.shared.errors import (
 from chalicelib.domain.shared.images import process_image
 from chalicelib.domain.shared.principal import Principal
 
-MAX_LOGO_BYTES = 1024 * 1024
-LOGO_BOX = (600, 300)
-LOGO_URL_SECONDS = 300
 # Writes of the logo that lose a race with another change of the settings before giving up (409).
 LOGO_SAVE_ATTEMPTS = 3
 
