@@ -8,6 +8,11 @@ other, only their side effect is kept away from the shared session:
   personal API token of its own each time.
 - PUT /v1/settings/crm-access may switch the CRM module off (403 on every CRM
   route afterwards): once it answered 200, the module is switched back on.
+The run stays on the machine: a valid Twilio account SID in PUT
+/v1/voip/account becomes one of the local fake's (AC and twenty zeros, then
+the generated rest), so that the stack asks its loopback fake Twilio, never
+api.twilio.com (offline a 503, online a stranger's API); invalid SIDs are sent
+as generated.
 Every answer is counted by operation and status into CRM_FUZZ_TALLY at exit,
 for the runner's summary.
 """
@@ -17,12 +22,15 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import threading
 import urllib.request
 from collections import Counter
 from typing import Any
 
 import schemathesis
+
+from chalicelib.storage.twilio import FAKE_ACCOUNT_PREFIX
 
 
 def _api() -> str:
@@ -60,6 +68,17 @@ class DemoOwnerSession:
 
     def set(self, case: Any, data: str, context: Any) -> None:
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    if case.method.upper() == "PUT" and case.path == "/v1/voip/account" and isinstance(case.body, dict):
+        sid = case.body.get("account_sid")
+        if isinstance(sid, str) and _ACCOUNT_SID.match(sid):
+            case.body["account_sid"] = FAKE_ACCOUNT_PREFIX + sid[len(FAKE_ACCOUNT_PREFIX) :]
 
 
 # What was sent, for run.py's summary: requests per operation and status codes.

@@ -47,7 +47,7 @@ CHECKS = (
 PHASES = "examples,coverage,fuzzing,stateful"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 DEFAULT_SEED = 19
-DEFAULT_MAX_EXAMPLES = 10
+DEFAULT_MAX_EXAMPLES = 12
 DEFAULT_MIN_REQUESTS = 5000
 
 
