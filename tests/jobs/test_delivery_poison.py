@@ -109,9 +109,8 @@ def _function_of(queue: str) -> str:
 
 def test_every_queue_has_a_poison_scenario() -> None:
     assert set(POISONS) == h.declared_queues()
-    assert {feed.removeprefix("queue:") for feed in h.declared_functions().values() if feed.startswith("queue:")} == set(
-        POISONS
-    )
+    consumed = {feed.removeprefix("queue:") for feed in h.declared_functions().values() if feed.startswith("queue:")}
+    assert consumed == set(POISONS)
 
 
 @pytest.mark.parametrize("queue", sorted(POISONS))
