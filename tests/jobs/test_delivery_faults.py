@@ -352,6 +352,23 @@ def test_every_message_twice_and_out_of_order_ends_as_once_in_order(world: World
         q: sorted(delivered[q] - declared.get(q, set())) for q in delivered if delivered[q] - declared.get(q, set())
     }
     assert (missing, unknown) == ({}, {}), "every declared kind is delivered with faults, and nothing else"
+    # Every schedule found work in its first run (so its overlapping run had work to repeat), and the
+    # stream was read with faults too.
+    schedules = {f for f, feed in h.declared_functions().items() if feed == "schedule"}
+    assert set(twice.scheduled) == schedules
+    idle = {f for f, runs in twice.scheduled.items() if not runs[0]["queued"]}
+    assert idle == set(), "a schedule with nothing due in the world: give it due work in World.build"
+    assert twice.stream_records > 0
+
+
+def test_every_function_is_a_queue_consumer_the_stream_consumer_or_a_schedule() -> None:
+    from infra.aws.stack import FUNCTIONS
+
+    declared = h.declared_functions()
+    assert set(FUNCTIONS) - {"api_handler"} == set(declared), "a function the fault harness does not feed"
+    assert {feed for feed in declared.values() if feed.startswith("queue:")} == {
+        f"queue:{q}" for q in h.declared_queues()
+    }
 
 
 def test_the_harness_reads_the_stream_as_getrecords_does(api: Api, tenant: Tenant) -> None:
@@ -359,4 +376,10 @@ def test_the_harness_reads_the_stream_as_getrecords_does(api: Api, tenant: Tenan
 
     World(api, tenant, None).contact("Stream")
     mine, theirs = h.MotoStreamTail().read(1000), StreamTail().read(1000)
+
+    def instants(records: list[dict[str, Any]]) -> list[float]:
+        return [r["dynamodb"].pop("ApproximateCreationDateTime") for r in records]
+
+    # The instant to the millisecond (GetRecords' precision; rounding may differ by one).
+    assert all(abs(a - b) <= 0.0011 for a, b in zip(instants(mine), instants(theirs), strict=True))
     assert mine and mine == theirs
