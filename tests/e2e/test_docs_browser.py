@@ -5,18 +5,13 @@ browser reports no policy violation."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from tests.e2e.test_local_stack import Stack
 from tests.e2e.test_web_form_browser import browser
 
-try:  # the local stack's helpers; the tests are being sorted into levels
-    from tests.e2e.test_local_stack import running_stack
-except ImportError:
-    from tests.test_local_stack import running_stack
 
-
-def test_the_api_reference_renders_under_its_policy(tmp_path: Path) -> None:
-    with running_stack(tmp_path / "data", tmp_path / "stack.log") as stack, browser() as chromium:
+def test_the_api_reference_renders_under_its_policy(shared_stack: Stack) -> None:
+    stack = shared_stack
+    with browser() as chromium:
         page = chromium.new_page()
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))

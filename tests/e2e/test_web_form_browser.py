@@ -14,12 +14,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_local_stack import DEMO, free_ports, http_json, running_stack
+from tests.e2e.test_local_stack import DEMO, Stack, free_ports, http_json
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -114,10 +113,11 @@ def fill(page: Any, first: str, last: str, email: str) -> None:
     page.get_by_label("I agree that you store my answers").check()
 
 
-def test_a_visitor_sends_the_snippet_from_another_origin_in_a_real_browser(tmp_path: Path) -> None:
+def test_a_visitor_sends_the_snippet_from_another_origin_in_a_real_browser(shared_stack: Stack) -> None:
+    stack = shared_stack
     [site_port] = free_ports(1)
     site = Site(site_port)
-    with running_stack(tmp_path / "data", tmp_path / "stack.log") as stack, serving(site):
+    with serving(site):
         token = http_json("POST", f"{stack.api}/v1/auth/login", DEMO)[1]["token"]
         status, form = http_json(
             "POST",

@@ -18,16 +18,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.invoices.limits import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
 from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
 from chalicelib.domain.invoices.ports import InvoiceSettingsStore, LogoBlobs
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from chalicelib.domain.shared.images import process_image
 from chalicelib.domain.shared.principal import Principal
-
-MAX_LOGO_BYTES = 1024 * 1024
-LOGO_BOX = (600, 300)
-LOGO_URL_SECONDS = 300
 
 
 def check_vat_id(value: str) -> str:

@@ -16,12 +16,15 @@ from chalice import Blueprint
 
 from chalicelib import bootstrap
 from chalicelib.bootstrap import container
-from chalicelib.bootstrap.events import UnknownSubscriber
 from chalicelib.config import deploy_queue_name
-from chalicelib.domain.jobs.service import time_limit
 from chalicelib.domain.shared.errors import CrmError
 from chalicelib.handlers.background.messages import known_kind, log_failure, read_message
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import end_job, logger
+
+with lazy_imports():
+    from chalicelib.bootstrap.events import UnknownSubscriber
+    from chalicelib.domain.jobs.service import time_limit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord

@@ -9,16 +9,16 @@ from pathlib import Path
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.handlers.http.views import Health
+
 
 bp = Blueprint(__name__)
 
 TAG = "Service"
-
-
-class Health(Model):
-    status: str
 
 
 @route(

@@ -2,73 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
-from chalicelib.domain.invoices.settings import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
+from chalicelib.domain.invoices.limits import (
+    LOGO_BOX,
+    LOGO_URL_SECONDS,
+    MAX_LOGO_BYTES,
+)
 from chalicelib.domain.shared.images import MEDIA_TYPES, SHOWN_FORMATS
-from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.invoices.models import InvoiceSettingsUpdate
+    from chalicelib.handlers.invoices.views import InvoiceSettingsView
+
 
 bp = Blueprint(__name__)
 TAG = "Settings"
-
-
-class AddressView(Model):
-    street: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country: str = ""
-
-
-class LogoView(Model):
-    content_type: str
-    width: int
-    height: int
-    size: int
-    updated_at: datetime
-
-
-class InvoiceSettingsView(Model):
-    version: int
-    company_name: str
-    address: AddressView | None
-    vat_id: str | None
-    iban: str | None
-    bic: str | None
-    email: str | None
-    phone: str | None
-    default_terms: str
-    numbering: Numbering
-    logo: LogoView | None
-    updated_at: datetime | None
-    updated_by: str | None
-
-    @classmethod
-    def of(cls, settings: InvoiceSettings, next_number: int) -> "InvoiceSettingsView":
-        return cls(
-            **settings.model_dump(
-                include={
-                    "version",
-                    "company_name",
-                    "address",
-                    "vat_id",
-                    "iban",
-                    "bic",
-                    "email",
-                    "phone",
-                    "default_terms",
-                    "logo",
-                    "updated_by",
-                }
-            ),
-            updated_at=settings.updated_at if settings.version else None,
-            numbering=Numbering(automatic=settings.automatic, prefix=settings.prefix, next_number=next_number),
-        )
 
 
 @route(

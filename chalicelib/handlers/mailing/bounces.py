@@ -14,11 +14,15 @@ from chalice import Blueprint
 
 from chalicelib.bootstrap import container
 from chalicelib.config import deploy_queue_name
-from chalicelib.domain.mailing import bounces
-from chalicelib.domain.mailing.service import record_bounce
-from chalicelib.domain.shared.clock import utc_now
 from chalicelib.handlers.background.messages import PoisonMessage, log_failure, read_message
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import end_job, logger
+
+with lazy_imports():
+    from chalicelib.domain.mailing import bounces
+    from chalicelib.domain.mailing.service import record_bounce
+    from chalicelib.domain.shared.clock import utc_now
+
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
