@@ -74,12 +74,12 @@ class World:
                 step()
 
     def webhooks(self) -> None:
-        # Every contact deleted today reaches a receiver (stream -> webhooks.deliver), and a
-        # replay of the day is asked for (webhooks.replay).
+        # Every contact changed or deleted reaches a receiver (stream -> webhooks.deliver): a job that
+        # wrote a contact twice would send twice. And a replay of the day is asked for (webhooks.replay).
         hook = self.call(
             "POST",
             "/v1/webhooks",
-            {"url": "https://93.184.216.34/hook", "events": ["contact.deleted"]},
+            {"url": "https://93.184.216.34/hook", "events": ["contact.updated", "contact.deleted"]},
         )
         day = {"since": (NOW - timedelta(days=1)).isoformat(), "until": (NOW + timedelta(days=1)).isoformat()}
         self.call("POST", f"/v1/webhooks/{hook['id']}/deliveries/replay", day)
