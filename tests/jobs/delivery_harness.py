@@ -246,9 +246,11 @@ class Delivery:
         kinds = {m["MessageId"]: kind_of(queue, m["Body"]) for m in messages}
         seen = self.delivered.setdefault(queue, Counter())
         if self.faulty:
-            # Out of order, then each message again: same id, a new receipt, received twice.
+            # Out of order (the oldest message twice in that batch, as SQS may hand one
+            # message to a batch twice), then each message again: same id, a new receipt.
             batches = [
-                [sqs_record(queue, m, 1) for m in reversed(messages)],
+                [sqs_record(queue, m, 1) for m in reversed(messages)]
+                + [sqs_record(queue, messages[0], 1, receipt=f"twin-{uuid.uuid4()}")],
                 [sqs_record(queue, m, 2, receipt=f"again-{uuid.uuid4()}") for m in messages],
             ]
         else:
