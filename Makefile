@@ -66,5 +66,11 @@ deploy:
 bench: setup
 	$(PY) bench/cold_start.py
 
+# Issue 19: schemathesis against the local stack's /openapi.json (tests/fuzz/run.py; README "Tests and benchmarks").
+# CI runs it after `make test`.
+.PHONY: fuzz
+fuzz: setup
+	$(PY) -m tests.fuzz.run
+
 clean-data:
 	rm -rf .crm-data

@@ -2,7 +2,7 @@
 
 from chalice import Chalice
 
-from chalicelib.domain.contacts import photo as contact_photo
+from chalicelib.domain.shared import images
 from chalicelib.handlers.background import calls as call_events
 from chalicelib.handlers.background import consumer, schedules
 from chalicelib.handlers.background import imports as import_consumer
@@ -38,7 +38,7 @@ from chalicelib.handlers.webhooks import routes as webhooks
 
 app = Chalice(app_name="crm")
 # API Gateway passes these bodies to the function as bytes (contact photos, CON-7).
-app.api.binary_types.extend(t for t in contact_photo.MEDIA_TYPES if t not in app.api.binary_types)
+app.api.binary_types.extend(t for t in images.MEDIA_TYPES if t not in app.api.binary_types)
 # First, so outermost: rate-limit fields and security headers on every answer (issue 19).
 app.register_middleware(security.answer, "http")
 app.register_middleware(request_context, "http")

@@ -1,9 +1,14 @@
 """Cold start: how long `import app` takes, against a bare Chalice app.
 
-Each import runs in a fresh interpreter (`python -c` timing `import X` with
-time.perf_counter), app and baseline interleaved, so both see the same machine
-load. Reports the medians, their ratio, and whether `import app` loaded any
-heavy library that belongs behind a function-level import. No assertions: the
+What Lambda imports when a function starts cold: `app` for every Chalice
+function (the API, each queue consumer and schedule: `import app` registers
+them all, and the bench checks that it does against infra/aws/stack.py), and
+its own handler module for a container-image function (the documents
+function). Each import runs in a fresh interpreter (`python -c` timing
+`import X` with time.perf_counter), entries and baseline interleaved, so all
+see the same machine load. Reports the medians, the ratio of `app` and of
+the heaviest entry to the baseline, and whether `import app` loaded any heavy
+library that belongs behind a function-level import. No assertions: the
 numbers are for reading, not for failing a build.
 
     python bench/cold_start.py [--runs 9] [--detail]
@@ -22,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
+sys.path.insert(0, str(REPO))  # infra.aws.stack: the functions and their entry modules
 
 APP = "app"
 BASELINE = "baseline_app"
@@ -61,6 +67,28 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
         sys.stderr.write(result.stderr)
         raise SystemExit(f"subprocess failed: python {' '.join(args)[:80]}")
     return result
+
+
+def entry_modules() -> list[str]:
+    """`app`, then each container-image function's handler module (infra/aws/stack.py)."""
+    from infra.aws.stack import FUNCTIONS
+
+    images = sorted({f.image.handler.rsplit(".", 1)[0] for f in FUNCTIONS.values() if f.image is not None})
+    return [APP, *images]
+
+
+_FUNCTIONS_PROBE = """\
+import json, app
+print(json.dumps(sorted(app.app.handler_map) + (["api_handler"] if app.app.routes else [])))
+"""
+
+
+def missing_functions() -> list[str]:
+    """The Chalice functions of infra/aws/stack.py that `import app` does not register (should be none)."""
+    from infra.aws.stack import FUNCTIONS
+
+    registered = set(json.loads(_run(["-c", _FUNCTIONS_PROBE]).stdout.strip().splitlines()[-1]))
+    return sorted(name for name, f in FUNCTIONS.items() if f.image is None and name not in registered)
 
 
 def measure(module: str) -> Sample:
@@ -106,28 +134,37 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
+    entries = entry_modules()
+    modules = [*entries, BASELINE]
     # Warm-up, not counted: writes .pyc files and fills the OS file cache.
-    for module in (APP, BASELINE):
+    for module in modules:
         measure(module)
 
-    times: dict[str, list[float]] = {APP: [], BASELINE: []}
+    times: dict[str, list[float]] = {module: [] for module in modules}
     heavy: set[str] = set()
     for run in range(args.runs):
-        order = (APP, BASELINE) if run % 2 == 0 else (BASELINE, APP)
-        for module in order:
+        shift = run % len(modules)  # each module takes each place in the order in turn
+        for module in modules[shift:] + modules[:shift]:
             sample = measure(module)
             times[module].append(sample.seconds)
             if module == APP:
                 heavy.update(sample.heavy)
 
-    app_s = statistics.median(times[APP])
-    base_s = statistics.median(times[BASELINE])
+    medians = {module: statistics.median(times[module]) for module in modules}
+    base_s = medians[BASELINE]
+    app_s = medians[APP]
     print(f"app {app_s:.3f} s  baseline {base_s:.3f} s  ratio {app_s / base_s:.2f}")
     print(
         f"  ({args.runs} runs each, interleaved; app min {min(times[APP]):.3f} max {max(times[APP]):.3f}, "
         f"baseline min {min(times[BASELINE]):.3f} max {max(times[BASELINE]):.3f})"
     )
+    for module in entries[1:]:
+        print(f"entry {module} {medians[module]:.3f} s  ratio {medians[module] / base_s:.2f}")
+    heaviest = max(entries, key=lambda m: medians[m])
+    print(f"heaviest entry: {heaviest}, ratio {medians[heaviest] / base_s:.2f}")
     print("heavy modules loaded by `import app`: " + (", ".join(sorted(heavy)) if heavy else "none"))
+    missing = missing_functions()
+    print("functions of infra/aws/stack.py not registered by `import app`: " + (", ".join(missing) or "none"))
     if args.detail:
         print_detail(APP)
     return 0

@@ -17,6 +17,7 @@ from typing import Any
 
 from chalicelib.domain.gdpr.service import GdprJob, GdprStatus
 from chalicelib.domain.records.changelog import ChangeAction, ChangeEntry
+from chalicelib.domain.shared.access import ContactAccess
 from chalicelib.domain.shared.clock import iso, new_id
 from chalicelib.domain.shared.pagination import PageRequest
 from chalicelib.storage.blobs import BlobStore, tenant_object_key
@@ -105,8 +106,9 @@ class ContactsExist:
     def __init__(self, contact_store: Any):
         self._store = contact_store
 
-    def exists(self, tenant_id: str, contact_id: str) -> bool:
-        return self._store.get(tenant_id, contact_id) is not None
+    def access(self, tenant_id: str, contact_id: str) -> ContactAccess | None:
+        contact = self._store.get(tenant_id, contact_id)
+        return contact.access_record() if contact is not None else None
 
 
 # ---- what the erasers and exporters share ----

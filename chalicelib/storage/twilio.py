@@ -85,25 +85,32 @@ def _client(creds: TwilioCredentials, http_client: Any) -> Any:
 @contextlib.contextmanager
 def twilio_errors(what: str) -> Iterator[None]:
     from requests import RequestException
-    from twilio.base.exceptions import TwilioRestException
+    from twilio.base.exceptions import TwilioException, TwilioRestException
 
     try:
         yield
     except TwilioRestException as err:
-        if err.status in (401, 403) or err.code == 20003:
-            raise InvalidCredentials(
-                "Twilio refused the account SID and auth token.",
-                errors=[FieldError("auth_token", "Twilio refused these credentials")],
-            ) from None
-        if err.status == 404:
-            raise NotFound(f"Twilio has no such {what}.") from None
-        if err.status == 429 or err.status >= 500:
-            raise TemporarilyUnavailable("Twilio is busy; please retry.") from None
-        raise ValidationFailed(
-            f"Twilio refused to {what}: {err.msg}", errors=[FieldError("twilio", f"error {err.code}")]
-        ) from None
+        raise _refused(what, err.status, err.code, err.msg) from None
+    except TwilioException as err:
+        # A list's page fetch raises the base class with the answer: ("Unable to fetch page", response)
+        # (issue 19, fuzzing: refused credentials on GET /v1/voip/available-numbers were a 500).
+        answer = err.args[1] if len(err.args) > 1 else None
+        raise _refused(what, int(getattr(answer, "status_code", 500)), None, str(err.args[0])) from None
     except RequestException:
         raise TemporarilyUnavailable("Twilio did not answer in time; please retry.") from None
+
+
+def _refused(what: str, status: int, code: int | None, message: str) -> Exception:
+    if status in (401, 403) or code == 20003:
+        return InvalidCredentials(
+            "Twilio refused the account SID and auth token.",
+            errors=[FieldError("auth_token", "Twilio refused these credentials")],
+        )
+    if status == 404:
+        return NotFound(f"Twilio has no such {what}.")
+    if status == 429 or status >= 500:
+        return TemporarilyUnavailable("Twilio is busy; please retry.")
+    return ValidationFailed(f"Twilio refused to {what}: {message}", errors=[FieldError("twilio", f"error {code}")])
 
 
 def _owned(record: Any) -> OwnedNumber:

@@ -331,14 +331,17 @@ def test_only_admins_export_and_erase_and_hidden_contacts_are_404(
     api: Api, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     owner = bearer(tenant.owner_token)
-    cid = _ok(api.call("POST", "/v1/contacts", {"kind": "person", "first_name": "A", "last_name": "B"}, headers=owner))[
-        "id"
-    ]
+    person = {"kind": "person", "first_name": "A", "last_name": "B", "access": "shared_read"}
+    cid = _ok(api.call("POST", "/v1/contacts", person, headers=owner))["id"]
+    hidden = _ok(api.call("POST", "/v1/contacts", {**person, "access": "private"}, headers=owner))["id"]
     _, user_token = tenant.add_user("plain@acme.example")
     status, _, _ = api.call("POST", f"/v1/contacts/{cid}/erase", headers=bearer(user_token))
     assert status == 403
     status, _, _ = api.call("GET", f"/v1/contacts/{cid}/export", headers=bearer(user_token))
     assert status == 403
+    # A contact the user may not read: 404, as one that does not exist (a 403 would tell it exists).
+    assert api.call("POST", f"/v1/contacts/{hidden}/erase", headers=bearer(user_token))[0] == 404
+    assert api.call("GET", f"/v1/contacts/{hidden}/export", headers=bearer(user_token))[0] == 404
     for path, method in ((f"/v1/contacts/{cid}/erase", "POST"), (f"/v1/contacts/{cid}/export", "GET")):
         status, _, _ = api.call(method, path, headers=bearer(other_tenant.owner_token))
         assert status == 404

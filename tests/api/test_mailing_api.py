@@ -183,7 +183,8 @@ def test_bounces_queue_consumer_reads_sns_envelopes(aws: None, tenant: Tenant) -
             raise AssertionError("the bounces function built the mailing service")
 
     container().override(mailings=Unreachable())
-    assert process_bounce_batch({"Records": records})["batchItemFailures"] == []
+    # The unreadable one fails alone: retried, then kept in the dead-letter queue (issue 19.4), not dropped.
+    assert process_bounce_batch({"Records": records})["batchItemFailures"] == [{"itemIdentifier": "m1"}]
     assert container().suppressions.is_suppressed(tenant.id, address_digest("gone@example.de"))
 
 

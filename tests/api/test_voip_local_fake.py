@@ -57,3 +57,10 @@ def test_only_the_fakes_accounts_go_to_the_fake(fake_url: str) -> None:
     assert not is_fake_account(real.account_sid)
     assert telephony_for(real, fake_url=fake_url)._http._base_url is None
     assert telephony_for(TwilioCredentials(DEMO_ACCOUNT_SID, "t"), fake_url=fake_url)._http._base_url == fake_url
+
+
+def test_refused_credentials_on_a_list_are_invalid_credentials_not_a_crash(fake_url: str) -> None:
+    # Issue 19, fuzzing: a list (a page fetch) raises twilio's base exception, which was a 500.
+    wrong = TwilioCredentials(DEMO_ACCOUNT_SID, "wrong" * 6)
+    with pytest.raises(InvalidCredentials):
+        telephony_for(wrong, fake_url=fake_url).available_numbers(wrong, "DE", NumberKind.LOCAL, "0", 3)

@@ -1,12 +1,16 @@
 """Cold-start rules (DESIGN.md, "Cold start"; "The house"):
 - `import app` loads no heavy library (they are imported inside the function
   that needs them), and so constructs no X-Ray Tracer;
+- `import app` creates no pydantic model and loads none of what blueprints
+  import on first use (chalicelib/lazy.py): features' models, views and
+  services, the job and event tables, and the libraries behind them;
 - boto3 is imported only under chalicelib/storage, never in domain/ or handlers/.
 No timing here: bench/cold_start.py measures, these tests check structure."""
 
 from __future__ import annotations
 
 import ast
+import fnmatch
 import json
 import os
 import subprocess
@@ -18,6 +22,45 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 HEAVY_MODULES = ("weasyprint", "openpyxl", "twilio.rest", "aws_xray_sdk", "PIL")
 NO_BOTO3_DIRS = ("chalicelib/domain", "chalicelib/handlers")
+# What blueprints import on first use (chalicelib/lazy.py, README "Adding a feature"): a module
+# matching one of these (or a submodule of a library named here) loaded by `import app` is a regression.
+DEFERRED = (
+    "chalicelib.domain.*.models",
+    "chalicelib.domain.*.service",
+    "chalicelib.domain.settings.lists",
+    "chalicelib.domain.shared.clock",
+    "chalicelib.domain.shared.events",
+    "chalicelib.domain.shared.records",
+    "chalicelib.handlers.*.views",
+    "chalicelib.bootstrap.jobs",
+    "chalicelib.bootstrap.events",
+    "chalicelib.storage",
+    "boto3",
+    "ulid",
+    "phonenumbers",
+    "babel",
+    "email_validator",
+    "jinja2",
+    "jsonschema",
+    "aws_lambda_powertools.utilities.batch",
+)
+_PROBE = """\
+import json, sys
+import app
+from pydantic import BaseModel
+
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+
+models = sorted(
+    f"{m.__module__}.{m.__qualname__}"
+    for m in subclasses(BaseModel)
+    if m.__module__.startswith(("chalicelib", "app")) and m.__qualname__ != "Model"
+)
+print(json.dumps({"modules": sorted(sys.modules), "models": models}))
+"""
 
 
 def heavy_in(modules: list[str]) -> list[str]:
@@ -40,21 +83,65 @@ def boto3_imports(path: Path) -> list[str]:
     return found
 
 
-def test_import_app_loads_no_heavy_module() -> None:
+def deferred_in(modules: list[str]) -> list[str]:
+    """The modules among ``modules`` that `import app` must leave to first use."""
+    return [
+        m
+        for m in modules
+        if any(fnmatch.fnmatchcase(m, pattern) or m.startswith(pattern + ".") for pattern in DEFERRED)
+    ]
+
+
+@pytest.fixture(scope="module")
+def imported_app() -> dict[str, list[str]]:
+    """What a fresh interpreter holds after `import app`: its modules and the pydantic models created."""
     env = {**os.environ, "CRM_STAGE": "test", "AWS_DEFAULT_REGION": "eu-central-1"}
+    env.pop("CRM_AWS_ENDPOINT_URL", None)
     result = subprocess.run(
-        [sys.executable, "-c", "import app, sys, json; print(json.dumps(sorted(m for m in sys.modules)))"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", _PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
-    modules = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "app" in modules and "chalicelib.handlers.http.service" in modules  # the probe imported the real app
+    found: dict[str, list[str]] = json.loads(result.stdout.strip().splitlines()[-1])
+    # The probe imported the real app, every blueprint of it.
+    assert {"app", "chalicelib.handlers.http.service", "chalicelib.handlers.reports.routes"} <= set(found["modules"])
+    return found
+
+
+def test_import_app_loads_no_heavy_module(imported_app: dict[str, list[str]]) -> None:
     # aws_xray_sdk absent also means no Tracer was constructed.
-    assert heavy_in(modules) == [], "import heavy libraries inside the function that needs them"
+    assert heavy_in(imported_app["modules"]) == [], "import heavy libraries inside the function that needs them"
+
+
+def test_import_app_creates_no_pydantic_model(imported_app: dict[str, list[str]]) -> None:
+    # Each model class costs milliseconds to create, built or not: a blueprint imports its
+    # models and views inside `with lazy_imports():` (chalicelib/lazy.py).
+    assert imported_app["models"] == [], "import models lazily: handlers/<feature>/views.py, lazy_imports()"
+
+
+def test_import_app_leaves_features_to_first_use(imported_app: dict[str, list[str]]) -> None:
+    assert deferred_in(imported_app["modules"]) == [], "import these inside `with lazy_imports():`"
+
+
+@pytest.mark.parametrize(
+    "name, deferred",
+    [
+        ("chalicelib.domain.contacts.models", True),
+        ("chalicelib.domain.invoices.service", True),
+        ("chalicelib.handlers.contacts.views", True),
+        ("chalicelib.bootstrap.jobs", True),
+        ("chalicelib.storage.dynamo.aws", True),
+        ("phonenumbers.phonenumberutil", True),
+        ("aws_lambda_powertools.utilities.batch.base", True),
+        ("chalicelib.domain.contacts.limits", False),
+        ("chalicelib.domain.settings.list_specs", False),
+        ("chalicelib.handlers.contacts.routes", False),
+        ("chalicelib.bootstrap.container", False),
+        ("aws_lambda_powertools.logging", False),
+        ("babelfish", False),
+    ],
+)
+def test_deferred_module_matching(name: str, deferred: bool) -> None:
+    assert deferred_in([name]) == ([name] if deferred else [])
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.bootstrap.gdpr import ERASERS, EXPORTERS, NO_PERSONAL_DATA, NOT_EXPORTED
 from chalicelib.domain.gdpr.service import Gdpr, GdprKind, GdprMessage, GdprStatus
+from chalicelib.domain.shared.access import ContactAccess, ContactShare
 from chalicelib.domain.shared.errors import Forbidden, NotFound
 from chalicelib.domain.shared.principal import Principal, Role
 from chalicelib.storage.memory.gdpr import MemoryGdprJobs
@@ -63,11 +64,16 @@ class Files:
 
 
 class People:
+    """c1 is shared for reading; c2 is private to another user."""
+
     def __init__(self, *ids: tuple[str, str]) -> None:
         self.ids = set(ids)
 
-    def exists(self, tenant_id: str, contact_id: str) -> bool:
-        return (tenant_id, contact_id) in self.ids
+    def access(self, tenant_id: str, contact_id: str) -> ContactAccess | None:
+        if (tenant_id, contact_id) not in self.ids:
+            return None
+        share = ContactShare.PRIVATE if contact_id == "c2" else ContactShare.SHARED_READ
+        return ContactAccess(managers=frozenset({"someone"}), share=share, created_by="someone")
 
 
 class Queue:
@@ -101,7 +107,7 @@ def service(calls: list[str], fail_once: set[str] | None = None) -> tuple[Gdpr, 
     gdpr = Gdpr(
         jobs,
         files,
-        People(("t1", "c1")),
+        People(("t1", "c1"), ("t1", "c2")),
         queue,
         exporters={"contacts": lambda t, c: {"contact.json": b"{}"}, "tasks": lambda t, c: {"tasks.json": b"[]"}},
         erasers={name: eraser(name) for name in ("invoices", "tasks", "contacts")},
@@ -144,6 +150,11 @@ def test_admins_only_hidden_and_other_tenants_contacts_are_404() -> None:
     gdpr, _, _, queue = service([])
     with pytest.raises(Forbidden):
         gdpr.start(USER, GdprKind.EXPORT, "c1")
+    # A contact the user may not read: not found, as one that does not exist (never 403).
+    with pytest.raises(NotFound):
+        gdpr.start(USER, GdprKind.EXPORT, "c2")
+    with pytest.raises(NotFound):
+        gdpr.start(USER, GdprKind.ERASE, "nope")
     with pytest.raises(NotFound):
         gdpr.start(ADMIN, GdprKind.ERASE, "nope")
     with pytest.raises(NotFound):

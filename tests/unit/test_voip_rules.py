@@ -130,6 +130,8 @@ def test_every_order_of_the_callbacks_makes_the_same_call(order: tuple[int, ...]
     world.deliver([events[i] for i in order])
     call = world.call()
     assert (call.status, call.operator_id, call.duration) == (CallStatus.ANSWERED, "anna", 192)
+    # Also when the answering leg's end overtook its answer (issue 19.4: that order lost it).
+    assert call.answered_at is not None and call.answered_at <= call.ended_at
     assert set(call.participants) == {"anna", "ben"} and call.external_number == "+491705550100"
     # One new person, managed by the operator who took the call; one history event.
     assert world.contacts.created == [(T, "+491705550100", ["anna"])]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from chalicelib.domain.contacts.limits import SYNC_LIMIT
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, Contact, ContactChanges, TagName, clean_tags
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from chalicelib.domain.shared.ports import JobQueue
 
 MAX_IDS = 5000
-SYNC_LIMIT = 100
 JOB_KIND = "contacts.bulk"
 
 ContactId = Annotated[str, Field(min_length=1, max_length=40)]

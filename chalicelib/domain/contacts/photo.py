@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.contacts.limits import BOX, MAX_PHOTO_BYTES, URL_SECONDS
 from chalicelib.domain.contacts.models import Contact
 from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.shared.access import Operation
@@ -48,9 +49,6 @@ if TYPE_CHECKING:
 # Re-exported: the routes, app.py and tests name them from here.
 __all__ = ["MAX_PIXELS", "MEDIA_TYPES", "PILLOW_FORMATS", "SHOWN_FORMATS", "ContactPhotos", "process_image"]
 
-MAX_PHOTO_BYTES = 1024 * 1024
-BOX = (200, 300)  # width, height
-URL_SECONDS = 300
 
 # The pipeline is shared with the invoice logo (domain/shared/images.py).
 ProcessedPhoto = ProcessedImage

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from chalicelib.domain.shared.model import Model
 
 
-class NewExport(BaseModel):
+class NewExport(Model):
     model_config = ConfigDict(extra="forbid")
 
     entities: list[str] | None = Field(
@@ -23,7 +25,7 @@ class NewExport(BaseModel):
     )
 
 
-class ExportRun(BaseModel):
+class ExportRun(Model):
     """Job message: go on with an export from its checkpoint."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

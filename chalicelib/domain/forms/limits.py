@@ -22,6 +22,10 @@ from __future__ import annotations
 
 from chalicelib.domain.shared.limits import Limit
 
+# The bodies the public endpoint takes (here, not in submission.py, so the routes name them without loading models).
+FORM_ENCODED = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
 MAX_BODY_BYTES = 64 * 1024
 
 # Few hits (people's submissions): listed for housekeeping as well as TTL.

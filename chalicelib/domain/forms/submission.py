@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, ConfigDict, Field
 
 from chalicelib.domain.contacts.details import Address, ContactDetail, DetailType, normalise_details
 from chalicelib.domain.contacts.models import ContactKind
+from chalicelib.domain.forms.limits import FORM_ENCODED, JSON
 from chalicelib.domain.forms.models import ADDRESS_PARTS, ADDRESS_REQUIRED_PARTS, FieldName, FormField, WebForm
 from chalicelib.domain.settings.custom_fields import CustomField, FieldType, validate_values
 from chalicelib.domain.shared.access import ContactShare
@@ -30,8 +31,6 @@ from chalicelib.domain.shared.errors import (
 )
 from chalicelib.domain.shared.model import Model
 
-FORM_ENCODED = "application/x-www-form-urlencoded"
-JSON = "application/json"
 # Inputs every form has besides its questions.
 STAMP_INPUT = "crm_stamp"
 HONEYPOT_INPUT = "homepage_url"

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.domain.shared.access import ContactAccess, Operation, allowed
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import Forbidden, NotFound
 from chalicelib.domain.shared.model import Model
@@ -95,7 +96,9 @@ class ExportFiles(Protocol):
 
 
 class PersonExists(Protocol):
-    def exists(self, tenant_id: str, contact_id: str) -> bool: ...
+    def access(self, tenant_id: str, contact_id: str) -> ContactAccess | None:
+        """The contact's access fields (None: no such contact in the tenant)."""
+        ...
 
 
 class Gdpr:
@@ -118,7 +121,10 @@ class Gdpr:
         self._clock = clock
 
     def start(self, principal: Principal, kind: GdprKind, contact_id: str) -> GdprJob:
-        if not self._people.exists(principal.tenant_id, contact_id):
+        # A contact the caller may not read is not found, for admins and users alike: a user who
+        # is refused (403) a private contact would learn that it exists (issue 19, access matrix).
+        record = self._people.access(principal.tenant_id, contact_id)
+        if record is None or not allowed(principal, Operation.READ, record, tenant_id=principal.tenant_id):
             raise NotFound("The contact does not exist.")
         if not principal.is_admin:
             raise Forbidden(f"Only administrators {kind.value} a person's data.")

@@ -14,12 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.domain.contacts.models import MAX_MANAGERS, MAX_TAGS, TagName
 from chalicelib.domain.imports.csvfile import NAMED, Dialect, Encoding, Layout
 from chalicelib.domain.imports.fields import MATCH_KEYS, TARGETS
 from chalicelib.domain.shared.access import ContactShare, ListAccess
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import Record
 
 MAX_COLUMNS = 1000
@@ -74,7 +75,7 @@ class OnDuplicate(StrEnum):
     CREATE = "create"  # create another record anyway
 
 
-class NewImport(BaseModel):
+class NewImport(Model):
     model_config = ConfigDict(extra="forbid")
 
     entity: ImportEntity
@@ -89,7 +90,7 @@ class NewImport(BaseModel):
         return name
 
 
-class ColumnMapping(BaseModel):
+class ColumnMapping(Model):
     """One column (by its 0-based index) feeding one field."""
 
     model_config = ConfigDict(extra="forbid")
@@ -108,7 +109,7 @@ class ColumnMapping(BaseModel):
     custom_field_id: Id | None = Field(default=None, description="field=custom_field: the custom field")
 
 
-class ImportDefaults(BaseModel):
+class ImportDefaults(Model):
     """Applied to every row: ``access`` and ``managers`` to created contacts,
     ``tags`` added to every record the import creates or updates."""
 
@@ -120,7 +121,7 @@ class ImportDefaults(BaseModel):
     responsible_id: Id | None = Field(default=None, description="Deals and tasks: default responsible user")
 
 
-class StartImport(BaseModel):
+class StartImport(Model):
     model_config = ConfigDict(extra="forbid")
 
     mapping: list[ColumnMapping] = Field(min_length=1, max_length=MAX_MAPPING)
@@ -144,7 +145,7 @@ class StartImport(BaseModel):
         return self
 
 
-class Detection(BaseModel):
+class Detection(Model):
     """How the file is read: what the preview detected (or the client named)."""
 
     model_config = ConfigDict(extra="ignore")
@@ -182,7 +183,7 @@ class Detection(BaseModel):
         return Dialect(Encoding(self.encoding, self.codec, self.bom, self.unit), self.delimiter, self.newline)
 
 
-class Counts(BaseModel):
+class Counts(Model):
     created: int = 0
     updated: int = 0
     unchanged: int = Field(default=0, description="Matched, updated in place, and already as the row says")
@@ -239,7 +240,7 @@ class Import(Record):
         return ListAccess(access_list=frozenset({self.created_by or ""}), created_by=self.created_by or "")
 
 
-class PreviewOptions(BaseModel):
+class PreviewOptions(Model):
     """Query parameters of the preview: name what detection got wrong."""
 
     model_config = ConfigDict(extra="forbid")
@@ -252,7 +253,7 @@ class PreviewOptions(BaseModel):
         return "\t" if self.delimiter == "tab" else self.delimiter
 
 
-class ImportChunk(BaseModel):
+class ImportChunk(Model):
     """Message on the imports queue: run chunk ``seq`` of an import (its
     position is the import's checkpoint, not the message's)."""
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict
 
+from chalicelib.domain.invoices.limits import PDF_URL_SECONDS
 from chalicelib.domain.invoices.models import Invoice, InvoiceSettings, InvoiceStatus
 from chalicelib.domain.invoices.ports import Attachment, DocumentQueue, DocumentStore, InvoiceStore, Mailer, Renderer
 from chalicelib.domain.invoices.service import Invoices, totals_of
@@ -41,8 +42,6 @@ from chalicelib.domain.shared.principal import Principal
 RENDERER_VERSION = "1"
 # A queued rendering not done by then is queued again (its message was lost or dead-lettered).
 RENDER_PATIENCE = timedelta(minutes=2)
-PDF_URL_SECONDS = 300
-RETRY_AFTER_SECONDS = 2
 
 
 class RenderInvoice(Model):

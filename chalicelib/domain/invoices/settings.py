@@ -18,16 +18,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.domain.invoices.limits import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
 from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
 from chalicelib.domain.invoices.ports import InvoiceSettingsStore, LogoBlobs
 from chalicelib.domain.shared.clock import Clock, iso, utc_now
-from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
 from chalicelib.domain.shared.images import process_image
 from chalicelib.domain.shared.principal import Principal
 
-MAX_LOGO_BYTES = 1024 * 1024
-LOGO_BOX = (600, 300)
-LOGO_URL_SECONDS = 300
+# Writes of the logo that lose a race with another change of the settings before giving up (409).
+LOGO_SAVE_ATTEMPTS = 3
 
 
 def check_vat_id(value: str) -> str:
@@ -186,16 +193,25 @@ class InvoiceSettingsService:
         return saved
 
     def _save_logo(self, principal: Principal, before: InvoiceSettings, logo: dict[str, Any] | None) -> InvoiceSettings:
-        now = self._clock()
-        after = before.model_copy(
-            update={
-                "logo": logo,
-                "created_by": before.created_by or principal.user_id,
-                "updated_at": now,
-                "updated_by": principal.user_id,
-            }
-        )
-        return self._store.save(principal.tenant_id, after, expected_version=before.version or None)
+        # The logo routes take no If-Match: a write that lost a race with another change of the
+        # settings is made again over what is there now. 412 is the answer to a client's own stale
+        # If-Match only (issue 19, fuzzing: two writes at once answered it to a PUT without one).
+        for attempt in range(LOGO_SAVE_ATTEMPTS):
+            if attempt:
+                before = self.current(principal.tenant_id)
+            after = before.model_copy(
+                update={
+                    "logo": logo,
+                    "created_by": before.created_by or principal.user_id,
+                    "updated_at": self._clock(),
+                    "updated_by": principal.user_id,
+                }
+            )
+            try:
+                return self._store.save(principal.tenant_id, after, expected_version=before.version or None)
+            except PreconditionFailed:
+                continue
+        raise Conflict("The invoice settings are being changed by someone else; please retry.")
 
 
 def _require_admin(principal: Principal) -> None:

@@ -46,6 +46,7 @@ from chalicelib.domain.contacts.service import Contacts
 from chalicelib.domain.identity.models import Tenant, UserStatus
 from chalicelib.domain.identity.module_access import ensure_module_access
 from chalicelib.domain.jobs.service import CHUNK_SIZE, BackgroundJob, BackgroundJobs, Failure, JobStatus
+from chalicelib.domain.records.limits import MAX_SYNC_RECORDS
 from chalicelib.domain.records.listed_access import entry_access as list_entry_access
 from chalicelib.domain.shared import access
 from chalicelib.domain.shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
     from chalicelib.domain.records.ports import TaggedRecord, TagRegistry
     from chalicelib.domain.shared.ports import JobQueue
 
-# Records rewritten within one request; more run as a background job.
-MAX_SYNC_RECORDS = 200
 RENAME_JOB, DELETE_JOB = "tags.rename", "tags.delete"
 # A record changed by someone else meanwhile is re-read and retried this often.
 RETRIES = 3

@@ -18,13 +18,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from chalicelib.domain.shared.access import (
     CallAccess,
     ContactAccess,
     ListAccess,
 )
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import Record
 
 MAX_MANAGERS = 200
@@ -92,7 +93,7 @@ class PeriodPreset(StrEnum):
     ALL = "all"
 
 
-class Period(BaseModel):
+class Period(Model):
     """``{"preset": "last_month"}`` or ``{"from": "2026-01-01", "to": "2026-03-31"}`` (inclusive dates)."""
 
     model_config = ConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
@@ -116,7 +117,7 @@ class Period(BaseModel):
         return self
 
 
-class _ReportParameters(BaseModel):
+class _ReportParameters(Model):
     model_config = ConfigDict(extra="forbid")
 
     type: ReportType
@@ -141,7 +142,7 @@ class NewReportSchedule(_ReportParameters):
     every: Every
 
 
-class ReportSettingsUpdate(BaseModel):
+class ReportSettingsUpdate(Model):
     model_config = ConfigDict(extra="forbid")
 
     retention_days: int = Field(ge=1, le=MAX_RETENTION_DAYS, description="Reports are deleted this long after made")
@@ -197,7 +198,7 @@ class ReportSchedule(Record):
     last_slot: str | None = None
 
 
-class ReportSettings(BaseModel):
+class ReportSettings(Model):
     retention_days: int = DEFAULT_RETENTION_DAYS
 
 

@@ -16,12 +16,13 @@ the slot, so two overlapping schedule runs make one report, never two.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from chalicelib.domain.reports.models import (
     SOURCES,
@@ -63,6 +64,7 @@ from chalicelib.domain.settings.currency import MissingRates, rate_for, rate_tab
 from chalicelib.domain.shared.access import InvoiceAccess, Operation, TaskAccess, allowed
 from chalicelib.domain.shared.clock import Clock, new_id, utc_now
 from chalicelib.domain.shared.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import PageRequest, Slice
 from chalicelib.domain.shared.ports import JobQueue
 from chalicelib.domain.shared.principal import Principal, Role
@@ -80,29 +82,35 @@ _PERCENT_LOADING = 80  # sources loaded: 0..80 %; tables and workbook: the rest
 # Renders a workbook: (report, its context, its tables, who made it) -> .xlsx bytes.
 Renderer = Callable[[Report, Context, list[Table], str], bytes]
 
-_ROW_TYPES: dict[Source, Any] = {
-    Source.DEALS: TypeAdapter(list[DealRow]),
-    Source.CONTACTS: TypeAdapter(list[ContactRow]),
-    Source.TASKS: TypeAdapter(list[TaskRow]),
-    Source.INVOICES: TypeAdapter(list[InvoiceRow]),
-    Source.CALLS: TypeAdapter(list[CallRow]),
+# A source's parked rows as JSON. Made on first use: a TypeAdapter builds its schema when made.
+_ROW_TYPES: dict[Source, Callable[[], TypeAdapter[Any]]] = {
+    Source.DEALS: lambda: TypeAdapter(list[DealRow]),
+    Source.CONTACTS: lambda: TypeAdapter(list[ContactRow]),
+    Source.TASKS: lambda: TypeAdapter(list[TaskRow]),
+    Source.INVOICES: lambda: TypeAdapter(list[InvoiceRow]),
+    Source.CALLS: lambda: TypeAdapter(list[CallRow]),
 }
 
 
-class GenerateReport(BaseModel):
+@functools.cache
+def _row_type(source: Source) -> TypeAdapter[Any]:
+    return _ROW_TYPES[source]()
+
+
+class GenerateReport(Model):
     kind: str = GENERATE_KIND
     tenant_id: str
     report_id: str
 
 
-class ScheduleSlot(BaseModel):
+class ScheduleSlot(Model):
     kind: str = SLOT_KIND
     tenant_id: str
     schedule_id: str
     due_at: datetime
 
 
-class ExpireReport(BaseModel):
+class ExpireReport(Model):
     kind: str = EXPIRE_KIND
     tenant_id: str
     report_id: str
@@ -264,7 +272,7 @@ class Reports:
             if source in report.loaded:
                 continue
             visible = list(self._visible(principal, source))
-            self._files.park(report.tenant_id, report.id, source.value, _ROW_TYPES[source].dump_json(visible))
+            self._files.park(report.tenant_id, report.id, source.value, _row_type(source).dump_json(visible))
             loaded = [*report.loaded, source]
             report = self._save(report, loaded=loaded, percent=max(1, _PERCENT_LOADING * len(loaded) // len(sources)))
             if out_of_time() and len(loaded) < len(sources):
@@ -275,7 +283,7 @@ class Reports:
         rows = Rows()
         for source in sources:
             data = self._files.parked(report.tenant_id, report.id, source.value)
-            setattr(rows, source.value, _ROW_TYPES[source].validate_json(data) if data else [])
+            setattr(rows, source.value, _row_type(source).validate_json(data) if data else [])
         ctx = self.context(principal, report, now=now, currency=currency, rates=rates, tenant=tenant)
         ctx = self.with_names(ctx, report.tenant_id, [*people_in(rows), *(ctx.managers or ())])
         tables = build(report.type, ctx, rows)

@@ -222,6 +222,10 @@ def merge_status(call: Call, event: LegEvent) -> Call | None:
                 operator = who
             if event.status != "completed":
                 u["answered_at"] = min(call.answered_at or event.at, event.at)
+            elif call.answered_at is None and event.duration is not None:
+                # Its end overtook its answer (which then changes nothing, being older news
+                # of the leg): the conversation began its duration before it ended.
+                u["answered_at"] = event.at - timedelta(seconds=event.duration)
         if event.final and answered_leg == event.leg and event.duration is not None:
             duration = event.duration
     if operator and operator not in participants:

@@ -12,8 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.records import NotNull, Record, omittable
 
 # The event types a subscription may name; what produces each is in events.py.
@@ -67,7 +68,7 @@ class Subscription(Record):
     previous_secret_until: datetime | None = None
 
 
-class NewSubscription(BaseModel):
+class NewSubscription(Model):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, description="https:// URL that receives the events")
@@ -76,7 +77,7 @@ class NewSubscription(BaseModel):
     enabled: bool = True
 
 
-class SubscriptionChanges(BaseModel):
+class SubscriptionChanges(Model):
     model_config = ConfigDict(extra="forbid")
 
     url: Annotated[str, NotNull] = omittable(min_length=1, max_length=MAX_URL_LENGTH)
@@ -91,7 +92,7 @@ class DeliveryStatus(StrEnum):
     PARKED = "parked"  # every attempt of a day failed; replay sends it again
 
 
-class WebhookEvent(BaseModel):
+class WebhookEvent(Model):
     """One event, as the body of every delivery of it says."""
 
     model_config = ConfigDict(frozen=True)
@@ -115,7 +116,7 @@ class WebhookEvent(BaseModel):
         return {"id": self.id, "type": self.type, "timestamp": iso(self.occurred_at), "data": data}
 
 
-class Delivery(BaseModel):
+class Delivery(Model):
     """One event for one subscription, and how its attempts went."""
 
     id: str
@@ -137,7 +138,7 @@ class Delivery(BaseModel):
     version: int = 1
 
 
-class DeliverWebhook(BaseModel):
+class DeliverWebhook(Model):
     """Jobs queue message: attempt ``attempt`` (1-based) of one delivery.
     SQS delays at most 15 minutes, so a later attempt carries ``not_before``
     and is queued again until then."""
@@ -153,7 +154,7 @@ class DeliverWebhook(BaseModel):
     not_before: datetime | None = None
 
 
-class ReplayRange(BaseModel):
+class ReplayRange(Model):
     model_config = ConfigDict(extra="forbid")
 
     since: datetime = Field(description="Deliveries of events that happened from this instant ...")
@@ -161,7 +162,7 @@ class ReplayRange(BaseModel):
     only_undelivered: bool = Field(default=False, description="true: parked and pending deliveries only")
 
 
-class ReplayWebhooks(BaseModel):
+class ReplayWebhooks(Model):
     """Jobs queue message: replay a subscription's deliveries in a time range,
     one page per message (the next page queues itself)."""
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
-from pydantic import ValidationError
 
 from chalicelib import bootstrap
 from chalicelib.bootstrap import container
 from chalicelib.config import deploy_queue_name
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.handlers.background.messages import read_message
+from chalicelib.handlers.background.messages import known_kind, log_failure, read_message
 from chalicelib.observability import end_job, logger
 
 if TYPE_CHECKING:
@@ -29,29 +28,15 @@ if TYPE_CHECKING:
 bp = Blueprint(__name__)
 
 
-class UnknownCallEvent(ValueError):
-    pass
-
-
 def handle_call_record(record: "SQSRecord") -> None:
     body, kind = read_message(record)
     try:
         from chalicelib.bootstrap.jobs import CALL_KINDS  # the calls function's models: not in the API's cold start
 
-        if kind not in CALL_KINDS:
-            raise UnknownCallEvent(f"unknown call event kind {kind!r}")
-        model, handler = CALL_KINDS[kind]
+        model, handler = CALL_KINDS[known_kind(body, kind, CALL_KINDS, "call event")]
         handler(container(), model.model_validate(body), record.message_id)
     except Exception as error:
-        expected = isinstance(error, (CrmError, ValidationError, UnknownCallEvent))
-        (logger.warning if expected else logger.exception)(
-            "call event failed",
-            extra={
-                "outcome": "failed",
-                "error": type(error).__name__,
-                "receive_count": record.attributes.approximate_receive_count,
-            },
-        )
+        log_failure("call event", error, record, expected=(CrmError,))
         raise
     logger.info("call event done", extra={"outcome": "done"})
     end_job()

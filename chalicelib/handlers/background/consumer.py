@@ -13,16 +13,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
-from pydantic import ValidationError
 
 from chalicelib import bootstrap
 from chalicelib.bootstrap import container
-from chalicelib.bootstrap.events import UnknownSubscriber
 from chalicelib.config import deploy_queue_name
-from chalicelib.domain.jobs.service import time_limit
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.handlers.background.messages import read_message
+from chalicelib.handlers.background.messages import known_kind, log_failure, read_message
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import end_job, logger
+
+with lazy_imports():
+    from chalicelib.bootstrap.events import UnknownSubscriber
+    from chalicelib.domain.jobs.service import time_limit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -30,10 +32,6 @@ if TYPE_CHECKING:
 bp = Blueprint(__name__)
 
 JOB_QUEUE = bootstrap.JOB_QUEUE
-
-
-class UnknownJob(ValueError):
-    pass
 
 
 def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
@@ -45,26 +43,15 @@ def handle_job_record(record: "SQSRecord", lambda_context: Any = None) -> None:
         # not in the API's cold start (app.py imports this module for its wiring).
         from chalicelib.bootstrap.jobs import JOB_KINDS
 
-        if kind not in JOB_KINDS:
-            raise UnknownJob(f"unknown job kind {kind!r}")
-        model, handler = JOB_KINDS[kind]
+        model, handler = JOB_KINDS[known_kind(body, kind, JOB_KINDS, "job")]
         # Long jobs stop between items before the invocation's time runs out (domain/jobs/service.py).
         remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
         with time_limit((lambda: remaining() / 1000) if remaining else None):
             handler(container(), model.model_validate(body))
     except Exception as error:
         # The batch processor reports it as a failure: SQS retries, then the DLQ.
-        # Expected failures name their type; a bug logs its traceback, as on the HTTP path.
-        expected = isinstance(error, (CrmError, ValidationError, UnknownJob, UnknownSubscriber))
-        log = logger.warning if expected else logger.exception
-        log(
-            "job failed",
-            extra={
-                "outcome": "failed",
-                "error": type(error).__name__,
-                "receive_count": record.attributes.approximate_receive_count,
-            },
-        )
+        # Expected failures name their reason; a bug logs its traceback, as on the HTTP path.
+        log_failure("job", error, record, expected=(CrmError, UnknownSubscriber))
         raise
     subscriber = {"subscriber": body.get("subscriber")} if kind == "event" else {}
     logger.info("job done", extra={"outcome": "done", **subscriber})

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from chalicelib.bootstrap import container
-from chalicelib.bootstrap.jobs import DOCUMENT_KINDS
 from chalicelib.domain.shared.errors import CrmError
-from chalicelib.handlers.background.messages import read_message
+from chalicelib.handlers.background.messages import known_kind, log_failure, read_message
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import end_job, logger
+
+with lazy_imports():  # the message models load with the first message (bench/cold_start.py measures this entry)
+    from chalicelib.bootstrap.jobs import DOCUMENT_KINDS
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -28,27 +29,13 @@ HANDLER = "chalicelib.handlers.background.documents.handle_batch"
 QUEUE = "documents"
 
 
-class UnknownDocumentJob(ValueError):
-    pass
-
-
 def handle_record(record: "SQSRecord") -> None:
     body, kind = read_message(record)
     try:
-        if kind not in DOCUMENT_KINDS:
-            raise UnknownDocumentJob(f"unknown document job kind {kind!r}")
-        model, handler = DOCUMENT_KINDS[kind]
+        model, handler = DOCUMENT_KINDS[known_kind(body, kind, DOCUMENT_KINDS, "document job")]
         handler(container(), model.model_validate(body))
     except Exception as error:
-        expected = isinstance(error, (CrmError, ValidationError, UnknownDocumentJob))
-        (logger.warning if expected else logger.exception)(
-            "document job failed",
-            extra={
-                "outcome": "failed",
-                "error": type(error).__name__,
-                "receive_count": record.attributes.approximate_receive_count,
-            },
-        )
+        log_failure("document job", error, record, expected=(CrmError,))
         raise
     logger.info("document job done", extra={"outcome": "done"})
     end_job()

@@ -3,34 +3,20 @@ log of a case live in handlers/records/history.py and handlers/records/files.py.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.cases.models import Case, CaseChanges, CaseQuery, NewCase
-from chalicelib.domain.settings.custom_fields import custom_field_values
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.cases.models import CaseChanges, CaseQuery, NewCase
+    from chalicelib.handlers.cases.views import CaseView
+
 
 bp = Blueprint(__name__)
 TAG = "Cases"
-
-
-class CaseView(RecordView):
-    title: str
-    member_ids: list[str]
-    access_list: list[str]
-    tags: list[str]
-    custom_fields: dict[str, Any] = custom_field_values("case")
-    closed: bool
-    closed_at: datetime | None
-
-    @classmethod
-    def of(cls, case: Case) -> "CaseView":
-        return cls(**case.model_dump(exclude={"tenant_id"}))
 
 
 @route(bp, "/v1/cases", "GET", summary="List and filter cases", tag=TAG, query=CaseQuery, response=CaseView, paged=True)

@@ -8,32 +8,19 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.contacts.bulk import SYNC_LIMIT, BulkRequest
-from chalicelib.domain.contacts.merge import MergeRequest
-from chalicelib.domain.jobs.service import BackgroundJob
-from chalicelib.domain.shared.model import Model
-from chalicelib.handlers.contacts.routes import ContactView
+from chalicelib.domain.contacts.limits import SYNC_LIMIT
 from chalicelib.handlers.http.routing import JSON, Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.contacts.bulk import BulkRequest
+    from chalicelib.domain.contacts.merge import MergeRequest
+    from chalicelib.domain.jobs.service import BackgroundJob
+    from chalicelib.handlers.contacts.views import BulkResultView, ContactView, JobAcceptedView
+
 
 bp = Blueprint(__name__)
 TAG = "Contacts"
-
-
-class BulkFailureView(Model):
-    id: str
-    status: int
-    reason: str
-    detail: str
-
-
-class BulkResultView(Model):
-    succeeded: list[str]
-    failed: list[BulkFailureView]
-
-
-class JobAcceptedView(Model):
-    job_id: str
-    status_url: str
 
 
 @route(

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.contacts.models import Contact
-from chalicelib.domain.contacts.photo import MAX_PHOTO_BYTES, MEDIA_TYPES, SHOWN_FORMATS, URL_SECONDS
-from chalicelib.domain.shared.model import Model
+from chalicelib.domain.contacts.limits import MAX_PHOTO_BYTES, URL_SECONDS
+from chalicelib.domain.shared.images import MEDIA_TYPES, SHOWN_FORMATS
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.handlers.contacts.views import PhotoView
+
 
 bp = Blueprint(__name__)
 TAG = "Contacts"
-
-
-class PhotoView(Model):
-    contact_id: str
-    contact_version: int
-    content_type: str
-    width: int
-    height: int
-    size: int
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, contact: Contact) -> "PhotoView":
-        photo = contact.photo or {}
-        return cls(contact_id=contact.id, contact_version=contact.version, **photo)
 
 
 _IF_MATCH_NOTE = (

@@ -2,55 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.contacts.models import Contact, ContactChanges, ContactQuery, NewContact
-from chalicelib.domain.contacts.service import region
-from chalicelib.domain.settings.custom_fields import custom_field_values
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.contacts.models import ContactChanges, ContactQuery, NewContact
+    from chalicelib.domain.contacts.service import region
+    from chalicelib.handlers.contacts.views import ContactView
+
 
 bp = Blueprint(__name__)
 TAG = "Contacts"
-
-
-class ContactView(Model):
-    id: str
-    version: int
-    kind: str
-    display_name: str
-    first_name: str | None
-    last_name: str | None
-    job_title: str | None
-    company_id: str | None
-    company_name: str | None
-    type_id: str | None
-    temperature_id: str | None
-    description: str | None
-    currency: str | None
-    tags: list[str]
-    managers: list[str]
-    access: str
-    details: list[dict[str, Any]]
-    custom_fields: dict[str, Any] = custom_field_values("contact")
-    has_photo: bool
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    updated_by: str | None
-
-    @classmethod
-    def of(cls, contact: Contact) -> "ContactView":
-        return cls(
-            **contact.model_dump(exclude={"tenant_id", "photo"}),
-            display_name=contact.display_name,
-            has_photo=contact.photo is not None,
-        )
 
 
 @route(

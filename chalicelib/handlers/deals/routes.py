@@ -4,58 +4,21 @@ handlers/records/files.py (generic over parents)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.deals.models import Deal, DealChanges, DealQuery, NewDeal, NewProject, Project, StageChange
-from chalicelib.domain.deals.pipeline import Pipeline
-from chalicelib.domain.settings.custom_fields import custom_field_values
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.deals.models import DealChanges, DealQuery, NewDeal, NewProject, StageChange
+    from chalicelib.domain.deals.pipeline import Pipeline
+    from chalicelib.handlers.deals.views import DealView, ProjectView
+
 
 bp = Blueprint(__name__)
 TAG = "Deals"
-
-
-class DealView(RecordView):
-    title: str
-    contact_id: str | None
-    member_ids: list[str]
-    description: str | None
-    amount: str | None
-    currency: str
-    bid_type: str
-    periods: int | None
-    value: str | None
-    expected_close_date: date | None
-    actual_close_date: date | None
-    responsible_id: str
-    stage_id: str
-    stage_status: str
-    probability: int
-    access_list: list[str]
-    tags: list[str]
-    custom_fields: dict[str, Any] = custom_field_values("deal")
-
-    @classmethod
-    def of(cls, deal: Deal) -> "DealView":
-        value = deal.value
-        return cls(**deal.model_dump(exclude={"tenant_id"}), value=str(value) if value is not None else None)
-
-
-class ProjectView(RecordView):
-    deal_id: str | None
-    title: str
-    description: str | None
-    member_ids: list[str]
-
-    @classmethod
-    def of(cls, project: Project) -> "ProjectView":
-        return cls(**project.model_dump(exclude={"tenant_id"}))
 
 
 @route(bp, "/v1/deals", "GET", summary="List and filter deals", tag=TAG, query=DealQuery, response=DealView, paged=True)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.exports.models import NewExport
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.exports.models import NewExport
+    from chalicelib.handlers.exports.views import JobStarted
+
 
 bp = Blueprint(__name__)
 TAG = "Exports"
-
-
-class JobStarted(BaseModel):
-    job_id: str
-    status_url: str
 
 
 @route(

@@ -11,12 +11,15 @@ import json
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.forms.limits import MAX_BODY_BYTES
-from chalicelib.domain.forms.submission import FORM_ENCODED, JSON
+from chalicelib.domain.forms.limits import FORM_ENCODED, JSON, MAX_BODY_BYTES
 from chalicelib.domain.shared.errors import Forbidden
-from chalicelib.handlers.forms import answers
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import identify, logger
+
+with lazy_imports():
+    from chalicelib.handlers.forms import answers
+
 
 bp = Blueprint(__name__)
 TAG = "Web forms (public)"

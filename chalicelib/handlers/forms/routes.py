@@ -3,61 +3,21 @@ their snippet; domain/forms/service.py holds the rules."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
-
 from chalice import Blueprint, Response
-from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.forms.models import NewWebForm, WebForm, WebFormChanges
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
-from chalicelib.handlers.forms.answers import action_url
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.forms.models import NewWebForm, WebFormChanges
+    from chalicelib.handlers.forms.answers import action_url
+    from chalicelib.handlers.forms.views import SnippetQuery, WebFormView
+
 
 bp = Blueprint(__name__)
 TAG = "Web forms"
-
-
-class WebFormView(Model):
-    id: str
-    version: int
-    name: str
-    kind: str
-    fields: list[dict[str, Any]]
-    tags: list[str]
-    access: str
-    manager_ids: list[str]
-    notify_user_ids: list[str]
-    return_url: str
-    allowed_origins: list[str]
-    consent_text: str | None
-    thank_you_text: str | None
-    enabled: bool
-    key: str
-    submit_url: str
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    updated_by: str | None
-
-    @classmethod
-    def of(cls, form: WebForm, call: Call) -> "WebFormView":
-        fields = [{**f.model_dump(mode="json"), "input_name": f.input_name} for f in form.fields]
-        data = form.model_dump(mode="json", exclude={"tenant_id", "fields"})
-        return cls(**data, fields=fields, submit_url=action_url(call, form.key))
-
-
-class Variant(StrEnum):
-    HTML = "html"
-    JS = "js"
-
-
-class SnippetQuery(Model):
-    model_config = ConfigDict(extra="forbid")
-    variant: Variant = Variant.HTML
 
 
 @route(bp, "/v1/web-forms", "GET", summary="The tenant's web forms", tag=TAG, response=WebFormView, paged=True)

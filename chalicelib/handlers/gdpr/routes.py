@@ -4,44 +4,19 @@ carries a short-lived ``download_url``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.gdpr.service import GdprJob, GdprKind
-from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.gdpr.service import GdprJob, GdprKind
+    from chalicelib.handlers.gdpr.views import GdprJobView, GdprStarted
+
 
 bp = Blueprint(__name__)
 TAG = "GDPR"
-
-
-class GdprStarted(Model):
-    job_id: str
-    status_url: str
-
-
-class GdprJobView(Model):
-    id: str
-    kind: str
-    contact_id: str
-    status: str = Field(description="queued, running, done")
-    steps_done: list[str] = Field(description="Erasure: the features done so far")
-    created_at: datetime
-    created_by: str
-    finished_at: datetime | None
-    result: dict[str, str] | None = Field(description="A finished export: {download_url} (valid 5 minutes)")
-
-    @classmethod
-    def of(cls, job: GdprJob, url: str | None) -> "GdprJobView":
-        return cls(
-            **job.model_dump(exclude={"tenant_id", "result_key", "status", "kind"}),
-            kind=job.kind.value,
-            status=job.status.value,
-            result={"download_url": url} if url else None,
-        )
 
 
 def _started(job: GdprJob) -> GdprStarted:

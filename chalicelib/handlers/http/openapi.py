@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, get_origin
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.problems import PROBLEM_TYPE, TITLES
 from chalicelib.handlers.http.routing import JSON, Operation
 
@@ -39,7 +41,8 @@ _PROBLEM_SCHEMA = {
 _ALWAYS = (400, 413, 415, 429, 500)
 
 
-def _routes() -> list[tuple[str, str, Operation]]:
+def _routes() -> list[tuple[str, str, Operation, bool]]:
+    """(path, method, operation, whether the view answers a list envelope)."""
     # Any blueprint gives the app once registered; service.bp always is.
     from chalicelib.handlers.http.service import bp
 
@@ -48,15 +51,26 @@ def _routes() -> list[tuple[str, str, Operation]]:
         for method, entry in sorted(methods.items()):
             op = getattr(entry.view_function, "operation", None)
             if op is not None:
-                found.append((path, method, op))
+                listed = op.paged or _returns_page(getattr(entry.view_function, "__wrapped__", entry.view_function))
+                found.append((path, method, op, listed))
     return found
 
 
-def _models(routes: list[tuple[str, str, Operation]]) -> list[type[BaseModel]]:
+def _returns_page(view: Callable[..., Any]) -> bool:
+    # A short list answered whole (no limit/cursor) is still {items, next_cursor}: the view says
+    # so by its return type (a string under `from __future__ import annotations`).
+    returns = getattr(view, "__annotations__", {}).get("return")
+    if isinstance(returns, str):
+        return returns == "Page" or returns.startswith("Page[")
+    return returns is Page or get_origin(returns) is Page
+
+
+def _models(routes: list[tuple[str, str, Operation, bool]]) -> list[type[BaseModel]]:
     models: dict[str, type[BaseModel]] = {}
-    for _, _, op in routes:
+    for _, _, op, _ in routes:
         # Query models too: their enums and nested types land in components.
-        for model in (op.body, op.response, op.query):
+        answered = [model for _, _, model in op.answers]
+        for model in (op.body, op.response, op.query, *answered):
             if model is not None:
                 models[f"{model.__module__}.{model.__qualname__}"] = model
     return list(models.values())
@@ -77,7 +91,9 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
-def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+def _operation(
+    path: str, method: str, op: Operation, refs: dict[Any, dict[str, Any]], listed: bool = False
+) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
@@ -139,10 +155,13 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
             "content": {ct: {"schema": {"type": "string", "format": "binary"}} for ct in op.content_types},
         }
     success: dict[str, Any] = {"description": op.summary}
-    if op.status != 204:
+    if 300 <= op.status < 400:
+        # A redirect's answer is its Location; the body is empty.
+        success["headers"] = {"Location": {"required": True, "schema": {"type": "string"}}}
+    elif op.status != 204:
         if op.response is not None:
             schema = refs[(op.response, "serialization")]
-            if op.paged:
+            if listed:
                 schema = {
                     "type": "object",
                     "required": ["items", "next_cursor"],
@@ -158,6 +177,10 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
     statuses = set(_ALWAYS) | set(op.errors)
     if op.body is not None or op.query is not None or op.paged:
         statuses.add(422)
+    if _PATH_PARAM.search(path):
+        # A path parameter names something that may not exist, or that the caller may not see (issue 19,
+        # fuzzing: GET /v1/mailings/{mailing_id} answered an undeclared 404).
+        statuses.add(404)
     if op.if_match:
         statuses |= {412, 428}
     if getattr(op, "idempotent", False):
@@ -166,6 +189,12 @@ def _operation(path: str, method: str, op: Operation, refs: dict[Any, dict[str, 
         statuses |= {401, 403}
     for status in sorted(statuses):
         responses[str(status)] = {"$ref": f"#/components/responses/Problem{status}"}
+    for status, media_type, model in op.answers:
+        answer = responses.get(str(status))
+        if answer is None or "$ref" in answer:
+            answer = responses[str(status)] = {"description": TITLES.get(status, op.summary), "content": {}}
+        schema = refs[(model, "serialization")] if model is not None else {"type": "string"}
+        answer.setdefault("content", {})[media_type] = {"schema": schema}
     spec["responses"] = responses
     if not op.public:
         spec["security"] = [{"bearer": []}]
@@ -185,9 +214,9 @@ def document() -> dict[str, Any]:
     schemas["Problem"] = _PROBLEM_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     used_statuses: set[int] = set()
-    for path, method, op in routes:
-        operation = _operation(path, method, op, refs)
-        used_statuses |= {int(s) for s in operation["responses"] if s != str(op.status)}
+    for path, method, op, listed in routes:
+        operation = _operation(path, method, op, refs, listed)
+        used_statuses |= {int(s) for s, answer in operation["responses"].items() if "$ref" in answer}
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",

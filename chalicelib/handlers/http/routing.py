@@ -1,7 +1,8 @@
 """The one way to declare an HTTP endpoint.
 
 ``@route(bp, "/v1/things", "POST", body=ThingIn, response=ThingOut, status=201)``
-registers the Chalice route and wraps the view so that it
+(the models usually imported with ``chalicelib.lazy.lazy_imports()``, resolved on
+first use: cold start) registers the Chalice route and wraps the view so that it
 - authenticates the bearer token (unless ``public``) and, for CRM routes
   (``module="crm"``, the default), checks module access (TEN-3),
 - refuses oversized bodies (413), malformed JSON (400) and invalid fields (422),
@@ -30,10 +31,13 @@ from chalicelib.domain.shared.pagination import Page, PageRequest, QueryScope, S
 from chalicelib.domain.shared.principal import Principal
 from chalicelib.handlers.http import limits as rate_limits
 from chalicelib.handlers.http import problems
+from chalicelib.lazy import Lazy
 from chalicelib.observability import identify, logger
 
 JSON = "application/json"
 PAGING_PARAMS = ("limit", "cursor")
+# Operation fields that name a pydantic model: a lazy name there is resolved on first read.
+_MODELS = frozenset({"body", "query", "response"})
 
 
 @dataclass(frozen=True)
@@ -66,12 +70,24 @@ class Operation:
     # and why a route is not rate limited (empty: counted, by token or address).
     max_body: int | None = None
     not_rate_limited: str = ""
+    # Answers besides ``status`` and the problem+json ``errors`` (issue 19, fuzzing: the document
+    # declares every answer a route gives): (status, media type, pydantic model or None for text).
+    # E.g. a 202 while a PDF renders, a 404 page for a browser. They replace the problem+json of the
+    # same error status.
+    answers: tuple[tuple[int, str, type[BaseModel] | None], ...] = ()
 
     @property
     def idempotent(self) -> bool:
         return self.method == "POST" and not self.not_idempotent
 
     method: str = "GET"
+
+    def __getattribute__(self, name: str) -> Any:
+        value = object.__getattribute__(self, name)
+        if name in _MODELS and type(value) is Lazy:  # imported on the first request or OpenAPI build
+            value = value.resolve()
+            object.__setattr__(self, name, value)
+        return value
 
 
 @dataclass
@@ -288,7 +304,8 @@ def route(bp: Blueprint, path: str, method: str, *, summary: str, tag: str, **op
                 return problems.problem(500, "An internal error occurred; it has been logged.")
 
         endpoint.operation = op  # type: ignore[attr-defined]
-        content_types = list(op.content_types) if op.body is not None or op.content_types != (JSON,) else None
+        has_body = options.get("body") is not None  # not op.body: that would import a lazy model now
+        content_types = list(op.content_types) if has_body or op.content_types != (JSON,) else None
         kwargs = {"content_types": content_types} if content_types else {}
         bp.route(path, methods=[method], **kwargs)(endpoint)
         return endpoint

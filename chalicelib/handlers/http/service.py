@@ -9,16 +9,16 @@ from pathlib import Path
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.handlers.http.views import Health
+
 
 bp = Blueprint(__name__)
 
 TAG = "Service"
-
-
-class Health(Model):
-    status: str
 
 
 @route(
@@ -104,7 +104,15 @@ def _docs_policy(html: str) -> dict[str, str]:
 
 
 @route(
-    bp, "/docs/{asset}", "GET", summary="Assets of the API reference page", tag=TAG, public=True, produces="text/plain"
+    bp,
+    "/docs/{asset}",
+    "GET",
+    summary="Assets of the API reference page",
+    tag=TAG,
+    public=True,
+    produces="text/css",
+    answers=((200, "application/javascript", None),),
+    errors=(404,),
 )
 def docs_asset(asset: str) -> Response:
     from chalicelib.domain.shared.errors import NotFound

@@ -5,18 +5,22 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.identity.auth import AcceptInvitation, LoginRequest, NewApiToken
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import (
-    GroupRef,
-    MeView,
-    SessionView,
-    TenantView,
-    TokenCreatedView,
-    TokenView,
-    UserView,
-)
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.identity.auth import AcceptInvitation, LoginRequest, NewApiToken
+    from chalicelib.handlers.identity.views import (
+        GroupRef,
+        MeView,
+        SessionView,
+        TenantView,
+        TokenCreatedView,
+        TokenView,
+        UserView,
+    )
+
 
 bp = Blueprint(__name__)
 TAG = "Identity"

@@ -5,11 +5,15 @@ from __future__ import annotations
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.identity.groups import GroupChanges, NewGroup
-from chalicelib.domain.identity.users import NewUser, UserChanges
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import GroupView, UserCreatedView, UserView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.identity.groups import GroupChanges, NewGroup
+    from chalicelib.domain.identity.users import NewUser, UserChanges
+    from chalicelib.handlers.identity.views import GroupView, UserCreatedView, UserView
+
 
 bp = Blueprint(__name__)
 USERS, GROUPS = "Users", "Groups"

@@ -4,50 +4,19 @@ admins write; a tax or product an invoice uses cannot be deleted (409)."""
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.invoices.models import NewProduct, NewTax, Product, ProductChanges, ProductQuery, Tax, TaxChanges
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.invoices.models import NewProduct, NewTax, ProductChanges, ProductQuery, TaxChanges
+    from chalicelib.handlers.invoices.views import ProductView, TaxList, TaxView
+
 
 bp = Blueprint(__name__)
 TAG = "Catalogue and taxes"
-
-
-class TaxView(RecordView):
-    name: str
-    rate: str = Field(description='Percent as a decimal string ("19")')
-    in_use: int = Field(description="Invoices using it; it cannot be deleted while this is above 0")
-
-    @classmethod
-    def of(cls, tax: Tax) -> "TaxView":
-        return cls.model_validate(tax.model_dump(exclude={"tenant_id"}))
-
-
-class TaxList(Model):
-    items: list[TaxView]
-    next_cursor: str | None = Field(default=None, description="Always null: the list is answered whole.")
-
-
-class ProductView(RecordView):
-    title: str
-    sku: str | None
-    description: str | None
-    price: str
-    currency: str
-    tax_ids: list[str]
-    track_stock: bool
-    stock: str | None = Field(description="A decimal string; billing takes off, rejecting puts back")
-    in_use: int
-
-    @classmethod
-    def of(cls, product: Product) -> "ProductView":
-        data = product.model_dump(exclude={"tenant_id", "stock"})
-        text = None if product.stock is None else format(product.stock.normalize(), "f")
-        return cls.model_validate({**data, "stock": text})
 
 
 @route(bp, "/v1/taxes", "GET", summary="The taxes (SET-6)", tag=TAG, response=TaxList)

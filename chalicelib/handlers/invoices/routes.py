@@ -6,134 +6,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
 
 from chalice import Blueprint, Response
-from pydantic import Field
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.invoices.documents import PDF_URL_SECONDS, RETRY_AFTER_SECONDS
-from chalicelib.domain.invoices.models import (
-    DuplicateRequest,
-    Invoice,
-    InvoiceChanges,
-    InvoiceQuery,
-    InvoiceStatus,
-    NewInvoice,
-    SendRequest,
-    StatusChange,
+from chalicelib.domain.invoices.limits import (
+    PDF_URL_SECONDS,
+    RETRY_AFTER_SECONDS,
 )
-from chalicelib.domain.invoices.service import totals_of
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page, PageRequest
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
-from chalicelib.handlers.records.history import ChangeEntryView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.invoices.models import (
+        DuplicateRequest,
+        Invoice,
+        InvoiceChanges,
+        InvoiceQuery,
+        NewInvoice,
+        SendRequest,
+        StatusChange,
+    )
+    from chalicelib.handlers.invoices.views import InvoiceView, Rendering
+    from chalicelib.handlers.records.views import ChangeEntryView
+
 
 bp = Blueprint(__name__)
 TAG = "Invoices"
-
-
-class AddressView(Model):
-    street: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country: str = ""
-
-
-class LineTaxView(Model):
-    tax_id: str
-    name: str
-    rate: str
-
-
-class LineView(Model):
-    product_id: str | None
-    title: str
-    description: str
-    quantity: str
-    price: str
-    discount: str = Field(description="Percent")
-    tax_ids: list[str]
-    taxes: list[LineTaxView] = Field(description="Name and rate as the line was written")
-    amount: str = Field(description="price x quantity, rounded to the currency's minor unit")
-    discount_amount: str
-    net: str = Field(description="amount - discount_amount")
-
-
-class TaxTotalView(Model):
-    tax_id: str
-    name: str
-    rate: str
-    base: str = Field(description="The sum of the nets of the lines carrying this tax")
-    amount: str = Field(description="base x rate, rounded once (EN 16931 BR-CO-17)")
-
-
-class TotalsView(Model):
-    subtotal: str
-    discount: str
-    net: str
-    taxes: list[TaxTotalView]
-    tax_total: str
-    total: str
-
-
-class InvoiceView(RecordView):
-    number: str
-    status: InvoiceStatus
-    overdue: bool = Field(description="Billed and past its due date (computed)")
-    issue_date: date
-    due_date: date
-    client_id: str
-    client_name: str
-    consignee_id: str | None
-    consignee_name: str | None
-    billing_address: AddressView | None
-    delivery_address: AddressView | None
-    deal_id: str | None
-    language: str
-    currency: str
-    exchange_rate: str | None
-    exchange_currency: str | None
-    po_number: str
-    terms: str
-    notes: str
-    lines: list[LineView]
-    totals: TotalsView
-    billed_at: datetime | None
-    sent_at: datetime | None
-    sent_to: str | None
-
-    @classmethod
-    def of(cls, invoice: Invoice, today: date) -> "InvoiceView":
-        totals = totals_of(invoice)
-        lines = [
-            LineView(
-                **line.model_dump(),
-                tax_ids=line.tax_ids,
-                amount=str(figures.amount),
-                discount_amount=str(figures.discount_amount),
-                net=str(figures.net),
-            )
-            for line, figures in zip(invoice.lines, totals.lines, strict=True)
-        ]
-        return cls(
-            **invoice.model_dump(exclude={"tenant_id", "lines", "seller", "stock_taken"}),
-            overdue=invoice.overdue(today),
-            lines=lines,
-            totals=TotalsView(
-                subtotal=str(totals.subtotal),
-                discount=str(totals.discount),
-                net=str(totals.net),
-                taxes=[
-                    TaxTotalView(tax_id=t.tax_id, name=t.name, rate=str(t.rate), base=str(t.base), amount=str(t.amount))
-                    for t in totals.taxes
-                ],
-                tax_total=str(totals.tax_total),
-                total=str(totals.total),
-            ),
-        )
 
 
 def _view(call: Call) -> Callable[[Invoice], InvoiceView]:
@@ -228,11 +128,6 @@ def change_status(invoice_id: str, call: Call) -> InvoiceView:
     return _view(call)(saved)
 
 
-class Rendering(Model):
-    status: str = "rendering"
-    retry_after: int
-
-
 @route(
     bp,
     "/v1/invoices/{invoice_id}/pdf",
@@ -240,8 +135,8 @@ class Rendering(Model):
     summary="The PDF (redirect), or 202 while it is rendered",
     tag=TAG,
     status=302,
-    produces="application/json",
     errors=(404,),
+    answers=((202, "application/json", Rendering),),
     description="302 to a presigned PDF/A-3 (with Factur-X XML, profile EN 16931) valid "
     f"{PDF_URL_SECONDS // 60} minutes when the invoice as it is now is rendered; else 202 "
     '`{"status": "rendering", "retry_after": 2}` with `Retry-After`: ask again.',

@@ -2,73 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.invoices.models import InvoiceSettings, InvoiceSettingsUpdate, Numbering
-from chalicelib.domain.invoices.settings import LOGO_BOX, LOGO_URL_SECONDS, MAX_LOGO_BYTES
+from chalicelib.domain.invoices.limits import (
+    LOGO_BOX,
+    LOGO_URL_SECONDS,
+    MAX_LOGO_BYTES,
+)
 from chalicelib.domain.shared.images import MEDIA_TYPES, SHOWN_FORMATS
-from chalicelib.domain.shared.model import Model
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.invoices.models import InvoiceSettingsUpdate
+    from chalicelib.handlers.invoices.views import InvoiceSettingsView
+
 
 bp = Blueprint(__name__)
 TAG = "Settings"
-
-
-class AddressView(Model):
-    street: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country: str = ""
-
-
-class LogoView(Model):
-    content_type: str
-    width: int
-    height: int
-    size: int
-    updated_at: datetime
-
-
-class InvoiceSettingsView(Model):
-    version: int
-    company_name: str
-    address: AddressView | None
-    vat_id: str | None
-    iban: str | None
-    bic: str | None
-    email: str | None
-    phone: str | None
-    default_terms: str
-    numbering: Numbering
-    logo: LogoView | None
-    updated_at: datetime | None
-    updated_by: str | None
-
-    @classmethod
-    def of(cls, settings: InvoiceSettings, next_number: int) -> "InvoiceSettingsView":
-        return cls(
-            **settings.model_dump(
-                include={
-                    "version",
-                    "company_name",
-                    "address",
-                    "vat_id",
-                    "iban",
-                    "bic",
-                    "email",
-                    "phone",
-                    "default_terms",
-                    "logo",
-                    "updated_by",
-                }
-            ),
-            updated_at=settings.updated_at if settings.version else None,
-            numbering=Numbering(automatic=settings.automatic, prefix=settings.prefix, next_number=next_number),
-        )
 
 
 @route(
@@ -109,7 +61,7 @@ def put_invoice_settings(call: Call) -> InvoiceSettingsView:
     content_types=MEDIA_TYPES,
     response=InvoiceSettingsView,
     max_body=MAX_LOGO_BYTES,  # over the JSON default (issue 19): the image bytes themselves
-    errors=(403, 413, 415, 422),
+    errors=(403, 409, 413, 415, 422),
     description=f"The image bytes, at most {MAX_LOGO_BYTES // 1024} KB, in a format browsers show "
     f"({SHOWN_FORMATS}); scaled to fit {LOGO_BOX[0]}x{LOGO_BOX[1]} like a contact photo.",
 )
@@ -142,7 +94,7 @@ def get_logo(call: Call) -> Response:
     summary="Remove the logo (admins)",
     tag=TAG,
     status=204,
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 def delete_logo(call: Call) -> None:
     container().invoice_settings.delete_logo(call.caller)

@@ -4,85 +4,25 @@ the sending rate, the public one-click unsubscribe and the local bounce hook."""
 from __future__ import annotations
 
 import html
-from datetime import datetime
-from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import ConfigDict, Field
 
 from chalicelib.bootstrap import container
 from chalicelib.config import BUILT_IN_SECRET_STAGES, get_settings
-from chalicelib.domain.mailing import bounces
-from chalicelib.domain.mailing.models import (
-    Mailing,
-    MailingSettings,
-    NewMailing,
-    Preview,
-    PreviewRequest,
-    RecipientQuery,
-    RecipientResult,
-)
 from chalicelib.domain.shared.errors import Forbidden, NotFound, ValidationFailed
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
 from chalicelib.observability import identify, logger
+
+with lazy_imports():
+    from chalicelib.domain.mailing import bounces
+    from chalicelib.domain.mailing.models import MailingSettings, NewMailing, Preview, PreviewRequest, RecipientQuery
+    from chalicelib.handlers.mailing.views import BounceHook, MailingStarted, MailingView, RecipientView
+
 
 bp = Blueprint(__name__)
 TAG = "Mailings"
-
-
-class MailingView(Model):
-    id: str
-    status: str
-    subject: str
-    body: str
-    file_ids: list[str]
-    add_history: bool
-    contact_ids: list[str] | None
-    filter: dict[str, Any] | None
-    total: int | None = Field(description="Known from the start for contact_ids; for a filter once done")
-    processed: int
-    counts: dict[str, int] = Field(description="sent, suppressed, no_address, failed")
-    percent: int | None
-    created_at: datetime
-    created_by: str
-    started_at: datetime | None
-    finished_at: datetime | None
-    recipients_url: str
-
-    @classmethod
-    def of(cls, mailing: Mailing) -> "MailingView":
-        percent = None
-        if mailing.status.value in ("done",):
-            percent = 100
-        elif mailing.total:
-            percent = min(99, mailing.processed * 100 // mailing.total)
-        return cls(
-            **mailing.model_dump(exclude={"tenant_id", "counts", "status"}),
-            status=mailing.status.value,
-            counts=mailing.counts,
-            processed=mailing.processed,
-            percent=percent,
-            recipients_url=f"/v1/mailings/{mailing.id}/recipients",
-        )
-
-
-class MailingStarted(Model):
-    id: str
-    job_id: str
-    status_url: str
-
-
-class RecipientView(Model):
-    contact_id: str
-    status: str
-    reason: str | None
-    at: datetime
-
-    @classmethod
-    def of(cls, result: RecipientResult) -> "RecipientView":
-        return cls(contact_id=result.contact_id, status=str(result.status), reason=result.reason, at=result.at)
 
 
 @route(
@@ -201,6 +141,7 @@ def _page(content: str, status: int = 200) -> Response:
     public=True,
     produces="text/html",
     errors=(404,),
+    answers=((404, "text/html", None),),
     description="Shows a button that POSTs to the same URL; a GET never unsubscribes (mail scanners follow links).",
 )
 def unsubscribe_page(token: str) -> Response:
@@ -225,6 +166,7 @@ def unsubscribe_page(token: str) -> Response:
     produces="text/html",
     content_types=("application/x-www-form-urlencoded", "multipart/form-data", "application/json", "text/plain"),
     errors=(404,),
+    answers=((404, "text/html", None),),
     not_idempotent="Public and naturally idempotent: the address stays suppressed however often it is posted.",
 )
 def unsubscribe(token: str) -> Response:
@@ -238,12 +180,6 @@ def unsubscribe(token: str) -> Response:
 
 
 # ---- the local stack's bounce hook ----
-
-
-class BounceHook(Model):
-    model_config = ConfigDict(extra="allow")
-
-    notificationType: str = Field(description="Bounce or Complaint, as SES sends it")
 
 
 @route(

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from chalice import Blueprint
-from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.identity.models import CrmAccess
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import CrmAccessView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.identity.models import CrmAccess
+    from chalicelib.handlers.identity.views import CrmAccessView
+    from chalicelib.handlers.notifications.views import InboxQuery, NotificationView
+
 
 bp = Blueprint(__name__)
-
-
-class NotificationView(Model):
-    id: str
-    kind: str
-    subject: str
-    link: str | None
-    created_at: datetime
-    read_at: datetime | None
-
-    @classmethod
-    def of(cls, notification: Any) -> "NotificationView":
-        return cls.model_validate(notification.model_dump())
-
-
-class InboxQuery(Model):
-    model_config = ConfigDict(extra="forbid")
-    unread: bool = False
 
 
 @route(

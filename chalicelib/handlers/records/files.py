@@ -8,44 +8,18 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.records.files import FileStatus, NewFile, ParentLink, StoredFile, Upload
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
 from chalicelib.handlers.records.history import PARENT_ROUTES
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.records.files import NewFile
+    from chalicelib.handlers.records.views import FileUploadView, FileView
+
 
 bp = Blueprint(__name__)
 FILES = "Files"
-
-
-class FileView(RecordView):
-    parent: ParentLink
-    filename: str
-    content_type: str
-    size: int
-    status: FileStatus
-    uploaded_by: str
-    problem: str | None = None
-
-    @classmethod
-    def of(cls, file: StoredFile) -> "FileView":
-        return cls.model_validate(file.model_dump(exclude={"tenant_id"}))
-
-
-class FileUploadView(FileView):
-    upload_url: str
-    upload_method: str = "PUT"
-    upload_headers: dict[str, str]
-    expires_in: int
-
-    @classmethod
-    def of_upload(cls, upload: Upload) -> "FileUploadView":
-        return cls(
-            **FileView.of(upload.file).model_dump(),
-            upload_url=upload.url,
-            upload_headers=upload.headers,
-            expires_in=upload.expires_in,
-        )
 
 
 @route(

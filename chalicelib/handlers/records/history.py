@@ -8,20 +8,19 @@ Gateway requires of siblings.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import ConfigDict
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.records.changelog import ChangeAction, ChangeEntry, Entity, FieldChange
-from chalicelib.domain.records.files import ParentLink, RecordId
-from chalicelib.domain.records.history import HistoryChanges, HistoryEvent, HistoryFilter, HistoryKind, NewHistoryEvent
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.records.history import HistoryChanges, HistoryFilter, NewHistoryEvent
+    from chalicelib.handlers.records.views import ChangeEntryView, ChangesQuery, HistoryEventView
+
 
 bp = Blueprint(__name__)
 HISTORY, CHANGES = "History", "Change log"
@@ -32,40 +31,6 @@ PARENT_ROUTES: dict[str, tuple[str, str]] = {
     "deal": ("deals", "deal_id"),
     "case": ("cases", "case_id"),
 }
-
-
-class HistoryEventView(RecordView):
-    parent: ParentLink
-    kind: HistoryKind
-    category_id: str | None
-    text: str
-    happened_at: datetime
-    author_id: str
-    file_ids: list[str]
-
-    @classmethod
-    def of(cls, event: HistoryEvent) -> "HistoryEventView":
-        return cls.model_validate(event.model_dump(exclude={"tenant_id"}))
-
-
-class ChangeEntryView(Model):
-    id: str
-    entity: str
-    record_id: str
-    action: ChangeAction
-    changes: list[FieldChange]
-    at: datetime
-    by: str | None
-
-    @classmethod
-    def of(cls, entry: ChangeEntry) -> "ChangeEntryView":
-        return cls.model_validate(entry.model_dump(include=set(cls.model_fields)))
-
-
-class ChangesQuery(Model):
-    model_config = ConfigDict(extra="forbid")
-    entity: Entity
-    record_id: RecordId
 
 
 def _register(kind: str, collection: str, param: str) -> None:

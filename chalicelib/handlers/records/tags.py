@@ -9,24 +9,19 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.jobs.service import BackgroundJob
-from chalicelib.domain.records.tags import MAX_SYNC_RECORDS, TagCount, TagQuery, TagRename
-from chalicelib.domain.shared.model import Model
+from chalicelib.domain.records.limits import MAX_SYNC_RECORDS
 from chalicelib.domain.shared.pagination import Page
 from chalicelib.handlers.http.routing import JSON, Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.jobs.service import BackgroundJob
+    from chalicelib.domain.records.tags import TagQuery, TagRename
+    from chalicelib.handlers.records.views import TagView
+
 
 bp = Blueprint(__name__)
 TAG = "Tags"
-
-
-class TagView(Model):
-    name: str
-    entity: str
-    count: int
-
-    @classmethod
-    def of(cls, tag: TagCount) -> "TagView":
-        return cls(name=tag.name, entity=tag.entity, count=tag.count)
 
 
 def _name(raw: str) -> str:

@@ -8,19 +8,35 @@ answer shapes so that the OpenAPI description is exact per list.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.settings.currency import CurrencySetting, ExchangeRate, ExchangeRates, MoneySettings, currencies
-from chalicelib.domain.settings.custom_fields import CustomField, CustomFieldChanges, CustomFieldQuery, NewCustomField
-from chalicelib.domain.settings.lists import LIST_SPECS, ListEntry, ListSpec, NewOrder, StageStatus
-from chalicelib.domain.shared.model import Model
+from chalicelib.domain.settings.list_specs import LIST_SPECS, ListSpec  # the routes are made from the specs
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import later, lazy_imports, resolve
+
+with lazy_imports():
+    from chalicelib.domain.settings.currency import CurrencySetting, ExchangeRates, currencies
+    from chalicelib.domain.settings.custom_fields import CustomFieldChanges, CustomFieldQuery, NewCustomField
+    from chalicelib.domain.settings.lists import ListEntry, NewOrder
+    from chalicelib.handlers.settings.views import (
+        ContactTypeView,
+        CurrencySettingView,
+        CurrencyView,
+        CustomFieldView,
+        DealStageView,
+        EntryView,
+        ExchangeRatesView,
+        HistoryCategoryView,
+        NoQuery,
+        ReplaceQuery,
+        TaskCategoryView,
+        TemperatureView,
+    )
+
 
 bp = Blueprint(__name__)
 TAG = "Settings"
@@ -28,38 +44,6 @@ FIELDS_TAG = "Custom fields"
 
 
 # ---- settings lists ----
-
-
-class EntryView(RecordView):
-    name: str
-    order: int
-    in_use: int = Field(description="Records pointing at this entry; it cannot be deleted while this is above 0.")
-
-    @classmethod
-    def of(cls, entry: ListEntry) -> Any:
-        return cls.model_validate(entry.model_dump())
-
-
-class ContactTypeView(EntryView):
-    pass
-
-
-class TemperatureView(EntryView):
-    color: str
-
-
-class HistoryCategoryView(EntryView):
-    pass
-
-
-class TaskCategoryView(EntryView):
-    icon: str | None = None
-
-
-class DealStageView(EntryView):
-    probability: int
-    color: str
-    status: StageStatus
 
 
 VIEWS: dict[str, type[EntryView]] = {
@@ -80,22 +64,10 @@ def _page_model(name: str, item: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-class NoQuery(Model):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ReplaceQuery(Model):
-    model_config = ConfigDict(extra="forbid")
-    replace_with: str | None = Field(
-        default=None,
-        max_length=40,
-        description=("Another task category that takes over the tasks of this one; needed when it is in use."),
-    )
-
-
 def _register_list(spec: ListSpec) -> None:
     view = VIEWS[spec.name]
-    page = _page_model(view.__name__.removesuffix("View") + "List", view)
+    # Made on first use, like the views (cold start).
+    page = later(lambda: _page_model(view.__name__.removesuffix("View") + "List", resolve(view)))
     path = f"/v1/settings/{spec.name}"
     plural = spec.name.replace("-", " ")
     snake = spec.name.replace("-", "_")
@@ -209,45 +181,7 @@ for _spec in LIST_SPECS.values():
 # ---- currencies and exchange rates ----
 
 
-class CurrencyView(Model):
-    code: str
-    name: str
-    minor_units: int = Field(description="Digits after the decimal point (EUR 2, JPY 0)")
-
-
-CurrencyList = _page_model("CurrencyList", CurrencyView)
-
-
-class CurrencySettingView(Model):
-    currency: str
-    version: int
-    updated_at: datetime
-    updated_by: str | None = None
-
-    @classmethod
-    def of(cls, settings: MoneySettings) -> "CurrencySettingView":
-        return cls(
-            currency=settings.currency,
-            version=settings.version,
-            updated_at=settings.updated_at,
-            updated_by=settings.updated_by,
-        )
-
-
-class ExchangeRatesView(Model):
-    rates: list[ExchangeRate]
-    version: int
-    updated_at: datetime
-    updated_by: str | None = None
-
-    @classmethod
-    def of(cls, settings: MoneySettings) -> "ExchangeRatesView":
-        return cls(
-            rates=settings.rates,
-            version=settings.version,
-            updated_at=settings.updated_at,
-            updated_by=settings.updated_by,
-        )
+CurrencyList = later(lambda: _page_model("CurrencyList", resolve(CurrencyView)))
 
 
 @route(bp, "/v1/currencies", "GET", summary="ISO 4217 currencies in use today", tag=TAG, response=CurrencyList)
@@ -307,20 +241,7 @@ def put_exchange_rates(call: Call) -> ExchangeRatesView:
 # ---- custom fields ----
 
 
-class CustomFieldView(RecordView):
-    entity: str
-    label: str
-    type: str
-    options: list[str]
-    order: int
-    in_use: int = Field(description="Records holding a value for this field.")
-
-    @classmethod
-    def of(cls, field: CustomField) -> "CustomFieldView":
-        return cls.model_validate(field.model_dump(mode="json"))
-
-
-CustomFieldList = _page_model("CustomFieldList", CustomFieldView)
+CustomFieldList = later(lambda: _page_model("CustomFieldList", resolve(CustomFieldView)))
 
 
 @route(

@@ -3,63 +3,21 @@ change, close/reopen, delete, list with filters, change log."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from chalice import Blueprint
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.shared.clock import utc_now
-from chalicelib.domain.shared.model import Model
 from chalicelib.domain.shared.pagination import Page
-from chalicelib.domain.tasks.models import NewTask, NewTasksForContacts, Task, TaskChanges, TaskQuery
 from chalicelib.handlers.http.routing import Call, route
-from chalicelib.handlers.records.history import ChangeEntryView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.tasks.models import NewTask, NewTasksForContacts, TaskChanges, TaskQuery
+    from chalicelib.handlers.records.views import ChangeEntryView
+    from chalicelib.handlers.tasks.views import BulkCreated, BulkFailed, BulkTasksView, TaskView
+
 
 bp = Blueprint(__name__)
 TAG = "Tasks"
-
-
-class TaskView(Model):
-    id: str
-    version: int
-    title: str
-    category_id: str | None
-    description: str | None
-    contact_id: str | None
-    deal_id: str | None
-    case_id: str | None
-    due_at: datetime
-    remind_minutes: int
-    responsible_id: str
-    notify: bool
-    status: str
-    closed_at: datetime | None
-    closed_by: str | None
-    overdue: bool
-    created_at: datetime
-    created_by: str | None
-    updated_at: datetime
-    updated_by: str | None
-
-    @classmethod
-    def of(cls, task: Task) -> "TaskView":
-        return cls(**task.model_dump(exclude={"tenant_id"}), overdue=task.overdue(utc_now()))
-
-
-class BulkCreated(Model):
-    contact_id: str
-    task_id: str
-
-
-class BulkFailed(Model):
-    contact_id: str
-    status: int
-    reason: str
-
-
-class BulkTasksView(Model):
-    created: list[BulkCreated]
-    failed: list[BulkFailed]
 
 
 @route(

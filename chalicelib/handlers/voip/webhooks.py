@@ -14,8 +14,12 @@ from urllib.parse import parse_qsl
 from chalice import Blueprint, Response
 
 from chalicelib.bootstrap import container
-from chalicelib.domain.voip.webhooks import WebhookRequest
 from chalicelib.handlers.http.routing import Call, route
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.voip.webhooks import WebhookRequest
+
 
 bp = Blueprint(__name__)
 TAG = "Telephony webhooks"

@@ -10,87 +10,27 @@ Added in the same style (README, "Webhooks"): ``POST /v1/webhooks/{id}/rotate-se
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.bootstrap import container
 from chalicelib.domain.shared.pagination import Page
-from chalicelib.domain.webhooks.models import (
-    Delivery,
-    NewSubscription,
-    ReplayRange,
-    ReplayWebhooks,
-    Subscription,
-    SubscriptionChanges,
-)
 from chalicelib.handlers.http.routing import Call as HttpCall
 from chalicelib.handlers.http.routing import route
-from chalicelib.handlers.identity.views import RecordView
+from chalicelib.lazy import lazy_imports
+
+with lazy_imports():
+    from chalicelib.domain.webhooks.models import NewSubscription, ReplayRange, Subscription, SubscriptionChanges
+    from chalicelib.handlers.webhooks.views import (
+        DeliveryDetail,
+        DeliveryView,
+        ReplayQueued,
+        WebhookView,
+        WebhookWithSecret,
+    )
+
 
 bp = Blueprint(__name__)
 TAG = "Webhooks"
-
-
-class WebhookView(RecordView):
-    url: str
-    events: list[str]
-    description: str | None
-    enabled: bool
-    secret_created_at: datetime
-    previous_secret_until: datetime | None
-
-    @classmethod
-    def of(cls, subscription: Subscription) -> "WebhookView":
-        return cls(**subscription.model_dump(include=set(cls.model_fields)))
-
-
-class WebhookWithSecret(WebhookView):
-    secret: str  # shown once: on create and on rotation
-
-
-class DeliveryView(BaseModel):
-    id: str
-    event_id: str
-    event_type: str
-    occurred_at: datetime
-    status: str
-    attempts: int
-    created_at: datetime
-    last_attempt_at: datetime | None
-    next_attempt_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    replays: int
-
-    @classmethod
-    def of(cls, delivery: Delivery) -> "DeliveryView":
-        return cls(**delivery.model_dump(include=set(cls.model_fields)))
-
-
-class DeliveryDetail(DeliveryView):
-    payload: dict[str, Any]
-
-    @classmethod
-    def of(cls, delivery: Delivery) -> "DeliveryDetail":
-        import json
-
-        return cls(
-            **delivery.model_dump(include=set(cls.model_fields) - {"payload"}), payload=json.loads(delivery.payload)
-        )
-
-
-class ReplayQueued(BaseModel):
-    status: str = "queued"
-    since: datetime
-    until: datetime
-    only_undelivered: bool
-
-    @classmethod
-    def of(cls, job: ReplayWebhooks) -> "ReplayQueued":
-        return cls(since=job.since, until=job.until, only_undelivered=job.only_undelivered)
 
 
 def _with_secret(subscription: Subscription, secret: str, status: int) -> Response:
