@@ -410,3 +410,19 @@ def fake_parents(aws: None) -> FakeParents:
     fake = FakeParents()
     container().override(parents=Parents({kind: fake.resolver(kind) for kind in ("contact", "deal")}))
     return fake
+
+
+@pytest.fixture
+def twilio(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The fake Twilio (two accounts, tests/voip_helpers.py) behind the container's Twilio client."""
+    from chalicelib import bootstrap
+    from chalicelib.config import reset_settings
+    from chalicelib.storage.memory.twilio_api import FakeTwilioApi, fake_http_client
+    from tests.voip_helpers import ACCOUNT_SID, AUTH_TOKEN, OTHER_SID, OTHER_TOKEN, PUBLIC_URL
+
+    monkeypatch.setenv("CRM_PUBLIC_URL", PUBLIC_URL)
+    reset_settings()
+    bootstrap.reset()
+    fake = FakeTwilioApi(accounts={ACCOUNT_SID: AUTH_TOKEN, OTHER_SID: OTHER_TOKEN})
+    bootstrap.container().override(twilio_http_client=fake_http_client(fake))
+    return fake

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from tests.conftest import Api, Tenant, bearer, sent_emails
 from tests.import_helpers import download_zip
 from tests.voip_helpers import ACCOUNT_SID, AUTH_TOKEN, OTHER_SID, OTHER_TOKEN, PUBLIC_URL, post_form
@@ -288,20 +286,6 @@ def test_the_tables_cover_every_registered_route():
 
 
 # ---- tenant A's world ----
-
-
-@pytest.fixture
-def twilio(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chalicelib import bootstrap
-    from chalicelib.config import reset_settings
-    from chalicelib.storage.memory.twilio_api import FakeTwilioApi, fake_http_client
-
-    monkeypatch.setenv("CRM_PUBLIC_URL", PUBLIC_URL)
-    reset_settings()
-    bootstrap.reset()
-    fake = FakeTwilioApi(accounts={ACCOUNT_SID: AUTH_TOKEN, OTHER_SID: OTHER_TOKEN})
-    bootstrap.container().override(twilio_http_client=fake_http_client(fake))
-    return fake
 
 
 def _ok(answer: tuple[int, Any, dict[str, str]], status: int = 201) -> Any:

@@ -64,21 +64,6 @@ def log_lines() -> Iterator[Lines]:
         crm.setLevel(levels[1])
 
 
-@pytest.fixture
-def twilio(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chalicelib import bootstrap
-    from chalicelib.config import reset_settings
-    from chalicelib.storage.memory.twilio_api import FakeTwilioApi, fake_http_client
-    from tests.voip_helpers import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL
-
-    monkeypatch.setenv("CRM_PUBLIC_URL", PUBLIC_URL)
-    reset_settings()
-    bootstrap.reset()
-    fake = FakeTwilioApi(accounts={ACCOUNT_SID: AUTH_TOKEN})
-    bootstrap.container().override(twilio_http_client=fake_http_client(fake))
-    return fake
-
-
 def _ok(answer: tuple[int, Any, dict[str, str]], *statuses: int) -> Any:
     status, body, _ = answer
     assert status in (statuses or (200, 201, 204)), body

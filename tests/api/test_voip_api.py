@@ -8,8 +8,6 @@ import json
 from typing import Any
 from xml.etree import ElementTree
 
-import pytest
-
 from tests.conftest import Api, Tenant, bearer
 from tests.voip_helpers import (
     ACCOUNT_SID,
@@ -21,20 +19,6 @@ from tests.voip_helpers import (
     post_form,
     sign,
 )
-
-
-@pytest.fixture
-def twilio(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from chalicelib import bootstrap
-    from chalicelib.config import reset_settings
-    from chalicelib.storage.memory.twilio_api import FakeTwilioApi, fake_http_client
-
-    monkeypatch.setenv("CRM_PUBLIC_URL", PUBLIC_URL)
-    reset_settings()
-    bootstrap.reset()
-    fake = FakeTwilioApi(accounts={ACCOUNT_SID: AUTH_TOKEN, OTHER_SID: OTHER_TOKEN})
-    bootstrap.container().override(twilio_http_client=fake_http_client(fake))
-    return fake
 
 
 def connect(tenant: Tenant, sid: str = ACCOUNT_SID, token: str = AUTH_TOKEN) -> dict[str, Any]:
