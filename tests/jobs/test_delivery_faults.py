@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_voip_api import twilio  # noqa: F401 (fixture)
 from tests.conftest import Api, Tenant, bearer
 from tests.jobs import delivery_harness as h
 
@@ -40,7 +39,7 @@ class World:
     work on records of their own: two jobs on one record may rightly end
     differently in another order (as two requests may)."""
 
-    def __init__(self, api: Api, tenant: Tenant, twilio: Any, other: Tenant | None = None):  # noqa: F811
+    def __init__(self, api: Api, tenant: Tenant, twilio: Any, other: Tenant | None = None):
         self.api, self.tenant, self.twilio, self.other = api, tenant, twilio, other
         self.owner = bearer(tenant.owner_token)
         self.report_clock, self.late = NOW, False
@@ -296,7 +295,7 @@ def world(
     api: Api,
     tenant: Tenant,
     other_tenant: Tenant,
-    twilio: Any,  # noqa: F811
+    twilio: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[World]:
     from chalicelib.domain.voip import calls

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_voip_api import add_number, connect, hook_path, online, twilio  # noqa: F401 (fixture)
+from tests.api.test_voip_api import add_number, connect, hook_path, online
 from tests.conftest import Api, Tenant, bearer
 from tests.voip_helpers import AUTH_TOKEN, PUBLIC_URL, call_sid, post_form, recording_sid, sign
 
@@ -74,7 +74,7 @@ def signed(api: Api, account: dict[str, Any], hook: str, params: dict[str, str],
 
 
 @pytest.fixture
-def scene(api: Api, tenant: Tenant, twilio: Any) -> dict[str, Any]:  # noqa: F811
+def scene(api: Api, tenant: Tenant, twilio: Any) -> dict[str, Any]:
     account = connect(tenant)
     anna, anna_token = tenant.add_user("anna@acme.example")
     ben, ben_token = tenant.add_user("ben@acme.example")
@@ -160,7 +160,7 @@ def test_reordered_and_duplicated_callbacks_make_one_answered_call(
     api: Api,
     tenant: Tenant,
     scene: dict[str, Any],
-    twilio: Any,  # noqa: F811
+    twilio: Any,
 ) -> None:
     answered_call_callbacks(api, scene, 100, "+491705550100")
     records = take_messages()
@@ -218,7 +218,7 @@ def test_operators_see_their_own_calls_and_admins_all(
     tenant: Tenant,
     other_tenant: Tenant,
     scene: dict[str, Any],
-    twilio: Any,  # noqa: F811
+    twilio: Any,
 ) -> None:
     answered_call_callbacks(api, scene, 200, "+491705550200")
     deliver(take_messages())
@@ -241,7 +241,7 @@ def test_a_missed_call_from_a_known_contact_with_voicemail_deleted_at_twilio(
     api: Api,
     tenant: Tenant,
     scene: dict[str, Any],
-    twilio: Any,  # noqa: F811
+    twilio: Any,
 ) -> None:
     account, number = scene["account"], scene["number"]
     anna, anna_token = scene["anna"]
@@ -301,7 +301,7 @@ def test_a_missed_call_from_a_known_contact_with_voicemail_deleted_at_twilio(
     assert len(api.call("GET", "/v1/contacts", headers=bearer(tenant.owner_token))[1]["items"]) == 1
 
 
-def test_an_outgoing_call_to_an_unknown_number(api: Api, tenant: Tenant, scene: dict[str, Any], twilio: Any) -> None:  # noqa: F811
+def test_an_outgoing_call_to_an_unknown_number(api: Api, tenant: Tenant, scene: dict[str, Any], twilio: Any) -> None:
     account, number = scene["account"], scene["number"]
     anna, anna_token = scene["anna"]
     parent, leg = call_sid(400), call_sid(401)
@@ -329,7 +329,7 @@ def test_an_outgoing_call_to_an_unknown_number(api: Api, tenant: Tenant, scene: 
     assert [e["text"] for e in events] == ["Outgoing call, 1 min 5 s"]
 
 
-def test_a_bad_message_fails_alone(api: Api, tenant: Tenant, scene: dict[str, Any], twilio: Any) -> None:  # noqa: F811
+def test_a_bad_message_fails_alone(api: Api, tenant: Tenant, scene: dict[str, Any], twilio: Any) -> None:
     answered_call_callbacks(api, scene, 500, "+491705550500")
     records = take_messages()
     broken = dict(records[0], messageId="broken", body='{"kind": "voip.unknown"}')
