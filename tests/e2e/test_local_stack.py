@@ -250,12 +250,14 @@ def test_local_stack_pumps_jobs_into_the_handler_and_dead_letters_failures(share
     sqs, jobs_url = stack.client("sqs"), stack.queue_url("jobs")
     visibility = sqs.get_queue_attributes(QueueUrl=jobs_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
     try:
-        _purge_and_dead_letter(stack)
+        dead = _purge_and_dead_letter(stack)
     finally:  # the stack is shared: leave the queue as the stack made it
         sqs.set_queue_attributes(QueueUrl=jobs_url, Attributes=visibility)
+    assert [json.loads(m["Body"]) for m in dead] == [{"kind": "no.such.job"}]
 
 
-def _purge_and_dead_letter(stack: Stack) -> None:
+def _purge_and_dead_letter(stack: Stack) -> list[dict[str, Any]]:
+    """Two purge jobs done and deleted, one unknown job dead-lettered; the dead letters."""
     dynamodb, sqs = stack.client("dynamodb"), stack.client("sqs")
     jobs_url, dlq_url = stack.queue_url("jobs"), stack.queue_url("jobs-dlq")
 
@@ -288,7 +290,6 @@ def _purge_and_dead_letter(stack: Stack) -> None:
         "the failing message reaching the dead-letter queue",
         stack,
     )
-    assert [json.loads(m["Body"]) for m in dead] == [{"kind": "no.such.job"}]
 
     def counts() -> dict[str, str]:
         names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
@@ -297,6 +298,7 @@ def _purge_and_dead_letter(stack: Stack) -> None:
     # Nothing left behind (the shared stack's other tests may still have a job in flight).
     empty = {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
     wait_for(lambda: counts() == empty, 20, "the jobs queue emptying", stack)
+    return dead
 
 
 def _pump_pids(stack: Stack) -> list[int]:
